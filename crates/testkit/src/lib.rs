@@ -1,0 +1,1 @@
+//! Test kit: real etcd clusters on loopback.
