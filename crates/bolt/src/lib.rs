@@ -1,6 +1,31 @@
 //! Read-only reader for bbolt database files (the storage engine under etcd).
 //!
-//! Knows nothing of etcd: pages, meta, buckets, cursors and a structural check.
+//! Knows nothing of etcd: pages, meta, buckets, an in-order walk and a structural check.
+//! Only the tree reachable from the chosen meta page is read, so stale copies of old
+//! leaves in freed pages are never mistaken for data.
 //!
 //! # Layout
-//! (filled in as the reader lands)
+//! - [`source`]: where bytes come from (`pread` on a file, or memory for tests).
+//! - [`meta`]: meta pages: decoding, FNV-1a checksum, endianness detection.
+//! - `page`: bounds-checked views of page headers and branch/leaf elements.
+//! - [`db`]: opening a file: page-size discovery, meta choice, page reads, point lookups.
+//! - [`bucket`]: bucket handles (page-rooted or inline).
+//! - [`walk`]: in-order traversal of all buckets with the `Tx.Check` rules applied on the way.
+//! - `freelist`: the persisted freelist, when there is one.
+//! - [`error`]: typed errors naming bucket, page and file offset.
+
+pub mod bucket;
+pub mod db;
+pub mod error;
+mod freelist;
+pub mod meta;
+mod page;
+pub mod source;
+pub mod walk;
+
+pub use bucket::BucketRef;
+pub use db::Db;
+pub use error::{Error, MetaProblem, Where};
+pub use meta::{Meta, NO_FREELIST};
+pub use source::{FileSource, Source};
+pub use walk::{Entry, Report, Stats, show_key};

@@ -1,0 +1,369 @@
+//! Opening a file: page-size discovery, meta selection, page reads and point lookups.
+
+use std::fs::File;
+use std::path::Path;
+
+use crate::bucket::BucketRef;
+use crate::error::{Error, MetaProblem, Result, Where};
+use crate::meta::{META_END, Meta, NO_FREELIST};
+use crate::page::{self, BRANCH, LEAF, PageView};
+use crate::source::{FileSource, Source};
+
+/// Smallest and largest page sizes accepted; bbolt probes meta 1 at 1 KiB .. 16 MiB.
+const MIN_PAGE: u32 = 512;
+const MAX_PAGE: u32 = 16 << 20;
+/// Deepest B+tree (plus nested buckets) followed before calling the file corrupt.
+pub(crate) const MAX_DEPTH: usize = 64;
+
+/// A read-only bbolt database. Takes no lock, so it can read a db that etcd holds open.
+pub struct Db {
+    src: Box<dyn Source>,
+    page_size: u32,
+    meta: Meta,
+    chosen: u8,
+    metas: [Result<Meta, MetaProblem>; 2],
+}
+
+impl std::fmt::Debug for Db {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Db")
+            .field("len", &self.src.len())
+            .field("page_size", &self.page_size)
+            .field("meta", &self.meta)
+            .field("chosen", &self.chosen)
+            .finish()
+    }
+}
+
+/// Why a page could not be fetched; the caller adds the bucket context.
+pub(crate) enum ReadError {
+    OutOfBounds(u64),
+    Io(Error),
+}
+
+fn read_meta(src: &dyn Source, offset: u64, want: u64) -> Result<Meta, MetaProblem> {
+    let len = src.len();
+    if offset >= len {
+        return Err(MetaProblem::Short);
+    }
+    let n = want.min(len - offset) as usize;
+    if n < META_END {
+        return Err(MetaProblem::Short);
+    }
+    let mut buf = vec![0u8; META_END];
+    src.read_exact_at(&mut buf, offset)
+        .map_err(|_| MetaProblem::Short)?;
+    Meta::parse(&buf)
+}
+
+impl Db {
+    /// Open a bbolt file read-only (no flock), using the whole file.
+    pub fn open(path: &Path) -> Result<Db> {
+        let file = File::open(path).map_err(|source| Error::Io {
+            offset: 0,
+            len: 0,
+            source,
+        })?;
+        let len = file
+            .metadata()
+            .map_err(|source| Error::Io {
+                offset: 0,
+                len: 0,
+                source,
+            })?
+            .len();
+        Db::open_file(file, len)
+    }
+
+    /// Open the first `len` bytes of `file` (snapshot files carry a trailer after the db).
+    pub fn open_file(file: File, len: u64) -> Result<Db> {
+        Db::from_source(Box::new(FileSource::new(file, len)))
+    }
+
+    pub fn from_source(src: Box<dyn Source>) -> Result<Db> {
+        // bbolt's getPageSizeFromFirstMeta / SecondMeta: meta 0 names the page size; if it
+        // is damaged, look for meta 1 at every plausible page size.
+        let m0 = read_meta(src.as_ref(), 0, 4096);
+        let (page_size, m1) = match m0 {
+            Ok(m) => {
+                if !(MIN_PAGE..=MAX_PAGE).contains(&m.page_size) {
+                    return Err(Error::PageSize {
+                        meta: 0,
+                        page_size: m.page_size,
+                    });
+                }
+                (
+                    m.page_size,
+                    read_meta(src.as_ref(), u64::from(m.page_size), u64::from(m.page_size)),
+                )
+            }
+            Err(p0) => {
+                let mut first = None;
+                let mut found = None;
+                for i in 0..15u32 {
+                    let off = 1024u64 << i;
+                    let r = read_meta(src.as_ref(), off, off);
+                    match r {
+                        Ok(m) if u64::from(m.page_size) == off => {
+                            found = Some(m);
+                            break;
+                        }
+                        Ok(_) => {}
+                        Err(p) => {
+                            first.get_or_insert(p);
+                        }
+                    }
+                }
+                match found {
+                    Some(m) => (m.page_size, Ok(m)),
+                    None => {
+                        let p1 = first.unwrap_or(MetaProblem::Short);
+                        if p0 == MetaProblem::BigEndian || p1 == MetaProblem::BigEndian {
+                            return Err(Error::BigEndian);
+                        }
+                        return Err(Error::NotBolt {
+                            meta0: p0,
+                            meta1: p1,
+                        });
+                    }
+                }
+            }
+        };
+        let metas = [m0, m1];
+        let chosen: u8 = match (&metas[0], &metas[1]) {
+            (Ok(a), Ok(b)) => u8::from(b.txid > a.txid),
+            (Ok(_), Err(_)) => 0,
+            (Err(_), Ok(_)) => 1,
+            (Err(a), Err(b)) => {
+                return Err(Error::NotBolt {
+                    meta0: *a,
+                    meta1: *b,
+                });
+            }
+        };
+        let meta = match metas[usize::from(chosen)] {
+            Ok(m) => m,
+            Err(problem) => {
+                return Err(Error::Meta {
+                    meta: chosen,
+                    problem,
+                });
+            }
+        };
+        if meta.page_size != page_size {
+            return Err(Error::MetaField {
+                meta: chosen,
+                what: format!(
+                    "page size {} differs from the other meta's {page_size}",
+                    meta.page_size
+                ),
+            });
+        }
+        let need = meta
+            .pgid
+            .checked_mul(u64::from(page_size))
+            .unwrap_or(u64::MAX);
+        if meta.pgid < 3 || need > src.len() {
+            if meta.pgid < 3 {
+                return Err(Error::MetaField {
+                    meta: chosen,
+                    what: format!("high-water mark {} is below 3", meta.pgid),
+                });
+            }
+            return Err(Error::Truncated {
+                hwm: meta.pgid,
+                page_size,
+                need,
+                have: src.len(),
+            });
+        }
+        if meta.root < 2 || meta.root >= meta.pgid {
+            return Err(Error::MetaField {
+                meta: chosen,
+                what: format!("root page {} outside [2, {})", meta.root, meta.pgid),
+            });
+        }
+        if meta.freelist != NO_FREELIST && (meta.freelist < 2 || meta.freelist >= meta.pgid) {
+            return Err(Error::MetaField {
+                meta: chosen,
+                what: format!("freelist page {} outside [2, {})", meta.freelist, meta.pgid),
+            });
+        }
+        Ok(Db {
+            src,
+            page_size,
+            meta,
+            chosen,
+            metas,
+        })
+    }
+
+    pub fn page_size(&self) -> u32 {
+        self.page_size
+    }
+
+    /// The meta in use: the valid one with the higher txid.
+    pub fn meta(&self) -> &Meta {
+        &self.meta
+    }
+
+    /// Which meta page (0 or 1) is in use.
+    pub fn meta_index(&self) -> u8 {
+        self.chosen
+    }
+
+    /// Both meta pages as decoded, for reporting a damaged spare.
+    pub fn metas(&self) -> &[Result<Meta, MetaProblem>; 2] {
+        &self.metas
+    }
+
+    /// Bytes in use: `pgid * page_size` (bbolt's `Tx.Size`, etcd's `totalSize`).
+    pub fn size(&self) -> u64 {
+        self.meta.pgid * u64::from(self.page_size)
+    }
+
+    /// Length of the readable region (file length minus any trailer).
+    pub fn region_len(&self) -> u64 {
+        self.src.len()
+    }
+
+    pub(crate) fn hwm(&self) -> u64 {
+        self.meta.pgid
+    }
+
+    /// Read page `pgid` with its overflow pages into `buf`.
+    pub(crate) fn read_page(&self, pgid: u64, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+        let hwm = self.meta.pgid;
+        if pgid >= hwm {
+            return Err(ReadError::OutOfBounds(pgid));
+        }
+        let ps = self.page_size as usize;
+        let offset = pgid * ps as u64;
+        buf.resize(ps, 0);
+        self.src.read_exact_at(buf, offset).map_err(|source| {
+            ReadError::Io(Error::Io {
+                offset,
+                len: ps,
+                source,
+            })
+        })?;
+        let overflow = page::header(buf).map_or(0, |h| u64::from(h.overflow));
+        if overflow > 0 {
+            // pgid + overflow < hwm keeps the allocation within the file size.
+            if overflow >= hwm - pgid {
+                return Err(ReadError::OutOfBounds(pgid + overflow));
+            }
+            let total = (overflow as usize + 1) * ps;
+            buf.resize(total, 0);
+            let rest = offset + ps as u64;
+            self.src
+                .read_exact_at(&mut buf[ps..], rest)
+                .map_err(|source| {
+                    ReadError::Io(Error::Io {
+                        offset: rest,
+                        len: total - ps,
+                        source,
+                    })
+                })?;
+        }
+        Ok(())
+    }
+
+    /// The root bucket (whose entries are the top-level buckets).
+    pub fn root(&self) -> BucketRef {
+        BucketRef::Page(self.meta.root)
+    }
+
+    /// A top-level bucket by name.
+    pub fn bucket(&self, name: &[u8]) -> Result<Option<BucketRef>> {
+        self.root().child(self, name)
+    }
+
+    /// Point lookup of `key` in `bucket`: the value and whether it is a nested bucket.
+    /// Follows one root-to-leaf path, so a depth limit is the only cycle guard needed.
+    pub fn get(&self, bucket: &BucketRef, key: &[u8]) -> Result<Option<(Vec<u8>, bool)>> {
+        let mut buf = Vec::new();
+        let (mut pgid, mut inline) = match bucket {
+            BucketRef::Page(p) => (*p, None),
+            BucketRef::Inline { page, base } => (0, Some((page.as_slice(), *base))),
+        };
+        let at = |pgid: u64, inline: bool, offset: u64| Where {
+            bucket: String::new(),
+            page: pgid,
+            inline,
+            offset,
+        };
+        for _ in 0..MAX_DEPTH {
+            let (view, inl) = match inline.take() {
+                Some((bytes, base)) => (PageView { bytes, base }, true),
+                None => {
+                    match self.read_page(pgid, &mut buf) {
+                        Ok(()) => {}
+                        Err(ReadError::OutOfBounds(t)) => {
+                            return Err(Error::OutOfBounds {
+                                at: at(pgid, false, 0),
+                                target: t,
+                                hwm: self.hwm(),
+                            });
+                        }
+                        Err(ReadError::Io(e)) => return Err(e),
+                    }
+                    (
+                        PageView {
+                            bytes: &buf,
+                            base: pgid * u64::from(self.page_size),
+                        },
+                        false,
+                    )
+                }
+            };
+            let h = page::header(view.bytes).ok_or_else(|| Error::Element {
+                at: at(pgid, inl, view.base),
+                index: 0,
+                what: "page shorter than its header".into(),
+            })?;
+            let count = usize::from(h.count);
+            let elem_err = |index, what| Error::Element {
+                at: at(pgid, inl, view.base),
+                index,
+                what,
+            };
+            if h.flags & LEAF != 0 {
+                for i in 0..count {
+                    let e = view.leaf(i).map_err(|w| elem_err(i, w))?;
+                    match e.key.cmp(key) {
+                        std::cmp::Ordering::Less => continue,
+                        std::cmp::Ordering::Equal => {
+                            return Ok(Some((e.value.to_vec(), e.flags & page::BUCKET_LEAF != 0)));
+                        }
+                        std::cmp::Ordering::Greater => return Ok(None),
+                    }
+                }
+                return Ok(None);
+            } else if h.flags & BRANCH != 0 {
+                let mut next = None;
+                for i in 0..count {
+                    let e = view.branch(i).map_err(|w| elem_err(i, w))?;
+                    if e.key > key && next.is_some() {
+                        break;
+                    }
+                    next = Some(e.pgid);
+                }
+                match next {
+                    Some(p) => pgid = p,
+                    None => return Ok(None),
+                }
+            } else {
+                return Err(Error::PageType {
+                    at: at(pgid, inl, view.base),
+                    flags: h.flags,
+                    expected: "branch or leaf",
+                });
+            }
+        }
+        Err(Error::TooDeep {
+            at: at(pgid, false, 0),
+            limit: MAX_DEPTH,
+        })
+    }
+}
