@@ -1,0 +1,140 @@
+//! One etcd client for one endpoint.
+//!
+//! etcd-client balances over all endpoints it is given, which would send a per-member question
+//! (status, snapshot, defrag) to whichever member answers. So lifeboat opens one client per
+//! endpoint, after a plain TCP dial that turns "nothing listens there" into a clear message
+//! instead of a timeout.
+
+use std::future::Future;
+use std::time::Duration;
+
+use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
+
+use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
+use crate::OpsError;
+
+/// A connected client plus the limits every call on it must respect.
+pub struct EndpointClient {
+    pub endpoint: Endpoint,
+    pub client: Client,
+    command_timeout: Duration,
+}
+
+impl EndpointClient {
+    /// Runs one request under the command timeout, translating failures into operator terms.
+    pub async fn call<T, F, Fut>(&mut self, f: F) -> Result<T, OpsError>
+    where
+        F: FnOnce(Client) -> Fut,
+        Fut: Future<Output = Result<T, etcd_client::Error>>,
+    {
+        let endpoint = self.endpoint.to_string();
+        match tokio::time::timeout(self.command_timeout, f(self.client.clone())).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(OpsError::Endpoint {
+                endpoint,
+                message: explain(&e),
+            }),
+            Err(_) => Err(OpsError::Timeout {
+                endpoint,
+                timeout_ms: self.command_timeout.as_millis(),
+            }),
+        }
+    }
+}
+
+/// Dials one endpoint: TCP within the dial timeout, then the gRPC channel (and TLS) within it too.
+pub async fn connect(
+    endpoint: &Endpoint,
+    tls: Option<&ValidatedTls>,
+    settings: &ConnectionSettings,
+) -> Result<EndpointClient, OpsError> {
+    let name = endpoint.to_string();
+    let dial = settings.dial_timeout;
+    match tokio::time::timeout(dial, tokio::net::TcpStream::connect(endpoint.authority())).await {
+        Ok(Ok(_probe)) => {}
+        Ok(Err(e)) => {
+            return Err(OpsError::Endpoint {
+                endpoint: name,
+                message: format!("cannot connect: {e}; is etcd running and listening there?"),
+            });
+        }
+        Err(_) => {
+            return Err(OpsError::Timeout {
+                endpoint: name,
+                timeout_ms: dial.as_millis(),
+            });
+        }
+    }
+
+    let mut options = ConnectOptions::new()
+        .with_connect_timeout(dial)
+        .with_timeout(settings.command_timeout)
+        .with_keep_alive(Duration::from_secs(10), dial);
+    if endpoint.is_tls() {
+        let tls = tls.ok_or_else(|| {
+            OpsError::Config(format!("{endpoint} is https but no --cacert was given"))
+        })?;
+        let mut tls_options = TlsOptions::new().ca_certificate(Certificate::from_pem(&tls.ca_pem));
+        if let Some((cert, key)) = &tls.identity {
+            tls_options = tls_options.identity(Identity::from_pem(cert, key));
+        }
+        options = options.with_tls(tls_options);
+    }
+    let connecting = Client::connect([name.clone()], Some(options));
+    let client = match tokio::time::timeout(dial, connecting).await {
+        Ok(Ok(c)) => c,
+        Ok(Err(e)) => {
+            return Err(OpsError::Endpoint {
+                endpoint: name,
+                message: explain(&e),
+            });
+        }
+        Err(_) => {
+            return Err(OpsError::Timeout {
+                endpoint: name,
+                timeout_ms: dial.as_millis(),
+            });
+        }
+    };
+    Ok(EndpointClient {
+        endpoint: endpoint.clone(),
+        client,
+        command_timeout: settings.command_timeout,
+    })
+}
+
+/// etcd-client errors wrap tonic errors wrap rustls errors; the useful words are at the bottom of
+/// the chain. Collect the chain and add the check an operator should make.
+pub fn explain(err: &etcd_client::Error) -> String {
+    let mut parts = vec![err.to_string()];
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    let chain = parts.join(": ");
+    let hint = if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
+        Some("the server certificate is not signed by the CA given with --cacert; check that it is etcd's CA")
+    } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
+        Some("the server certificate does not list this host or IP; use the address etcd advertises")
+    } else if chain.contains("certificate required") || chain.contains("CertificateRequired") {
+        Some("etcd requires a client certificate: pass --cert and --key")
+    } else if chain.contains("bad certificate") || chain.contains("BadCertificate") {
+        Some("etcd rejected the client certificate: check that --cert is signed by etcd's CA")
+    } else if chain.contains("InvalidContentType")
+        || chain.contains("CorruptMessage")
+        || chain.contains("http2 error")
+        || chain.contains("frame with invalid size")
+    {
+        Some("the port answered but does not speak etcd's gRPC (wrong port, or http vs https)")
+    } else {
+        None
+    };
+    match hint {
+        Some(h) => format!("{chain} ({h})"),
+        None => chain,
+    }
+}

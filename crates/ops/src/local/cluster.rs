@@ -1,0 +1,410 @@
+//! A cluster of local etcd members, each a real process with its own data dir and ports.
+
+use std::path::{Path, PathBuf};
+use std::process::Child;
+use std::time::Duration;
+
+use etcd_client::MemberAddOptions;
+
+use super::pki::Pki;
+use super::ports::free_port;
+use super::process::{etcd_binary, signal, spawn};
+use crate::settings::{ConnectionSettings, Endpoint, SettingsSource, TlsFiles};
+use crate::status::{diagnose, gather, DiagnoseOptions};
+use crate::OpsError;
+
+#[derive(Debug, Clone)]
+pub struct LocalClusterSpec {
+    pub members: usize,
+    pub tls: bool,
+    pub token: String,
+    /// `--quota-backend-bytes` for every member; etcd's default when `None`.
+    pub quota_bytes: Option<u64>,
+    pub extra_args: Vec<String>,
+    pub etcd_bin: PathBuf,
+    /// Keep the directory (data, logs, PKI) after drop, for a post-mortem.
+    pub keep_dir: bool,
+}
+
+impl Default for LocalClusterSpec {
+    fn default() -> Self {
+        LocalClusterSpec {
+            members: 3,
+            tls: true,
+            token: "lifeboat-local".into(),
+            quota_bytes: None,
+            extra_args: Vec::new(),
+            etcd_bin: etcd_binary(),
+            keep_dir: std::env::var_os("LIFEBOAT_KEEP_DIRS").is_some(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MemberState {
+    Running,
+    Paused,
+    Stopped,
+    /// Added to the membership but never started: the stale member of a botched replacement.
+    NeverStarted,
+}
+
+#[derive(Debug)]
+pub struct LocalMember {
+    pub name: String,
+    pub client_port: u16,
+    pub peer_port: u16,
+    pub data_dir: PathBuf,
+    pub log: PathBuf,
+    pub state: MemberState,
+    /// What `--initial-cluster` said when this member was first started.
+    initial_cluster: String,
+    initial_state: &'static str,
+    child: Option<Child>,
+}
+
+impl LocalMember {
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+}
+
+pub struct LocalCluster {
+    dir: Option<tempfile::TempDir>,
+    path: PathBuf,
+    pub spec: LocalClusterSpec,
+    pub pki: Option<Pki>,
+    members: Vec<LocalMember>,
+}
+
+impl LocalCluster {
+    /// Creates the directory, the PKI and the members, and starts them all. Returns at once;
+    /// call [`LocalCluster::wait_healthy`] before use.
+    pub fn start(spec: LocalClusterSpec) -> Result<LocalCluster, OpsError> {
+        if spec.members == 0 {
+            return Err(OpsError::Local("a cluster needs at least one member".into()));
+        }
+        let dir = tempfile::Builder::new()
+            .prefix("lifeboat-cluster-")
+            .tempdir()
+            .map_err(|source| OpsError::LocalIo {
+                path: std::env::temp_dir(),
+                source,
+            })?;
+        let path = dir.path().to_path_buf();
+        let pki = if spec.tls {
+            Some(Pki::generate(&path.join("pki"))?)
+        } else {
+            None
+        };
+        let mut cluster = LocalCluster {
+            dir: Some(dir),
+            path,
+            spec,
+            pki,
+            members: Vec::new(),
+        };
+        for i in 0..cluster.spec.members {
+            let m = cluster.new_member(&format!("m{}", i + 1))?;
+            cluster.members.push(m);
+        }
+        let initial = cluster.initial_cluster(cluster.members.iter());
+        for i in 0..cluster.members.len() {
+            cluster.members[i].initial_cluster = initial.clone();
+            cluster.spawn_member(i)?;
+        }
+        if cluster.spec.keep_dir {
+            if let Some(d) = cluster.dir.take() {
+                let _ = d.keep();
+            }
+        }
+        Ok(cluster)
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn members(&self) -> &[LocalMember] {
+        &self.members
+    }
+
+    fn scheme(&self) -> &'static str {
+        if self.spec.tls { "https" } else { "http" }
+    }
+
+    pub fn client_url(&self, i: usize) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].client_port)
+    }
+
+    pub fn peer_url(&self, i: usize) -> String {
+        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].peer_port)
+    }
+
+    /// The TLS files a client needs (empty for a plain-http cluster).
+    pub fn client_tls(&self) -> TlsFiles {
+        match &self.pki {
+            Some(p) => TlsFiles {
+                cacert: Some(p.ca_cert.clone()),
+                cert: Some(p.client_cert.clone()),
+                key: Some(p.client_key.clone()),
+            },
+            None => TlsFiles::default(),
+        }
+    }
+
+    /// Settings that reach the given members.
+    pub fn settings_for(&self, members: &[usize]) -> ConnectionSettings {
+        let endpoints = members
+            .iter()
+            .filter_map(|i| Endpoint::parse(&self.client_url(*i)).ok())
+            .collect();
+        ConnectionSettings {
+            endpoints,
+            tls: self.client_tls(),
+            dial_timeout: Duration::from_secs(2),
+            command_timeout: Duration::from_secs(5),
+            insecure_transport: false,
+            source: SettingsSource::Flags,
+        }
+    }
+
+    /// Settings listing every member that was ever started.
+    pub fn settings(&self) -> ConnectionSettings {
+        let started: Vec<usize> = (0..self.members.len())
+            .filter(|i| self.members[*i].state != MemberState::NeverStarted)
+            .collect();
+        self.settings_for(&started)
+    }
+
+    /// `--endpoints` for etcdctl: every member that was ever started.
+    pub fn endpoints_arg(&self) -> String {
+        (0..self.members.len())
+            .filter(|i| self.members[*i].state != MemberState::NeverStarted)
+            .map(|i| self.client_url(i))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    /// SIGKILL: the member vanishes as in a power cut.
+    pub fn kill(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.members[i].state = MemberState::Stopped;
+    }
+
+    /// SIGTERM and wait: a clean shutdown.
+    pub fn stop(&mut self, i: usize) {
+        if let Some(mut child) = self.members[i].child.take() {
+            if self.members[i].state == MemberState::Paused {
+                signal(&child, libc::SIGCONT);
+            }
+            signal(&child, libc::SIGTERM);
+            for _ in 0..100 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        self.members[i].state = MemberState::Stopped;
+    }
+
+    /// SIGSTOP: the process holds its sockets open but answers nothing, like a hung node.
+    pub fn pause(&mut self, i: usize) {
+        if let Some(child) = &self.members[i].child {
+            signal(child, libc::SIGSTOP);
+            self.members[i].state = MemberState::Paused;
+        }
+    }
+
+    pub fn resume(&mut self, i: usize) {
+        if let Some(child) = &self.members[i].child {
+            signal(child, libc::SIGCONT);
+            self.members[i].state = MemberState::Running;
+        }
+    }
+
+    /// Starts a stopped or never-started member again on its data dir.
+    pub fn restart(&mut self, i: usize) -> Result<(), OpsError> {
+        if self.members[i].child.is_some() {
+            return Ok(());
+        }
+        self.spawn_member(i)
+    }
+
+    /// Adds a member to the running cluster's membership (as a learner if asked) without
+    /// starting it. Returns its index and its member ID.
+    pub async fn add_member(&mut self, name: &str, learner: bool) -> Result<(usize, u64), OpsError> {
+        let mut member = self.new_member(name)?;
+        let peer = format!("{}://127.0.0.1:{}", self.scheme(), member.peer_port);
+        let settings = self.settings();
+        let tls = settings.validate()?;
+        let mut last_err = None;
+        for ep in &settings.endpoints {
+            let Ok(mut c) = crate::client::connect(ep, tls.as_ref(), &settings).await else {
+                continue;
+            };
+            let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
+            let peers = [peer.clone()];
+            match c.call(|mut cl| async move { cl.member_add(peers, opts).await }).await {
+                Ok(resp) => {
+                    let id = resp.member().map(|m| m.id()).unwrap_or(0);
+                    // The new member must be told about everyone the cluster lists, itself too.
+                    let mut parts: Vec<String> = resp
+                        .member_list()
+                        .iter()
+                        .filter(|m| m.id() != id)
+                        .filter_map(|m| {
+                            let name = self.name_for_peer(m.peer_urls().first()?)?;
+                            Some(format!("{name}={}", m.peer_urls().first()?))
+                        })
+                        .collect();
+                    parts.push(format!("{name}={peer}"));
+                    member.initial_cluster = parts.join(",");
+                    member.initial_state = "existing";
+                    member.state = MemberState::NeverStarted;
+                    self.members.push(member);
+                    return Ok((self.members.len() - 1, id));
+                }
+                Err(e) => last_err = Some(e),
+            }
+        }
+        Err(last_err.unwrap_or_else(|| OpsError::Local("no member reachable to add to".into())))
+    }
+
+    /// Waits until every running member answers, all agree on one leader, and quorum holds.
+    pub async fn wait_healthy(&self, timeout: Duration) -> Result<(), OpsError> {
+        let running: Vec<usize> = (0..self.members.len())
+            .filter(|i| self.members[*i].state == MemberState::Running)
+            .collect();
+        let settings = self.settings_for(&running);
+        let tls = settings.validate()?;
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut last = String::new();
+        while tokio::time::Instant::now() < deadline {
+            let obs = gather(&settings, tls.as_ref(), true).await;
+            let st = diagnose(&obs, &DiagnoseOptions::default());
+            let all_answer = st.endpoints.iter().all(|e| e.reachable);
+            if all_answer && st.quorum.has_quorum && st.quorum.leader_agreed {
+                return Ok(());
+            }
+            last = st
+                .findings
+                .iter()
+                .map(|f| format!("{}: {}", f.code, f.message))
+                .collect::<Vec<_>>()
+                .join("; ");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Err(OpsError::Local(format!(
+            "cluster not healthy within {timeout:?}: {last}. Member logs are in {}",
+            self.path.display()
+        )))
+    }
+
+    /// The last lines of a member's log, for error messages.
+    pub fn log_tail(&self, i: usize, lines: usize) -> String {
+        let text = std::fs::read_to_string(&self.members[i].log).unwrap_or_default();
+        let all: Vec<&str> = text.lines().collect();
+        all[all.len().saturating_sub(lines)..].join("\n")
+    }
+
+    fn name_for_peer(&self, peer: &str) -> Option<String> {
+        (0..self.members.len())
+            .find(|i| self.peer_url(*i) == peer)
+            .map(|i| self.members[i].name.clone())
+    }
+
+    fn new_member(&self, name: &str) -> Result<LocalMember, OpsError> {
+        let no_port = || OpsError::Local("no free port on 127.0.0.1".into());
+        let client_port = free_port().ok_or_else(no_port)?;
+        let mut peer_port = free_port().ok_or_else(no_port)?;
+        while peer_port == client_port {
+            peer_port = free_port().ok_or_else(no_port)?;
+        }
+        Ok(LocalMember {
+            name: name.to_string(),
+            client_port,
+            peer_port,
+            data_dir: self.path.join(name),
+            log: self.path.join(format!("{name}.log")),
+            state: MemberState::Stopped,
+            initial_cluster: String::new(),
+            initial_state: "new",
+            child: None,
+        })
+    }
+
+    fn initial_cluster<'a>(&self, members: impl Iterator<Item = &'a LocalMember>) -> String {
+        members
+            .map(|m| format!("{}={}://127.0.0.1:{}", m.name, self.scheme(), m.peer_port))
+            .collect::<Vec<_>>()
+            .join(",")
+    }
+
+    fn spawn_member(&mut self, i: usize) -> Result<(), OpsError> {
+        let args = self.member_args(i);
+        let child = spawn(&self.spec.etcd_bin, &args, &self.members[i].log)?;
+        self.members[i].child = Some(child);
+        self.members[i].state = MemberState::Running;
+        Ok(())
+    }
+
+    fn member_args(&self, i: usize) -> Vec<String> {
+        let m = &self.members[i];
+        let client = self.client_url(i);
+        let peer = self.peer_url(i);
+        let mut a = vec![
+            format!("--name={}", m.name),
+            format!("--data-dir={}", m.data_dir.display()),
+            format!("--listen-client-urls={client}"),
+            format!("--advertise-client-urls={client}"),
+            format!("--listen-peer-urls={peer}"),
+            format!("--initial-advertise-peer-urls={peer}"),
+            format!("--initial-cluster={}", m.initial_cluster),
+            format!("--initial-cluster-token={}", self.spec.token),
+            format!("--initial-cluster-state={}", m.initial_state),
+            "--logger=zap".into(),
+            "--log-outputs=stderr".into(),
+        ];
+        if let Some(q) = self.spec.quota_bytes {
+            a.push(format!("--quota-backend-bytes={q}"));
+        }
+        if let Some(p) = &self.pki {
+            let ca = p.ca_cert.display();
+            let cert = p.server_cert.display();
+            let key = p.server_key.display();
+            a.extend([
+                "--client-cert-auth".to_string(),
+                format!("--trusted-ca-file={ca}"),
+                format!("--cert-file={cert}"),
+                format!("--key-file={key}"),
+                "--peer-client-cert-auth".to_string(),
+                format!("--peer-trusted-ca-file={ca}"),
+                format!("--peer-cert-file={cert}"),
+                format!("--peer-key-file={key}"),
+            ]);
+        }
+        a.extend(self.spec.extra_args.iter().cloned());
+        a
+    }
+}
+
+impl Drop for LocalCluster {
+    fn drop(&mut self) {
+        for m in &mut self.members {
+            if let Some(mut child) = m.child.take() {
+                // A stopped process cannot act on SIGKILL until continued on some kernels' views
+                // of wait; continue it first so the reap below is prompt.
+                signal(&child, libc::SIGCONT);
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! `lifeboat status`: what every member says about itself and the cluster, and what that means.
+//!
+//! [`gather`] asks every endpoint at once under one deadline (dial + command timeout), so a dead
+//! or frozen member costs the timeout once, not once per member. The Status RPC is answered by
+//! each member locally, without a leader, so this works when quorum is gone. [`diagnose`] is pure:
+//! observations in, quorum math and findings out.
+
+mod diagnose;
+mod gather;
+
+use serde::Serialize;
+
+pub use diagnose::{diagnose, DiagnoseOptions};
+pub use gather::{gather, Observation, ObservedEndpoint, ObservedMember, ObservedStatus};
+
+/// The whole report; its JSON form is documented in `docs/json/status.md`.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterStatus {
+    pub members: Vec<MemberRow>,
+    pub endpoints: Vec<EndpointRow>,
+    pub alarms: Vec<AlarmRow>,
+    pub quorum: Quorum,
+    pub findings: Vec<Finding>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MemberRow {
+    pub id: String,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub client_urls: Vec<String>,
+    pub is_learner: bool,
+    /// An added member that never started has no name and no client URLs yet.
+    pub started: bool,
+    pub reachable: bool,
+    pub is_leader: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EndpointRow {
+    pub endpoint: String,
+    pub reachable: bool,
+    pub member_id: Option<String>,
+    pub cluster_id: Option<String>,
+    pub version: Option<String>,
+    pub db_size: Option<u64>,
+    pub db_size_in_use: Option<u64>,
+    pub leader_id: Option<String>,
+    pub is_leader: bool,
+    pub is_learner: bool,
+    pub raft_term: Option<u64>,
+    pub raft_index: Option<u64>,
+    pub raft_applied_index: Option<u64>,
+    pub errors: Vec<String>,
+    pub latency_ms: Option<f64>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AlarmRow {
+    pub member_id: String,
+    pub alarm: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quorum {
+    pub voting_members: usize,
+    pub reachable_voters: usize,
+    pub quorum_size: usize,
+    /// How many more voters may fail before quorum is lost, counted from those reachable now.
+    pub failures_tolerated: usize,
+    pub has_quorum: bool,
+    pub leader_id: Option<String>,
+    /// True when a leader exists and every reachable member names the same one.
+    pub leader_agreed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Ok,
+    Warning,
+    Critical,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Finding {
+    pub severity: Severity,
+    pub code: &'static str,
+    pub message: String,
+    /// The command or action that fixes it; absent when nothing needs doing.
+    pub fix: Option<String>,
+}
+
+/// The monitoring-plugin verdict the exit code carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    Healthy,
+    Warning,
+    Critical,
+    /// Nothing answered: the state of the cluster is not known.
+    Unknown,
+}
+
+impl ClusterStatus {
+    pub fn verdict(&self) -> Verdict {
+        if !self.endpoints.iter().any(|e| e.reachable) {
+            return Verdict::Unknown;
+        }
+        match self.findings.iter().map(|f| f.severity).max() {
+            Some(Severity::Critical) => Verdict::Critical,
+            Some(Severity::Warning) => Verdict::Warning,
+            _ => Verdict::Healthy,
+        }
+    }
+}
