@@ -159,10 +159,7 @@ impl Db {
                 ),
             });
         }
-        let need = meta
-            .pgid
-            .checked_mul(u64::from(page_size))
-            .unwrap_or(u64::MAX);
+        let need = meta.pgid.saturating_mul(u64::from(page_size));
         if meta.pgid < 3 || need > src.len() {
             if meta.pgid < 3 {
                 return Err(Error::MetaField {
@@ -280,8 +277,37 @@ impl Db {
     }
 
     /// Point lookup of `key` in `bucket`: the value and whether it is a nested bucket.
-    /// Follows one root-to-leaf path, so a depth limit is the only cycle guard needed.
     pub fn get(&self, bucket: &BucketRef, key: &[u8]) -> Result<Option<(Vec<u8>, bool)>> {
+        self.descend(bucket, Some(key))
+    }
+
+    /// The last (largest) key of a bucket with its value, without walking the bucket.
+    pub fn last(&self, bucket: &BucketRef) -> Result<Option<(Vec<u8>, Vec<u8>)>> {
+        let mut found = None;
+        self.descend_with(bucket, None, &mut |k, v| {
+            found = Some((k.to_vec(), v.to_vec()))
+        })?;
+        Ok(found)
+    }
+
+    fn descend(&self, bucket: &BucketRef, key: Option<&[u8]>) -> Result<Option<(Vec<u8>, bool)>> {
+        let mut found = None;
+        let key_owned = key.map(<[u8]>::to_vec);
+        let is_bucket = self.descend_with(bucket, key_owned.as_deref(), &mut |_, v| {
+            found = Some(v.to_vec())
+        })?;
+        Ok(found.map(|v| (v, is_bucket)))
+    }
+
+    /// Follow one root-to-leaf path: towards `key`, or the rightmost one when `key` is None.
+    /// A depth limit is the only cycle guard a single path needs. Calls `hit` with the
+    /// matching (or last) element and returns its bucket flag.
+    fn descend_with(
+        &self,
+        bucket: &BucketRef,
+        key: Option<&[u8]>,
+        hit: &mut dyn FnMut(&[u8], &[u8]),
+    ) -> Result<bool> {
         let mut buf = Vec::new();
         let (mut pgid, mut inline) = match bucket {
             BucketRef::Page(p) => (*p, None),
@@ -329,29 +355,43 @@ impl Db {
                 what,
             };
             if h.flags & LEAF != 0 {
-                for i in 0..count {
+                let range: Box<dyn Iterator<Item = usize>> = match key {
+                    Some(_) => Box::new(0..count),
+                    None => Box::new(count.checked_sub(1).into_iter()),
+                };
+                for i in range {
                     let e = view.leaf(i).map_err(|w| elem_err(i, w))?;
-                    match e.key.cmp(key) {
-                        std::cmp::Ordering::Less => continue,
-                        std::cmp::Ordering::Equal => {
-                            return Ok(Some((e.value.to_vec(), e.flags & page::BUCKET_LEAF != 0)));
+                    match key.map(|k| e.key.cmp(k)) {
+                        Some(std::cmp::Ordering::Less) => continue,
+                        Some(std::cmp::Ordering::Greater) => return Ok(false),
+                        Some(std::cmp::Ordering::Equal) | None => {
+                            hit(e.key, e.value);
+                            return Ok(e.flags & page::BUCKET_LEAF != 0);
                         }
-                        std::cmp::Ordering::Greater => return Ok(None),
                     }
                 }
-                return Ok(None);
+                return Ok(false);
             } else if h.flags & BRANCH != 0 {
                 let mut next = None;
-                for i in 0..count {
-                    let e = view.branch(i).map_err(|w| elem_err(i, w))?;
-                    if e.key > key && next.is_some() {
-                        break;
+                match key {
+                    Some(key) => {
+                        for i in 0..count {
+                            let e = view.branch(i).map_err(|w| elem_err(i, w))?;
+                            if e.key > key && next.is_some() {
+                                break;
+                            }
+                            next = Some(e.pgid);
+                        }
                     }
-                    next = Some(e.pgid);
+                    None => {
+                        if let Some(i) = count.checked_sub(1) {
+                            next = Some(view.branch(i).map_err(|w| elem_err(i, w))?.pgid);
+                        }
+                    }
                 }
                 match next {
                     Some(p) => pgid = p,
-                    None => return Ok(None),
+                    None => return Ok(false),
                 }
             } else {
                 return Err(Error::PageType {

@@ -9,6 +9,9 @@ use std::os::unix::fs::FileExt;
 pub trait Source: Send + Sync {
     /// Length of the readable region in bytes.
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Fill `buf` from `offset`; a short read is an error.
     fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
 }

@@ -98,6 +98,13 @@ fn point_lookups_find_meta_values_and_the_key_bucket() {
     let mut rev2 = vec![0, 0, 0, 0, 0, 0, 0, 2, b'_'];
     rev2.extend_from_slice(&[0; 8]);
     assert!(key.get(&db, &rev2).expect("lookup").is_some());
+    let (last, _) = db.last(&key).expect("lookup").expect("non-empty");
+    assert_eq!(&last[..8], &37u64.to_be_bytes());
+    assert_eq!(
+        db.last(&db.bucket(b"alarm").expect("ok").expect("present"))
+            .expect("ok"),
+        None
+    );
 }
 
 #[test]

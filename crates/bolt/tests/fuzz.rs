@@ -25,7 +25,9 @@ fn exercise(bytes: Vec<u8>) -> u64 {
         seen += 1;
         ControlFlow::Continue(())
     });
-    let _ = db.bucket(b"key");
+    if let Ok(Some(k)) = db.bucket(b"key") {
+        let _ = db.last(&k);
+    }
     let _ = db
         .bucket(b"meta")
         .map(|m| m.map(|m| m.get(&db, b"consistent_index")));
