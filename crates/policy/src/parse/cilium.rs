@@ -1,0 +1,765 @@
+//! CiliumNetworkPolicy / CiliumClusterwideNetworkPolicy (cilium.io/v2) → model, with the
+//! validation Cilium's `Sanitize()` performs (C1, C5.6, C10, C11).
+
+use super::common::{check_range, cidr, end_port, excepts, port_spec, protocol, selector};
+use super::meta::Meta;
+use super::reader::{Cx, field};
+use crate::model::{
+    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
+    PortProtocol, PortRule, Protocol, RuleItem, Subject,
+};
+use crate::yaml::{Node, Value};
+
+const CILIUM_PROTOCOLS: &[Protocol] =
+    &[Protocol::Tcp, Protocol::Udp, Protocol::Sctp, Protocol::Any];
+/// C10: at most 40 ports per PortRule.
+const MAX_PORTS: usize = 40;
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Ingress,
+    IngressDeny,
+    Egress,
+    EgressDeny,
+}
+
+impl Section {
+    fn key(self) -> &'static str {
+        match self {
+            Section::Ingress => "ingress",
+            Section::IngressDeny => "ingressDeny",
+            Section::Egress => "egress",
+            Section::EgressDeny => "egressDeny",
+        }
+    }
+    fn is_ingress(self) -> bool {
+        matches!(self, Section::Ingress | Section::IngressDeny)
+    }
+    fn is_deny(self) -> bool {
+        matches!(self, Section::IngressDeny | Section::EgressDeny)
+    }
+    fn known(self) -> &'static [&'static str] {
+        match self {
+            Section::Ingress => &[
+                "fromEndpoints",
+                "fromRequires",
+                "fromCIDR",
+                "fromCIDRSet",
+                "fromEntities",
+                "fromGroups",
+                "fromNodes",
+                "toPorts",
+                "icmps",
+                "authentication",
+            ],
+            Section::IngressDeny => &[
+                "fromEndpoints",
+                "fromRequires",
+                "fromCIDR",
+                "fromCIDRSet",
+                "fromEntities",
+                "fromGroups",
+                "fromNodes",
+                "toPorts",
+                "icmps",
+            ],
+            Section::Egress => &[
+                "toEndpoints",
+                "toRequires",
+                "toCIDR",
+                "toCIDRSet",
+                "toEntities",
+                "toServices",
+                "toFQDNs",
+                "toGroups",
+                "toNodes",
+                "toPorts",
+                "icmps",
+                "authentication",
+            ],
+            Section::EgressDeny => &[
+                "toEndpoints",
+                "toRequires",
+                "toCIDR",
+                "toCIDRSet",
+                "toEntities",
+                "toServices",
+                "toGroups",
+                "toNodes",
+                "toPorts",
+                "icmps",
+            ],
+        }
+    }
+}
+
+pub(crate) fn cilium_policy(
+    cx: &mut Cx,
+    doc: &Node,
+    meta: Meta,
+    clusterwide: bool,
+) -> Option<CiliumPolicy> {
+    cx.check_known(
+        doc,
+        "",
+        &["apiVersion", "kind", "metadata", "spec", "specs", "status"],
+    );
+    let kind = if clusterwide {
+        "CiliumClusterwideNetworkPolicy"
+    } else {
+        "CiliumNetworkPolicy"
+    };
+    let mut rules = Vec::new();
+    if let Some(spec) = field(doc, "spec") {
+        if let Some(r) = rule(cx, spec, "spec".to_owned(), clusterwide) {
+            rules.push(r);
+        }
+    }
+    if let Some(specs) = field(doc, "specs") {
+        for (i, spec) in cx
+            .list(specs, "specs")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            if let Some(r) = rule(cx, spec, format!("specs[{i}]"), clusterwide) {
+                rules.push(r);
+            }
+        }
+    }
+    if field(doc, "spec").is_none() && field(doc, "specs").is_none() {
+        cx.error(doc.line, "spec", format!("{kind} needs spec or specs (C1)"));
+        return None;
+    }
+    let namespace = if clusterwide {
+        if meta.namespace.is_some() {
+            cx.warn(
+                "namespace-ignored",
+                doc.line,
+                &["C7.5"],
+                format!(
+                    "{kind} {} is cluster-scoped; metadata.namespace is ignored",
+                    meta.name
+                ),
+            );
+        }
+        None
+    } else {
+        Some(meta.namespace.unwrap_or_else(|| "default".to_owned()))
+    };
+    Some(CiliumPolicy {
+        name: meta.name,
+        namespace,
+        origin: cx.origin.clone(),
+        rules,
+    })
+}
+
+fn rule(cx: &mut Cx, node: &Node, path: String, clusterwide: bool) -> Option<CiliumRule> {
+    let node = cx.map(node, &path)?;
+    cx.check_known(
+        node,
+        &path,
+        &[
+            "endpointSelector",
+            "nodeSelector",
+            "ingress",
+            "ingressDeny",
+            "egress",
+            "egressDeny",
+            "labels",
+            "description",
+            "enableDefaultDeny",
+            "log",
+        ],
+    );
+    // C1: exactly one of endpointSelector / nodeSelector; nodeSelector only in a CCNP.
+    let es = field(node, "endpointSelector");
+    let ns = field(node, "nodeSelector");
+    let subject = match (es, ns) {
+        (Some(_), Some(_)) => {
+            cx.error(
+                node.line,
+                &path,
+                "rule has both endpointSelector and nodeSelector (C1)",
+            );
+            return None;
+        }
+        (None, None) => {
+            cx.error(
+                node.line,
+                &path,
+                "rule needs endpointSelector or nodeSelector (C1)",
+            );
+            return None;
+        }
+        (Some(s), None) => {
+            Subject::Endpoints(selector(cx, s, &format!("{path}.endpointSelector"))?)
+        }
+        (None, Some(s)) => {
+            if !clusterwide {
+                cx.error(
+                    s.line,
+                    &format!("{path}.nodeSelector"),
+                    "Invalid CiliumNetworkPolicy spec: rule cannot have NodeSelector (C1)",
+                );
+                return None;
+            }
+            Subject::Nodes(selector(cx, s, &format!("{path}.nodeSelector"))?)
+        }
+    };
+    let host = matches!(subject, Subject::Nodes(_));
+    let mut sections: [Vec<RuleItem>; 4] = Default::default();
+    let mut any = false;
+    for (slot, section) in [
+        Section::Ingress,
+        Section::IngressDeny,
+        Section::Egress,
+        Section::EgressDeny,
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        if let Some(list) = field(node, section.key()) {
+            let sp = format!("{path}.{}", section.key());
+            for (i, item) in cx.list(list, &sp).unwrap_or_default().iter().enumerate() {
+                if let Some(it) = rule_item(cx, item, format!("{sp}[{i}]"), section, host) {
+                    sections[slot].push(it);
+                }
+            }
+            any |= !sections[slot].is_empty();
+        }
+    }
+    if !any {
+        // C1: Sanitize() rejects a rule with no non-empty direction list.
+        cx.error(
+            node.line,
+            &path,
+            "rule must have at least one of Ingress, IngressDeny, Egress, EgressDeny (C1)",
+        );
+        return None;
+    }
+    let mut edd = DefaultDeny::default();
+    if let Some(d) = field(node, "enableDefaultDeny") {
+        let dp = format!("{path}.enableDefaultDeny");
+        if let Some(d) = cx.map(d, &dp) {
+            cx.check_known(d, &dp, &["ingress", "egress"]);
+            edd.ingress = field(d, "ingress").and_then(|n| cx.bool(n, &format!("{dp}.ingress")));
+            edd.egress = field(d, "egress").and_then(|n| cx.bool(n, &format!("{dp}.egress")));
+        }
+    }
+    let description =
+        field(node, "description").and_then(|n| cx.string(n, &format!("{path}.description")));
+    let [ingress, ingress_deny, egress, egress_deny] = sections;
+    Some(CiliumRule {
+        path,
+        line: node.line,
+        subject,
+        ingress,
+        ingress_deny,
+        egress,
+        egress_deny,
+        enable_default_deny: edd,
+        description,
+    })
+}
+
+fn rule_item(
+    cx: &mut Cx,
+    node: &Node,
+    path: String,
+    section: Section,
+    host: bool,
+) -> Option<RuleItem> {
+    let node = cx.map(node, &path)?;
+    cx.check_known(node, &path, section.known());
+    if section == Section::EgressDeny && field(node, "toFQDNs").is_some() {
+        cx.error(
+            node.line,
+            &format!("{path}.toFQDNs"),
+            "deny rules cannot use toFQDNs (C11)",
+        );
+    }
+    let pre = if section.is_ingress() { "from" } else { "to" };
+    let mut item = RuleItem {
+        line: node.line,
+        path: path.clone(),
+        ..RuleItem::default()
+    };
+    let mut kinds = 0usize;
+    let note_list = |item: &mut RuleItem, name: &str, len: usize| {
+        item.l3_present = true;
+        if len == 0 {
+            // C5.4: an explicitly empty peer list selects nothing but still isolates.
+            item.empty_lists.push(name.to_owned());
+        }
+    };
+    let key = |s: &str| format!("{pre}{s}");
+    // Endpoints.
+    if let Some(list) = field(node, &key("Endpoints")) {
+        let p = format!("{path}.{}", key("Endpoints"));
+        let items = cx.list(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("Endpoints"), items.len());
+        kinds += 1;
+        for (i, s) in items.iter().enumerate() {
+            if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
+                item.peers.push(Peer::Endpoints(sel));
+            }
+        }
+    }
+    if let Some(list) = field(node, &key("Requires")) {
+        let p = format!("{path}.{}", key("Requires"));
+        if !cx.list(list, &p).unwrap_or_default().is_empty() {
+            cx.warn(
+                "deprecated-requires",
+                list.line,
+                &["C1"],
+                format!("{p}: fromRequires/toRequires is deprecated (MaxItems=0 in Cilium 1.20); not evaluated"),
+            );
+        }
+    }
+    // Entities.
+    if let Some(list) = field(node, &key("Entities")) {
+        let p = format!("{path}.{}", key("Entities"));
+        let names = cx.strings(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("Entities"), names.len());
+        kinds += 1;
+        for (i, n) in names.iter().enumerate() {
+            match Entity::parse(n) {
+                Some(e) => item.peers.push(Peer::Entity(e)),
+                None => cx.error(
+                    list.line,
+                    &format!("{p}[{i}]"),
+                    format!("unknown entity {n:?} (C8)"),
+                ),
+            }
+        }
+    }
+    // CIDR and CIDR sets (C9: fromCIDR X ≡ fromCIDRSet {cidr: X}).
+    let mut cidr_seen = false;
+    if let Some(list) = field(node, &key("CIDR")) {
+        let p = format!("{path}.{}", key("CIDR"));
+        let items = cx.list(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("CIDR"), items.len());
+        cidr_seen = true;
+        for (i, c) in items.iter().enumerate() {
+            if let Some(net) = cidr(cx, c, &format!("{p}[{i}]")) {
+                item.peers.push(Peer::Cidr(CidrRule {
+                    cidr: net,
+                    except: vec![],
+                }));
+            }
+        }
+    }
+    if let Some(list) = field(node, &key("CIDRSet")) {
+        let p = format!("{path}.{}", key("CIDRSet"));
+        let items = cx.list(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("CIDRSet"), items.len());
+        cidr_seen = true;
+        for (i, c) in items.iter().enumerate() {
+            let cp = format!("{p}[{i}]");
+            let Some(c) = cx.map(c, &cp) else { continue };
+            cx.check_known(
+                c,
+                &cp,
+                &["cidr", "except", "cidrGroupRef", "cidrGroupSelector"],
+            );
+            match field(c, "cidr") {
+                Some(n) => {
+                    if let Some(net) = cidr(cx, n, &format!("{cp}.cidr")) {
+                        let except = field(c, "except")
+                            .map(|e| excepts(cx, e, &format!("{cp}.except"), &net))
+                            .unwrap_or_default();
+                        item.peers.push(Peer::Cidr(CidrRule { cidr: net, except }));
+                    }
+                }
+                None if field(c, "cidrGroupRef").is_some()
+                    || field(c, "cidrGroupSelector").is_some() =>
+                {
+                    cx.warn(
+                        "cidr-group",
+                        c.line,
+                        &["C9"],
+                        format!("{cp}: CiliumCIDRGroup references are not resolved offline; treated as matching nothing"),
+                    );
+                }
+                None => cx.error(c.line, &cp, "CIDR set entry needs cidr (C9)"),
+            }
+        }
+    }
+    if cidr_seen {
+        kinds += 1;
+    }
+    if let Some(list) = field(node, &key("Nodes")) {
+        let p = format!("{path}.{}", key("Nodes"));
+        let items = cx.list(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("Nodes"), items.len());
+        kinds += 1;
+        for (i, s) in items.iter().enumerate() {
+            if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
+                item.peers.push(Peer::Nodes(sel));
+            }
+        }
+    }
+    if let Some(list) = field(node, &key("Groups")) {
+        let p = format!("{path}.{}", key("Groups"));
+        let items = cx.list(list, &p).unwrap_or_default();
+        note_list(&mut item, &key("Groups"), items.len());
+        kinds += 1;
+        item.peers.extend(items.iter().map(|_| Peer::Group));
+    }
+    let mut has_fqdn = false;
+    let mut has_services = false;
+    if !section.is_ingress() {
+        if let Some(list) = field(node, "toFQDNs") {
+            let p = format!("{path}.toFQDNs");
+            let items = cx.list(list, &p).unwrap_or_default();
+            note_list(&mut item, "toFQDNs", items.len());
+            has_fqdn = true;
+            for (i, f) in items.iter().enumerate() {
+                let fp = format!("{p}[{i}]");
+                let Some(f) = cx.map(f, &fp) else { continue };
+                cx.check_known(f, &fp, &["matchName", "matchPattern"]);
+                if let Some(n) =
+                    field(f, "matchName").and_then(|n| cx.string(n, &format!("{fp}.matchName")))
+                {
+                    item.peers
+                        .push(Peer::Fqdn(FqdnSelector::Name(n.to_ascii_lowercase())));
+                } else if let Some(n) = field(f, "matchPattern")
+                    .and_then(|n| cx.string(n, &format!("{fp}.matchPattern")))
+                {
+                    item.peers
+                        .push(Peer::Fqdn(FqdnSelector::Pattern(n.to_ascii_lowercase())));
+                } else {
+                    cx.error(
+                        f.line,
+                        &fp,
+                        "toFQDNs entry needs matchName or matchPattern (C12)",
+                    );
+                }
+            }
+        }
+        if let Some(list) = field(node, "toServices") {
+            let p = format!("{path}.toServices");
+            let items = cx.list(list, &p).unwrap_or_default();
+            note_list(&mut item, "toServices", items.len());
+            has_services = true;
+            kinds += 1;
+            for (i, s) in items.iter().enumerate() {
+                if let Some(peer) = service(cx, s, &format!("{p}[{i}]")) {
+                    item.peers.push(peer);
+                }
+            }
+        }
+    }
+    // C5.6 / C12: toFQDNs cannot be combined with other L3 in one item.
+    if has_fqdn && kinds > 0 {
+        cx.error(
+            node.line,
+            &path,
+            "toFQDNs cannot be combined with other L3 selectors in one rule (C5.6, C12)",
+        );
+    }
+    let ports_node = field(node, "toPorts");
+    if has_services && ports_node.is_some() {
+        cx.error(
+            node.line,
+            &path,
+            "toServices cannot be combined with toPorts (C5.6)",
+        );
+    }
+    if let Some(icmps) = field(node, "icmps") {
+        if ports_node.is_some() {
+            cx.error(
+                node.line,
+                &path,
+                "icmps cannot be combined with toPorts in one rule (C5.6, C10)",
+            );
+        }
+        item.icmps = Some(icmp_fields(cx, icmps, &format!("{path}.icmps")));
+    }
+    if let Some(list) = ports_node {
+        let p = format!("{path}.toPorts");
+        let mut rules = Vec::new();
+        for (i, pr) in cx.list(list, &p).unwrap_or_default().iter().enumerate() {
+            if let Some(r) = port_rule(cx, pr, &format!("{p}[{i}]"), section, host) {
+                rules.push(r);
+            }
+        }
+        item.ports = Some(rules);
+    }
+    Some(item)
+}
+
+fn service(cx: &mut Cx, node: &Node, path: &str) -> Option<Peer> {
+    let node = cx.map(node, path)?;
+    cx.check_known(node, path, &["k8sService", "k8sServiceSelector"]);
+    if let Some(s) = field(node, "k8sService") {
+        let sp = format!("{path}.k8sService");
+        let s = cx.map(s, &sp)?;
+        cx.check_known(s, &sp, &["serviceName", "namespace"]);
+        return Some(Peer::Service {
+            name: field(s, "serviceName").and_then(|n| cx.string(n, &format!("{sp}.serviceName"))),
+            namespace: field(s, "namespace").and_then(|n| cx.string(n, &format!("{sp}.namespace"))),
+            selector: None,
+        });
+    }
+    if let Some(s) = field(node, "k8sServiceSelector") {
+        let sp = format!("{path}.k8sServiceSelector");
+        let s = cx.map(s, &sp)?;
+        cx.check_known(s, &sp, &["selector", "namespace"]);
+        let sel = field(s, "selector").and_then(|n| selector(cx, n, &format!("{sp}.selector")));
+        return Some(Peer::Service {
+            name: None,
+            namespace: field(s, "namespace").and_then(|n| cx.string(n, &format!("{sp}.namespace"))),
+            selector: Some(sel.unwrap_or_default()),
+        });
+    }
+    cx.error(
+        node.line,
+        path,
+        "toServices entry needs k8sService or k8sServiceSelector",
+    );
+    None
+}
+
+fn icmp_fields(cx: &mut Cx, node: &Node, path: &str) -> Vec<IcmpField> {
+    let mut out = Vec::new();
+    for (i, rule) in cx.list(node, path).unwrap_or_default().iter().enumerate() {
+        let rp = format!("{path}[{i}]");
+        let Some(rule) = cx.map(rule, &rp) else {
+            continue;
+        };
+        cx.check_known(rule, &rp, &["fields"]);
+        let Some(fields) = field(rule, "fields") else {
+            continue;
+        };
+        for (j, f) in cx
+            .list(fields, &format!("{rp}.fields"))
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let fp = format!("{rp}.fields[{j}]");
+            let Some(f) = cx.map(f, &fp) else { continue };
+            cx.check_known(f, &fp, &["type", "family"]);
+            let family = field(f, "family")
+                .and_then(|n| cx.string(n, &format!("{fp}.family")))
+                .unwrap_or_else(|| "IPv4".to_owned());
+            if family != "IPv4" && family != "IPv6" {
+                cx.error(
+                    f.line,
+                    &format!("{fp}.family"),
+                    format!("ICMP family {family:?} is not IPv4 or IPv6"),
+                );
+                continue;
+            }
+            match field(f, "type").and_then(|n| cx.string(n, &format!("{fp}.type"))) {
+                Some(t) => out.push(IcmpField {
+                    family,
+                    icmp_type: t,
+                }),
+                None => cx.error(f.line, &fp, "ICMP field needs type"),
+            }
+        }
+    }
+    out
+}
+
+fn port_rule(
+    cx: &mut Cx,
+    node: &Node,
+    path: &str,
+    section: Section,
+    host: bool,
+) -> Option<PortRule> {
+    let node = cx.map(node, path)?;
+    cx.check_known(
+        node,
+        path,
+        &[
+            "ports",
+            "rules",
+            "terminatingTLS",
+            "originatingTLS",
+            "serverNames",
+            "listener",
+        ],
+    );
+    let mut ports = Vec::new();
+    if let Some(list) = field(node, "ports") {
+        let pp = format!("{path}.ports");
+        let items = cx.list(list, &pp).unwrap_or_default();
+        if items.len() > MAX_PORTS {
+            cx.error(
+                list.line,
+                &pp,
+                format!(
+                    "{} ports in one PortRule; Cilium allows at most {MAX_PORTS} (C10)",
+                    items.len()
+                ),
+            );
+        }
+        for (i, p) in items.iter().enumerate() {
+            let ip = format!("{pp}[{i}]");
+            let Some(p) = cx.map(p, &ip) else { continue };
+            cx.check_known(p, &ip, &["port", "endPort", "protocol"]);
+            let protocol = match field(p, "protocol") {
+                Some(n) => {
+                    let text = n.scalar_text().unwrap_or_default().to_ascii_uppercase();
+                    if matches!(
+                        text.as_str(),
+                        "VRRP" | "IGMP" | "GRE" | "IPIP" | "IPV6" | "ESP" | "AH"
+                    ) {
+                        cx.warn(
+                            "extended-protocol",
+                            n.line,
+                            &["C10"],
+                            format!("{ip}.protocol: {text} needs --enable-extended-ip-protocols; not modelled"),
+                        );
+                        continue;
+                    }
+                    match protocol(cx, n, &format!("{ip}.protocol"), CILIUM_PROTOCOLS) {
+                        Some(pr) => pr,
+                        None => continue,
+                    }
+                }
+                None => Protocol::Any,
+            };
+            let Some(port) = field(p, "port").map_or(Some(crate::model::PortSpec::All), |n| {
+                port_spec(cx, n, &format!("{ip}.port"))
+            }) else {
+                continue;
+            };
+            let end = match field(p, "endPort") {
+                Some(e) => match end_port(cx, e, &format!("{ip}.endPort")) {
+                    Some(v) => Some(v),
+                    None => continue,
+                },
+                None => None,
+            };
+            let pp = PortProtocol {
+                port,
+                end_port: end,
+                protocol,
+            };
+            if check_range(cx, &pp, p.line, &ip) {
+                ports.push(pp);
+            }
+        }
+    } else {
+        ports.push(PortProtocol {
+            port: crate::model::PortSpec::All,
+            end_port: None,
+            protocol: Protocol::Any,
+        });
+    }
+    let mut l7 = None;
+    let mut dns_patterns = Vec::new();
+    if let Some(rules) = field(node, "rules") {
+        let rp = format!("{path}.rules");
+        if let Some(rules) = cx.map(rules, &rp) {
+            cx.check_known(rules, &rp, &["http", "kafka", "dns", "l7proto", "l7"]);
+            let mut kinds = Vec::new();
+            if let Value::Map(entries) = &rules.value {
+                for (k, v) in entries {
+                    if v.is_null() {
+                        continue;
+                    }
+                    let kind = match k.as_str() {
+                        "http" => L7Kind::Http,
+                        "kafka" => L7Kind::Kafka,
+                        "dns" => L7Kind::Dns,
+                        "l7proto" | "l7" => L7Kind::Generic,
+                        _ => continue,
+                    };
+                    if !kinds.contains(&kind) {
+                        kinds.push(kind);
+                    }
+                    if kind == L7Kind::Dns {
+                        for (i, d) in cx
+                            .list(v, &format!("{rp}.dns"))
+                            .unwrap_or_default()
+                            .iter()
+                            .enumerate()
+                        {
+                            let dp = format!("{rp}.dns[{i}]");
+                            let Some(d) = cx.map(d, &dp) else { continue };
+                            cx.check_known(d, &dp, &["matchName", "matchPattern"]);
+                            for key in ["matchName", "matchPattern"] {
+                                if let Some(s) =
+                                    field(d, key).and_then(|n| cx.string(n, &format!("{dp}.{key}")))
+                                {
+                                    dns_patterns.push(s);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            // C11: one L7 type per port.
+            if kinds.len() > 1 {
+                cx.error(
+                    rules.line,
+                    &rp,
+                    "only one L7 rule type is allowed per port rule (C11)",
+                );
+            }
+            l7 = kinds.first().copied();
+        }
+    }
+    if let Some(kind) = l7 {
+        validate_l7(cx, node.line, path, kind, &ports, section, host);
+    }
+    Some(PortRule {
+        line: node.line,
+        ports,
+        l7,
+        dns_patterns,
+    })
+}
+
+/// C11: L7 restrictions enforced by Sanitize().
+fn validate_l7(
+    cx: &mut Cx,
+    line: u32,
+    path: &str,
+    kind: L7Kind,
+    ports: &[PortProtocol],
+    section: Section,
+    host: bool,
+) {
+    let rp = format!("{path}.rules");
+    if section.is_deny() {
+        cx.error(line, &rp, "deny rules cannot carry L7 rules (C11)");
+        return;
+    }
+    if host && section.is_ingress() {
+        cx.error(
+            line,
+            &rp,
+            "L7 policy is not supported on host ingress (C11)",
+        );
+        return;
+    }
+    if host && kind != L7Kind::Dns {
+        cx.error(line, &rp, "host policies support only DNS L7 rules (C11)");
+        return;
+    }
+    if kind == L7Kind::Dns && section.is_ingress() {
+        cx.error(line, &rp, "L7 DNS rules are not supported on ingress (C11)");
+        return;
+    }
+    for p in ports {
+        if p.end_port
+            .is_some_and(|e| matches!(p.port, crate::model::PortSpec::Number(s) if e > s))
+        {
+            cx.error(line, &rp, "L7 rules do not support port ranges (C11)");
+            return;
+        }
+        if kind != L7Kind::Dns && !matches!(p.protocol, Protocol::Tcp | Protocol::Any) {
+            cx.error(line, &rp, "L7 rules other than DNS need TCP (C10, C11)");
+            return;
+        }
+    }
+}

@@ -1,0 +1,56 @@
+//! `metadata` of an object: name, namespace, labels.
+
+use std::collections::BTreeMap;
+
+use super::reader::{Cx, field};
+use crate::yaml::{Node, Value};
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Meta {
+    pub name: String,
+    pub namespace: Option<String>,
+    pub labels: BTreeMap<String, String>,
+}
+
+pub(crate) fn meta(cx: &mut Cx, doc: &Node) -> Meta {
+    let mut m = Meta::default();
+    let Some(md) = field(doc, "metadata").and_then(|n| cx.map(n, "metadata")) else {
+        cx.error(doc.line, "metadata", "object has no metadata");
+        return m;
+    };
+    match field(md, "name").and_then(|n| cx.string(n, "metadata.name")) {
+        Some(n) => m.name = n,
+        None => cx.error(md.line, "metadata.name", "object has no name"),
+    }
+    m.namespace = field(md, "namespace")
+        .and_then(|n| cx.string(n, "metadata.namespace"))
+        .filter(|s| !s.is_empty());
+    m.labels = string_map(cx, md, "labels", "metadata.labels");
+    m
+}
+
+pub(crate) fn string_map(
+    cx: &mut Cx,
+    node: &Node,
+    key: &str,
+    path: &str,
+) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    if let Some(Node {
+        value: Value::Map(entries),
+        ..
+    }) = field(node, key)
+    {
+        for (k, v) in entries {
+            let value = if v.is_null() {
+                Some(String::new())
+            } else {
+                cx.string(v, &format!("{path}.{k}"))
+            };
+            if let Some(value) = value {
+                out.insert(k.clone(), value);
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,343 @@
+//! Parser tests: valid shapes, C1 validation errors naming file/document/field, unknown-field
+//! findings, and arbitrary bytes never panicking.
+
+use policy::model::{Direction, Entity, KnpPeer, L7Kind, Peer, PortSpec, Protocol, Subject};
+use policy::parse::{self, Parsed};
+use policy::source::load_bytes;
+
+fn parse_str(text: &str) -> Parsed {
+    let docs = load_bytes("test.yaml", text.as_bytes()).expect("syntax");
+    parse::policies(&docs)
+}
+
+const LOCKOUT: &str = include_str!("fixtures/lockout-ccnp.yaml");
+
+#[test]
+fn lockout_ccnp_parses_as_host_policy() {
+    let p = parse_str(LOCKOUT);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let c = &p.policies.cilium[0];
+    assert_eq!(c.kind(), "CiliumClusterwideNetworkPolicy");
+    let r = &c.rules[0];
+    // C13.2: matchLabels {} selects every node.
+    assert!(matches!(&r.subject, Subject::Nodes(s) if s.is_empty()));
+    assert_eq!(r.ingress.len(), 2);
+    assert!(matches!(r.ingress[0].peers[0], Peer::Cidr(_)));
+    assert_eq!(r.ingress[1].peers, vec![Peer::Entity(Entity::Cluster)]);
+    let ports = r.ingress[1].ports.as_ref().expect("toPorts");
+    assert_eq!(ports[0].ports[0].port, PortSpec::Number(9100));
+    assert_eq!(ports[0].ports[0].protocol, Protocol::Tcp);
+}
+
+#[test]
+fn knp_policy_types_defaulting_k2() {
+    let cases = [
+        // (spec body, expected types)
+        ("ingress: [{}]", vec![Direction::Ingress]),
+        ("egress: [{}]", vec![Direction::Ingress, Direction::Egress]),
+        ("egress: []", vec![Direction::Ingress]),
+        (
+            "policyTypes: [Egress]\n  egress: []",
+            vec![Direction::Egress],
+        ),
+    ];
+    for (body, want) in cases {
+        let text = format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n  podSelector: {{}}\n  {body}\n"
+        );
+        let p = parse_str(&text);
+        assert!(p.errors.is_empty(), "{body}: {:?}", p.errors);
+        assert_eq!(
+            p.policies.network_policies[0].policy_types, want,
+            "K2 for {body}"
+        );
+    }
+}
+
+#[test]
+fn knp_peers_and_ports_k5_k6_k7() {
+    let p = parse_str(
+        "kind: NetworkPolicy\napiVersion: networking.k8s.io/v1\nmetadata: {name: p}\nspec:\n  podSelector: {matchLabels: {app: db}}\n  ingress:\n  - from:\n    - namespaceSelector: {matchLabels: {team: a}}\n      podSelector: {matchLabels: {app: web}}\n    - ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}\n    ports:\n    - port: 5432\n    - port: http\n      protocol: TCP\n    - port: 8000\n      endPort: 8100\n      protocol: UDP\n",
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let np = &p.policies.network_policies[0];
+    assert_eq!(np.namespace, "default");
+    let rule = &np.ingress[0];
+    assert!(matches!(
+        &rule.peers[0],
+        KnpPeer::Pods {
+            pods: Some(_),
+            namespaces: Some(_)
+        }
+    ));
+    assert!(matches!(&rule.peers[1], KnpPeer::IpBlock { except, .. } if except.len() == 1));
+    assert_eq!(
+        rule.ports[0].protocol,
+        Protocol::Tcp,
+        "K7: protocol defaults to TCP"
+    );
+    assert_eq!(rule.ports[1].port, PortSpec::Named("http".into()));
+    assert_eq!(rule.ports[2].end_port, Some(8100));
+}
+
+#[test]
+fn c5_4_explicit_empty_peer_list_is_kept_apart_from_null() {
+    let p = parse_str(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoints: []\n  - fromEndpoints:\n    toPorts: [{ports: [{port: '80'}]}]\n",
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let r = &p.policies.cilium[0].rules[0];
+    assert!(r.ingress[0].l3_present && r.ingress[0].peers.is_empty());
+    assert_eq!(r.ingress[0].empty_lists, vec!["fromEndpoints".to_owned()]);
+    assert!(
+        !r.ingress[1].l3_present,
+        "C5.4: `fromEndpoints:` with nothing is null = absent"
+    );
+}
+
+#[test]
+fn specs_l7_fqdn_icmp_services_and_default_deny() {
+    let p = parse_str(include_str!("fixtures/cilium-features.yaml"));
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    let c = &p.policies.cilium[0];
+    assert_eq!(c.rules.len(), 2, "C1: specs is a list of rules");
+    let r0 = &c.rules[0];
+    assert_eq!(r0.enable_default_deny.ingress, Some(false));
+    let dns = &r0.egress[0].ports.as_ref().expect("ports")[0];
+    assert_eq!(dns.l7, Some(L7Kind::Dns));
+    assert_eq!(dns.dns_patterns, vec!["*".to_owned()]);
+    assert!(matches!(r0.egress[1].peers[0], Peer::Fqdn(_)));
+    assert!(r0.ingress[0].icmps.as_ref().is_some_and(|i| i.len() == 1));
+    assert!(matches!(r0.egress[2].peers[0], Peer::Service { .. }));
+    let r1 = &c.rules[1];
+    assert_eq!(r1.egress_deny.len(), 1);
+    assert!(matches!(&r1.egress_deny[0].peers[0], Peer::Cidr(c) if c.except.len() == 1));
+}
+
+/// C1 and friends: each invalid rule is an error naming file, document and field.
+#[test]
+fn invalid_rules_are_errors_with_file_document_and_field() {
+    let head =
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: a}\n";
+    let chead =
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: p}\n";
+    let cases: &[(&str, String, &str, &str)] = &[
+        (
+            "C1 no direction",
+            format!("{head}spec:\n  endpointSelector: {{}}\n  ingress: []\n"),
+            "spec",
+            "at least one of",
+        ),
+        (
+            "C1 both selectors",
+            format!(
+                "{chead}spec:\n  endpointSelector: {{}}\n  nodeSelector: {{}}\n  ingress: [{{}}]\n"
+            ),
+            "spec",
+            "both",
+        ),
+        (
+            "C1 no selector",
+            format!("{head}spec:\n  ingress: [{{}}]\n"),
+            "spec",
+            "endpointSelector or nodeSelector",
+        ),
+        (
+            "C1 nodeSelector in CNP",
+            format!("{head}spec:\n  nodeSelector: {{}}\n  ingress: [{{}}]\n"),
+            "spec.nodeSelector",
+            "NodeSelector",
+        ),
+        ("C1 no spec", format!("{head}"), "spec", "spec or specs"),
+        (
+            "C8 unknown entity",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{fromEntities: [planet]}}]\n"
+            ),
+            "spec.ingress[0].fromEntities[0]",
+            "unknown entity",
+        ),
+        (
+            "C10 port range",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{toPorts: [{{ports: [{{port: '70000'}}]}}]}}]\n"
+            ),
+            "spec.ingress[0].toPorts[0].ports[0].port",
+            "outside",
+        ),
+        (
+            "C10 endPort below port",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{toPorts: [{{ports: [{{port: '90', endPort: 80}}]}}]}}]\n"
+            ),
+            "spec.ingress[0].toPorts[0].ports[0]",
+            "below",
+        ),
+        (
+            "C10 protocol",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{toPorts: [{{ports: [{{port: '80', protocol: HTTP}}]}}]}}]\n"
+            ),
+            "spec.ingress[0].toPorts[0].ports[0].protocol",
+            "unsupported protocol",
+        ),
+        (
+            "C5.6 fqdn with other L3",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  egress: [{{toFQDNs: [{{matchName: a.b}}], toEntities: [world]}}]\n"
+            ),
+            "spec.egress[0]",
+            "toFQDNs",
+        ),
+        (
+            "C5.6 icmps with toPorts",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{icmps: [{{fields: [{{type: 8}}]}}], toPorts: [{{ports: [{{port: '80'}}]}}]}}]\n"
+            ),
+            "spec.ingress[0]",
+            "icmps",
+        ),
+        (
+            "C11 L7 on host ingress",
+            format!(
+                "{chead}spec:\n  nodeSelector: {{}}\n  ingress: [{{toPorts: [{{ports: [{{port: '80', protocol: TCP}}], rules: {{http: [{{}}]}}}}]}}]\n"
+            ),
+            "spec.ingress[0].toPorts[0].rules",
+            "host ingress",
+        ),
+        (
+            "C11 L7 in deny",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  egressDeny: [{{toPorts: [{{ports: [{{port: '53'}}], rules: {{dns: [{{matchPattern: '*'}}]}}}}]}}]\n"
+            ),
+            "spec.egressDeny[0].toPorts[0].rules",
+            "deny",
+        ),
+        (
+            "C9 bad CIDR",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{fromCIDR: [10.0.0.300/8]}}]\n"
+            ),
+            "spec.ingress[0].fromCIDR[0]",
+            "not a CIDR",
+        ),
+        (
+            "C9 except outside",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: [{{fromCIDRSet: [{{cidr: 10.0.0.0/8, except: [11.0.0.0/8]}}]}}]\n"
+            ),
+            "spec.ingress[0].fromCIDRSet[0].except[0]",
+            "not inside",
+        ),
+        (
+            "wrong type",
+            format!(
+                "{head}spec:\n  endpointSelector: {{}}\n  ingress: {{fromEntities: [world]}}\n"
+            ),
+            "spec.ingress",
+            "expected a list",
+        ),
+        (
+            "selector operator",
+            format!(
+                "{head}spec:\n  endpointSelector: {{matchExpressions: [{{key: a, operator: Has}}]}}\n  ingress: [{{}}]\n"
+            ),
+            "spec.endpointSelector.matchExpressions[0].operator",
+            "unknown operator",
+        ),
+    ];
+    for (name, text, field, needle) in cases {
+        let p = parse_str(&format!("---\n# first document is a comment\n---\n{text}"));
+        assert!(
+            p.policies.cilium.is_empty(),
+            "{name}: an invalid policy must not be used"
+        );
+        let e = p
+            .errors
+            .iter()
+            .find(|e| e.field == *field)
+            .unwrap_or_else(|| panic!("{name}: no error on {field}: {:?}", p.errors));
+        assert!(e.message.contains(needle), "{name}: {}", e.message);
+        assert_eq!(e.file, "test.yaml");
+        assert_eq!(e.doc, 1, "{name}: empty documents are skipped");
+        assert!(e.line >= 3, "{name}: line {}", e.line);
+        assert!(e.to_string().starts_with("test.yaml:"), "{name}: {e}");
+    }
+}
+
+#[test]
+fn unknown_fields_are_findings_not_errors() {
+    // A renamed field (here the pre-1.x `fromEndpoint`) leaves the item with no L3 at all.
+    let p = parse_str(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: a}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEndpoint: [{}]\n    toPorts: [{ports: [{port: '80'}]}]\n",
+    );
+    assert!(p.errors.is_empty());
+    assert_eq!(p.policies.cilium.len(), 1);
+    let f = p
+        .findings
+        .iter()
+        .find(|f| f.code == "unknown-field")
+        .expect("finding");
+    assert!(
+        f.message.contains("spec.ingress[0].fromEndpoint"),
+        "{}",
+        f.message
+    );
+    assert_eq!(f.location.as_deref(), Some("test.yaml:7"));
+}
+
+#[test]
+fn lists_json_and_folders() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("a.json"), r#"{"kind":"List","apiVersion":"v1","items":[{"apiVersion":"networking.k8s.io/v1","kind":"NetworkPolicy","metadata":{"name":"x","namespace":"n"},"spec":{"podSelector":{}}}]}"#).expect("write");
+    std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
+    std::fs::write(dir.path().join("sub/b.yaml"), LOCKOUT).expect("write");
+    std::fs::write(dir.path().join("notes.txt"), "not: [yaml").expect("write");
+    let docs = policy::source::load_path(dir.path()).expect("load");
+    let p = parse::policies(&docs);
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p.policies.network_policies.len(), 1);
+    assert_eq!(p.policies.cilium.len(), 1);
+}
+
+#[test]
+fn malformed_yaml_and_bombs_are_clear_errors() {
+    let err = load_bytes(
+        "bad.yaml",
+        b"kind: NetworkPolicy\nspec:\n  podSelector: {\n",
+    )
+    .expect_err("unclosed");
+    let msg = err.to_string();
+    assert!(msg.starts_with("bad.yaml:"), "{msg}");
+    let bomb = "a: &a [x,x,x,x,x,x,x,x,x]\nb: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]\nc: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]\nd: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]\ne: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]\nf: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]\ng: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]\nh: [*g,*g,*g,*g,*g,*g,*g,*g,*g]\n";
+    let err = load_bytes("bomb.yaml", bomb.as_bytes()).expect_err("bomb");
+    assert!(err.to_string().starts_with("bomb.yaml:"), "{err}");
+    let err = load_bytes("bin.yaml", &[0xff, 0xfe, 0x00]).expect_err("binary");
+    assert!(err.to_string().contains("bin.yaml"));
+}
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            if let Ok(docs) = load_bytes("fuzz.yaml", &bytes) {
+                let _ = parse::policies(&docs);
+            }
+        }
+
+        #[test]
+        fn mutated_policies_never_panic(pos in 0usize..2000, byte in any::<u8>(), cut in 0usize..2000) {
+            let mut bytes = LOCKOUT.as_bytes().to_vec();
+            let n = bytes.len();
+            bytes[pos % n] = byte;
+            bytes.truncate(cut.max(1) % n + 1);
+            if let Ok(docs) = load_bytes("mut.yaml", &bytes) {
+                let _ = parse::policies(&docs);
+            }
+        }
+    }
+}
