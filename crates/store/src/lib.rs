@@ -1,4 +1,22 @@
 //! etcd's on-disk schema: snapshot files, buckets, revisions, members, WAL and snap files.
 //!
+//! Everything here reads files only; nothing needs a running etcd.
+//!
 //! # Layout
-//! (filled in as the reader lands)
+//! - [`snapshot`]: snapshot files and their SHA-256 trailer.
+//! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
+//! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
+//! - [`mvcc`]: revision keys and `mvccpb.KeyValue`.
+//! - [`kube`]: Kubernetes key layout and value encodings.
+//! - [`proto`]: bounds-checked protobuf wire decoding.
+//! - [`error`]: errors naming the file.
+
+pub mod analyze;
+pub mod error;
+pub mod kube;
+pub mod mvcc;
+pub mod proto;
+pub mod schema;
+pub mod snapshot;
+
+pub use error::{Error, Result};

@@ -1,0 +1,411 @@
+//! One pass over a whole backend: the `etcdctl snapshot status` numbers, schema sanity of
+//! the `key` bucket, and what is needed for the Kubernetes view.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hash, Hasher};
+use std::ops::ControlFlow;
+
+use bolt::{Db, show_key};
+use serde::Serialize;
+
+use crate::kube::{self, Encoding};
+use crate::mvcc::{KeyValue, Revision};
+
+/// `etcdctl snapshot status -w json` of etcd 3.4/3.5, field for field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Status {
+    /// CRC-32C over bucket names and every k/v, in bbolt order.
+    pub hash: u32,
+    /// `main` of the last key of the `key` bucket.
+    pub revision: i64,
+    /// k/v pairs in all buckets.
+    #[serde(rename = "totalKey")]
+    pub total_key: u64,
+    /// `pgid * pageSize`.
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+}
+
+/// Latest state of one user key. The map holds one of these per distinct key, keyed by a
+/// 64-bit hash of the key rather than the key itself, so memory stays near 40 bytes per key
+/// however long the keys are; the key bytes are fetched back by revision when needed.
+#[derive(Clone, Copy)]
+struct Latest {
+    main: i64,
+    sub: i64,
+    size: u32,
+    resource: u16,
+    namespace: u16,
+    provider: u16,
+    encoding: u8,
+    tombstone: bool,
+}
+
+/// The key is already a hash; hashing it again is wasted work.
+#[derive(Default)]
+struct PassThrough(u64);
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+    fn write_u64(&mut self, v: u64) {
+        self.0 = v;
+    }
+}
+
+fn key_hash(k: &[u8]) -> u64 {
+    let mut h = std::hash::DefaultHasher::new();
+    k.hash(&mut h);
+    h.finish()
+}
+
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u16>,
+    names: Vec<String>,
+}
+
+impl Interner {
+    /// Id 0 is reserved for "none"; past u16::MAX names everything maps to the last slot.
+    fn id(&mut self, s: &str) -> u16 {
+        if self.names.is_empty() {
+            self.names.push(String::new());
+        }
+        if let Some(&i) = self.ids.get(s) {
+            return i;
+        }
+        if self.names.len() >= usize::from(u16::MAX) {
+            return u16::MAX - 1;
+        }
+        let i = self.names.len() as u16;
+        self.names.push(s.to_string());
+        self.ids.insert(s.to_string(), i);
+        i
+    }
+    fn name(&self, i: u16) -> &str {
+        self.names.get(usize::from(i)).map_or("", String::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BucketCount {
+    pub name: String,
+    pub keys: u64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ResourceStats {
+    pub resource: String,
+    pub objects: u64,
+    pub bytes: u64,
+    /// Objects whose value is encrypted at rest (`k8s:enc:` prefix).
+    pub encrypted: u64,
+    /// Encryption providers seen, e.g. `aescbc:v1:key1`.
+    pub providers: Vec<String>,
+    /// Objects per value encoding (protobuf, json, encrypted, cbor, other).
+    pub encodings: std::collections::BTreeMap<String, u64>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct NamespaceStats {
+    pub namespace: String,
+    pub objects: u64,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LargeObject {
+    pub key: String,
+    pub resource: Option<String>,
+    pub bytes: u64,
+    pub mod_revision: i64,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KubeView {
+    /// Live keys under `/registry/`.
+    pub objects: u64,
+    pub bytes: u64,
+    pub resources: Vec<ResourceStats>,
+    pub namespaces: Vec<NamespaceStats>,
+    pub largest: Vec<LargeObject>,
+    /// Resources with at least one encrypted object.
+    pub encrypted_resources: Vec<String>,
+    /// Live keys outside `/registry/`.
+    pub other_keys: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Analysis {
+    pub status: Status,
+    /// Distinct live keys (etcd 3.6's `totalKey`).
+    pub live_keys: u64,
+    /// Entries in the `key` bucket (every revision kept).
+    pub revisions: u64,
+    pub tombstones: u64,
+    pub buckets: Vec<BucketCount>,
+    pub kube: KubeView,
+    /// Structural problems (bbolt check), naming page, bucket and offset.
+    pub structure_problems: Vec<String>,
+    /// `key` bucket entries that are not well-formed etcd data.
+    pub schema_problems: Vec<String>,
+    pub schema_problem_count: u64,
+}
+
+const MAX_LISTED: usize = 20;
+const LARGEST: usize = 10;
+
+struct Walker {
+    crc: u32,
+    total_key: u64,
+    revision: i64,
+    buckets: Vec<BucketCount>,
+    in_key: bool,
+    revisions: u64,
+    tombstones: u64,
+    latest: HashMap<u64, Latest, BuildHasherDefault<PassThrough>>,
+    resources: Interner,
+    namespaces: Interner,
+    providers: Interner,
+    problems: Vec<String>,
+    problem_count: u64,
+}
+
+impl Walker {
+    fn problem(&mut self, what: String) {
+        self.problem_count += 1;
+        if self.problems.len() < MAX_LISTED {
+            self.problems.push(what);
+        }
+    }
+
+    fn top(&mut self, name: &[u8], is_bucket: bool) {
+        self.crc = crc32c::crc32c_append(self.crc, name);
+        if !is_bucket {
+            self.problem(format!("top-level key {} is not a bucket", show_key(name)));
+        }
+        self.in_key = name == b"key";
+        self.buckets.push(BucketCount {
+            name: String::from_utf8_lossy(name).into_owned(),
+            keys: 0,
+        });
+    }
+
+    fn entry(&mut self, k: &[u8], v: &[u8], is_bucket: bool) {
+        // Bucket.ForEach gives nested buckets a nil value: only the key is hashed.
+        self.crc = crc32c::crc32c_append(self.crc, k);
+        if !is_bucket {
+            self.crc = crc32c::crc32c_append(self.crc, v);
+        }
+        self.total_key += 1;
+        if let Some(b) = self.buckets.last_mut() {
+            b.keys += 1;
+        }
+        if self.in_key {
+            if let Some(main) = Revision::main_of(k) {
+                self.revision = main;
+            }
+            self.key_entry(k, v);
+        }
+    }
+
+    fn key_entry(&mut self, k: &[u8], v: &[u8]) {
+        self.revisions += 1;
+        let rev = match Revision::parse(k) {
+            Ok(r) => r,
+            Err(e) => return self.problem(format!("key/{}: {e}", show_key(k))),
+        };
+        let kv = match KeyValue::decode(v) {
+            Ok(kv) => kv,
+            Err(e) => {
+                return self.problem(format!(
+                    "key/{}: value is not an mvccpb.KeyValue: {e}",
+                    show_key(k)
+                ));
+            }
+        };
+        if rev.tombstone {
+            self.tombstones += 1;
+        } else if kv.mod_revision != rev.main && !v.is_empty() {
+            self.problem(format!(
+                "key/{}: mod_revision {} differs from the key's revision",
+                show_key(k),
+                kv.mod_revision
+            ));
+        }
+        let mut l = Latest {
+            main: rev.main,
+            sub: rev.sub,
+            size: u32::try_from(kv.value.len()).unwrap_or(u32::MAX),
+            resource: 0,
+            namespace: 0,
+            provider: 0,
+            encoding: 0,
+            tombstone: rev.tombstone,
+        };
+        if !rev.tombstone {
+            if let Some(p) = kube::parse_key(kv.key) {
+                l.resource = self.resources.id(p.resource);
+                if let Some(ns) = p.namespace {
+                    l.namespace = self.namespaces.id(ns);
+                }
+                let enc = Encoding::of(kv.value);
+                l.encoding = Encoding::ALL.iter().position(|&e| e == enc).unwrap_or(4) as u8;
+                if let Some(prov) = kube::encryption_provider(kv.value) {
+                    l.provider = self.providers.id(&prov);
+                }
+            }
+        }
+        // The bucket is in revision order, so the last write of a key is its latest state.
+        self.latest.insert(key_hash(kv.key), l);
+    }
+}
+
+/// Walk the whole db once. Structural problems stop nothing here: they are returned, and
+/// callers decide (inspect refuses, verify reports).
+pub fn analyze(db: &Db) -> Analysis {
+    let mut w = Walker {
+        crc: 0,
+        total_key: 0,
+        revision: 0,
+        buckets: Vec::new(),
+        in_key: false,
+        revisions: 0,
+        tombstones: 0,
+        latest: HashMap::default(),
+        resources: Interner::default(),
+        namespaces: Interner::default(),
+        providers: Interner::default(),
+        problems: Vec::new(),
+        problem_count: 0,
+    };
+    let report = db.walk(MAX_LISTED, &mut |e| {
+        match e.path.len() {
+            0 => w.top(e.key, e.is_bucket),
+            1 => w.entry(e.key, e.value, e.is_bucket),
+            _ => {}
+        }
+        ControlFlow::Continue(())
+    });
+    let structure_problems = report.problems.iter().map(ToString::to_string).collect();
+    let kube = kube_view(db, &w);
+    let live_keys = w.latest.values().filter(|l| !l.tombstone).count() as u64;
+    Analysis {
+        status: Status {
+            hash: w.crc,
+            revision: w.revision,
+            total_key: w.total_key,
+            total_size: db.size(),
+        },
+        live_keys,
+        revisions: w.revisions,
+        tombstones: w.tombstones,
+        buckets: w.buckets,
+        kube,
+        structure_problems,
+        schema_problems: w.problems,
+        schema_problem_count: w.problem_count,
+    }
+}
+
+fn kube_view(db: &Db, w: &Walker) -> KubeView {
+    let mut view = KubeView::default();
+    let mut res: HashMap<u16, ResourceStats> = HashMap::new();
+    let mut ns: HashMap<u16, (u64, u64)> = HashMap::new();
+    let mut top: Vec<Latest> = Vec::new();
+    for l in w.latest.values().filter(|l| !l.tombstone) {
+        if l.resource == 0 {
+            view.other_keys += 1;
+        } else {
+            view.objects += 1;
+            view.bytes += u64::from(l.size);
+            let r = res.entry(l.resource).or_insert_with(|| ResourceStats {
+                resource: w.resources.name(l.resource).to_string(),
+                ..ResourceStats::default()
+            });
+            r.objects += 1;
+            r.bytes += u64::from(l.size);
+            let enc = Encoding::ALL
+                .get(usize::from(l.encoding))
+                .copied()
+                .unwrap_or(Encoding::Other);
+            *r.encodings.entry(enc.as_str().to_string()).or_default() += 1;
+            if l.provider != 0 {
+                r.encrypted += 1;
+                let p = w.providers.name(l.provider).to_string();
+                if !r.providers.contains(&p) {
+                    r.providers.push(p);
+                }
+            }
+            if l.namespace != 0 {
+                let e = ns.entry(l.namespace).or_default();
+                e.0 += 1;
+                e.1 += u64::from(l.size);
+            }
+        }
+        top.push(*l);
+        if top.len() > 4 * LARGEST {
+            top.sort_by(|a, b| b.size.cmp(&a.size));
+            top.truncate(LARGEST);
+        }
+    }
+    top.sort_by(|a, b| b.size.cmp(&a.size).then(a.main.cmp(&b.main)));
+    top.truncate(LARGEST);
+    view.largest = largest(db, w, &top);
+    let mut resources: Vec<ResourceStats> = res.into_values().collect();
+    resources.sort_by(|a, b| {
+        b.bytes
+            .cmp(&a.bytes)
+            .then_with(|| a.resource.cmp(&b.resource))
+    });
+    for r in &mut resources {
+        r.providers.sort();
+    }
+    view.encrypted_resources = resources
+        .iter()
+        .filter(|r| r.encrypted > 0)
+        .map(|r| r.resource.clone())
+        .collect();
+    view.encrypted_resources.sort();
+    view.resources = resources;
+    let mut namespaces: Vec<NamespaceStats> = ns
+        .into_iter()
+        .map(|(i, (objects, bytes))| NamespaceStats {
+            namespace: w.namespaces.name(i).to_string(),
+            objects,
+            bytes,
+        })
+        .collect();
+    namespaces.sort_by(|a, b| a.namespace.cmp(&b.namespace));
+    view.namespaces = namespaces;
+    view
+}
+
+/// Fetch the key names of the largest objects back by revision (a few point lookups).
+fn largest(db: &Db, w: &Walker, top: &[Latest]) -> Vec<LargeObject> {
+    let Ok(Some(bucket)) = db.bucket(b"key") else {
+        return Vec::new();
+    };
+    top.iter()
+        .filter_map(|l| {
+            let rev = Revision {
+                main: l.main,
+                sub: l.sub,
+                tombstone: false,
+            };
+            let v = bucket.get(db, &rev.to_key()).ok().flatten()?;
+            let kv = KeyValue::decode(&v).ok()?;
+            Some(LargeObject {
+                key: String::from_utf8_lossy(kv.key).into_owned(),
+                resource: (l.resource != 0).then(|| w.resources.name(l.resource).to_string()),
+                bytes: u64::from(l.size),
+                mod_revision: l.main,
+            })
+        })
+        .collect()
+}
