@@ -8,9 +8,16 @@
 //! - [`source`]: files, folders, multi-document streams and `kind: List` → [`source::Document`]s.
 //! - [`model`]: typed policies (NetworkPolicy, CNP, CCNP), selectors, ports.
 //! - [`parse`]: documents → model, with C1 validation (errors) and unknown fields (findings).
+//! - [`inventory`]: nodes, namespaces, pods (workloads expanded), services, webhooks and
+//!   Cilium settings from `kubectl get -o yaml` files, or the built-in reference cluster.
+//! - [`connset`]: (protocol, port-range) sets with np-guard's text form.
+//! - [`connectivity`]: every allowed connection under Kubernetes NetworkPolicies (np-guard format).
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
+pub mod connectivity;
+pub mod connset;
 pub mod error;
 pub mod findings;
+pub mod inventory;
 pub mod model;
 pub mod parse;
 pub mod source;

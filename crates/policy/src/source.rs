@@ -80,8 +80,10 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Document>, LoadError> 
 
 /// `kind: List`, `PodList`, `NamespaceList`...: each item becomes its own document.
 fn flatten(origin: Origin, node: Node, out: &mut Vec<Document>) {
-    let is_list = str_field(&node, "kind").is_some_and(|k| k.ends_with("List"));
-    if is_list {
+    let list_kind = str_field(&node, "kind")
+        .filter(|k| k.ends_with("List"))
+        .map(|k| k.trim_end_matches("List").to_owned());
+    if let Some(item_kind) = list_kind {
         if let Some(Node {
             value: Value::Seq(items),
             ..
@@ -92,7 +94,20 @@ fn flatten(origin: Origin, node: Node, out: &mut Vec<Document>) {
                     line: item.line,
                     ..origin.clone()
                 };
-                flatten(origin, item.clone(), out);
+                let mut item = item.clone();
+                // Items of a typed list (`PodList`) carry no kind of their own.
+                if item.get("kind").is_none() && !item_kind.is_empty() {
+                    if let Value::Map(entries) = &mut item.value {
+                        entries.push((
+                            "kind".to_owned(),
+                            Node {
+                                line: item.line,
+                                value: Value::Str(item_kind.clone()),
+                            },
+                        ));
+                    }
+                }
+                flatten(origin, item, out);
             }
             return;
         }

@@ -1,0 +1,350 @@
+//! Full connectivity listing for Kubernetes NetworkPolicies (K1-K7), in np-guard's line
+//! format: `src[Kind] => dst[Kind] : <connections>`.
+//!
+//! Pure Kubernetes semantics, as np-guard computes them: pods are peers by labels (hostNetwork
+//! pods included), the outside world is split into IPv4 ranges at every ipBlock boundary.
+//! Pods with equal namespace, labels and container ports behave alike, so the work is done
+//! per such class and then spread over workloads.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::net::{IpAddr, Ipv4Addr};
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+use crate::connset::{ConnSet, PortSet};
+use crate::inventory::{Inventory, Pod};
+use crate::model::{Direction, KnpPeer, KnpRule, NetworkPolicy, PortProtocol, PortSpec};
+
+/// One allowed connection between two displayed peers.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Connection {
+    pub src: String,
+    pub dst: String,
+    pub conn: String,
+}
+
+impl Connection {
+    pub fn line(&self) -> String {
+        format!("{} => {} : {}", self.src, self.dst, self.conn)
+    }
+}
+
+/// Display name of a pod: its owning workload, or itself (static pods owned by a Node too).
+pub fn display_name(p: &Pod) -> String {
+    match &p.owner {
+        Some(o) if o.kind != "Node" => {
+            let kind = if o.kind.is_empty() {
+                "Pod"
+            } else {
+                o.kind.as_str()
+            };
+            format!("{}/{}[{}]", p.namespace, o.name, kind)
+        }
+        _ => format!("{}/{}[Pod]", p.namespace, p.name),
+    }
+}
+
+/// An IPv4 range of the outside world, `[lo, hi]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+struct Atom {
+    lo: u32,
+    hi: u32,
+}
+
+impl Atom {
+    fn name(&self) -> String {
+        format!(
+            "{}-{}[External]",
+            Ipv4Addr::from(self.lo),
+            Ipv4Addr::from(self.hi)
+        )
+    }
+}
+
+fn v4_bounds(net: &IpNet) -> Option<(u32, u32)> {
+    match (net.network(), net.broadcast()) {
+        (IpAddr::V4(a), IpAddr::V4(b)) => Some((u32::from(a), u32::from(b))),
+        _ => None,
+    }
+}
+
+/// The outside world for direction `d`, as np-guard splits it: the disjoint decomposition of
+/// every ipBlock (cidr minus except) of that direction and the whole IPv4 space, each part
+/// shown as its contiguous ranges.
+fn atoms(policies: &[NetworkPolicy], d: Direction) -> Vec<Atom> {
+    let mut blocks: Vec<(&IpNet, &[IpNet])> = Vec::new();
+    let mut cuts: BTreeSet<u64> = BTreeSet::new();
+    cuts.insert(0);
+    cuts.insert(1u64 << 32);
+    for p in policies {
+        for r in p.rules(d) {
+            for peer in &r.peers {
+                if let KnpPeer::IpBlock { cidr, except } = peer {
+                    blocks.push((cidr, except));
+                    for net in std::iter::once(cidr).chain(except.iter()) {
+                        if let Some((lo, hi)) = v4_bounds(net) {
+                            cuts.insert(u64::from(lo));
+                            cuts.insert(u64::from(hi) + 1);
+                        }
+                    }
+                }
+            }
+        }
+    }
+    let cuts: Vec<u64> = cuts.into_iter().collect();
+    let mut out: Vec<(Atom, Vec<bool>)> = Vec::new();
+    for w in cuts.windows(2) {
+        let (Ok(lo), Ok(hi)) = (u32::try_from(w[0]), u32::try_from(w[1] - 1)) else {
+            continue;
+        };
+        let atom = Atom { lo, hi };
+        let sig: Vec<bool> = blocks
+            .iter()
+            .map(|(c, e)| ipblock_contains(c, e, &atom))
+            .collect();
+        // Adjacent pieces that belong to exactly the same blocks are one range.
+        match out.last_mut() {
+            Some((last, last_sig)) if *last_sig == sig => last.hi = hi,
+            _ => out.push((atom, sig)),
+        }
+    }
+    out.into_iter().map(|(a, _)| a).collect()
+}
+
+/// Whether an atom lies in `cidr` minus `except`. Atoms never straddle a boundary, so their
+/// first address decides (a merged atom may span two adjacent excepts).
+fn ipblock_contains(cidr: &IpNet, except: &[IpNet], a: &Atom) -> bool {
+    let has = |net: &IpNet| v4_bounds(net).is_some_and(|(lo, hi)| lo <= a.lo && a.lo <= hi);
+    has(cidr) && !except.iter().any(has)
+}
+
+/// A peer seen by a rule: a pod class or an external range.
+#[derive(Clone, Copy)]
+enum PeerRef<'a> {
+    Pod(&'a Pod),
+    Ext(&'a Atom),
+}
+
+fn peer_matches(inv: &Inventory, policy: &NetworkPolicy, peer: &KnpPeer, target: PeerRef) -> bool {
+    match (peer, target) {
+        (KnpPeer::Pods { pods, namespaces }, PeerRef::Pod(p)) => {
+            // K6: namespaceSelector absent = the policy's namespace; both present = AND.
+            let ns_ok = match namespaces {
+                None => p.namespace == policy.namespace,
+                Some(sel) => inv
+                    .namespace(&p.namespace)
+                    .is_some_and(|ns| sel.matches(&ns.labels)),
+            };
+            ns_ok && pods.as_ref().is_none_or(|sel| sel.matches(&p.labels))
+        }
+        (KnpPeer::IpBlock { cidr, except }, PeerRef::Ext(a)) => ipblock_contains(cidr, except, a),
+        _ => false,
+    }
+}
+
+/// K7: the ports of a rule toward a destination (named ports resolve on the destination pod).
+fn rule_ports(ports: &[PortProtocol], dst: PeerRef) -> ConnSet {
+    if ports.is_empty() {
+        return ConnSet::all();
+    }
+    let mut out = ConnSet::none();
+    for pp in ports {
+        let set = match (&pp.port, dst) {
+            (PortSpec::All, _) => PortSet::all(),
+            (PortSpec::Number(p), _) => PortSet::range(*p, pp.end_port.unwrap_or(*p).max(*p)),
+            (PortSpec::Named(name), PeerRef::Pod(pod)) => match pod.named_port(name, pp.protocol) {
+                Some(n) => PortSet::range(n, n),
+                None => PortSet::default(),
+            },
+            (PortSpec::Named(_), PeerRef::Ext(_)) => PortSet::default(),
+        };
+        out.union(&ConnSet::of(pp.protocol, set));
+    }
+    out
+}
+
+/// Connections `subject` allows in direction `d` with `peer` (K1, K4, K5), or `None` when the
+/// subject is not isolated in that direction.
+fn allowed(
+    inv: &Inventory,
+    selecting: &[&NetworkPolicy],
+    d: Direction,
+    peer: PeerRef,
+    port_owner: PeerRef,
+) -> Option<ConnSet> {
+    let isolating: Vec<&&NetworkPolicy> = selecting.iter().filter(|p| p.affects(d)).collect();
+    if isolating.is_empty() {
+        return None;
+    }
+    let mut out = ConnSet::none();
+    for p in isolating {
+        for r in p.rules(d) {
+            if rule_matches(inv, p, r, peer) {
+                out.union(&rule_ports(&r.ports, port_owner));
+            }
+        }
+    }
+    Some(out)
+}
+
+fn rule_matches(inv: &Inventory, p: &NetworkPolicy, r: &KnpRule, peer: PeerRef) -> bool {
+    // K5: an empty peer list matches every peer, inside and outside the cluster.
+    r.peers.is_empty() || r.peers.iter().any(|x| peer_matches(inv, p, x, peer))
+}
+
+/// Every allowed connection, sorted, pod pairs merged per displayed workload.
+pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connection> {
+    // Representative pod per class (namespace, labels, ports).
+    let mut class_of: HashMap<(String, Vec<(String, String)>, String), usize> = HashMap::new();
+    let mut reps: Vec<&Pod> = Vec::new();
+    let mut pod_class: Vec<usize> = Vec::with_capacity(inv.pods.len());
+    for p in &inv.pods {
+        let key = (
+            p.namespace.clone(),
+            p.labels
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+            format!("{:?}", p.ports),
+        );
+        let next = reps.len();
+        let c = *class_of.entry(key).or_insert(next);
+        if c == next {
+            reps.push(p);
+        }
+        pod_class.push(c);
+    }
+    let selecting: Vec<Vec<&NetworkPolicy>> = reps
+        .iter()
+        .map(|p| {
+            policies
+                .iter()
+                .filter(|np| np.namespace == p.namespace && np.pod_selector.matches(&p.labels))
+                .collect()
+        })
+        .collect();
+    let atoms_in = atoms(policies, Direction::Ingress);
+    let atoms_out = atoms(policies, Direction::Egress);
+
+    // Workload name → classes of its pods.
+    let mut workloads: BTreeMap<String, BTreeSet<usize>> = BTreeMap::new();
+    for (p, c) in inv.pods.iter().zip(&pod_class) {
+        workloads.entry(display_name(p)).or_default().insert(*c);
+    }
+
+    let mut cache: HashMap<(usize, usize), ConnSet> = HashMap::new();
+    let mut pair = |s: usize, d: usize| -> ConnSet {
+        if let Some(c) = cache.get(&(s, d)) {
+            return c.clone();
+        }
+        let (sp, dp) = (PeerRef::Pod(reps[s]), PeerRef::Pod(reps[d]));
+        let eg =
+            allowed(inv, &selecting[s], Direction::Egress, dp, dp).unwrap_or_else(ConnSet::all);
+        let ing =
+            allowed(inv, &selecting[d], Direction::Ingress, sp, dp).unwrap_or_else(ConnSet::all);
+        let c = eg.intersect(&ing);
+        cache.insert((s, d), c.clone());
+        c
+    };
+
+    let mut out = Vec::new();
+    let names: Vec<(&String, &BTreeSet<usize>)> = workloads.iter().collect();
+    for (sn, sc) in &names {
+        for (dn, dc) in &names {
+            if sn == dn {
+                continue;
+            }
+            let mut conn = ConnSet::none();
+            for s in sc.iter() {
+                for d in dc.iter() {
+                    conn.union(&pair(*s, *d));
+                }
+            }
+            if !conn.is_empty() {
+                out.push(Connection {
+                    src: (*sn).clone(),
+                    dst: (*dn).clone(),
+                    conn: conn.render(),
+                });
+            }
+        }
+    }
+    for atom in &atoms_out {
+        let ext = PeerRef::Ext(atom);
+        for (name, classes) in &names {
+            let mut to = ConnSet::none();
+            for c in classes.iter() {
+                to.union(
+                    &allowed(inv, &selecting[*c], Direction::Egress, ext, ext)
+                        .unwrap_or_else(ConnSet::all),
+                );
+            }
+            if !to.is_empty() {
+                out.push(Connection {
+                    src: (*name).clone(),
+                    dst: atom.name(),
+                    conn: to.render(),
+                });
+            }
+        }
+    }
+    for atom in &atoms_in {
+        let ext = PeerRef::Ext(atom);
+        for (name, classes) in &names {
+            let mut from = ConnSet::none();
+            for c in classes.iter() {
+                let me = PeerRef::Pod(reps[*c]);
+                from.union(
+                    &allowed(inv, &selecting[*c], Direction::Ingress, ext, me)
+                        .unwrap_or_else(ConnSet::all),
+                );
+            }
+            if !from.is_empty() {
+                out.push(Connection {
+                    src: atom.name(),
+                    dst: (*name).clone(),
+                    conn: from.render(),
+                });
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// `-o txt`: one line per connection.
+pub fn render_txt(conns: &[Connection]) -> String {
+    let mut s = String::new();
+    for c in conns {
+        s.push_str(&c.line());
+        s.push('\n');
+    }
+    s
+}
+
+/// `-o dot`: a Graphviz digraph.
+pub fn render_dot(conns: &[Connection]) -> String {
+    let mut nodes: BTreeSet<&str> = BTreeSet::new();
+    for c in conns {
+        nodes.insert(&c.src);
+        nodes.insert(&c.dst);
+    }
+    let mut s = String::from("digraph {\n");
+    for n in nodes {
+        let shape = if n.ends_with("[External]") {
+            "box"
+        } else {
+            "ellipse"
+        };
+        s.push_str(&format!("\t{n:?} [shape={shape}]\n"));
+    }
+    for c in conns {
+        s.push_str(&format!(
+            "\t{:?} -> {:?} [label={:?}]\n",
+            c.src, c.dst, c.conn
+        ));
+    }
+    s.push_str("}\n");
+    s
+}

@@ -1,0 +1,221 @@
+//! The cluster the policies meet: nodes, namespaces, pods, services, webhooks, Cilium settings.
+//!
+//! Read from `kubectl get -o yaml` output ([`read`]), or the built-in reference cluster
+//! ([`reference`]) when none is given; [`Inventory::assumed`] says which.
+
+pub mod cilium_config;
+pub mod read;
+pub mod reference;
+mod workloads;
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+pub use cilium_config::{CiliumConfig, Encryption, EnforcementMode, Tunnel};
+
+use crate::model::Protocol;
+
+#[derive(Debug, Clone, Default)]
+pub struct Inventory {
+    /// True when this is the built-in reference cluster, not the user's.
+    pub assumed: bool,
+    pub nodes: Vec<Node>,
+    pub namespaces: Vec<Namespace>,
+    pub pods: Vec<Pod>,
+    pub services: Vec<Service>,
+    pub webhooks: Vec<Webhook>,
+    pub cilium: CiliumConfig,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Node {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub addresses: Vec<IpAddr>,
+    pub kernel: Option<String>,
+}
+
+impl Node {
+    /// kubeadm and most distributions label control-plane nodes this way.
+    pub fn is_control_plane(&self) -> bool {
+        self.labels
+            .contains_key("node-role.kubernetes.io/control-plane")
+            || self.labels.contains_key("node-role.kubernetes.io/master")
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Namespace {
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Owner {
+    pub kind: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContainerPort {
+    pub name: Option<String>,
+    pub port: u16,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Pod {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    pub ip: Option<IpAddr>,
+    pub host_network: bool,
+    pub node: Option<String>,
+    pub ports: Vec<ContainerPort>,
+    pub owner: Option<Owner>,
+    pub service_account: String,
+}
+
+impl Pod {
+    /// Resolve a named port on this pod (K7, C10).
+    pub fn named_port(&self, name: &str, protocol: Protocol) -> Option<u16> {
+        self.ports
+            .iter()
+            .find(|p| {
+                p.name
+                    .as_deref()
+                    .is_some_and(|n| n.eq_ignore_ascii_case(name))
+                    && protocol.expand().contains(&p.protocol)
+            })
+            .map(|p| p.port)
+    }
+
+    pub fn is_control_plane_component(&self, component: &str) -> bool {
+        self.namespace == "kube-system"
+            && (self.labels.get("component").is_some_and(|c| c == component)
+                || self.name.starts_with(&format!("{component}-")))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServicePort {
+    pub name: Option<String>,
+    pub port: u16,
+    /// Numeric target port, or a container port name.
+    pub target: TargetPort,
+    pub protocol: Protocol,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TargetPort {
+    Number(u16),
+    Named(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Service {
+    pub namespace: String,
+    pub name: String,
+    pub labels: BTreeMap<String, String>,
+    /// `None` for services without a selector.
+    pub selector: Option<BTreeMap<String, String>>,
+    pub cluster_ip: Option<IpAddr>,
+    pub ports: Vec<ServicePort>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Webhook {
+    pub configuration: String,
+    pub name: String,
+    pub mutating: bool,
+    /// In-cluster service target: (namespace, name, port).
+    pub service: Option<(String, String, u16)>,
+    pub url: Option<String>,
+    pub fail_closed: bool,
+}
+
+impl Inventory {
+    pub fn namespace(&self, name: &str) -> Option<&Namespace> {
+        self.namespaces.iter().find(|n| n.name == name)
+    }
+
+    pub fn node(&self, name: &str) -> Option<&Node> {
+        self.nodes.iter().find(|n| n.name == name)
+    }
+
+    pub fn service(&self, ns: &str, name: &str) -> Option<&Service> {
+        self.services
+            .iter()
+            .find(|s| s.namespace == ns && s.name == name)
+    }
+
+    /// Pods a service selects.
+    pub fn backends<'a>(&'a self, svc: &'a Service) -> impl Iterator<Item = &'a Pod> + 'a {
+        self.pods.iter().filter(move |p| {
+            p.namespace == svc.namespace
+                && svc.selector.as_ref().is_some_and(|sel| {
+                    !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+                })
+        })
+    }
+
+    /// Nodes running the API server: a kube-apiserver pod on them, else control-plane nodes.
+    pub fn apiserver_nodes(&self) -> Vec<&Node> {
+        let with_pod: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                self.pods.iter().any(|p| {
+                    p.is_control_plane_component("kube-apiserver")
+                        && p.node.as_deref() == Some(&n.name)
+                })
+            })
+            .collect();
+        if with_pod.is_empty() {
+            self.nodes.iter().filter(|n| n.is_control_plane()).collect()
+        } else {
+            with_pod
+        }
+    }
+
+    /// Nodes running etcd: an etcd pod on them, else control-plane nodes (external etcd on
+    /// the control plane, as in the field report).
+    pub fn etcd_nodes(&self) -> Vec<&Node> {
+        let with_pod: Vec<&Node> = self
+            .nodes
+            .iter()
+            .filter(|n| {
+                self.pods.iter().any(|p| {
+                    p.is_control_plane_component("etcd") && p.node.as_deref() == Some(&n.name)
+                })
+            })
+            .collect();
+        if with_pod.is_empty() {
+            self.nodes.iter().filter(|n| n.is_control_plane()).collect()
+        } else {
+            with_pod
+        }
+    }
+
+    /// Add namespaces that pods refer to but that were not listed, and the immutable
+    /// `kubernetes.io/metadata.name` label every namespace carries (K6).
+    pub fn normalise(&mut self) {
+        let mut missing: Vec<String> = Vec::new();
+        for p in &self.pods {
+            if self.namespace(&p.namespace).is_none() && !missing.contains(&p.namespace) {
+                missing.push(p.namespace.clone());
+            }
+        }
+        for name in missing {
+            self.namespaces.push(Namespace {
+                name,
+                labels: BTreeMap::new(),
+            });
+        }
+        for ns in &mut self.namespaces {
+            ns.labels
+                .entry("kubernetes.io/metadata.name".to_owned())
+                .or_insert_with(|| ns.name.clone());
+        }
+    }
+}

@@ -1,0 +1,331 @@
+//! `kubectl get -o yaml` objects → [`Inventory`]. Lenient: missing fields take Kubernetes
+//! defaults; fields of the wrong type are errors naming file, document and field.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use super::workloads::expand_workloads;
+use super::{
+    ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, ServicePort, TargetPort,
+    Webhook,
+};
+use crate::error::ParseError;
+use crate::model::Protocol;
+use crate::parse::meta::{meta, string_map};
+use crate::parse::reader::{Cx, field};
+use crate::source::Document;
+use crate::yaml::{self, Value};
+
+/// Kinds that feed the inventory.
+pub const WORKLOAD_KINDS: &[&str] = &[
+    "Deployment",
+    "ReplicaSet",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+];
+
+/// Build an inventory from documents; policy objects and unknown kinds are skipped.
+pub fn inventory(docs: &[Document]) -> Result<Inventory, Vec<ParseError>> {
+    let mut inv = Inventory::default();
+    let mut errors = Vec::new();
+    let mut workloads = Vec::new();
+    for doc in docs {
+        let mut cx = Cx::new(&doc.origin);
+        let kind = doc.kind();
+        match kind {
+            "Pod" => inv.pods.push(pod(&mut cx, &doc.node)),
+            "Namespace" => {
+                let m = meta(&mut cx, &doc.node);
+                inv.namespaces.push(Namespace {
+                    name: m.name,
+                    labels: m.labels,
+                });
+            }
+            "Node" => inv.nodes.push(node(&mut cx, &doc.node)),
+            "Service" => inv.services.push(service(&mut cx, &doc.node)),
+            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+                inv.webhooks
+                    .extend(webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")));
+            }
+            "ConfigMap" => {
+                let m = meta(&mut cx, &doc.node);
+                if m.name == "cilium-config" {
+                    let data = string_map(&mut cx, &doc.node, "data", "data");
+                    inv.cilium.apply(&data);
+                }
+            }
+            k if WORKLOAD_KINDS.contains(&k) => workloads.push(doc),
+            _ => {}
+        }
+        errors.append(&mut cx.errors);
+    }
+    expand_workloads(&mut inv, &workloads, &mut errors);
+    if errors.is_empty() {
+        inv.normalise();
+        Ok(inv)
+    } else {
+        Err(errors)
+    }
+}
+
+fn ip(cx: &mut Cx, n: &yaml::Node, path: &str) -> Option<IpAddr> {
+    let s = cx.string(n, path)?;
+    if s.is_empty() || s == "None" {
+        return None;
+    }
+    match s.parse() {
+        Ok(ip) => Some(ip),
+        Err(_) => {
+            cx.error(n.line, path, format!("{s:?} is not an IP address"));
+            None
+        }
+    }
+}
+
+pub(crate) fn pod(cx: &mut Cx, doc: &yaml::Node) -> Pod {
+    let m = meta(cx, doc);
+    let mut p = Pod {
+        namespace: m.namespace.unwrap_or_else(|| "default".to_owned()),
+        name: m.name,
+        labels: m.labels,
+        ..Pod::default()
+    };
+    p.owner = owner(cx, doc);
+    if let Some(spec) = field(doc, "spec") {
+        pod_spec(cx, spec, "spec", &mut p);
+    }
+    if let Some(st) = field(doc, "status") {
+        p.ip = field(st, "podIP").and_then(|n| ip(cx, n, "status.podIP"));
+        if p.ip.is_none() && p.host_network {
+            p.ip = field(st, "hostIP").and_then(|n| ip(cx, n, "status.hostIP"));
+        }
+    }
+    p
+}
+
+/// The fields of a pod spec (also used for workload templates).
+pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) {
+    p.host_network = field(spec, "hostNetwork")
+        .and_then(|n| cx.bool(n, &format!("{path}.hostNetwork")))
+        .unwrap_or(false);
+    p.node = field(spec, "nodeName").and_then(|n| cx.string(n, &format!("{path}.nodeName")));
+    p.service_account = field(spec, "serviceAccountName")
+        .or_else(|| field(spec, "serviceAccount"))
+        .and_then(|n| cx.string(n, &format!("{path}.serviceAccountName")))
+        .unwrap_or_else(|| "default".to_owned());
+    for key in ["containers", "initContainers"] {
+        let Some(list) = field(spec, key) else {
+            continue;
+        };
+        let cp = format!("{path}.{key}");
+        for (i, c) in cx.list(list, &cp).unwrap_or_default().iter().enumerate() {
+            let Some(ports) = field(c, "ports") else {
+                continue;
+            };
+            let pp = format!("{cp}[{i}].ports");
+            for (j, port) in cx.list(ports, &pp).unwrap_or_default().iter().enumerate() {
+                let jp = format!("{pp}[{j}]");
+                // Go's JSON decoding matches field names case-insensitively; so do we here.
+                let key = ["containerPort", "containerport", "ContainerPort"]
+                    .into_iter()
+                    .find(|k| field(port, k).is_some())
+                    .unwrap_or("containerPort");
+                let number = field(port, key).and_then(|n| match &n.value {
+                    Value::Int(v) => u16::try_from(*v).ok(),
+                    Value::Str(s) => s.parse().ok(),
+                    _ => None,
+                });
+                let Some(number) = number else {
+                    cx.error(
+                        port.line,
+                        &format!("{jp}.containerPort"),
+                        "containerPort must be a number in 1-65535",
+                    );
+                    continue;
+                };
+                let protocol = field(port, "protocol")
+                    .and_then(|n| n.scalar_text())
+                    .and_then(|s| Protocol::parse(&s))
+                    .unwrap_or(Protocol::Tcp);
+                let name = field(port, "name").and_then(|n| n.scalar_text());
+                p.ports.push(ContainerPort {
+                    name,
+                    port: number,
+                    protocol,
+                });
+            }
+        }
+    }
+}
+
+fn owner(cx: &mut Cx, doc: &yaml::Node) -> Option<Owner> {
+    let md = field(doc, "metadata")?;
+    let refs = field(md, "ownerReferences")?;
+    let refs = cx.list(refs, "metadata.ownerReferences")?;
+    let pick = refs
+        .iter()
+        .find(|r| field(r, "controller").is_some_and(|c| c.value == Value::Bool(true)))
+        .or_else(|| refs.first())?;
+    Some(Owner {
+        kind: field(pick, "kind")
+            .and_then(|n| n.scalar_text())
+            .unwrap_or_default(),
+        name: field(pick, "name").and_then(|n| n.scalar_text())?,
+    })
+}
+
+fn node(cx: &mut Cx, doc: &yaml::Node) -> Node {
+    let m = meta(cx, doc);
+    let mut n = Node {
+        name: m.name,
+        labels: m.labels,
+        ..Node::default()
+    };
+    if let Some(st) = field(doc, "status") {
+        if let Some(addrs) = field(st, "addresses") {
+            for (i, a) in cx
+                .list(addrs, "status.addresses")
+                .unwrap_or_default()
+                .iter()
+                .enumerate()
+            {
+                let kind = field(a, "type")
+                    .and_then(|t| t.scalar_text())
+                    .unwrap_or_default();
+                if kind.ends_with("IP") {
+                    if let Some(addr) = field(a, "address")
+                        .and_then(|x| ip(cx, x, &format!("status.addresses[{i}].address")))
+                    {
+                        n.addresses.push(addr);
+                    }
+                }
+            }
+        }
+        n.kernel = field(st, "nodeInfo")
+            .and_then(|ni| field(ni, "kernelVersion"))
+            .and_then(|k| k.scalar_text());
+    }
+    n
+}
+
+fn service(cx: &mut Cx, doc: &yaml::Node) -> Service {
+    let m = meta(cx, doc);
+    let mut s = Service {
+        namespace: m.namespace.unwrap_or_else(|| "default".to_owned()),
+        name: m.name,
+        labels: m.labels,
+        ..Service::default()
+    };
+    let Some(spec) = field(doc, "spec") else {
+        return s;
+    };
+    if field(spec, "selector").is_some() {
+        s.selector = Some(string_map(cx, spec, "selector", "spec.selector"));
+    }
+    s.cluster_ip = field(spec, "clusterIP").and_then(|n| ip(cx, n, "spec.clusterIP"));
+    if let Some(ports) = field(spec, "ports") {
+        for (i, p) in cx
+            .list(ports, "spec.ports")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let pp = format!("spec.ports[{i}]");
+            let port = field(p, "port").and_then(|n| match &n.value {
+                Value::Int(v) => u16::try_from(*v).ok(),
+                Value::Str(s) => s.parse().ok(),
+                _ => None,
+            });
+            let Some(port) = port else {
+                cx.error(
+                    p.line,
+                    &format!("{pp}.port"),
+                    "service port must be a number in 1-65535",
+                );
+                continue;
+            };
+            let target = match field(p, "targetPort").map(|n| &n.value) {
+                Some(Value::Int(v)) => TargetPort::Number(u16::try_from(*v).unwrap_or(port)),
+                Some(Value::Str(t)) => match t.parse::<u16>() {
+                    Ok(v) => TargetPort::Number(v),
+                    Err(_) => TargetPort::Named(t.clone()),
+                },
+                _ => TargetPort::Number(port),
+            };
+            let protocol = field(p, "protocol")
+                .and_then(|n| n.scalar_text())
+                .and_then(|s| Protocol::parse(&s))
+                .unwrap_or(Protocol::Tcp);
+            let name = field(p, "name").and_then(|n| n.scalar_text());
+            s.ports.push(ServicePort {
+                name,
+                port,
+                target,
+                protocol,
+            });
+        }
+    }
+    s
+}
+
+fn webhooks(cx: &mut Cx, doc: &yaml::Node, mutating: bool) -> Vec<Webhook> {
+    let m = meta(cx, doc);
+    let mut out = Vec::new();
+    let Some(list) = field(doc, "webhooks") else {
+        return out;
+    };
+    for (i, w) in cx
+        .list(list, "webhooks")
+        .unwrap_or_default()
+        .iter()
+        .enumerate()
+    {
+        let name = field(w, "name")
+            .and_then(|n| n.scalar_text())
+            .unwrap_or_else(|| format!("webhook-{i}"));
+        let cc = field(w, "clientConfig");
+        let service = cc.and_then(|c| field(c, "service")).map(|s| {
+            let port = field(s, "port")
+                .and_then(|p| match &p.value {
+                    Value::Int(v) => u16::try_from(*v).ok(),
+                    _ => None,
+                })
+                .unwrap_or(443);
+            (
+                field(s, "namespace")
+                    .and_then(|n| n.scalar_text())
+                    .unwrap_or_else(|| "default".to_owned()),
+                field(s, "name")
+                    .and_then(|n| n.scalar_text())
+                    .unwrap_or_default(),
+                port,
+            )
+        });
+        let url = cc
+            .and_then(|c| field(c, "url"))
+            .and_then(|u| u.scalar_text());
+        let fail_closed = field(w, "failurePolicy")
+            .and_then(|f| f.scalar_text())
+            .is_none_or(|f| f == "Fail");
+        out.push(Webhook {
+            configuration: m.name.clone(),
+            name,
+            mutating,
+            service,
+            url,
+            fail_closed,
+        });
+    }
+    out
+}
+
+/// Helper for tests and callers: labels as a map.
+pub fn labels(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect()
+}
