@@ -20,3 +20,9 @@ pub mod schema;
 pub mod snapshot;
 
 pub use error::{Error, Result};
+pub mod datadir;
+pub mod live;
+pub mod raftpb;
+pub mod rank;
+pub mod snap;
+pub mod wal;
