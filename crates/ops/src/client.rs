@@ -10,8 +10,8 @@ use std::time::Duration;
 
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
-use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
 use crate::OpsError;
+use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
 
 /// A connected client plus the limits every call on it must respect.
 pub struct EndpointClient {
@@ -117,9 +117,13 @@ pub fn explain(err: &etcd_client::Error) -> String {
     }
     let chain = parts.join(": ");
     let hint = if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
-        Some("the server certificate is not signed by the CA given with --cacert; check that it is etcd's CA")
+        Some(
+            "the server certificate is not signed by the CA given with --cacert; check that it is etcd's CA",
+        )
     } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
-        Some("the server certificate does not list this host or IP; use the address etcd advertises")
+        Some(
+            "the server certificate does not list this host or IP; use the address etcd advertises",
+        )
     } else if chain.contains("certificate required") || chain.contains("CertificateRequired") {
         Some("etcd requires a client certificate: pass --cert and --key")
     } else if chain.contains("bad certificate") || chain.contains("BadCertificate") {

@@ -9,9 +9,9 @@ use etcd_client::MemberAddOptions;
 use super::pki::Pki;
 use super::ports::free_port;
 use super::process::{etcd_binary, signal, spawn};
-use crate::settings::{ConnectionSettings, Endpoint, SettingsSource, TlsFiles};
-use crate::status::{diagnose, gather, DiagnoseOptions};
 use crate::OpsError;
+use crate::settings::{ConnectionSettings, Endpoint, SettingsSource, TlsFiles};
+use crate::status::{DiagnoseOptions, diagnose, gather};
 
 #[derive(Debug, Clone)]
 pub struct LocalClusterSpec {
@@ -82,7 +82,9 @@ impl LocalCluster {
     /// call [`LocalCluster::wait_healthy`] before use.
     pub fn start(spec: LocalClusterSpec) -> Result<LocalCluster, OpsError> {
         if spec.members == 0 {
-            return Err(OpsError::Local("a cluster needs at least one member".into()));
+            return Err(OpsError::Local(
+                "a cluster needs at least one member".into(),
+            ));
         }
         let dir = tempfile::Builder::new()
             .prefix("lifeboat-cluster-")
@@ -134,11 +136,19 @@ impl LocalCluster {
     }
 
     pub fn client_url(&self, i: usize) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].client_port)
+        format!(
+            "{}://127.0.0.1:{}",
+            self.scheme(),
+            self.members[i].client_port
+        )
     }
 
     pub fn peer_url(&self, i: usize) -> String {
-        format!("{}://127.0.0.1:{}", self.scheme(), self.members[i].peer_port)
+        format!(
+            "{}://127.0.0.1:{}",
+            self.scheme(),
+            self.members[i].peer_port
+        )
     }
 
     /// The TLS files a client needs (empty for a plain-http cluster).
@@ -239,7 +249,11 @@ impl LocalCluster {
 
     /// Adds a member to the running cluster's membership (as a learner if asked) without
     /// starting it. Returns its index and its member ID.
-    pub async fn add_member(&mut self, name: &str, learner: bool) -> Result<(usize, u64), OpsError> {
+    pub async fn add_member(
+        &mut self,
+        name: &str,
+        learner: bool,
+    ) -> Result<(usize, u64), OpsError> {
         let mut member = self.new_member(name)?;
         let peer = format!("{}://127.0.0.1:{}", self.scheme(), member.peer_port);
         let settings = self.settings();
@@ -251,7 +265,10 @@ impl LocalCluster {
             };
             let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
             let peers = [peer.clone()];
-            match c.call(|mut cl| async move { cl.member_add(peers, opts).await }).await {
+            match c
+                .call(|mut cl| async move { cl.member_add(peers, opts).await })
+                .await
+            {
                 Ok(resp) => {
                     let id = resp.member().map(|m| m.id()).unwrap_or(0);
                     // The new member must be told about everyone the cluster lists, itself too.

@@ -3,9 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use rcgen::{
-    BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose,
-};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair, KeyUsagePurpose};
 
 use crate::OpsError;
 
@@ -50,14 +48,18 @@ impl Pki {
         server_params
             .distinguished_name
             .push(DnType::CommonName, "etcd member");
-        let server_cert = server_params.signed_by(&server_key, &issuer).map_err(fail)?;
+        let server_cert = server_params
+            .signed_by(&server_key, &issuer)
+            .map_err(fail)?;
 
         let client_key = KeyPair::generate().map_err(fail)?;
         let mut client_params = CertificateParams::new(Vec::<String>::new()).map_err(fail)?;
         client_params
             .distinguished_name
             .push(DnType::CommonName, "lifeboat");
-        let client_cert = client_params.signed_by(&client_key, &issuer).map_err(fail)?;
+        let client_cert = client_params
+            .signed_by(&client_key, &issuer)
+            .map_err(fail)?;
 
         let pki = Pki {
             ca_cert: dir.join("ca.crt"),

@@ -19,7 +19,11 @@ pub(crate) fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<Child, Op
         path: log.to_path_buf(),
         source,
     };
-    let out = File::options().create(true).append(true).open(log).map_err(io)?;
+    let out = File::options()
+        .create(true)
+        .append(true)
+        .open(log)
+        .map_err(io)?;
     let err = out.try_clone().map_err(io)?;
     let mut cmd = Command::new(bin);
     cmd.args(args)

@@ -122,7 +122,11 @@ fn from_env_file(root: &DiscoveryRoot, path: &Path) -> Result<Discovered, OpsErr
         .or_else(|| vars.get("ETCD_ADVERTISE_CLIENT_URLS"))
         .ok_or_else(|| fail("no ETCD_LISTEN_CLIENT_URLS in it".into()))?;
     let endpoints = endpoints_from(urls).map_err(|e| fail(e.to_string()))?;
-    let file = |name: &str| vars.get(name).filter(|v| !v.is_empty()).map(|v| root.map(v));
+    let file = |name: &str| {
+        vars.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| root.map(v))
+    };
     Ok(Discovered {
         endpoints,
         tls: TlsFiles {
@@ -141,7 +145,10 @@ fn parse_flags(argv: &[String]) -> BTreeMap<String, String> {
     let mut flags = BTreeMap::new();
     let mut i = 0;
     while i < argv.len() {
-        if let Some(flag) = argv[i].strip_prefix("--").or_else(|| argv[i].strip_prefix('-')) {
+        if let Some(flag) = argv[i]
+            .strip_prefix("--")
+            .or_else(|| argv[i].strip_prefix('-'))
+        {
             if let Some((name, value)) = flag.split_once('=') {
                 flags.insert(name.to_string(), value.to_string());
             } else if let Some(next) = argv.get(i + 1).filter(|n| !n.starts_with('-')) {
@@ -177,7 +184,9 @@ fn parse_env_file(text: &str) -> BTreeMap<String, String> {
 fn endpoints_from(urls: &str) -> Result<Vec<Endpoint>, OpsError> {
     let mut out: Vec<Endpoint> = Vec::new();
     for raw in urls.split(',').map(str::trim).filter(|s| !s.is_empty()) {
-        let dialable = raw.replace("://0.0.0.0:", "://127.0.0.1:").replace("://[::]:", "://[::1]:");
+        let dialable = raw
+            .replace("://0.0.0.0:", "://127.0.0.1:")
+            .replace("://[::]:", "://[::1]:");
         let ep = Endpoint::parse(&dialable)?;
         if !out.contains(&ep) {
             out.push(ep);

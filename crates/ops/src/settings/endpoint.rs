@@ -69,7 +69,9 @@ impl Endpoint {
             return true;
         }
         let bare = self.host.trim_start_matches('[').trim_end_matches(']');
-        bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        bare.parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
     }
 
     /// `host:port`, for a raw TCP dial.
@@ -100,12 +102,22 @@ mod tests {
         let bare = Endpoint::parse("10.0.0.1:2379").unwrap();
         assert!(!bare.is_tls() && !bare.is_loopback());
         assert!(Endpoint::parse("http://[::1]:2379").unwrap().is_loopback());
-        assert!(Endpoint::parse("https://localhost:2379").unwrap().is_loopback());
+        assert!(
+            Endpoint::parse("https://localhost:2379")
+                .unwrap()
+                .is_loopback()
+        );
     }
 
     #[test]
     fn rejects_malformed_urls_with_a_reason() {
-        for bad in ["ftp://h:1", "https://h", "https://h:2379/v3", "http://:2379", "https://h:99999"] {
+        for bad in [
+            "ftp://h:1",
+            "https://h",
+            "https://h:2379/v3",
+            "http://:2379",
+            "https://h:99999",
+        ] {
             let err = Endpoint::parse(bad).unwrap_err().to_string();
             assert!(err.contains(bad), "{err}");
         }

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::OpsError;
 
-pub use discover::{discover, DiscoveryRoot};
+pub use discover::{DiscoveryRoot, discover};
 pub use endpoint::Endpoint;
 pub use tls_files::{TlsFiles, ValidatedTls};
 
@@ -72,7 +72,9 @@ impl ConnectionSettings {
             }
         }
         if out.is_empty() {
-            return Err(OpsError::Config("no endpoint given: pass --endpoints URL[,URL...]".into()));
+            return Err(OpsError::Config(
+                "no endpoint given: pass --endpoints URL[,URL...]".into(),
+            ));
         }
         Ok(out)
     }

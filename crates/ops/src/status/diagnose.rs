@@ -42,12 +42,6 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         .filter(|(_, s)| Some(s.cluster_id) == cluster_id)
         .filter_map(|(e, _)| e.members.as_ref().map(|m| (e.endpoint.host(), m)))
         .collect();
-    let leader_ids: BTreeSet<u64> = reachable
-        .iter()
-        .filter(|(_, s)| Some(s.cluster_id) == cluster_id)
-        .map(|(_, s)| s.leader)
-        .filter(|l| *l != 0)
-        .collect();
     let members: Vec<ObservedMember> = reachable
         .iter()
         .find(|(_, s)| s.leader != 0 && s.leader == s.member_id)
@@ -68,7 +62,10 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         findings.push(Finding {
             severity: Severity::Critical,
             code: "MEMBERSHIP_DISAGREES",
-            message: format!("members do not agree on the membership: {}", views.join("; ")),
+            message: format!(
+                "members do not agree on the membership: {}",
+                views.join("; ")
+            ),
             fix: Some(
                 "do not change membership now; wait for the lagging members to apply the last \
                  change, and compare `lifeboat status -o json` again"
@@ -82,6 +79,30 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         .filter(|(_, s)| Some(s.cluster_id) == cluster_id)
         .map(|(_, s)| s.member_id)
         .collect();
+    // A member keeps naming its old leader until the election timeout fires; a leader that was
+    // asked and did not answer is gone, whatever the followers still believe.
+    let probed_dead: BTreeSet<u64> = members
+        .iter()
+        .filter(|m| !answering.contains(&m.id))
+        .filter(|m| {
+            m.client_urls.iter().any(|u| {
+                obs.endpoints
+                    .iter()
+                    .any(|e| e.status.is_err() && e.endpoint.to_string() == u.trim_end_matches('/'))
+            })
+        })
+        .map(|m| m.id)
+        .collect();
+    let leader_ids: BTreeSet<u64> = reachable
+        .iter()
+        .filter(|(_, s)| Some(s.cluster_id) == cluster_id)
+        .map(|(_, s)| s.leader)
+        .filter(|l| *l != 0 && !probed_dead.contains(l))
+        .collect();
+    let stale_leader: Option<u64> = reachable
+        .iter()
+        .map(|(_, s)| s.leader)
+        .find(|l| probed_dead.contains(l));
     let voters: Vec<&ObservedMember> = members.iter().filter(|m| !m.is_learner).collect();
     let reachable_voters = voters.iter().filter(|m| answering.contains(&m.id)).count();
     let quorum_size = voters.len() / 2 + 1;
@@ -148,9 +169,16 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         findings.push(Finding {
             severity: Severity::Critical,
             code: "NO_LEADER",
-            message: "no reachable member knows a leader: the cluster accepts no reads that need \
-                      consensus and no writes"
-                .into(),
+            message: match stale_leader {
+                Some(l) => format!(
+                    "no leader: members still name {}, which does not answer; the cluster \
+                     accepts no writes and no linearizable reads",
+                    hex_id(l)
+                ),
+                None => "no reachable member knows a leader: the cluster accepts no writes and \
+                         no linearizable reads"
+                    .into(),
+            },
             fix: Some(if has_quorum {
                 "a majority answers, so an election should finish within seconds; if it does not, \
                  look for members restarting in a loop or for a network partition between peers \
@@ -175,7 +203,11 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         findings.push(Finding {
             severity: Severity::Warning,
             code: "MEMBER_UNREACHABLE",
-            message: format!("member {} ({}, peer {host}) does not answer", m.name, hex_id(m.id)),
+            message: format!(
+                "member {} ({}, peer {host}) does not answer",
+                m.name,
+                hex_id(m.id)
+            ),
             fix: Some(format!(
                 "check etcd on that node (`systemctl status etcd`, or `crictl ps --name etcd` with \
                  kubeadm) and the client port; if the node is gone for good, replace it: \
@@ -219,8 +251,15 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         });
     }
 
-    let max_index = reachable.iter().map(|(_, s)| s.raft_index).max().unwrap_or(0);
-    for m in members.iter().filter(|m| m.is_learner && !m.name.is_empty()) {
+    let max_index = reachable
+        .iter()
+        .map(|(_, s)| s.raft_index)
+        .max()
+        .unwrap_or(0);
+    for m in members
+        .iter()
+        .filter(|m| m.is_learner && !m.name.is_empty())
+    {
         let caught_up = reachable
             .iter()
             .find(|(_, s)| s.member_id == m.id)
@@ -238,7 +277,10 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
                     None => " and does not answer",
                 }
             ),
-            fix: Some(format!("`lifeboat member promote {}` once it has caught up", hex_id(m.id))),
+            fix: Some(format!(
+                "`lifeboat member promote {}` once it has caught up",
+                hex_id(m.id)
+            )),
         });
     }
 
@@ -427,33 +469,36 @@ fn endpoint_row(e: &super::ObservedEndpoint) -> EndpointRow {
             raft_term: None,
             raft_index: None,
             raft_applied_index: None,
-            errors: std::iter::once(err.clone()).chain(e.errors.iter().cloned()).collect(),
+            errors: std::iter::once(err.clone())
+                .chain(e.errors.iter().cloned())
+                .collect(),
             latency_ms: None,
         },
     }
 }
 
-/// Alarms as the raft-backed alarm list reports them; when no member could answer it (no
-/// leader), fall back to what each member's Status lists in its errors ("alarm:NOSPACE").
+/// Alarms are replicated to every member, and each member's Status lists them in its errors
+/// (`memberID:<decimal> alarm:NOSPACE`). Reading them there needs no leader, unlike the Alarm RPC,
+/// which goes through raft and hangs when quorum is gone.
 fn collect_alarms(obs: &Observation) -> Vec<AlarmRow> {
     let mut set: BTreeSet<(String, String)> = BTreeSet::new();
     for e in &obs.endpoints {
-        for (id, name) in e.alarms.iter().flatten() {
-            set.insert((hex_id(*id), name.clone()));
-        }
-        if let Ok(s) = &e.status {
-            for err in &s.errors {
-                for name in ["NOSPACE", "CORRUPT"] {
-                    if err.contains(&format!("alarm:{name}")) {
-                        set.insert((hex_id(s.member_id), name.to_string()));
-                    }
-                }
+        let Ok(s) = &e.status else { continue };
+        for err in &s.errors {
+            if let Some((member, alarm)) = parse_alarm(err) {
+                set.insert((hex_id(member), alarm));
             }
         }
     }
     set.into_iter()
         .map(|(member_id, alarm)| AlarmRow { member_id, alarm })
         .collect()
+}
+
+fn parse_alarm(text: &str) -> Option<(u64, String)> {
+    let member = text.split("memberID:").nth(1)?.split_whitespace().next()?;
+    let alarm = text.split("alarm:").nth(1)?.split_whitespace().next()?;
+    Some((member.parse().ok()?, alarm.to_string()))
 }
 
 fn most_common<T: Ord + Clone>(items: impl Iterator<Item = T>) -> Option<T> {

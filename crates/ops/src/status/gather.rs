@@ -4,15 +4,12 @@
 use std::collections::BTreeSet;
 use std::time::Instant;
 
-use etcd_client::AlarmAction;
-use etcd_client::AlarmOptions;
-use etcd_client::AlarmType;
 use tokio::task::JoinSet;
 use tokio::time::Instant as TokioInstant;
 
+use crate::OpsError;
 use crate::client::{connect, explain};
 use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
-use crate::OpsError;
 
 /// A member as one endpoint's member list describes it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -46,8 +43,6 @@ pub struct ObservedEndpoint {
     pub endpoint: Endpoint,
     pub status: Result<ObservedStatus, String>,
     pub members: Option<Vec<ObservedMember>>,
-    /// `(member id, alarm name)`; `None` when the alarm list could not be read (it needs a leader).
-    pub alarms: Option<Vec<(u64, String)>>,
     pub errors: Vec<String>,
 }
 
@@ -74,9 +69,16 @@ pub async fn gather(
     while let Some(joined) = set.join_next().await {
         let Ok(observed) = joined else { continue };
         if !only_given {
-            for url in observed.members.iter().flatten().flat_map(|m| m.client_urls.iter()) {
+            for url in observed
+                .members
+                .iter()
+                .flatten()
+                .flat_map(|m| m.client_urls.iter())
+            {
                 // Only URLs with the scheme we hold credentials for are worth a dial.
-                let Ok(ep) = Endpoint::parse(url) else { continue };
+                let Ok(ep) = Endpoint::parse(url) else {
+                    continue;
+                };
                 if ep.is_tls() == tls.is_some() && probed.insert(ep.to_string()) {
                     set.spawn(probe(ep, tls.cloned(), settings.clone(), deadline));
                 }
@@ -102,7 +104,6 @@ async fn probe(
         endpoint: endpoint.clone(),
         status: Err("not asked".into()),
         members: None,
-        alarms: None,
         errors: Vec::new(),
     };
     let budget_ms = settings.dial_timeout.as_millis() + settings.command_timeout.as_millis();
@@ -171,37 +172,14 @@ async fn probe(
         Err(_) => out.errors.push(format!("member list: {}", timed_out())),
     }
 
-    // The alarm list goes through raft: only worth asking when this member knows a leader.
-    let has_leader = out.status.as_ref().map(|s| s.leader != 0).unwrap_or(false);
-    if has_leader {
-        let ask = client.alarm(AlarmAction::Get, AlarmType::None, None::<AlarmOptions>);
-        match tokio::time::timeout_at(deadline, ask).await {
-            Ok(Ok(resp)) => {
-                let alarms = resp
-                    .alarms()
-                    .iter()
-                    .map(|a| (a.member_id(), alarm_name(a.alarm())))
-                    .collect();
-                out.alarms = Some(alarms);
-            }
-            Ok(Err(e)) => out.errors.push(format!("alarm list: {}", explain(&e))),
-            Err(_) => out.errors.push(format!("alarm list: {}", timed_out())),
-        }
-    }
     out
-}
-
-fn alarm_name(a: AlarmType) -> String {
-    match a {
-        AlarmType::Nospace => "NOSPACE".into(),
-        AlarmType::Corrupt => "CORRUPT".into(),
-        AlarmType::None => "NONE".into(),
-    }
 }
 
 /// The endpoint is shown in its own column; drop it from the message to keep rows short.
 fn strip_endpoint(e: &OpsError, endpoint: &Endpoint) -> String {
     let text = e.to_string();
     let prefix = format!("{endpoint}: ");
-    text.strip_prefix(&prefix).map(str::to_string).unwrap_or(text)
+    text.strip_prefix(&prefix)
+        .map(str::to_string)
+        .unwrap_or(text)
 }

@@ -10,8 +10,8 @@ mod gather;
 
 use serde::Serialize;
 
-pub use diagnose::{diagnose, DiagnoseOptions};
-pub use gather::{gather, Observation, ObservedEndpoint, ObservedMember, ObservedStatus};
+pub use diagnose::{DiagnoseOptions, diagnose};
+pub use gather::{Observation, ObservedEndpoint, ObservedMember, ObservedStatus, gather};
 
 /// The whole report; its JSON form is documented in `docs/json/status.md`.
 #[derive(Debug, Clone, Serialize)]

@@ -1,0 +1,95 @@
+//! The command tree and the one place where errors become exit codes.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::commands;
+use crate::connection::ConnectionArgs;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+/// Prevent, detect and recover Kubernetes control-plane disasters around etcd.
+///
+/// Exit codes: 0 healthy/done, 1 warning, 2 critical, 3 unknown or error (nothing reachable,
+/// bad configuration or input), 64 usage error.
+#[derive(Debug, Parser)]
+#[command(name = "lifeboat", version, about, long_about = None, max_term_width = 110)]
+pub struct Cli {
+    /// Output format: a table for people, JSON for scripts (the same data)
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
+    pub output: Format,
+
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Live health: members, raft state per endpoint, leader, alarms, quorum math, and what to do
+    Status(commands::status::StatusArgs),
+    /// Rehearse a disaster end to end on a throwaway local etcd cluster
+    Drill(commands::drill::DrillArgs),
+}
+
+/// Shared by every command: how to print and how to reach etcd.
+pub struct Context {
+    pub format: Format,
+    pub connection: ConnectionArgs,
+}
+
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                Exit::Usage
+            } else {
+                Exit::Ok
+            };
+            // clap prints help/version to stdout and usage errors to stderr.
+            let _ = e.print();
+            return code.into();
+        }
+    };
+    init_logging();
+    let ctx = Context {
+        format: cli.format(),
+        connection: cli.connection.clone(),
+    };
+    let result = match cli.command {
+        Command::Status(args) => commands::status::run(&ctx, &args),
+        Command::Drill(args) => commands::drill::run(&ctx, &args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(e) => {
+            // One line per cause, no backtrace: the operator needs the what and the next step.
+            let mut text = format!("lifeboat: {e}");
+            for cause in e.chain().skip(1) {
+                text.push_str(&format!("\n  caused by: {cause}"));
+            }
+            output::note(&text);
+            Exit::Unknown.into()
+        }
+    }
+}
+
+impl Cli {
+    fn format(&self) -> Format {
+        self.output
+    }
+}
+
+/// Logs go to stderr, off unless `LIFEBOAT_LOG` asks (e.g. `LIFEBOAT_LOG=debug`).
+fn init_logging() {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| EnvFilter::new("off"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}

@@ -1,0 +1,13 @@
+//! One file per command. Each takes its clap arguments and the shared [`crate::cli::Context`],
+//! calls the libraries, prints through [`crate::output`], and returns an [`crate::exit::Exit`].
+
+pub mod drill;
+pub mod status;
+
+/// A single-threaded runtime on the main thread: lifeboat's concurrency is I/O (many endpoints
+/// at once), and child processes it starts are tied to the thread that spawned them.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?)
+}

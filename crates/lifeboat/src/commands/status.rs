@@ -1,0 +1,178 @@
+//! `lifeboat status`: ask every member at once, then say what is wrong and what to run next.
+
+use clap::Args;
+use ops::SettingsSource;
+use ops::status::{ClusterStatus, DiagnoseOptions, Severity, Verdict, diagnose, gather};
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Backend quota the members run with (--quota-backend-bytes), for DB_NEAR_QUOTA
+    #[arg(long, default_value_t = 2 * 1024 * 1024 * 1024, value_name = "BYTES")]
+    pub quota_bytes: u64,
+
+    /// Raft entries a member may trail the most advanced one before RAFT_LAG is reported
+    #[arg(long, default_value_t = 1000, value_name = "ENTRIES")]
+    pub max_raft_lag: u64,
+
+    /// Ask only the given endpoints, not also the client URLs the members list
+    #[arg(long)]
+    pub only_given: bool,
+}
+
+pub fn run(ctx: &Context, args: &StatusArgs) -> anyhow::Result<Exit> {
+    let settings = ctx.connection.resolve()?;
+    let tls = settings.validate()?;
+    let obs = super::runtime()?.block_on(gather(&settings, tls.as_ref(), args.only_given));
+    let status = diagnose(
+        &obs,
+        &DiagnoseOptions {
+            quota_bytes: args.quota_bytes,
+            max_raft_lag: args.max_raft_lag,
+        },
+    );
+    match ctx.format {
+        Format::Json => output::print_json(&status),
+        Format::Table => output::print(&render(&status, Some(&settings.source))),
+    }
+    Ok(exit_for(&status))
+}
+
+pub fn exit_for(status: &ClusterStatus) -> Exit {
+    match status.verdict() {
+        Verdict::Healthy => Exit::Ok,
+        Verdict::Warning => Exit::Warning,
+        Verdict::Critical => Exit::Critical,
+        Verdict::Unknown => Exit::Unknown,
+    }
+}
+
+/// The people's view: members, endpoints, quorum, alarms, then findings with their fixes.
+pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
+    let mut out = String::new();
+    if let Some(src) = source {
+        out.push_str(&format!("Endpoints from {src}\n\n"));
+    }
+
+    let mut members = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
+    for m in &s.members {
+        let role = if m.is_leader {
+            "leader"
+        } else if m.is_learner {
+            "learner"
+        } else {
+            "voter"
+        };
+        let state = match (m.started, m.reachable) {
+            (false, _) => "never started",
+            (true, true) => "answers",
+            (true, false) => "UNREACHABLE",
+        };
+        let name = if m.name.is_empty() {
+            "-"
+        } else {
+            m.name.as_str()
+        };
+        members.add_row(vec![
+            m.id.clone(),
+            name.to_string(),
+            m.peer_urls.join(","),
+            m.client_urls.join(","),
+            role.to_string(),
+            state.to_string(),
+        ]);
+    }
+    if !s.members.is_empty() {
+        out.push_str(&format!("MEMBERS\n{members}\n\n"));
+    }
+
+    let mut eps = output::table(&[
+        "ENDPOINT", "MEMBER", "VERSION", "DB SIZE", "IN USE", "LEADER", "TERM", "INDEX", "APPLIED",
+        "LATENCY", "ERRORS",
+    ]);
+    let dash = || "-".to_string();
+    for e in &s.endpoints {
+        let leader = match (&e.leader_id, e.is_leader) {
+            (_, true) => "self".to_string(),
+            (Some(l), false) => l.clone(),
+            (None, false) if e.reachable => "NONE".to_string(),
+            (None, false) => dash(),
+        };
+        eps.add_row(vec![
+            e.endpoint.clone(),
+            e.member_id.clone().unwrap_or_else(dash),
+            e.version.clone().unwrap_or_else(dash),
+            e.db_size.map(bytes).unwrap_or_else(dash),
+            e.db_size_in_use.map(bytes).unwrap_or_else(dash),
+            leader,
+            e.raft_term.map(|v| v.to_string()).unwrap_or_else(dash),
+            e.raft_index.map(|v| v.to_string()).unwrap_or_else(dash),
+            e.raft_applied_index
+                .map(|v| v.to_string())
+                .unwrap_or_else(dash),
+            e.latency_ms
+                .map(|v| format!("{v:.1} ms"))
+                .unwrap_or_else(dash),
+            e.errors.join("; "),
+        ]);
+    }
+    out.push_str(&format!("ENDPOINTS\n{eps}\n\n"));
+
+    let q = &s.quorum;
+    out.push_str(&format!(
+        "QUORUM  {} of {} voting members answer, quorum is {}: {}, tolerates {} more failure{}; leader {}\n",
+        q.reachable_voters,
+        q.voting_members,
+        q.quorum_size,
+        if q.has_quorum { "quorum held" } else { "QUORUM LOST" },
+        q.failures_tolerated,
+        if q.failures_tolerated == 1 { "" } else { "s" },
+        match (&q.leader_id, q.leader_agreed) {
+            (Some(l), true) => format!("{l} (all agree)"),
+            (Some(l), false) => format!("{l} (not all members agree)"),
+            (None, _) => "NONE".to_string(),
+        }
+    ));
+    if s.alarms.is_empty() {
+        out.push_str("ALARMS  none\n");
+    } else {
+        let list: Vec<String> = s
+            .alarms
+            .iter()
+            .map(|a| format!("{} on {}", a.alarm, a.member_id))
+            .collect();
+        out.push_str(&format!("ALARMS  {}\n", list.join(", ")));
+    }
+
+    out.push_str("\nFINDINGS\n");
+    for f in &s.findings {
+        let sev = match f.severity {
+            Severity::Ok => "OK",
+            Severity::Warning => "WARNING",
+            Severity::Critical => "CRITICAL",
+        };
+        out.push_str(&format!("{sev:<8}  {}  {}\n", f.code, f.message));
+        if let Some(fix) = &f.fix {
+            out.push_str(&format!("{:<8}  fix: {fix}\n", ""));
+        }
+    }
+    out
+}
+
+fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u < UNITS.len() - 1 {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
