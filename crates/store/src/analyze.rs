@@ -248,17 +248,17 @@ impl Walker {
             encoding: 0,
             tombstone: rev.tombstone,
         };
-        if !rev.tombstone {
-            if let Some(p) = kube::parse_key(kv.key) {
-                l.resource = self.resources.id(p.resource);
-                if let Some(ns) = p.namespace {
-                    l.namespace = self.namespaces.id(ns);
-                }
-                let enc = Encoding::of(kv.value);
-                l.encoding = Encoding::ALL.iter().position(|&e| e == enc).unwrap_or(4) as u8;
-                if let Some(prov) = kube::encryption_provider(kv.value) {
-                    l.provider = self.providers.id(&prov);
-                }
+        if !rev.tombstone
+            && let Some(p) = kube::parse_key(kv.key)
+        {
+            l.resource = self.resources.id(p.resource);
+            if let Some(ns) = p.namespace {
+                l.namespace = self.namespaces.id(ns);
+            }
+            let enc = Encoding::of(kv.value);
+            l.encoding = Encoding::ALL.iter().position(|&e| e == enc).unwrap_or(4) as u8;
+            if let Some(prov) = kube::encryption_provider(kv.value) {
+                l.provider = self.providers.id(&prov);
             }
         }
         // The bucket is in revision order, so the last write of a key is its latest state.
@@ -350,7 +350,7 @@ fn kube_view(db: &Db, w: &Walker) -> KubeView {
         }
         top.push(*l);
         if top.len() > 4 * LARGEST {
-            top.sort_by(|a, b| b.size.cmp(&a.size));
+            top.sort_by_key(|l| std::cmp::Reverse(l.size));
             top.truncate(LARGEST);
         }
     }

@@ -21,8 +21,10 @@ pub mod snapshot;
 
 pub use error::{Error, Result};
 pub mod datadir;
+pub mod keys;
 pub mod live;
 pub mod raftpb;
 pub mod rank;
+pub mod report;
 pub mod snap;
 pub mod wal;

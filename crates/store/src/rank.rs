@@ -54,7 +54,7 @@ pub fn rank(inputs: &[RankInput]) -> Ranking {
         })
         .collect();
     // Stable sort: equal members keep the order they were given in.
-    rows.sort_by(|a, b| key(b).cmp(&key(a)));
+    rows.sort_by_key(|r| std::cmp::Reverse(key(r)));
     let mut warnings = Vec::new();
     let best = rows.first().map(key);
     for i in 0..rows.len() {

@@ -81,7 +81,9 @@ fn be_u64(v: &[u8]) -> Option<u64> {
     Some(u64::from_be_bytes(a))
 }
 
-fn entries(db: &Db, b: &BucketRef) -> Result<Vec<(Vec<u8>, Vec<u8>)>, bolt::Error> {
+type Pairs = Vec<(Vec<u8>, Vec<u8>)>;
+
+fn entries(db: &Db, b: &BucketRef) -> Result<Pairs, bolt::Error> {
     let mut out = Vec::new();
     db.for_each(b, &mut |e| {
         if !e.is_bucket {

@@ -100,6 +100,6 @@ pub fn list(dir: &Path) -> Result<Vec<SnapFile>> {
         }
         out.push(s);
     }
-    out.sort_by(|a, b| (b.term, b.index).cmp(&(a.term, a.index)));
+    out.sort_by_key(|s| std::cmp::Reverse((s.term, s.index)));
     Ok(out)
 }

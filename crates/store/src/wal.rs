@@ -318,7 +318,7 @@ impl Wal {
                 rec.crc, *running
             )));
         }
-        self.apply(&rec).map_err(|what| corrupt(what))
+        self.apply(&rec).map_err(corrupt)
     }
 
     fn apply(&mut self, rec: &Record<'_>) -> Result<(), String> {

@@ -1,0 +1,273 @@
+//! The two snapshot reports behind `snapshot verify` and `snapshot inspect`. Both hash the
+//! file on one thread while another walks the tree, so the whole job takes about as long
+//! as the slower of the two.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::analyze::{Analysis, KubeView, analyze};
+use crate::error::{Error, Result};
+use crate::schema::{self, EtcdMeta, Member};
+use crate::snapshot::{ShaStatus, SnapshotFile};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Check {
+    pub name: String,
+    pub ok: bool,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    pub file: String,
+    pub sound: bool,
+    pub sha256: Option<ShaStatus>,
+    pub checks: Vec<Check>,
+}
+
+/// Run the SHA-256 and the tree walk side by side.
+fn both(
+    snap: &SnapshotFile,
+    db: &bolt::Db,
+) -> (Result<ShaStatus>, Analysis, Result<EtcdMeta, bolt::Error>) {
+    std::thread::scope(|s| {
+        let sha = s.spawn(|| snap.sha_status());
+        let analysis = analyze(db);
+        let meta = EtcdMeta::read(db);
+        let sha = sha.join().unwrap_or_else(|_| {
+            Err(Error::Schema {
+                path: snap.path.clone(),
+                what: "SHA-256 thread failed".into(),
+            })
+        });
+        (sha, analysis, meta)
+    })
+}
+
+fn summary(items: &[String], total: u64) -> String {
+    let mut s = items.join("; ");
+    if total > items.len() as u64 {
+        s.push_str(&format!(" (and {} more)", total - items.len() as u64));
+    }
+    s
+}
+
+/// SHA-256 trailer, structural check and schema sanity. `Err` only when the file cannot be
+/// read at all; an unsound file is an `Ok` report with `sound == false`.
+pub fn verify(path: &Path) -> Result<VerifyReport> {
+    let snap = SnapshotFile::open(path)?;
+    let mut checks = Vec::new();
+    let file = path.display().to_string();
+    let db = match snap.db() {
+        Ok(db) => db,
+        Err(e) => {
+            let sha = snap.sha_status()?;
+            checks.push(sha_check(&sha));
+            checks.push(Check {
+                name: "bbolt".into(),
+                ok: false,
+                detail: e.to_string(),
+            });
+            return Ok(VerifyReport {
+                file,
+                sound: false,
+                sha256: Some(sha),
+                checks,
+            });
+        }
+    };
+    let (sha, a, meta) = both(&snap, &db);
+    let sha = sha?;
+    checks.push(sha_check(&sha));
+    let spare = (1 - db.meta_index()) as usize;
+    checks.push(match &db.metas()[spare] {
+        Ok(m) => Check {
+            name: "meta pages".into(),
+            ok: true,
+            detail: format!(
+                "both valid (txid {} in use, {} spare)",
+                db.meta().txid,
+                m.txid
+            ),
+        },
+        Err(p) => Check {
+            name: "meta pages".into(),
+            ok: false,
+            detail: format!("meta page {spare} is invalid: {p}"),
+        },
+    });
+    checks.push(Check {
+        name: "structure".into(),
+        ok: a.structure_problems.is_empty(),
+        detail: if a.structure_problems.is_empty() {
+            format!(
+                "{} pages of {} bytes, every reachable page referenced once and in order",
+                db.meta().pgid,
+                db.page_size()
+            )
+        } else {
+            a.structure_problems.join("; ")
+        },
+    });
+    match meta {
+        Ok(m) => {
+            let missing: Vec<&str> = schema::BUCKETS
+                .iter()
+                .copied()
+                .filter(|b| !m.buckets.iter().any(|x| x == b))
+                .collect();
+            let required_missing = schema::REQUIRED.iter().any(|b| missing.contains(b));
+            checks.push(Check {
+                name: "buckets".into(),
+                ok: !required_missing,
+                detail: if missing.is_empty() {
+                    "all etcd buckets present".into()
+                } else {
+                    format!("missing: {}", missing.join(", "))
+                },
+            });
+            checks.push(Check {
+                name: "meta values".into(),
+                ok: m.problems.is_empty(),
+                detail: if m.problems.is_empty() {
+                    format!(
+                        "consistent index {}",
+                        m.consistent_index
+                            .map_or("absent".into(), |c| c.to_string())
+                    )
+                } else {
+                    m.problems.join("; ")
+                },
+            });
+        }
+        Err(e) => checks.push(Check {
+            name: "buckets".into(),
+            ok: false,
+            detail: e.to_string(),
+        }),
+    }
+    checks.push(Check {
+        name: "key revisions".into(),
+        ok: a.schema_problem_count == 0,
+        detail: if a.schema_problem_count == 0 {
+            format!(
+                "{} revisions well formed and decoded, latest {}",
+                a.revisions, a.status.revision
+            )
+        } else {
+            summary(&a.schema_problems, a.schema_problem_count)
+        },
+    });
+    let sound = checks.iter().all(|c| c.ok);
+    Ok(VerifyReport {
+        file,
+        sound,
+        sha256: Some(sha),
+        checks,
+    })
+}
+
+fn sha_check(sha: &ShaStatus) -> Check {
+    match sha {
+        ShaStatus::Ok { sha256 } => Check {
+            name: "sha256".into(),
+            ok: true,
+            detail: format!("trailer matches {sha256}"),
+        },
+        ShaStatus::Absent { sha256 } => Check {
+            name: "sha256".into(),
+            ok: true,
+            detail: format!(
+                "no trailer: a raw db copy, not `etcdctl snapshot save` output (sha256 {sha256})"
+            ),
+        },
+        ShaStatus::Mismatch { expected, actual } => Check {
+            name: "sha256".into(),
+            ok: false,
+            detail: format!("trailer says {expected}, content is {actual}"),
+        },
+    }
+}
+
+/// `snapshot inspect`: the etcdctl status fields at the top level, then everything else.
+#[derive(Debug, Clone, Serialize)]
+pub struct InspectReport {
+    pub hash: u32,
+    pub revision: i64,
+    #[serde(rename = "totalKey")]
+    pub total_key: u64,
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+    pub file: String,
+    pub file_size: u64,
+    pub sha256: ShaStatus,
+    pub page_size: u32,
+    pub live_keys: u64,
+    pub revisions: u64,
+    pub tombstones: u64,
+    pub compact_revision: Option<i64>,
+    pub scheduled_compact_revision: Option<i64>,
+    pub finished_compact_revision: Option<i64>,
+    pub consistent_index: Option<u64>,
+    pub term: Option<u64>,
+    pub storage_version: Option<String>,
+    pub cluster_version: Option<String>,
+    pub members: Vec<Member>,
+    pub removed_members: Vec<String>,
+    pub alarms: Vec<schema::Alarm>,
+    pub auth_enabled: Option<bool>,
+    pub buckets: Vec<crate::analyze::BucketCount>,
+    pub kubernetes: KubeView,
+    pub problems: Vec<String>,
+}
+
+/// Like `etcdctl snapshot status`, a file that fails the structural check is an error.
+pub fn inspect(path: &Path) -> Result<InspectReport> {
+    let snap = SnapshotFile::open(path)?;
+    let db = snap.db()?;
+    let (sha, a, meta) = both(&snap, &db);
+    let sha = sha?;
+    if let Some(first) = a.structure_problems.first() {
+        return Err(Error::Schema {
+            path: path.to_path_buf(),
+            what: format!(
+                "integrity check failed ({} problem(s)), first: {first}; run `lifeboat snapshot verify` for all",
+                a.structure_problems.len()
+            ),
+        });
+    }
+    let m = meta.map_err(|source| Error::Bolt {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut problems = m.problems.clone();
+    problems.extend(a.schema_problems.iter().cloned());
+    Ok(InspectReport {
+        hash: a.status.hash,
+        revision: a.status.revision,
+        total_key: a.status.total_key,
+        total_size: a.status.total_size,
+        file: path.display().to_string(),
+        file_size: snap.file_len,
+        sha256: sha,
+        page_size: db.page_size(),
+        live_keys: a.live_keys,
+        revisions: a.revisions,
+        tombstones: a.tombstones,
+        compact_revision: m.compact_revision(),
+        scheduled_compact_revision: m.scheduled_compact_revision,
+        finished_compact_revision: m.finished_compact_revision,
+        consistent_index: m.consistent_index,
+        term: m.term,
+        storage_version: m.storage_version,
+        cluster_version: m.cluster_version,
+        members: m.members,
+        removed_members: m.removed_members,
+        alarms: m.alarms,
+        auth_enabled: m.auth_enabled,
+        buckets: a.buckets,
+        kubernetes: a.kube,
+        problems,
+    })
+}
