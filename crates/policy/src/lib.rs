@@ -12,9 +12,12 @@
 //!   Cilium settings from `kubectl get -o yaml` files, or the built-in reference cluster.
 //! - [`connset`]: (protocol, port-range) sets with np-guard's text form.
 //! - [`connectivity`]: every allowed connection under Kubernetes NetworkPolicies (np-guard format).
+//! - [`engine`]: Cilium semantics: identities (C6-C8), CIDR (C9), ports (C10), L7/FQDN
+//!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
 pub mod connectivity;
 pub mod connset;
+pub mod engine;
 pub mod error;
 pub mod findings;
 pub mod inventory;

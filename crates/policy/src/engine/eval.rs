@@ -1,0 +1,405 @@
+//! Verdicts. Per direction: enforcement and default deny (C2, C3, C13, C14, K1), deny before
+//! allow (C4.2); per flow: both ends must allow (C4.1). Every verdict says why.
+
+use serde::Serialize;
+
+use super::Engine;
+use super::compile::{CPeer, EntrySubject, L3, L4};
+use super::endpoint::{Endpoint, EpKind};
+use crate::inventory::EnforcementMode;
+use crate::model::{Direction, Entity, PortSpec, Protocol};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct DirVerdict {
+    pub direction: Direction,
+    pub allowed: bool,
+    /// Policy is enforced on the subject in this direction.
+    pub enforced: bool,
+    pub default_deny: bool,
+    /// Policies that select the subject in this direction.
+    pub selected_by: Vec<String>,
+    /// The rule that decided (`policy path (file:line)`), if one did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    #[serde(skip)]
+    pub entry: Option<usize>,
+    pub reason: String,
+    /// Rule numbers of policy-semantics.md behind this verdict.
+    pub cites: Vec<&'static str>,
+    /// An allow that carries L7 rules: requests may still be refused at L7 (C11).
+    pub l7: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowVerdict {
+    pub allowed: bool,
+    pub egress: DirVerdict,
+    pub ingress: DirVerdict,
+}
+
+impl FlowVerdict {
+    /// One paragraph: the deciding side first.
+    pub fn explanation(&self) -> String {
+        let (first, second) = if !self.ingress.allowed {
+            (&self.ingress, &self.egress)
+        } else {
+            (&self.egress, &self.ingress)
+        };
+        let mut s = format!("{} {}", side(first), first.reason);
+        if second.enforced || !second.allowed {
+            s.push_str(&format!(" Also, {} {}", side(second), second.reason));
+        }
+        s
+    }
+}
+
+fn side(v: &DirVerdict) -> &'static str {
+    match v.direction {
+        Direction::Ingress => "[ingress at destination]",
+        Direction::Egress => "[egress at source]",
+    }
+}
+
+fn verdict(
+    direction: Direction,
+    allowed: bool,
+    reason: String,
+    cites: &[&'static str],
+) -> DirVerdict {
+    DirVerdict {
+        direction,
+        allowed,
+        enforced: false,
+        default_deny: false,
+        selected_by: Vec::new(),
+        rule: None,
+        entry: None,
+        reason,
+        cites: cites.to_vec(),
+        l7: false,
+    }
+}
+
+impl Engine<'_> {
+    /// Whether entry `i`'s subject selects endpoint `e` (host firewall not considered here).
+    pub fn selects(&self, i: usize, e: &Endpoint) -> bool {
+        let entry = &self.entries[i];
+        match (&entry.subject, e.kind) {
+            (EntrySubject::Endpoints(sel), EpKind::Pod) => sel.matches(&e.labels),
+            // C7.5: a CCNP endpointSelector also selects health endpoints.
+            (EntrySubject::Endpoints(sel), EpKind::Health) => {
+                entry.namespace.is_none() && sel.matches(&e.labels)
+            }
+            (EntrySubject::Nodes(sel), EpKind::Host) => sel.matches(&e.labels),
+            _ => false,
+        }
+    }
+
+    fn peer_matches(&self, peer: &CPeer, subject: &Endpoint, p: &Endpoint) -> bool {
+        let observer = subject.node.as_deref();
+        let cfg = &self.inv.cilium;
+        match peer {
+            CPeer::Sel(sel) => sel.matches(&p.peer_labels(observer, cfg.node_selector_labels)),
+            CPeer::Entity(e) => entity_matches(*e, p, observer),
+            CPeer::Cidr(c) => {
+                // C9: CIDRs match only peers without a label identity, plus node IPs in
+                // `policy-cidr-match-mode: nodes`.
+                let eligible =
+                    p.kind == EpKind::World || (cfg.cidr_match_nodes && p.kind == EpKind::Host);
+                eligible
+                    && p.ip.is_some_and(|ip| {
+                        c.cidr.contains(&ip) && !c.except.iter().any(|x| x.contains(&ip))
+                    })
+            }
+            CPeer::Nodes(sel) => {
+                // C7.7: remote nodes only, and only with node-selector labels enabled.
+                p.kind == EpKind::Host
+                    && !p.is_local_host_of(observer)
+                    && cfg.node_selector_labels
+                    && sel.matches(&p.labels)
+            }
+            CPeer::Service {
+                name,
+                namespace,
+                selector,
+            } => {
+                let Some(pi) = p.pod else { return false };
+                let Some(pod) = self.inv.pods.get(pi) else {
+                    return false;
+                };
+                self.inv.services.iter().any(|s| {
+                    namespace.as_deref().is_none_or(|n| n == s.namespace)
+                        && name.as_deref().is_none_or(|n| n == s.name)
+                        && selector.as_ref().is_none_or(|sel| sel.matches(&s.labels))
+                        && self
+                            .inv
+                            .backends(s)
+                            .any(|b| b.namespace == pod.namespace && b.name == pod.name)
+                })
+            }
+            // C12: FQDN-selected IPs are learned at runtime; statically unknown.
+            CPeer::Fqdn(_) | CPeer::Group => false,
+        }
+    }
+
+    fn l3_matches(&self, l3: &L3, subject: &Endpoint, p: &Endpoint) -> bool {
+        match l3 {
+            L3::Any => true,
+            L3::Nothing => false,
+            L3::Peers(peers) => peers.iter().any(|x| self.peer_matches(x, subject, p)),
+        }
+    }
+
+    fn l4_matches(&self, l4: &L4, proto: Protocol, port: u16, dst: &Endpoint) -> (bool, bool) {
+        match l4 {
+            L4::Any => (true, false),
+            L4::Ports(ports) => {
+                for (pp, l7) in ports {
+                    if !pp.protocol.expand().contains(&proto) {
+                        continue;
+                    }
+                    let hit = match &pp.port {
+                        PortSpec::All => true,
+                        PortSpec::Number(p) => {
+                            *p <= port && port <= pp.end_port.unwrap_or(*p).max(*p)
+                        }
+                        PortSpec::Named(n) => {
+                            dst.pod
+                                .and_then(|i| self.inv.pods.get(i))
+                                .and_then(|pod| pod.named_port(n, proto))
+                                == Some(port)
+                        }
+                    };
+                    if hit {
+                        return (true, l7.is_some());
+                    }
+                }
+                (false, false)
+            }
+            L4::Icmp(fields) => {
+                let hit = matches!(proto, Protocol::Icmp | Protocol::IcmpV6)
+                    && fields.iter().any(|f| icmp_type(&f.icmp_type) == Some(port));
+                (hit, false)
+            }
+        }
+    }
+
+    /// Verdict for `subject` in direction `d` toward `peer` (C2, C3, C4.2, C13, C14).
+    pub fn direction(
+        &self,
+        subject: &Endpoint,
+        d: Direction,
+        peer: &Endpoint,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) -> DirVerdict {
+        let cfg = &self.inv.cilium;
+        if subject.kind == EpKind::World {
+            return verdict(
+                d,
+                true,
+                format!(
+                    "{} is outside the cluster; no policy applies there.",
+                    subject.name
+                ),
+                &["C9"],
+            );
+        }
+        if cfg.enforcement == EnforcementMode::Never {
+            return verdict(
+                d,
+                true,
+                "policy enforcement mode is `never`: nothing is enforced.".into(),
+                &["C3"],
+            );
+        }
+        if subject.kind == EpKind::Host && !cfg.host_firewall {
+            return verdict(
+                d,
+                true,
+                format!(
+                    "{} is a host endpoint and the host firewall is off, so host policies are ignored.",
+                    subject.name
+                ),
+                &["C13.1"],
+            );
+        }
+        let selecting: Vec<usize> = self.entries_for(subject, d);
+        let mut selected_by: Vec<String> = selecting
+            .iter()
+            .map(|&i| self.entries[i].policy.clone())
+            .collect();
+        selected_by.dedup();
+        let always = cfg.enforcement == EnforcementMode::Always;
+        if selecting.is_empty() && !always {
+            let mut v = verdict(
+                d,
+                true,
+                format!(
+                    "no policy selects {} for {} (not enforced).",
+                    subject.name,
+                    d.as_str()
+                ),
+                &["C2.2", "K1"],
+            );
+            v.selected_by = selected_by;
+            return v;
+        }
+        let dd_sources: Vec<&str> = selecting
+            .iter()
+            .filter(|&&i| self.entries[i].default_deny)
+            .map(|&i| self.entries[i].policy.as_str())
+            .collect();
+        let default_deny = always || !dd_sources.is_empty();
+        let mut base = verdict(d, true, String::new(), &[]);
+        base.enforced = true;
+        base.default_deny = default_deny;
+        base.selected_by = selected_by;
+        let what = format!("{} {}/{}", peer.name, proto.as_str(), port);
+        // C4.2: deny first, whichever resource carries it.
+        for &i in &selecting {
+            let e = &self.entries[i];
+            if e.deny
+                && self.l3_matches(&e.l3, subject, peer)
+                && self.l4_matches(&e.l4, proto, port, dst).0
+            {
+                base.allowed = false;
+                base.entry = Some(i);
+                base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
+                base.reason = format!(
+                    "{what} is denied by {} {} ({}); deny wins over any allow.",
+                    e.policy, e.path, e.location
+                );
+                base.cites = vec!["C4.2"];
+                return self.audit(base);
+            }
+        }
+        // C14: the local host may always reach local pods at pod ingress.
+        if d == Direction::Ingress
+            && subject.kind == EpKind::Pod
+            && cfg.allow_localhost_always
+            && peer.is_local_host_of(subject.node.as_deref())
+        {
+            base.reason = format!(
+                "{} is the pod's own node; allow-localhost lets it in.",
+                peer.name
+            );
+            base.cites = vec!["C14"];
+            return base;
+        }
+        for &i in &selecting {
+            let e = &self.entries[i];
+            if e.deny || !self.l3_matches(&e.l3, subject, peer) {
+                continue;
+            }
+            let (hit, l7) = self.l4_matches(&e.l4, proto, port, dst);
+            if hit {
+                base.entry = Some(i);
+                base.l7 = l7;
+                base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
+                base.reason = format!(
+                    "{what} is allowed by {} {} ({}).",
+                    e.policy, e.path, e.location
+                );
+                base.cites = vec!["C5.1", "K5"];
+                if l7 {
+                    base.reason.push_str(" That rule has L7 rules: requests they do not allow are refused at L7, not dropped.");
+                    base.cites.push("C11");
+                }
+                return base;
+            }
+        }
+        if default_deny {
+            base.allowed = false;
+            let why = if always && dd_sources.is_empty() {
+                "policy enforcement mode `always` makes every endpoint default-deny".to_owned()
+            } else {
+                format!(
+                    "{} {} it, which puts its {} into default-deny",
+                    dd_sources
+                        .iter()
+                        .take(3)
+                        .cloned()
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    if dd_sources.len() == 1 {
+                        "selects"
+                    } else {
+                        "select"
+                    },
+                    d.as_str()
+                )
+            };
+            base.reason = format!("{why}, and no rule allows {what}.",);
+            base.reason = format!("{}: {}", subject.name, base.reason);
+            base.cites = vec!["C2.4", "C2.6"];
+            if subject.kind == EpKind::Host {
+                base.cites.push("C13.4");
+            }
+            return self.audit(base);
+        }
+        base.reason = format!(
+            "only policies with enableDefaultDeny.{}: false select {}; the allow-all baseline applies.",
+            d.as_str(),
+            subject.name
+        );
+        base.cites = vec!["C2.5", "C2.7"];
+        base
+    }
+
+    /// C13.6: in audit mode nothing is dropped; the verdict says what would have happened.
+    fn audit(&self, mut v: DirVerdict) -> DirVerdict {
+        if self.inv.cilium.audit_mode && !v.allowed {
+            v.allowed = true;
+            v.reason = format!(
+                "policy audit mode: would be dropped, only logged. {}",
+                v.reason
+            );
+            v.cites.push("C13.6");
+        }
+        v
+    }
+
+    /// A connection from `src` to `dst`: the source's egress and the destination's ingress
+    /// must both allow it (C4.1).
+    pub fn flow(&self, src: &Endpoint, dst: &Endpoint, proto: Protocol, port: u16) -> FlowVerdict {
+        let egress = self.direction(src, Direction::Egress, dst, proto, port, dst);
+        let ingress = self.direction(dst, Direction::Ingress, src, proto, port, dst);
+        FlowVerdict {
+            allowed: egress.allowed && ingress.allowed,
+            egress,
+            ingress,
+        }
+    }
+}
+
+/// C8: entity membership of a peer seen from `observer` (the subject's node).
+pub fn entity_matches(e: Entity, p: &Endpoint, observer: Option<&str>) -> bool {
+    match e {
+        Entity::All => true,
+        Entity::World => p.kind == EpKind::World,
+        Entity::WorldIpv4 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv4()),
+        Entity::WorldIpv6 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv6()),
+        Entity::Cluster => p.kind != EpKind::World,
+        Entity::Host => p.is_local_host_of(observer),
+        Entity::RemoteNode => p.kind == EpKind::Host && !p.is_local_host_of(observer),
+        Entity::KubeApiserver => p.kind == EpKind::Host && p.apiserver,
+        Entity::Health => p.kind == EpKind::Health,
+        Entity::Ingress | Entity::Init | Entity::Unmanaged | Entity::None => false,
+    }
+}
+
+fn icmp_type(t: &str) -> Option<u16> {
+    if let Ok(n) = t.parse::<u16>() {
+        return Some(n);
+    }
+    Some(match t {
+        "EchoReply" => 0,
+        "DestinationUnreachable" => 3,
+        "Redirect" => 5,
+        "EchoRequest" => 8,
+        "TimeExceeded" => 11,
+        _ => return None,
+    })
+}

@@ -1,0 +1,96 @@
+//! The Cilium policy engine: identities, per-direction enforcement and verdicts with
+//! explanations. KNPs are evaluated as Cilium translates them (K9).
+//!
+//! - [`labels`]: identity labels, the label filter (C6) and source-aware selectors.
+//! - [`endpoint`]: pods, host, health and world endpoints built from the inventory.
+//! - [`compile`]: policies → entries with namespace/cluster injection (C7) and K9.
+//! - [`eval`]: verdicts (C2, C3, C4, C13, C14) with explanations.
+
+pub mod compile;
+pub mod endpoint;
+pub mod eval;
+pub mod labels;
+
+use std::net::IpAddr;
+
+pub use compile::Entry;
+pub use endpoint::{Endpoint, EpKind};
+pub use eval::{DirVerdict, FlowVerdict};
+
+use crate::inventory::Inventory;
+use crate::model::{Direction, PolicySet};
+
+pub struct Engine<'a> {
+    pub inv: &'a Inventory,
+    pub entries: Vec<Entry>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(inv: &'a Inventory, policies: &PolicySet) -> Engine<'a> {
+        Engine {
+            inv,
+            entries: compile::compile(policies, &inv.cilium),
+        }
+    }
+
+    /// Entries in direction `d` whose subject selects `e`.
+    pub fn entries_for(&self, e: &Endpoint, d: Direction) -> Vec<usize> {
+        (0..self.entries.len())
+            .filter(|&i| self.entries[i].dir == d && self.selects(i, e))
+            .collect()
+    }
+
+    pub fn host(&self, node: &str) -> Option<Endpoint> {
+        endpoint::host_endpoint(self.inv, node)
+    }
+
+    /// A pod by namespace and name; a hostNetwork pod resolves to its node (C8 `host`).
+    pub fn pod(&self, namespace: &str, name: &str) -> Option<Endpoint> {
+        let i = self
+            .inv
+            .pods
+            .iter()
+            .position(|p| p.namespace == namespace && p.name == name)?;
+        endpoint::pod_endpoint(self.inv, i)
+    }
+
+    pub fn pod_at(&self, index: usize) -> Option<Endpoint> {
+        endpoint::pod_endpoint(self.inv, index)
+    }
+
+    pub fn health(&self, node: &str) -> Endpoint {
+        endpoint::health_endpoint(node)
+    }
+
+    pub fn world(&self, ip: IpAddr) -> Endpoint {
+        endpoint::world_endpoint(ip)
+    }
+
+    /// Resolve `node/NAME`, `health/NODE`, `world/IP`, `IP`, `NS/POD` (as in `--flows`).
+    pub fn resolve(&self, spec: &str) -> Option<Endpoint> {
+        if let Some(n) = spec.strip_prefix("node/") {
+            return self.host(n);
+        }
+        if let Some(n) = spec.strip_prefix("health/") {
+            return self.inv.node(n).map(|_| self.health(n));
+        }
+        let ip_text = spec.strip_prefix("world/").unwrap_or(spec);
+        if let Ok(ip) = ip_text.parse::<IpAddr>() {
+            // A node address is that node's host endpoint; any other address is outside.
+            if let Some(n) = self.inv.nodes.iter().find(|n| n.addresses.contains(&ip)) {
+                return self.host(&n.name);
+            }
+            if let Some(i) = self
+                .inv
+                .pods
+                .iter()
+                .position(|p| p.ip == Some(ip) && !p.host_network)
+            {
+                return self.pod_at(i);
+            }
+            return Some(self.world(ip));
+        }
+        let (ns, name) = spec.split_once('/')?;
+        self.pod(ns, name)
+    }
+}
