@@ -14,7 +14,9 @@
 //! - [`connectivity`]: every allowed connection under Kubernetes NetworkPolicies (np-guard format).
 //! - [`engine`]: Cilium semantics: identities (C6-C8), CIDR (C9), ports (C10), L7/FQDN
 //!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
+//! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
+pub mod check;
 pub mod connectivity;
 pub mod connset;
 pub mod engine;

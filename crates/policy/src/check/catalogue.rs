@@ -1,0 +1,341 @@
+//! The control-plane flow catalogue (issue 6 §4, policy-semantics (d) and C13.7): the flows a
+//! cluster needs, derived from the inventory. Nodes are grouped by what policies can see of
+//! them (filtered labels, API server, etcd), so large clusters give one flow per class pair.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use ipnet::IpNet;
+
+use crate::engine::labels::kept_by_filter;
+use crate::inventory::{Inventory, Pod, TargetPort};
+use crate::model::Protocol;
+
+/// Namespace and name of the synthetic pod that stands for "any pod" in the catalogue.
+pub const PROBE_NS: &str = "default";
+pub const PROBE_NAME: &str = "lifeboat-probe";
+
+/// One flow to evaluate. `src`/`dst` use the engine's endpoint syntax (`node/NAME`, `NS/POD`,
+/// an IP address).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    pub name: String,
+    pub src: String,
+    pub dst: String,
+    pub protocol: Protocol,
+    pub port: u16,
+    pub critical: bool,
+    /// Why the cluster needs it, for the report.
+    pub purpose: &'static str,
+}
+
+/// Options that add flows.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogueOptions {
+    pub admin_cidrs: Vec<IpNet>,
+}
+
+/// Add the probe pod to a copy of the inventory, on the first worker (or first node).
+pub fn with_probe(inv: &Inventory) -> Inventory {
+    let mut inv = inv.clone();
+    let node = inv
+        .nodes
+        .iter()
+        .find(|n| !n.is_control_plane())
+        .or_else(|| inv.nodes.first())
+        .map(|n| n.name.clone());
+    inv.pods.push(Pod {
+        namespace: PROBE_NS.into(),
+        name: PROBE_NAME.into(),
+        labels: BTreeMap::new(),
+        ip: Some(IpAddr::from([10, 255, 255, 254])),
+        node,
+        service_account: "default".into(),
+        ..Pod::default()
+    });
+    inv.normalise();
+    inv
+}
+
+/// Representative nodes: up to two per class of (filtered labels, apiserver, etcd).
+fn node_classes(inv: &Inventory) -> Vec<(Vec<String>, bool, bool)> {
+    let api: Vec<&str> = inv
+        .apiserver_nodes()
+        .iter()
+        .map(|n| n.name.as_str())
+        .collect();
+    let etcd: Vec<&str> = inv.etcd_nodes().iter().map(|n| n.name.as_str()).collect();
+    let mut classes: BTreeMap<(Vec<(String, String)>, bool, bool), Vec<String>> = BTreeMap::new();
+    for n in &inv.nodes {
+        let labels: Vec<(String, String)> = n
+            .labels
+            .iter()
+            .filter(|(k, _)| kept_by_filter(k))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let key = (
+            labels,
+            api.contains(&n.name.as_str()),
+            etcd.contains(&n.name.as_str()),
+        );
+        let members = classes.entry(key).or_default();
+        if members.len() < 2 {
+            members.push(n.name.clone());
+        }
+    }
+    classes
+        .into_iter()
+        .map(|((_, a, e), m)| (m, a, e))
+        .collect()
+}
+
+/// Distinct (src, dst) node pairs, one per class pair.
+fn pairs(
+    classes: &[(Vec<String>, bool, bool)],
+    src_ok: impl Fn(bool, bool) -> bool,
+    dst_ok: impl Fn(bool, bool) -> bool,
+) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for (sm, sa, se) in classes {
+        if !src_ok(*sa, *se) {
+            continue;
+        }
+        for (dm, da, de) in classes {
+            if !dst_ok(*da, *de) {
+                continue;
+            }
+            let Some(s) = sm.first() else { continue };
+            if let Some(d) = dm.iter().find(|d| *d != s) {
+                out.push((s.clone(), d.clone()));
+            }
+        }
+    }
+    out
+}
+
+fn node_flows(
+    out: &mut Vec<Flow>,
+    pairs: &[(String, String)],
+    name: &str,
+    protocol: Protocol,
+    port: u16,
+    critical: bool,
+    purpose: &'static str,
+) {
+    for (s, d) in pairs {
+        out.push(Flow {
+            name: name.to_owned(),
+            src: format!("node/{s}"),
+            dst: format!("node/{d}"),
+            protocol,
+            port,
+            critical,
+            purpose,
+        });
+    }
+}
+
+/// Every catalogue flow for this inventory (which must contain the probe pod).
+pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
+    let classes = node_classes(inv);
+    let mut out = Vec::new();
+    let etcd_pairs = pairs(&classes, |_, e| e, |_, e| e);
+    node_flows(
+        &mut out,
+        &etcd_pairs,
+        "etcd-peer",
+        Protocol::Tcp,
+        2380,
+        true,
+        "etcd raft between members",
+    );
+    node_flows(
+        &mut out,
+        &pairs(&classes, |a, e| a || e, |_, e| e),
+        "etcd-client",
+        Protocol::Tcp,
+        2379,
+        true,
+        "API server and members to etcd",
+    );
+    node_flows(
+        &mut out,
+        &pairs(&classes, |_, _| true, |a, _| a),
+        "apiserver-from-node",
+        Protocol::Tcp,
+        6443,
+        true,
+        "kubelets and components to the API server",
+    );
+    node_flows(
+        &mut out,
+        &pairs(&classes, |a, _| a, |_, _| true),
+        "kubelet",
+        Protocol::Tcp,
+        10250,
+        true,
+        "API server to kubelets (logs, exec, metrics)",
+    );
+    let all_pairs = pairs(&classes, |_, _| true, |_, _| true);
+    node_flows(
+        &mut out,
+        &all_pairs,
+        "cilium-health",
+        Protocol::Tcp,
+        4240,
+        false,
+        "Cilium health checks between nodes",
+    );
+    if let Some(port) = inv.cilium.tunnel.port() {
+        node_flows(
+            &mut out,
+            &all_pairs,
+            "tunnel",
+            Protocol::Udp,
+            port,
+            true,
+            "pod traffic between nodes (VXLAN/Geneve)",
+        );
+    }
+    if inv.cilium.encryption == crate::inventory::Encryption::Wireguard {
+        node_flows(
+            &mut out,
+            &all_pairs,
+            "wireguard",
+            Protocol::Udp,
+            51871,
+            true,
+            "WireGuard transparent encryption",
+        );
+    }
+    if inv.cilium.bgp {
+        node_flows(
+            &mut out,
+            &all_pairs,
+            "bgp",
+            Protocol::Tcp,
+            179,
+            false,
+            "BGP sessions",
+        );
+    }
+    let probe = format!("{PROBE_NS}/{PROBE_NAME}");
+    for n in inv.apiserver_nodes() {
+        out.push(Flow {
+            name: "apiserver-from-pod".into(),
+            src: probe.clone(),
+            dst: format!("node/{}", n.name),
+            protocol: Protocol::Tcp,
+            port: 6443,
+            critical: true,
+            purpose: "pods (controllers, operators, CoreDNS) to the API server",
+        });
+    }
+    dns_flows(inv, &probe, &mut out);
+    webhook_flows(inv, &mut out);
+    for cidr in &opts.admin_cidrs {
+        let ip = cidr.network();
+        for n in inv.apiserver_nodes() {
+            out.push(Flow {
+                name: "apiserver-from-admin".into(),
+                src: ip.to_string(),
+                dst: format!("node/{}", n.name),
+                protocol: Protocol::Tcp,
+                port: 6443,
+                critical: true,
+                purpose: "administrators to the API server",
+            });
+        }
+        for (members, _, _) in &classes {
+            if let Some(n) = members.first() {
+                out.push(Flow {
+                    name: "ssh-from-admin".into(),
+                    src: ip.to_string(),
+                    dst: format!("node/{n}"),
+                    protocol: Protocol::Tcp,
+                    port: 22,
+                    critical: true,
+                    purpose: "administrators' SSH: the recovery path",
+                });
+            }
+        }
+    }
+    out
+}
+
+/// DNS from pods to every CoreDNS backend, on the backend port (policy-semantics (d).15).
+fn dns_flows(inv: &Inventory, probe: &str, out: &mut Vec<Flow>) {
+    let svc = inv.service("kube-system", "kube-dns");
+    let backends: Vec<&Pod> = match svc {
+        Some(s) => inv.backends(s).collect(),
+        None => inv
+            .pods
+            .iter()
+            .filter(|p| {
+                p.namespace == "kube-system"
+                    && p.labels.get("k8s-app").is_some_and(|v| v == "kube-dns")
+            })
+            .collect(),
+    };
+    for pod in backends {
+        for protocol in [Protocol::Udp, Protocol::Tcp] {
+            let port = svc
+                .and_then(|s| s.ports.iter().find(|p| p.protocol == protocol))
+                .map(|sp| match &sp.target {
+                    TargetPort::Number(n) => *n,
+                    TargetPort::Named(name) => pod.named_port(name, protocol).unwrap_or(sp.port),
+                })
+                .unwrap_or(53);
+            let dst = if pod.host_network {
+                match &pod.node {
+                    Some(n) => format!("node/{n}"),
+                    None => continue,
+                }
+            } else {
+                format!("{}/{}", pod.namespace, pod.name)
+            };
+            out.push(Flow {
+                name: format!("dns-{}", protocol.as_str().to_ascii_lowercase()),
+                src: probe.to_owned(),
+                dst,
+                protocol,
+                port,
+                critical: true,
+                purpose: "name resolution for pods (backend port of kube-dns)",
+            });
+        }
+    }
+}
+
+/// API server to admission webhooks served in the cluster.
+fn webhook_flows(inv: &Inventory, out: &mut Vec<Flow>) {
+    let Some(api) = inv.apiserver_nodes().first().map(|n| n.name.clone()) else {
+        return;
+    };
+    for w in &inv.webhooks {
+        let Some((ns, name, port)) = &w.service else {
+            continue;
+        };
+        let Some(svc) = inv.service(ns, name) else {
+            continue;
+        };
+        let sp = svc.ports.iter().find(|p| p.port == *port);
+        for pod in inv.backends(svc).take(1) {
+            let target = sp
+                .map(|sp| match &sp.target {
+                    TargetPort::Number(n) => *n,
+                    TargetPort::Named(n) => pod.named_port(n, Protocol::Tcp).unwrap_or(*port),
+                })
+                .unwrap_or(*port);
+            out.push(Flow {
+                name: format!("webhook {}", w.name),
+                src: format!("node/{api}"),
+                dst: format!("{}/{}", pod.namespace, pod.name),
+                protocol: Protocol::Tcp,
+                port: target,
+                critical: w.fail_closed,
+                purpose: "API server to an admission webhook (failurePolicy Fail blocks writes)",
+            });
+        }
+    }
+}

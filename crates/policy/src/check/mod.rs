@@ -1,0 +1,144 @@
+//! `policy check`: evaluate the control-plane flow catalogue (plus user flows) against a
+//! policy set and an inventory; report verdicts, explanations, fixes and findings.
+
+pub mod catalogue;
+pub mod fix;
+pub mod flows_file;
+
+use ipnet::IpNet;
+use serde::Serialize;
+
+pub use catalogue::{CatalogueOptions, Flow};
+
+use crate::engine::Engine;
+use crate::findings::{Finding, Severity};
+use crate::inventory::Inventory;
+use crate::model::PolicySet;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FlowResult {
+    pub name: String,
+    pub src: String,
+    pub dst: String,
+    pub protocol: String,
+    pub port: u16,
+    /// `allow` or `deny`.
+    pub verdict: &'static str,
+    pub critical: bool,
+    pub explanation: String,
+    pub fix: Option<String>,
+    pub purpose: String,
+    /// Rule numbers of policy-semantics.md behind the verdict.
+    pub rules: Vec<&'static str>,
+}
+
+impl FlowResult {
+    pub fn allowed(&self) -> bool {
+        self.verdict == "allow"
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CheckReport {
+    pub assumed_inventory: bool,
+    pub flows: Vec<FlowResult>,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    /// 2 when a critical flow is denied, 1 for warnings only, 0 clean.
+    pub fn exit_code(&self) -> i32 {
+        if self.flows.iter().any(|f| f.critical && !f.allowed()) {
+            2
+        } else if self.flows.iter().any(|f| !f.allowed())
+            || self
+                .findings
+                .iter()
+                .any(|f| f.severity >= Severity::Warning)
+        {
+            1
+        } else {
+            0
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CheckOptions {
+    pub admin_cidrs: Vec<IpNet>,
+    pub user_flows: Vec<Flow>,
+}
+
+/// Evaluate one flow list on an engine; unresolvable endpoints become findings.
+pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) -> Vec<FlowResult> {
+    let mut out = Vec::with_capacity(flows.len());
+    for f in flows {
+        let (Some(src), Some(dst)) = (engine.resolve(&f.src), engine.resolve(&f.dst)) else {
+            findings.push(Finding::new(
+                Severity::Warning,
+                "flow-endpoint-unknown",
+                format!(
+                    "flow {}: {} or {} is not in the inventory",
+                    f.name, f.src, f.dst
+                ),
+            ));
+            continue;
+        };
+        let v = engine.flow(&src, &dst, f.protocol, f.port);
+        let fix = fix::suggest(
+            engine, &src, &dst, f.protocol, f.port, &v.ingress, &v.egress,
+        );
+        let mut rules: Vec<&'static str> = v
+            .egress
+            .cites
+            .iter()
+            .chain(v.ingress.cites.iter())
+            .copied()
+            .collect();
+        rules.sort_unstable();
+        rules.dedup();
+        out.push(FlowResult {
+            name: f.name.clone(),
+            src: f.src.clone(),
+            dst: f.dst.clone(),
+            protocol: f.protocol.as_str().to_owned(),
+            port: f.port,
+            verdict: if v.allowed { "allow" } else { "deny" },
+            critical: f.critical,
+            explanation: v.explanation(),
+            fix,
+            purpose: f.purpose.to_owned(),
+            rules,
+        });
+    }
+    out
+}
+
+/// Run the check. `findings` are carried into the report (parse findings, lints).
+pub fn check(
+    inv: &Inventory,
+    policies: &PolicySet,
+    opts: &CheckOptions,
+    mut findings: Vec<Finding>,
+) -> CheckReport {
+    let inv = catalogue::with_probe(inv);
+    let engine = Engine::new(&inv, policies);
+    let mut flows = catalogue::catalogue(
+        &inv,
+        &CatalogueOptions {
+            admin_cidrs: opts.admin_cidrs.clone(),
+        },
+    );
+    flows.extend(opts.user_flows.iter().cloned());
+    if inv.assumed {
+        findings.push(Finding::new(Severity::Info, "assumed-inventory", "no inventory given: evaluated against the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on)"));
+    }
+    let mut results = evaluate(&engine, &flows, &mut findings);
+    // Critical denials first, then other denials, then allows; stable inside each group.
+    results.sort_by_key(|r| (r.allowed(), !r.critical));
+    CheckReport {
+        assumed_inventory: inv.assumed,
+        flows: results,
+        findings,
+    }
+}
