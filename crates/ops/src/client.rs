@@ -11,13 +11,14 @@ use std::time::Duration;
 use etcd_client::{Certificate, Client, ConnectOptions, Identity, TlsOptions};
 
 use crate::OpsError;
-use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
+use crate::settings::{ConnectionSettings, Endpoint, TlsFiles, ValidatedTls};
 
 /// A connected client plus the limits every call on it must respect.
 pub struct EndpointClient {
     pub endpoint: Endpoint,
     pub client: Client,
     command_timeout: Duration,
+    tls_files: TlsFiles,
 }
 
 impl EndpointClient {
@@ -32,7 +33,7 @@ impl EndpointClient {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(OpsError::Endpoint {
                 endpoint,
-                message: explain(&e),
+                message: explain(&e, &self.tls_files),
             }),
             Err(_) => Err(OpsError::Timeout {
                 endpoint,
@@ -86,7 +87,7 @@ pub async fn connect(
         Ok(Err(e)) => {
             return Err(OpsError::Endpoint {
                 endpoint: name,
-                message: explain(&e),
+                message: explain(&e, &settings.tls),
             });
         }
         Err(_) => {
@@ -100,12 +101,19 @@ pub async fn connect(
         endpoint: endpoint.clone(),
         client,
         command_timeout: settings.command_timeout,
+        tls_files: settings.tls.clone(),
     })
 }
 
 /// etcd-client errors wrap tonic errors wrap rustls errors; the useful words are at the bottom of
-/// the chain. Collect the chain and add the check an operator should make.
-pub fn explain(err: &etcd_client::Error) -> String {
+/// the chain. Collect the chain and add the check an operator should make, naming the files.
+pub fn explain(err: &etcd_client::Error, tls: &TlsFiles) -> String {
+    let file = |p: &Option<std::path::PathBuf>, flag: &str| match p {
+        Some(p) => format!("{flag} {}", p.display()),
+        None => flag.to_string(),
+    };
+    let cacert = file(&tls.cacert, "--cacert");
+    let cert = file(&tls.cert, "--cert");
     let mut parts = vec![err.to_string()];
     let mut source = std::error::Error::source(err);
     while let Some(s) = source {
@@ -116,24 +124,37 @@ pub fn explain(err: &etcd_client::Error) -> String {
         source = s.source();
     }
     let chain = parts.join(": ");
-    let hint = if chain.contains("UnknownIssuer") || chain.contains("unknown issuer") {
-        Some(
-            "the server certificate is not signed by the CA given with --cacert; check that it is etcd's CA",
-        )
+    let hint: Option<String> = if chain.contains("UnknownIssuer")
+        || chain.contains("unknown issuer")
+        || chain.contains("BadSignature")
+    {
+        Some(format!(
+            "the server certificate is not signed by the CA in {cacert}; check that it is etcd's \
+             CA (kubeadm: /etc/kubernetes/pki/etcd/ca.crt)"
+        ))
     } else if chain.contains("NotValidForName") || chain.contains("not valid for name") {
         Some(
-            "the server certificate does not list this host or IP; use the address etcd advertises",
+            "the server certificate does not list this host or IP; use the address etcd advertises"
+                .into(),
         )
     } else if chain.contains("certificate required") || chain.contains("CertificateRequired") {
-        Some("etcd requires a client certificate: pass --cert and --key")
-    } else if chain.contains("bad certificate") || chain.contains("BadCertificate") {
-        Some("etcd rejected the client certificate: check that --cert is signed by etcd's CA")
+        Some("etcd requires a client certificate: pass --cert and --key".into())
+    } else if chain.contains("bad certificate")
+        || chain.contains("BadCertificate")
+        || chain.contains("UnknownCA")
+    {
+        Some(format!(
+            "etcd rejected the client certificate {cert}: check that it is signed by etcd's CA"
+        ))
     } else if chain.contains("InvalidContentType")
         || chain.contains("CorruptMessage")
         || chain.contains("http2 error")
         || chain.contains("frame with invalid size")
     {
-        Some("the port answered but does not speak etcd's gRPC (wrong port, or http vs https)")
+        Some(
+            "the port answered but does not speak etcd's gRPC (wrong port, or http vs https)"
+                .into(),
+        )
     } else {
         None
     };

@@ -258,13 +258,45 @@ impl LocalCluster {
         let peer = format!("{}://127.0.0.1:{}", self.scheme(), member.peer_port);
         let settings = self.settings();
         let tls = settings.validate()?;
+        // etcd 3.4 refuses to add a voter until the leader has been connected to every member
+        // for 5 s ("unhealthy cluster"); a fresh cluster needs a few retries.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match self
+                .try_add_member(&mut member, name, &peer, learner, &settings, tls.as_ref())
+                .await
+            {
+                Ok(id) => {
+                    self.members.push(member);
+                    return Ok((self.members.len() - 1, id));
+                }
+                Err(e)
+                    if e.to_string().contains("unhealthy cluster")
+                        && tokio::time::Instant::now() < deadline =>
+                {
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn try_add_member(
+        &self,
+        member: &mut LocalMember,
+        name: &str,
+        peer: &str,
+        learner: bool,
+        settings: &ConnectionSettings,
+        tls: Option<&crate::settings::ValidatedTls>,
+    ) -> Result<u64, OpsError> {
         let mut last_err = None;
         for ep in &settings.endpoints {
-            let Ok(mut c) = crate::client::connect(ep, tls.as_ref(), &settings).await else {
+            let Ok(mut c) = crate::client::connect(ep, tls, settings).await else {
                 continue;
             };
             let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
-            let peers = [peer.clone()];
+            let peers = [peer.to_string()];
             match c
                 .call(|mut cl| async move { cl.member_add(peers, opts).await })
                 .await
@@ -285,8 +317,7 @@ impl LocalCluster {
                     member.initial_cluster = parts.join(",");
                     member.initial_state = "existing";
                     member.state = MemberState::NeverStarted;
-                    self.members.push(member);
-                    return Ok((self.members.len() - 1, id));
+                    return Ok(id);
                 }
                 Err(e) => last_err = Some(e),
             }
@@ -307,7 +338,10 @@ impl LocalCluster {
             let obs = gather(&settings, tls.as_ref(), true).await;
             let st = diagnose(&obs, &DiagnoseOptions::default());
             let all_answer = st.endpoints.iter().all(|e| e.reachable);
-            if all_answer && st.quorum.has_quorum && st.quorum.leader_agreed {
+            // Followers keep naming a dead leader until their election timeout fires: only a
+            // leader that is itself among the answering members counts.
+            let leader_answers = st.endpoints.iter().any(|e| e.is_leader);
+            if all_answer && leader_answers && st.quorum.has_quorum && st.quorum.leader_agreed {
                 return Ok(());
             }
             last = st

@@ -107,11 +107,15 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
     let reachable_voters = voters.iter().filter(|m| answering.contains(&m.id)).count();
     let quorum_size = voters.len() / 2 + 1;
     let has_quorum = !voters.is_empty() && reachable_voters >= quorum_size;
-    let leader_id = if leader_ids.len() == 1 {
+    // A leader cut off from a majority keeps its title until CheckQuorum demotes it one election
+    // timeout later, but it can commit nothing: without quorum there is no leader.
+    let claimed_leader = if leader_ids.len() == 1 {
         leader_ids.iter().next().copied()
     } else {
         None
     };
+    let isolated_leader = claimed_leader.filter(|_| !members.is_empty() && !has_quorum);
+    let leader_id = claimed_leader.filter(|_| isolated_leader.is_none());
     let leader_agreed = leader_id.is_some()
         && reachable
             .iter()
@@ -165,19 +169,26 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         });
     }
 
-    if !reachable.is_empty() && leader_ids.is_empty() {
+    if !reachable.is_empty() && (leader_ids.is_empty() || isolated_leader.is_some()) {
         findings.push(Finding {
             severity: Severity::Critical,
             code: "NO_LEADER",
-            message: match stale_leader {
-                Some(l) => format!(
+            message: match (isolated_leader, stale_leader) {
+                (Some(l), _) => format!(
+                    "no working leader: {} still calls itself leader but cannot reach a quorum, \
+                     so it commits nothing and will step down",
+                    hex_id(l)
+                ),
+                (None, Some(l)) => format!(
                     "no leader: members still name {}, which does not answer; the cluster \
                      accepts no writes and no linearizable reads",
                     hex_id(l)
                 ),
-                None => "no reachable member knows a leader: the cluster accepts no writes and \
+                (None, None) => {
+                    "no reachable member knows a leader: the cluster accepts no writes and \
                          no linearizable reads"
-                    .into(),
+                        .into()
+                }
             },
             fix: Some(if has_quorum {
                 "a majority answers, so an election should finish within seconds; if it does not, \
@@ -508,3 +519,7 @@ fn most_common<T: Ord + Clone>(items: impl Iterator<Item = T>) -> Option<T> {
     }
     counts.into_iter().max_by_key(|(_, n)| *n).map(|(v, _)| v)
 }
+
+#[cfg(test)]
+#[path = "diagnose_tests.rs"]
+mod tests;

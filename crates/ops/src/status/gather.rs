@@ -142,7 +142,7 @@ async fn probe(
             });
         }
         Ok(Err(e)) => {
-            out.status = Err(explain(&e));
+            out.status = Err(explain(&e, &settings.tls));
             return out;
         }
         Err(_) => {
@@ -168,7 +168,9 @@ async fn probe(
             members.sort();
             out.members = Some(members);
         }
-        Ok(Err(e)) => out.errors.push(format!("member list: {}", explain(&e))),
+        Ok(Err(e)) => out
+            .errors
+            .push(format!("member list: {}", explain(&e, &settings.tls))),
         Err(_) => out.errors.push(format!("member list: {}", timed_out())),
     }
 

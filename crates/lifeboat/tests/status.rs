@@ -1,0 +1,175 @@
+//! `lifeboat status` against real etcd 3.4 clusters started by the test kit.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{codes, finding, status_json};
+use testkit::TestCluster;
+
+fn short_timeouts() -> Vec<String> {
+    vec!["--dial-timeout=1s".into(), "--command-timeout=2s".into()]
+}
+
+#[tokio::test]
+async fn healthy_tls_cluster_exits_zero_with_the_documented_schema() {
+    let tc = TestCluster::tls(3).await;
+    let (code, json, stderr) = status_json(&tc.cli_args());
+    assert_eq!(code, 0, "{json:#} {stderr}");
+    for key in ["members", "endpoints", "alarms", "quorum", "findings"] {
+        assert!(json.get(key).is_some(), "missing top-level key {key}");
+    }
+    assert_eq!(json["members"].as_array().map(Vec::len), Some(3));
+    assert_eq!(json["endpoints"].as_array().map(Vec::len), Some(3));
+    let q = &json["quorum"];
+    assert_eq!(q["voting_members"], 3);
+    assert_eq!(q["reachable_voters"], 3);
+    assert_eq!(q["quorum_size"], 2);
+    assert_eq!(q["failures_tolerated"], 1);
+    assert_eq!(q["has_quorum"], true);
+    assert_eq!(q["leader_agreed"], true);
+    assert_eq!(codes(&json), vec!["HEALTHY"]);
+    let leaders = json["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["is_leader"] == true)
+        .count();
+    assert_eq!(leaders, 1);
+    for e in json["endpoints"].as_array().unwrap() {
+        assert_eq!(e["reachable"], true);
+        assert_eq!(e["version"], "3.4.23");
+        assert!(e["raft_index"].as_u64().unwrap_or(0) > 0);
+        assert!(e["member_id"].as_str().unwrap_or("").len() == 16);
+    }
+}
+
+#[tokio::test]
+async fn one_of_three_killed_is_a_warning_with_no_tolerance_left() {
+    let mut tc = TestCluster::tls(3).await;
+    tc.cluster.kill(2);
+    tc.wait_leader(Duration::from_secs(30)).await;
+    let mut args = tc.cli_args();
+    args.extend(short_timeouts());
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["quorum"]["failures_tolerated"], 0);
+    assert_eq!(json["quorum"]["has_quorum"], true);
+    let f = finding(&json, "MEMBER_UNREACHABLE").expect("the dead member is reported");
+    assert!(f["message"].as_str().unwrap_or("").contains("m3"), "{f}");
+    assert_eq!(f["severity"], "warning");
+}
+
+#[tokio::test]
+async fn two_of_three_killed_is_critical_and_still_answers() {
+    let mut tc = TestCluster::tls(3).await;
+    tc.cluster.kill(1);
+    tc.cluster.kill(2);
+    let mut args = tc.cli_args();
+    args.extend(short_timeouts());
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 2, "{json:#}");
+    let c = codes(&json);
+    assert!(c.contains(&"QUORUM_LOST".to_string()), "{c:?}");
+    assert!(c.contains(&"NO_LEADER".to_string()), "{c:?}");
+    assert_eq!(json["quorum"]["has_quorum"], false);
+    assert_eq!(json["quorum"]["reachable_voters"], 1);
+    let fix = finding(&json, "QUORUM_LOST").unwrap()["fix"].as_str().unwrap_or("").to_string();
+    assert!(fix.contains("bring back 1 of the 2"), "{fix}");
+}
+
+#[tokio::test]
+async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
+    let mut tc = TestCluster::tls(3).await;
+    let mut args = tc.cli_args();
+    args.extend(short_timeouts());
+    let (_, before, _) = status_json(&args);
+    let old_leader = before["quorum"]["leader_id"].as_str().expect("a leader").to_string();
+    let idx = before["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|e| e["member_id"] == old_leader.as_str())
+        .expect("the leader's endpoint");
+    // Endpoints are listed in the order given, which is the member order.
+    tc.cluster.pause(idx);
+    tc.wait_leader(Duration::from_secs(30)).await;
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 1, "{json:#}");
+    let new_leader = json["quorum"]["leader_id"].as_str().unwrap_or("");
+    assert!(!new_leader.is_empty() && new_leader != old_leader, "{json:#}");
+    let paused = &json["endpoints"][idx];
+    assert_eq!(paused["reachable"], false);
+    let f = finding(&json, "MEMBER_UNREACHABLE").expect("the frozen leader is reported");
+    assert!(f["message"].as_str().unwrap_or("").contains(&old_leader));
+    tc.cluster.resume(idx);
+}
+
+#[tokio::test]
+async fn stale_unstarted_member_plus_one_failure_names_the_member_to_remove() {
+    let mut tc = TestCluster::tls(3).await;
+    let (_, stale_id) = tc.cluster.add_member("m4", false).await.expect("member add");
+    let stale_hex = format!("{stale_id:016x}");
+    tc.cluster.kill(2);
+    let mut args = tc.cli_args();
+    args.extend(short_timeouts());
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(json["quorum"]["voting_members"], 4);
+    assert_eq!(json["quorum"]["reachable_voters"], 2);
+    assert_eq!(json["quorum"]["quorum_size"], 3);
+    let c = codes(&json);
+    assert!(c.contains(&"QUORUM_LOST".to_string()), "{c:?}");
+    let f = finding(&json, "MEMBER_UNSTARTED").expect("the stale member is reported");
+    assert_eq!(f["severity"], "critical");
+    let fix = f["fix"].as_str().unwrap_or("");
+    assert!(fix.contains(&format!("lifeboat member remove {stale_hex}")), "{fix}");
+    let m = json["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == stale_hex.as_str())
+        .expect("listed");
+    assert_eq!(m["started"], false);
+    assert_eq!(m["name"], "");
+}
+
+#[tokio::test]
+async fn wrong_ca_names_the_file_and_exits_unknown() {
+    let tc = TestCluster::tls(1).await;
+    let other = tempfile::tempdir().unwrap();
+    let other_pki = ops::local::Pki::generate(other.path()).unwrap();
+    let pki = tc.cluster.pki.as_ref().unwrap();
+    let args = vec![
+        format!("--endpoints={}", tc.cluster.client_url(0)),
+        format!("--cacert={}", other_pki.ca_cert.display()),
+        format!("--cert={}", pki.client_cert.display()),
+        format!("--key={}", pki.client_key.display()),
+    ];
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 3, "{json:#}");
+    let err = json["endpoints"][0]["errors"][0].as_str().unwrap_or("").to_string();
+    assert!(err.contains("not signed by the CA"), "{err}");
+    assert!(err.contains(&other_pki.ca_cert.display().to_string()), "{err}");
+}
+
+#[tokio::test]
+async fn plain_http_cluster_works_without_certificates() {
+    let tc = TestCluster::plain(3).await;
+    let (code, json, _) = status_json(&tc.cli_args());
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["quorum"]["reachable_voters"], 3);
+}
+
+#[tokio::test]
+async fn member_client_urls_are_probed_when_one_endpoint_is_given() {
+    let tc = TestCluster::tls(3).await;
+    let mut args = tc.cli_args();
+    args[0] = format!("--endpoints={}", tc.cluster.client_url(0));
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 0, "{json:#}");
+    assert_eq!(json["endpoints"].as_array().map(Vec::len), Some(3));
+    args.push("--only-given".into());
+    let (_, json, _) = status_json(&args);
+    assert_eq!(json["endpoints"].as_array().map(Vec::len), Some(1));
+}
