@@ -10,7 +10,12 @@ use assert_cmd::Command;
 /// guard so a hang fails the test instead of stalling the suite (not a performance assertion).
 pub fn lifeboat() -> Command {
     let mut cmd = Command::cargo_bin("lifeboat").expect("the lifeboat binary is built by cargo");
-    for var in ["ETCDCTL_ENDPOINTS", "ETCDCTL_CACERT", "ETCDCTL_CERT", "ETCDCTL_KEY"] {
+    for var in [
+        "ETCDCTL_ENDPOINTS",
+        "ETCDCTL_CACERT",
+        "ETCDCTL_CERT",
+        "ETCDCTL_KEY",
+    ] {
         cmd.env_remove(var);
     }
     cmd.env_remove("LIFEBOAT_LOG");
@@ -40,10 +45,17 @@ pub fn status_json(args: &[String]) -> (i32, serde_json::Value, String) {
 pub fn codes(json: &serde_json::Value) -> Vec<String> {
     json["findings"]
         .as_array()
-        .map(|a| a.iter().filter_map(|f| f["code"].as_str().map(String::from)).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|f| f["code"].as_str().map(String::from))
+                .collect()
+        })
         .unwrap_or_default()
 }
 
 pub fn finding<'a>(json: &'a serde_json::Value, code: &str) -> Option<&'a serde_json::Value> {
-    json["findings"].as_array()?.iter().find(|f| f["code"] == code)
+    json["findings"]
+        .as_array()?
+        .iter()
+        .find(|f| f["code"] == code)
 }

@@ -74,7 +74,10 @@ async fn two_of_three_killed_is_critical_and_still_answers() {
     assert!(c.contains(&"NO_LEADER".to_string()), "{c:?}");
     assert_eq!(json["quorum"]["has_quorum"], false);
     assert_eq!(json["quorum"]["reachable_voters"], 1);
-    let fix = finding(&json, "QUORUM_LOST").unwrap()["fix"].as_str().unwrap_or("").to_string();
+    let fix = finding(&json, "QUORUM_LOST").unwrap()["fix"]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(fix.contains("bring back 1 of the 2"), "{fix}");
 }
 
@@ -84,7 +87,10 @@ async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
     let mut args = tc.cli_args();
     args.extend(short_timeouts());
     let (_, before, _) = status_json(&args);
-    let old_leader = before["quorum"]["leader_id"].as_str().expect("a leader").to_string();
+    let old_leader = before["quorum"]["leader_id"]
+        .as_str()
+        .expect("a leader")
+        .to_string();
     let idx = before["endpoints"]
         .as_array()
         .unwrap()
@@ -97,7 +103,10 @@ async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
     let (code, json, _) = status_json(&args);
     assert_eq!(code, 1, "{json:#}");
     let new_leader = json["quorum"]["leader_id"].as_str().unwrap_or("");
-    assert!(!new_leader.is_empty() && new_leader != old_leader, "{json:#}");
+    assert!(
+        !new_leader.is_empty() && new_leader != old_leader,
+        "{json:#}"
+    );
     let paused = &json["endpoints"][idx];
     assert_eq!(paused["reachable"], false);
     let f = finding(&json, "MEMBER_UNREACHABLE").expect("the frozen leader is reported");
@@ -108,7 +117,11 @@ async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
 #[tokio::test]
 async fn stale_unstarted_member_plus_one_failure_names_the_member_to_remove() {
     let mut tc = TestCluster::tls(3).await;
-    let (_, stale_id) = tc.cluster.add_member("m4", false).await.expect("member add");
+    let (_, stale_id) = tc
+        .cluster
+        .add_member("m4", false)
+        .await
+        .expect("member add");
     let stale_hex = format!("{stale_id:016x}");
     tc.cluster.kill(2);
     let mut args = tc.cli_args();
@@ -123,7 +136,10 @@ async fn stale_unstarted_member_plus_one_failure_names_the_member_to_remove() {
     let f = finding(&json, "MEMBER_UNSTARTED").expect("the stale member is reported");
     assert_eq!(f["severity"], "critical");
     let fix = f["fix"].as_str().unwrap_or("");
-    assert!(fix.contains(&format!("lifeboat member remove {stale_hex}")), "{fix}");
+    assert!(
+        fix.contains(&format!("lifeboat member remove {stale_hex}")),
+        "{fix}"
+    );
     let m = json["members"]
         .as_array()
         .unwrap()
@@ -148,9 +164,15 @@ async fn wrong_ca_names_the_file_and_exits_unknown() {
     ];
     let (code, json, _) = status_json(&args);
     assert_eq!(code, 3, "{json:#}");
-    let err = json["endpoints"][0]["errors"][0].as_str().unwrap_or("").to_string();
+    let err = json["endpoints"][0]["errors"][0]
+        .as_str()
+        .unwrap_or("")
+        .to_string();
     assert!(err.contains("not signed by the CA"), "{err}");
-    assert!(err.contains(&other_pki.ca_cert.display().to_string()), "{err}");
+    assert!(
+        err.contains(&other_pki.ca_cert.display().to_string()),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -172,4 +194,38 @@ async fn member_client_urls_are_probed_when_one_endpoint_is_given() {
     args.push("--only-given".into());
     let (_, json, _) = status_json(&args);
     assert_eq!(json["endpoints"].as_array().map(Vec::len), Some(1));
+}
+
+#[tokio::test]
+async fn a_full_backend_raises_nospace_which_status_reports() {
+    let tc = TestCluster::start(testkit::LocalClusterSpec {
+        members: 1,
+        quota_bytes: Some(16 * 1024 * 1024),
+        ..testkit::LocalClusterSpec::default()
+    })
+    .await;
+    let mut client = tc.any_client().await.expect("client");
+    let value = vec![b'x'; 100 * 1024];
+    let mut refused = false;
+    for i in 0..400 {
+        if client
+            .put(format!("/fill/{i:04}"), value.clone(), None)
+            .await
+            .is_err()
+        {
+            refused = true;
+            break;
+        }
+    }
+    assert!(refused, "etcd never refused a write at a 16 MiB quota");
+    let mut args = tc.cli_args();
+    args.push(format!("--quota-bytes={}", 16 * 1024 * 1024));
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 2, "{json:#}");
+    assert_eq!(json["alarms"][0]["alarm"], "NOSPACE");
+    let c = codes(&json);
+    assert!(
+        c.contains(&"ALARM_NOSPACE".to_string()) && c.contains(&"DB_NEAR_QUOTA".to_string()),
+        "{c:?}"
+    );
 }
