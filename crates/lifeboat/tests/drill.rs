@@ -1,0 +1,73 @@
+//! `lifeboat drill` end to end: a real throwaway cluster, a real disaster, a verdict.
+
+mod common;
+
+use common::lifeboat;
+
+#[test]
+fn lost_quorum_drill_detects_and_passes() {
+    let out = lifeboat()
+        .args(["drill", "-o", "json", "--keys", "200"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "pass", "{json:#}");
+    assert_eq!(json["scenario"], "lost-quorum");
+    assert_eq!(json["keys_before"], 200);
+    assert_eq!(json["lost_members"].as_array().map(Vec::len), Some(2));
+    let detected: Vec<&str> = json["detected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        detected.contains(&"QUORUM_LOST") && detected.contains(&"NO_LEADER"),
+        "{detected:?}"
+    );
+    assert_eq!(json["status_before"]["quorum"]["has_quorum"], true);
+    assert!(json["steps"].as_array().unwrap().len() >= 5);
+}
+
+#[test]
+fn five_members_losing_one_is_a_warning_drill_on_plain_http() {
+    let out = lifeboat()
+        .args([
+            "drill",
+            "-o",
+            "json",
+            "--keys",
+            "10",
+            "--members",
+            "5",
+            "--lose",
+            "1",
+            "--tls",
+            "false",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "pass");
+    assert_eq!(json["status_after"]["quorum"]["failures_tolerated"], 1);
+}
+
+#[test]
+fn impossible_drill_parameters_are_refused() {
+    let out = lifeboat()
+        .args(["drill", "--members", "4"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(64));
+    let out = lifeboat().args(["drill", "--lose", "3"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--lose must be between 1 and 2"));
+}
