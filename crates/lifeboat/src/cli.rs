@@ -33,6 +33,15 @@ pub enum Command {
     Status(commands::status::StatusArgs),
     /// Rehearse a disaster end to end on a throwaway local etcd cluster
     Drill(commands::drill::DrillArgs),
+    /// Snapshot files offline: verify a backup, inspect what it holds
+    #[command(subcommand)]
+    Snapshot(commands::snapshot::SnapshotCommand),
+    /// Member data dirs offline: inspect one, rank survivors for lost-quorum recovery
+    #[command(subcommand)]
+    Datadir(commands::datadir::DatadirCommand),
+    /// Network policy before `kubectl apply`: which control-plane flows it cuts, and why
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
 }
 
 /// Shared by every command: how to print and how to reach etcd.
@@ -63,6 +72,9 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Status(args) => commands::status::run(&ctx, &args),
         Command::Drill(args) => commands::drill::run(&ctx, &args),
+        Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
+        Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
+        Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
     };
     match result {
         Ok(code) => code.into(),

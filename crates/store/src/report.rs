@@ -61,6 +61,8 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     let file = path.display().to_string();
     let db = match snap.db() {
         Ok(db) => db,
+        // Not a bbolt file at all (or one we cannot read): bad input, not an unsound backup.
+        Err(e @ Error::Bolt { source: bolt::Error::NotBolt { .. } | bolt::Error::BigEndian, .. }) => return Err(e),
         Err(e) => {
             let sha = snap.sha_status()?;
             checks.push(sha_check(&sha));

@@ -1,7 +1,10 @@
 //! One file per command. Each takes its clap arguments and the shared [`crate::cli::Context`],
 //! calls the libraries, prints through [`crate::output`], and returns an [`crate::exit::Exit`].
 
+pub mod datadir;
 pub mod drill;
+pub mod policy;
+pub mod snapshot;
 pub mod status;
 
 /// A single-threaded runtime on the main thread: lifeboat's concurrency is I/O (many endpoints

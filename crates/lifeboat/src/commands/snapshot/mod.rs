@@ -1,0 +1,49 @@
+//! `lifeboat snapshot ...`: etcd snapshot files, read offline (no etcd needed).
+
+use clap::Subcommand;
+
+use crate::cli::Context;
+use crate::exit::Exit;
+
+pub mod inspect;
+pub mod verify;
+
+#[derive(Debug, Subcommand)]
+pub enum SnapshotCommand {
+    /// Is this backup sound? SHA-256 trailer, bbolt structure, etcd schema. Exit 0 sound, 1 not
+    Verify(verify::VerifyArgs),
+    /// What is in it: etcdctl's status numbers, members, compaction, Kubernetes objects
+    Inspect(inspect::InspectArgs),
+}
+
+pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        SnapshotCommand::Verify(args) => verify::run(ctx, args),
+        SnapshotCommand::Inspect(args) => inspect::run(ctx, args),
+    }
+}
+
+/// `1.5 MiB`: sizes for people; JSON always carries plain byte counts.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}
+
+/// Refuse a missing path up front with one clear line, before any library error wording.
+pub fn require_file(path: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::metadata(path) {
+        Ok(m) if m.is_file() => Ok(()),
+        Ok(_) => anyhow::bail!("{}: not a regular file", path.display()),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    }
+}

@@ -1,0 +1,41 @@
+//! `lifeboat snapshot verify FILE`: exit 0 when the backup is sound, 1 when it is not, and
+//! name what failed.
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Args)]
+pub struct VerifyArgs {
+    /// Snapshot file (`etcdctl snapshot save` output) or a raw member/snap/db copy
+    pub file: PathBuf,
+}
+
+pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<Exit> {
+    super::require_file(&args.file)?;
+    let report = store::report::verify(&args.file)?;
+    match ctx.format {
+        Format::Json => output::print_json(&report),
+        Format::Table => {
+            let mut t = output::table(&["CHECK", "RESULT", "DETAIL"]);
+            for c in &report.checks {
+                t.add_row([
+                    c.name.as_str(),
+                    if c.ok { "ok" } else { "FAILED" },
+                    c.detail.as_str(),
+                ]);
+            }
+            let verdict = if report.sound { "SOUND" } else { "UNSOUND" };
+            output::print(&format!("{t}\n{}: {verdict}\n", report.file));
+        }
+    }
+    Ok(if report.sound {
+        Exit::Ok
+    } else {
+        Exit::Warning
+    })
+}
