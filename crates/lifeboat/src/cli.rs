@@ -39,9 +39,6 @@ pub enum Command {
     /// Member data dirs offline: inspect one, rank survivors for lost-quorum recovery
     #[command(subcommand)]
     Datadir(commands::datadir::DatadirCommand),
-    /// Network policy before `kubectl apply`: which control-plane flows it cuts, and why
-    #[command(subcommand)]
-    Policy(commands::policy::PolicyCommand),
 }
 
 /// Shared by every command: how to print and how to reach etcd.
@@ -74,7 +71,6 @@ pub fn main() -> ExitCode {
         Command::Drill(args) => commands::drill::run(&ctx, &args),
         Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
-        Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
     };
     match result {
         Ok(code) => code.into(),

@@ -3,7 +3,6 @@
 
 pub mod datadir;
 pub mod drill;
-pub mod policy;
 pub mod snapshot;
 pub mod status;
 
