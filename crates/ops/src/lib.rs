@@ -14,14 +14,20 @@
 //!   [`status::diagnose`] turns them into quorum math and findings.
 //! - [`local`]: starts real etcd processes on loopback (free ports, temp dirs, generated PKI) for
 //!   `lifeboat drill` and for the test kit.
+//! - [`snapshot`]: `snapshot save`: stream, prove sound, name, manifest, retention.
+//! - [`files`]: crash-safe writes (temp, fsync, rename) and move-aside instead of delete.
+//! - [`utc`]: UTC timestamps for file names and manifests.
 //! - [`ids`]: member and cluster IDs as etcd prints them (16 hex digits).
 
 pub mod client;
 pub mod error;
+pub mod files;
 pub mod ids;
 pub mod local;
 pub mod settings;
+pub mod snapshot;
 pub mod status;
+pub mod utc;
 
 pub use error::OpsError;
 pub use settings::{ConnectionSettings, SettingsSource, TlsFiles};

@@ -6,6 +6,7 @@ use crate::cli::Context;
 use crate::exit::Exit;
 
 pub mod inspect;
+pub mod save;
 pub mod verify;
 
 #[derive(Debug, Subcommand)]
@@ -14,12 +15,15 @@ pub enum SnapshotCommand {
     Verify(verify::VerifyArgs),
     /// What is in it: etcdctl's status numbers, members, compaction, Kubernetes objects
     Inspect(inspect::InspectArgs),
+    /// Save a snapshot from a live member: streamed, verified, fsynced, then named (mode 0600)
+    Save(save::SaveArgs),
 }
 
 pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
     match cmd {
         SnapshotCommand::Verify(args) => verify::run(ctx, args),
         SnapshotCommand::Inspect(args) => inspect::run(ctx, args),
+        SnapshotCommand::Save(args) => save::run(ctx, args),
     }
 }
 

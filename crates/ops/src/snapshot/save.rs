@@ -1,0 +1,337 @@
+//! `snapshot save`: one member's backend, streamed, proven sound, then named.
+//!
+//! The stream lands in `FILE.part` (mode 0600). etcd appends the SHA-256 of what it sent; the
+//! file gets its final name only after that trailer, the bbolt structure and the etcd schema
+//! check out, and after fsync. An interrupted save leaves only the `.part`, which the next run
+//! removes. An existing FILE is never overwritten: it is refused, or moved aside with `force`.
+
+use std::fs::OpenOptions;
+use std::io::{BufWriter, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::retain::{managed_name, prune};
+use crate::client::connect;
+use crate::files::{move_aside, sync_parent, with_suffix, write_atomic};
+use crate::ids::hex_id;
+use crate::settings::{ConnectionSettings, Endpoint, ValidatedTls};
+use crate::status::{DiagnoseOptions, diagnose, gather};
+use crate::{OpsError, utc};
+
+pub enum SaveTarget {
+    /// Exactly this file.
+    File(PathBuf),
+    /// A managed name in this directory; keep the newest `retain` of this cluster's backups.
+    Dir { dir: PathBuf, retain: Option<usize> },
+}
+
+pub struct SaveRequest<'a> {
+    pub settings: &'a ConnectionSettings,
+    pub tls: Option<&'a ValidatedTls>,
+    /// A member name or client URL; default the leader.
+    pub from: Option<String>,
+    pub target: SaveTarget,
+    pub force: bool,
+    /// Abort when no byte arrives for this long.
+    pub stall_timeout: Duration,
+}
+
+/// What `FILE.json` says about FILE; `revision`, `hash` and the key counts are the numbers
+/// `snapshot inspect` (and `etcdctl snapshot status`) report for the same file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Manifest {
+    pub file: String,
+    pub size: u64,
+    pub sha256: String,
+    pub revision: i64,
+    pub hash: u32,
+    #[serde(rename = "totalKey")]
+    pub total_key: u64,
+    #[serde(rename = "totalSize")]
+    pub total_size: u64,
+    pub live_keys: u64,
+    pub source_member_id: String,
+    pub source_member_name: String,
+    pub source_endpoint: String,
+    pub cluster_id: String,
+    pub etcd_version: String,
+    pub saved_at: String,
+    pub lifeboat_version: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SaveOutcome {
+    pub path: PathBuf,
+    pub manifest_path: PathBuf,
+    pub manifest: Manifest,
+    /// Where an existing file of the same name went (`--force`).
+    pub moved_aside: Option<PathBuf>,
+    /// A `.part` left by an interrupted earlier save, removed.
+    pub removed_stale_part: Option<PathBuf>,
+    /// Managed backups removed by retention.
+    pub pruned: Vec<PathBuf>,
+}
+
+struct Source {
+    endpoint: Endpoint,
+    member_id: u64,
+    member_name: String,
+    cluster_id: u64,
+    version: String,
+}
+
+/// Streams a snapshot; `progress(written, expected_total)` is called after every chunk.
+pub async fn save(
+    req: SaveRequest<'_>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SaveOutcome, OpsError> {
+    let source = pick_source(&req).await?;
+    let (dir, final_path) = match &req.target {
+        SaveTarget::File(p) => (
+            p.parent().map(Path::to_path_buf).unwrap_or_default(),
+            Some(p.clone()),
+        ),
+        SaveTarget::Dir { dir, .. } => (dir.clone(), None),
+    };
+    if let Some(p) = &final_path {
+        if p.exists() && !req.force {
+            return Err(OpsError::Config(format!(
+                "{} exists; lifeboat never overwrites a backup. Pick another name, or pass \
+                 --force to move the old one aside",
+                p.display()
+            )));
+        }
+    }
+    let dir = if dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        dir
+    };
+    std::fs::create_dir_all(&dir).map_err(|source| OpsError::LocalIo {
+        path: dir.clone(),
+        source,
+    })?;
+    let part = match &final_path {
+        Some(p) => with_suffix(p, ".part"),
+        None => dir.join(format!(
+            "etcd-{}-incoming.db.part",
+            hex_id(source.cluster_id)
+        )),
+    };
+    let removed_stale_part = if part.exists() {
+        std::fs::remove_file(&part).map_err(|e| OpsError::LocalIo {
+            path: part.clone(),
+            source: e,
+        })?;
+        Some(part.clone())
+    } else {
+        None
+    };
+
+    let written = stream_to(&req, &source, &part, progress).await;
+    let size = match written {
+        Ok(n) => n,
+        Err(e) => {
+            return Err(OpsError::Endpoint {
+                endpoint: source.endpoint.to_string(),
+                message: format!(
+                    "snapshot stream failed: {e}; the partial file {} is left for inspection and \
+                     removed by the next save",
+                    part.display()
+                ),
+            });
+        }
+    };
+
+    // Proof before naming: trailer, structure, schema.
+    let report = store::report::inspect(&part).map_err(|e| {
+        OpsError::Local(format!(
+            "the received snapshot is not sound: {e}; kept as {} for inspection",
+            part.display()
+        ))
+    })?;
+    let sha256 = match &report.sha256 {
+        store::snapshot::ShaStatus::Ok { sha256 } => sha256.clone(),
+        other => {
+            return Err(OpsError::Local(format!(
+                "the received snapshot's SHA-256 trailer does not check out ({other:?}); kept as {}",
+                part.display()
+            )));
+        }
+    };
+
+    let stamp = utc::compact_now();
+    let final_path = final_path.unwrap_or_else(|| {
+        dir.join(managed_name(
+            &hex_id(source.cluster_id),
+            &stamp,
+            report.revision,
+        ))
+    });
+    let moved_aside = if final_path.exists() {
+        Some(move_aside(&final_path)?)
+    } else {
+        None
+    };
+    std::fs::rename(&part, &final_path).map_err(|e| OpsError::LocalIo {
+        path: final_path.clone(),
+        source: e,
+    })?;
+    sync_parent(&final_path)?;
+
+    let manifest = Manifest {
+        file: final_path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size,
+        sha256,
+        revision: report.revision,
+        hash: report.hash,
+        total_key: report.total_key,
+        total_size: report.total_size,
+        live_keys: report.live_keys,
+        source_member_id: hex_id(source.member_id),
+        source_member_name: source.member_name,
+        source_endpoint: source.endpoint.to_string(),
+        cluster_id: hex_id(source.cluster_id),
+        etcd_version: source.version,
+        saved_at: utc::rfc3339_now(),
+        lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
+    };
+    let manifest_path = with_suffix(&final_path, ".json");
+    let json = serde_json::to_vec_pretty(&manifest)
+        .map_err(|e| OpsError::Local(format!("encoding the manifest: {e}")))?;
+    write_atomic(&manifest_path, &json, 0o600)?;
+
+    let pruned = match &req.target {
+        SaveTarget::Dir {
+            retain: Some(keep), ..
+        } => prune(&dir, &hex_id(source.cluster_id), (*keep).max(1))?,
+        _ => Vec::new(),
+    };
+    Ok(SaveOutcome {
+        path: final_path,
+        manifest_path,
+        manifest,
+        moved_aside,
+        removed_stale_part,
+        pruned,
+    })
+}
+
+async fn pick_source(req: &SaveRequest<'_>) -> Result<Source, OpsError> {
+    let obs = gather(req.settings, req.tls, false).await;
+    let status = diagnose(&obs, &DiagnoseOptions::default());
+    let wanted = match &req.from {
+        Some(from) => {
+            let by_name = status
+                .members
+                .iter()
+                .find(|m| &m.name == from || &m.id == from)
+                .map(|m| m.id.clone());
+            status.endpoints.iter().find(|e| {
+                e.reachable
+                    && (e.endpoint.trim_end_matches('/') == from.trim_end_matches('/')
+                        || (by_name.is_some() && e.member_id == by_name))
+            })
+        }
+        // The diagnosed leader, not any member's own claim: an ex-leader cut off from the
+        // majority still says it leads, and may lack writes the new majority acknowledged.
+        None => status.quorum.leader_id.as_ref().and_then(|leader| {
+            status
+                .endpoints
+                .iter()
+                .find(|e| e.reachable && e.member_id.as_ref() == Some(leader))
+        }),
+    };
+    let Some(row) = wanted else {
+        let reason = match &req.from {
+            Some(from) => format!("no reachable member named or listening at '{from}'"),
+            None => "no reachable leader; pick a member with --from NAME|URL (a member without \
+                     quorum may lack the last acknowledged writes)"
+                .to_string(),
+        };
+        return Err(OpsError::Config(format!(
+            "cannot choose a member to save from: {reason}"
+        )));
+    };
+    let id = row
+        .member_id
+        .as_deref()
+        .and_then(crate::ids::parse_hex_id)
+        .unwrap_or(0);
+    Ok(Source {
+        endpoint: Endpoint::parse(&row.endpoint)?,
+        member_id: id,
+        member_name: status
+            .members
+            .iter()
+            .find(|m| row.member_id.as_deref() == Some(m.id.as_str()))
+            .map(|m| m.name.clone())
+            .unwrap_or_default(),
+        cluster_id: row
+            .cluster_id
+            .as_deref()
+            .and_then(crate::ids::parse_hex_id)
+            .unwrap_or(0),
+        version: row.version.clone().unwrap_or_default(),
+    })
+}
+
+async fn stream_to(
+    req: &SaveRequest<'_>,
+    source: &Source,
+    part: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<u64, String> {
+    let mut client = connect(&source.endpoint, req.tls, req.settings)
+        .await
+        .map_err(|e| e.to_string())?
+        .client;
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(part)
+        .map_err(|e| format!("cannot create {}: {e}", part.display()))?;
+    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let start = tokio::time::timeout(req.settings.command_timeout, client.snapshot());
+    let mut stream = match start.await {
+        Ok(Ok(s)) => s,
+        Ok(Err(e)) => return Err(crate::client::explain(&e, &req.settings.tls)),
+        Err(_) => return Err("the member did not start sending within the command timeout".into()),
+    };
+    let mut written: u64 = 0;
+    loop {
+        // etcd-client's request timeout does not cover a streaming body: a member that stops
+        // sending would hang the save forever without this.
+        let next = tokio::time::timeout(req.stall_timeout, stream.message()).await;
+        match next {
+            Err(_) => {
+                return Err(format!(
+                    "no data for {:?} after {written} bytes (--stall-timeout)",
+                    req.stall_timeout
+                ));
+            }
+            Ok(Err(e)) => return Err(crate::client::explain(&e, &req.settings.tls)),
+            Ok(Ok(None)) => break,
+            Ok(Ok(Some(msg))) => {
+                let blob = msg.blob();
+                out.write_all(blob)
+                    .map_err(|e| format!("writing {}: {e}", part.display()))?;
+                written += blob.len() as u64;
+                progress(written, written + msg.remaining_bytes());
+            }
+        }
+    }
+    let file = out
+        .into_inner()
+        .map_err(|e| format!("writing {}: {}", part.display(), e.error()))?;
+    file.sync_all()
+        .map_err(|e| format!("fsync {}: {e}", part.display()))?;
+    Ok(written)
+}
