@@ -15,6 +15,7 @@
 //! - [`engine`]: Cilium semantics: identities (C6-C8), CIDR (C9), ports (C10), L7/FQDN
 //!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
+//! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
 pub mod check;
 pub mod connectivity;
@@ -22,8 +23,12 @@ pub mod connset;
 pub mod engine;
 pub mod error;
 pub mod findings;
+pub mod input;
 pub mod inventory;
 pub mod model;
 pub mod parse;
 pub mod source;
 pub mod yaml;
+
+/// Re-exported so the CLI parses CIDR flags with the same type.
+pub use ipnet;

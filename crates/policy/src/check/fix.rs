@@ -67,8 +67,9 @@ pub fn suggest(
             Some(false) => " (needs Cilium 1.16+, this cluster runs an older version)",
             _ => " (Cilium 1.16+)",
         };
+        let parent = rule_path.trim_end_matches(&format!(".{key}"));
         s.push_str(&format!(
-            "# Or stop this policy from isolating the {} in {key}{version}, C2.7:\n# {rule_path} sibling:\nenableDefaultDeny:\n  {key}: false\n",
+            "# Or stop this policy from isolating the {} in {key}{version} (C2.7); in {parent}:\nenableDefaultDeny:\n  {key}: false\n",
             if subject.kind == EpKind::Host { "host" } else { "endpoint" }
         ));
     }
@@ -118,6 +119,9 @@ fn cilium_rule(
             Some(ip) => format!("- {pre}CIDR: [{ip}/128]\n"),
             None => format!("- {pre}Entities: [world]\n"),
         },
+        // Host policies: pods are best admitted as the `cluster` entity (C8); a pod selector
+        // would need the namespace injection rules (C7.3) to line up.
+        EpKind::Pod if subject.kind == EpKind::Host => format!("- {pre}Entities: [cluster]\n"),
         EpKind::Pod => {
             let ns = peer.namespace.clone().unwrap_or_default();
             let app: Vec<String> = peer

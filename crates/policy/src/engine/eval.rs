@@ -226,11 +226,12 @@ impl Engine<'_> {
             );
         }
         let selecting: Vec<usize> = self.entries_for(subject, d);
-        let mut selected_by: Vec<String> = selecting
-            .iter()
-            .map(|&i| self.entries[i].policy.clone())
-            .collect();
-        selected_by.dedup();
+        let mut selected_by: Vec<String> = Vec::new();
+        for &i in &selecting {
+            if !selected_by.contains(&self.entries[i].policy) {
+                selected_by.push(self.entries[i].policy.clone());
+            }
+        }
         let always = cfg.enforcement == EnforcementMode::Always;
         if selecting.is_empty() && !always {
             let mut v = verdict(
@@ -246,11 +247,12 @@ impl Engine<'_> {
             v.selected_by = selected_by;
             return v;
         }
-        let dd_sources: Vec<&str> = selecting
-            .iter()
-            .filter(|&&i| self.entries[i].default_deny)
-            .map(|&i| self.entries[i].policy.as_str())
-            .collect();
+        let mut dd_sources: Vec<&str> = Vec::new();
+        for &i in selecting.iter().filter(|&&i| self.entries[i].default_deny) {
+            if !dd_sources.contains(&self.entries[i].policy.as_str()) {
+                dd_sources.push(self.entries[i].policy.as_str());
+            }
+        }
         let default_deny = always || !dd_sources.is_empty();
         let mut base = verdict(d, true, String::new(), &[]);
         base.enforced = true;

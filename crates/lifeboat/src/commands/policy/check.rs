@@ -1,0 +1,111 @@
+//! `lifeboat policy check`.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::Args;
+use policy::ipnet::IpNet;
+
+use super::{InputArgs, print_findings};
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+    /// Where administrators come from: adds API server 6443 and SSH 22 flows; repeatable
+    #[arg(long, value_name = "CIDR")]
+    pub admin_cidr: Vec<IpNet>,
+    /// More flows to check: YAML list of {name, src, dst, protocol, port, critical}
+    #[arg(long, value_name = "FILE")]
+    pub flows: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
+    let loaded = policy::input::load(&args.input.spec())?;
+    let user_flows = match &args.flows {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?;
+            policy::check::flows_file::parse_flows(&path.display().to_string(), &text).map_err(
+                |errs| {
+                    anyhow::anyhow!(
+                        errs.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join("\n")
+                    )
+                },
+            )?
+        }
+        None => Vec::new(),
+    };
+    let opts = policy::check::CheckOptions {
+        admin_cidrs: args.admin_cidr.clone(),
+        user_flows,
+    };
+    let report = policy::check::check(&loaded.inventory, &loaded.policies, &opts, loaded.findings);
+    match ctx.format {
+        Format::Json => output::print_json(&report),
+        Format::Table => print_table(&report),
+    }
+    Ok(match report.exit_code() {
+        2 => Exit::Critical,
+        1 => Exit::Warning,
+        _ => Exit::Ok,
+    })
+}
+
+fn print_table(report: &policy::check::CheckReport) {
+    if report.assumed_inventory {
+        output::print(
+            "Inventory: none given, assuming the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on).\n\n",
+        );
+    }
+    let mut t = output::table(&["VERDICT", "CRITICAL", "FLOW", "FROM", "TO", "PORT"]);
+    for f in &report.flows {
+        t.add_row(vec![
+            f.verdict.to_uppercase(),
+            if f.critical {
+                "yes".into()
+            } else {
+                "no".into()
+            },
+            f.name.clone(),
+            f.src.clone(),
+            f.dst.clone(),
+            format!("{}/{}", f.protocol, f.port),
+        ]);
+    }
+    output::print(&format!("{t}\n"));
+    let denied: Vec<_> = report.flows.iter().filter(|f| !f.allowed()).collect();
+    for f in &denied {
+        let mut s = format!(
+            "\n{} {} -> {} {}/{}{}\n  why: {}\n",
+            f.name,
+            f.src,
+            f.dst,
+            f.protocol,
+            f.port,
+            if f.critical { " (CRITICAL)" } else { "" },
+            f.explanation
+        );
+        if let Some(fix) = &f.fix {
+            s.push_str("  fix:\n");
+            for line in fix.lines() {
+                s.push_str(&format!("    {line}\n"));
+            }
+        }
+        output::print(&s);
+    }
+    let crit = denied.iter().filter(|f| f.critical).count();
+    output::print(&format!(
+        "\n{} flows checked: {} denied ({} critical).\n",
+        report.flows.len(),
+        denied.len(),
+        crit
+    ));
+    print_findings(&report.findings);
+}

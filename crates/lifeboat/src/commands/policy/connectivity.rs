@@ -1,0 +1,57 @@
+//! `lifeboat policy connectivity`: np-guard style listing.
+
+use std::path::PathBuf;
+
+use clap::{Args, ValueEnum};
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ConnFormat {
+    Txt,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Args)]
+pub struct ConnectivityArgs {
+    /// Folder (or file) with NetworkPolicies and pods/workloads/namespaces
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
+    /// Listing format; `-o json` also selects JSON
+    #[arg(long = "format", value_enum)]
+    pub format: Option<ConnFormat>,
+}
+
+pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
+    let docs = policy::source::load_path(&args.dir)?;
+    let parsed = policy::parse::policies(&docs);
+    if !parsed.errors.is_empty() {
+        return Err(policy::error::LoadError::Invalid(parsed.errors).into());
+    }
+    let inv =
+        policy::inventory::read::inventory(&docs).map_err(policy::error::LoadError::Invalid)?;
+    let conns = policy::connectivity::connectivity(&inv, &parsed.policies.network_policies);
+    let format = args.format.unwrap_or(match ctx.format {
+        Format::Json => ConnFormat::Json,
+        Format::Table => ConnFormat::Txt,
+    });
+    match format {
+        ConnFormat::Txt => output::print(&policy::connectivity::render_txt(&conns)),
+        ConnFormat::Json => output::print_json(&conns),
+        ConnFormat::Dot => output::print(&policy::connectivity::render_dot(&conns)),
+    }
+    for f in &parsed.findings {
+        output::note(&format!(
+            "warning: {}{}",
+            f.location
+                .as_deref()
+                .map(|l| format!("{l}: "))
+                .unwrap_or_default(),
+            f.message
+        ));
+    }
+    Ok(Exit::Ok)
+}

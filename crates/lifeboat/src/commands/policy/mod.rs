@@ -1,0 +1,80 @@
+//! `lifeboat policy ...`: analyse NetworkPolicy, CiliumNetworkPolicy and
+//! CiliumClusterwideNetworkPolicy before they are applied. The work is in the `policy` crate;
+//! these files parse flags, call it and format.
+
+pub mod check;
+pub mod connectivity;
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output;
+
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Which control-plane flows (etcd, API server, kubelet, DNS, tunnel...) a policy set would
+    /// cut, why, and the YAML that fixes it. Exit 2 when a critical flow is denied.
+    Check(check::CheckArgs),
+    /// Every allowed connection for the NetworkPolicies and workloads in a folder (np-guard format)
+    Connectivity(connectivity::ConnectivityArgs),
+}
+
+/// Where policies and the cluster they meet come from.
+#[derive(Debug, Clone, Args)]
+pub struct InputArgs {
+    /// Policy file or folder (YAML/JSON, multi-document, `kind: List`); repeatable
+    #[arg(short = 'f', long = "file", value_name = "POLICIES", required = true)]
+    pub files: Vec<PathBuf>,
+    /// Cluster inventory: `kubectl get nodes,ns,pods,deploy,svc,... -o yaml` output (file or folder).
+    /// Without it a built-in reference cluster is assumed and the output says so
+    #[arg(long, value_name = "FILE|DIR")]
+    pub cluster: Option<PathBuf>,
+    /// The cilium-config ConfigMap (or a key: value file) when it is not in --cluster
+    #[arg(long, value_name = "FILE")]
+    pub cilium_config: Option<PathBuf>,
+    /// Cilium version of the cluster (e.g. 1.16.3): gates version-dependent advice
+    #[arg(long, value_name = "VERSION")]
+    pub cilium_version: Option<String>,
+}
+
+impl InputArgs {
+    pub fn spec(&self) -> policy::input::InputSpec {
+        policy::input::InputSpec {
+            policies: self.files.clone(),
+            cluster: self.cluster.clone(),
+            cilium_config: self.cilium_config.clone(),
+            cilium_version: self.cilium_version.clone(),
+        }
+    }
+}
+
+pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        PolicyCommand::Check(args) => check::run(ctx, args),
+        PolicyCommand::Connectivity(args) => connectivity::run(ctx, args),
+    }
+}
+
+/// Findings as a table for people.
+pub fn print_findings(findings: &[policy::findings::Finding]) {
+    if findings.is_empty() {
+        return;
+    }
+    let mut t = output::table(&["SEVERITY", "FINDING", "WHERE", "MESSAGE"]);
+    for f in findings {
+        t.add_row(vec![
+            format!("{:?}", f.severity).to_lowercase(),
+            f.code.to_owned(),
+            f.location.clone().unwrap_or_default(),
+            if f.rules.is_empty() {
+                f.message.clone()
+            } else {
+                format!("{} ({})", f.message, f.rules.join(", "))
+            },
+        ]);
+    }
+    output::print(&format!("{t}\n"));
+}
