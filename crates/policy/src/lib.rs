@@ -16,6 +16,7 @@
 //!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
 //! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call.
+//! - [`lint`]: the footguns of policy-semantics.md (d) as findings.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
 pub mod check;
 pub mod connectivity;
@@ -25,6 +26,7 @@ pub mod error;
 pub mod findings;
 pub mod input;
 pub mod inventory;
+pub mod lint;
 pub mod model;
 pub mod parse;
 pub mod source;

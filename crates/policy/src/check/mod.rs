@@ -130,6 +130,11 @@ pub fn check(
         },
     );
     flows.extend(opts.user_flows.iter().cloned());
+    findings.extend(
+        crate::lint::lint(policies, &inv)
+            .into_iter()
+            .filter(|f| f.code != "assumed-inventory"),
+    );
     if inv.assumed {
         findings.push(Finding::new(Severity::Info, "assumed-inventory", "no inventory given: evaluated against the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on)"));
     }

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod connectivity;
+pub mod lint;
 
 use std::path::PathBuf;
 
@@ -18,6 +19,9 @@ pub enum PolicyCommand {
     /// Which control-plane flows (etcd, API server, kubelet, DNS, tunnel...) a policy set would
     /// cut, why, and the YAML that fixes it. Exit 2 when a critical flow is denied.
     Check(check::CheckArgs),
+    /// Footguns: deny-only default deny, inert host policies, filtered labels, toFQDNs without
+    /// DNS, empty peer lists, old kernels, kube-proxy beside its replacement... Exit 2/1/0
+    Lint(lint::LintArgs),
     /// Every allowed connection for the NetworkPolicies and workloads in a folder (np-guard format)
     Connectivity(connectivity::ConnectivityArgs),
 }
@@ -55,6 +59,7 @@ pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
     match cmd {
         PolicyCommand::Check(args) => check::run(ctx, args),
         PolicyCommand::Connectivity(args) => connectivity::run(ctx, args),
+        PolicyCommand::Lint(args) => lint::run(ctx, args),
     }
 }
 

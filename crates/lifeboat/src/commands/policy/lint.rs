@@ -1,0 +1,47 @@
+//! `lifeboat policy lint`.
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{InputArgs, print_findings};
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Args)]
+pub struct LintArgs {
+    #[command(flatten)]
+    pub input: InputArgs,
+}
+
+#[derive(Serialize)]
+struct LintReport {
+    assumed_inventory: bool,
+    findings: Vec<policy::findings::Finding>,
+}
+
+pub fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<Exit> {
+    let loaded = policy::input::load(&args.input.spec())?;
+    let mut findings = loaded.findings;
+    findings.extend(policy::lint::lint(&loaded.policies, &loaded.inventory));
+    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    let code = policy::lint::exit_code(&findings);
+    let report = LintReport {
+        assumed_inventory: loaded.inventory.assumed,
+        findings,
+    };
+    match ctx.format {
+        Format::Json => output::print_json(&report),
+        Format::Table => {
+            if report.findings.is_empty() {
+                output::print("No findings.\n");
+            }
+            print_findings(&report.findings);
+        }
+    }
+    Ok(match code {
+        2 => Exit::Critical,
+        1 => Exit::Warning,
+        _ => Exit::Ok,
+    })
+}

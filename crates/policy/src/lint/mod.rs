@@ -1,0 +1,30 @@
+//! `policy lint`: the footguns of policy-semantics.md (d). Each finding has a stable code and
+//! cites the rules it rests on.
+//!
+//! - [`rules`]: findings about single policies (shape, selectors, DNS, FQDN, deny-only).
+//! - [`cluster`]: findings about policies meeting the agent configuration and the nodes.
+
+mod cluster;
+mod rules;
+
+use crate::findings::{Finding, Severity};
+use crate::inventory::Inventory;
+use crate::model::PolicySet;
+
+/// Every lint finding for a policy set on an inventory, most severe first.
+pub fn lint(set: &PolicySet, inv: &Inventory) -> Vec<Finding> {
+    let mut out = Vec::new();
+    rules::lint_policies(set, inv, &mut out);
+    cluster::lint_cluster(set, inv, &mut out);
+    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out
+}
+
+/// 2 when a finding is critical, 1 for warnings, 0 otherwise (info only).
+pub fn exit_code(findings: &[Finding]) -> i32 {
+    match findings.iter().map(|f| f.severity).max() {
+        Some(Severity::Critical) => 2,
+        Some(Severity::Warning) => 1,
+        _ => 0,
+    }
+}
