@@ -17,10 +17,12 @@
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
 //! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call.
 //! - [`lint`]: the footguns of policy-semantics.md (d) as findings.
+//! - [`diff`]: flows whose verdict changes between two policy sets or inventories.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
 pub mod check;
 pub mod connectivity;
 pub mod connset;
+pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod findings;

@@ -4,6 +4,7 @@
 
 pub mod check;
 pub mod connectivity;
+pub mod diff;
 pub mod lint;
 
 use std::path::PathBuf;
@@ -22,6 +23,8 @@ pub enum PolicyCommand {
     /// Footguns: deny-only default deny, inert host policies, filtered labels, toFQDNs without
     /// DNS, empty peer lists, old kernels, kube-proxy beside its replacement... Exit 2/1/0
     Lint(lint::LintArgs),
+    /// Flows whose verdict changes between two policy sets (or two inventories), critical first
+    Diff(diff::DiffArgs),
     /// Every allowed connection for the NetworkPolicies and workloads in a folder (np-guard format)
     Connectivity(connectivity::ConnectivityArgs),
 }
@@ -60,6 +63,7 @@ pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
         PolicyCommand::Check(args) => check::run(ctx, args),
         PolicyCommand::Connectivity(args) => connectivity::run(ctx, args),
         PolicyCommand::Lint(args) => lint::run(ctx, args),
+        PolicyCommand::Diff(args) => diff::run(ctx, args),
     }
 }
 
