@@ -2,20 +2,17 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    #[error("{}: {source}", path.display())]
+    // The cause is part of the message and deliberately not a `source`: error chains
+    // printed by the binary would otherwise repeat it.
+    #[error("{}: {error}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{}: is a directory, not a file", .0.display())]
     NotAFile(PathBuf),
-    #[error("{}: {source}", path.display())]
-    Bolt {
-        path: PathBuf,
-        #[source]
-        source: bolt::Error,
-    },
+    #[error("{}: {error}", path.display())]
+    Bolt { path: PathBuf, error: bolt::Error },
     #[error("{}: {what}", path.display())]
     Schema { path: PathBuf, what: String },
     #[error("{}: {what}", path.display())]

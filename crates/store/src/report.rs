@@ -62,7 +62,12 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
     let db = match snap.db() {
         Ok(db) => db,
         // Not a bbolt file at all (or one we cannot read): bad input, not an unsound backup.
-        Err(e @ Error::Bolt { source: bolt::Error::NotBolt { .. } | bolt::Error::BigEndian, .. }) => return Err(e),
+        Err(
+            e @ Error::Bolt {
+                error: bolt::Error::NotBolt { .. } | bolt::Error::BigEndian,
+                ..
+            },
+        ) => return Err(e),
         Err(e) => {
             let sha = snap.sha_status()?;
             checks.push(sha_check(&sha));
@@ -241,7 +246,7 @@ pub fn inspect(path: &Path) -> Result<InspectReport> {
     }
     let m = meta.map_err(|source| Error::Bolt {
         path: path.to_path_buf(),
-        source,
+        error: source,
     })?;
     let mut problems = m.problems.clone();
     problems.extend(a.schema_problems.iter().cloned());

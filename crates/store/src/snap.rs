@@ -54,7 +54,7 @@ pub fn decode(bytes: &[u8]) -> Result<(u64, u64, ConfState), String> {
 pub fn list(dir: &Path) -> Result<Vec<SnapFile>> {
     let io = |source| Error::Io {
         path: dir.to_path_buf(),
-        source,
+        error: source,
     };
     let mut out = Vec::new();
     let rd = match std::fs::read_dir(dir) {
@@ -71,7 +71,7 @@ pub fn list(dir: &Path) -> Result<Vec<SnapFile>> {
         let path = e.path();
         let bytes = std::fs::read(&path).map_err(|source| Error::Io {
             path: path.clone(),
-            source,
+            error: source,
         })?;
         let mut s = SnapFile {
             name,

@@ -53,7 +53,7 @@ impl SnapshotFile {
     pub fn open(path: &Path) -> Result<SnapshotFile> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
-            source,
+            error: source,
         };
         let file = File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
@@ -80,11 +80,11 @@ impl SnapshotFile {
     pub fn db(&self) -> Result<bolt::Db> {
         let file = File::open(&self.path).map_err(|source| Error::Io {
             path: self.path.clone(),
-            source,
+            error: source,
         })?;
         bolt::Db::open_file(file, self.region_len).map_err(|source| Error::Bolt {
             path: self.path.clone(),
-            source,
+            error: source,
         })
     }
 
@@ -92,7 +92,7 @@ impl SnapshotFile {
     pub fn sha256(&self) -> Result<[u8; 32]> {
         let io = |source| Error::Io {
             path: self.path.clone(),
-            source,
+            error: source,
         };
         let mut f = File::open(&self.path).map_err(io)?.take(self.region_len);
         let mut h = Sha256::new();

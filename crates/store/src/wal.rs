@@ -137,7 +137,7 @@ impl Wal {
     pub fn read_dir(dir: &Path) -> Result<Wal> {
         let io = |source| Error::Io {
             path: dir.to_path_buf(),
-            source,
+            error: source,
         };
         let mut names: Vec<(u64, u64, String, PathBuf)> = Vec::new();
         for e in std::fs::read_dir(dir).map_err(io)? {
@@ -157,13 +157,13 @@ impl Wal {
         for (i, (seq, index, name, path)) in names.into_iter().enumerate() {
             let file = File::open(&path).map_err(|source| Error::Io {
                 path: path.clone(),
-                source,
+                error: source,
             })?;
             let size = file
                 .metadata()
                 .map_err(|source| Error::Io {
                     path: path.clone(),
-                    source,
+                    error: source,
                 })?
                 .len();
             let mut seg = Segment {
