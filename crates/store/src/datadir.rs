@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::hex_id;
 use crate::live;
 use crate::mvcc::Revision;
 use crate::raftpb::{HardState, SnapPoint};
@@ -219,8 +220,8 @@ pub fn inspect(dir: &Path) -> Result<DataDirReport> {
     };
     Ok(DataDirReport {
         dir: dir.display().to_string(),
-        member_id: wal.metadata.map(|m| format!("{:x}", m.node_id)),
-        cluster_id: wal.metadata.map(|m| format!("{:x}", m.cluster_id)),
+        member_id: wal.metadata.map(|m| hex_id(m.node_id)),
+        cluster_id: wal.metadata.map(|m| hex_id(m.cluster_id)),
         hard_state: wal.hard_state,
         last_entry,
         committed,

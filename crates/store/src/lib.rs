@@ -20,6 +20,12 @@ pub mod schema;
 pub mod snapshot;
 
 pub use error::{Error, Result};
+
+/// Member and cluster IDs as 16 lowercase hex digits, the form the rest of lifeboat's JSON
+/// uses (the `members` bucket itself keys them unpadded).
+pub fn hex_id(id: u64) -> String {
+    format!("{id:016x}")
+}
 pub mod datadir;
 pub mod keys;
 pub mod live;

@@ -5,6 +5,7 @@ use std::ops::ControlFlow;
 use bolt::{BucketRef, Db, show_key};
 use serde::{Deserialize, Serialize};
 
+use crate::hex_id;
 use crate::mvcc::Revision;
 use crate::proto;
 
@@ -118,8 +119,9 @@ impl EtcdMeta {
             for (k, v) in entries(db, &b)? {
                 match serde_json::from_slice::<MemberJson>(&v) {
                     Ok(j) => {
-                        let id = format!("{:x}", j.id);
-                        if id.as_bytes() != k.as_slice() {
+                        // The bucket key is unpadded hex (`types.ID.String()`).
+                        let id = hex_id(j.id);
+                        if format!("{:x}", j.id).as_bytes() != k.as_slice() {
                             m.problems.push(format!(
                                 "members/{}: JSON id {id} differs from the key",
                                 show_key(&k)
@@ -141,8 +143,17 @@ impl EtcdMeta {
         }
         if let Some(b) = db.bucket(b"members_removed")? {
             for (k, _) in entries(db, &b)? {
-                m.removed_members
-                    .push(String::from_utf8_lossy(&k).into_owned());
+                let text = String::from_utf8_lossy(&k).into_owned();
+                match u64::from_str_radix(&text, 16) {
+                    Ok(id) => m.removed_members.push(hex_id(id)),
+                    Err(_) => {
+                        m.problems.push(format!(
+                            "members_removed/{}: not a hex member ID",
+                            show_key(&k)
+                        ));
+                        m.removed_members.push(text);
+                    }
+                }
             }
         }
         if let Some(b) = db.bucket(b"cluster")? {
@@ -216,7 +227,7 @@ impl EtcdMeta {
             n => format!("UNKNOWN({n})"),
         };
         self.alarms.push(Alarm {
-            member_id: format!("{member:x}"),
+            member_id: hex_id(member),
             alarm,
         });
     }

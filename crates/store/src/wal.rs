@@ -387,7 +387,7 @@ impl Wal {
                     term: e.term,
                     index: e.index,
                     change: change.into(),
-                    node_id: format!("{:x}", cc.node_id),
+                    node_id: crate::hex_id(cc.node_id),
                 });
             }
         } else if e.kind == 2 {

@@ -160,6 +160,13 @@ fn c2_after_force_new_cluster() {
         .map(|c| (c.term, c.index))
         .collect();
     assert_eq!(removes, [(2, 17), (2, 18)]);
+    let ids: Vec<_> = r
+        .conf_changes
+        .iter()
+        .filter(|c| c.change == "remove_node")
+        .map(|c| &c.node_id[..4])
+        .collect();
+    assert_eq!(ids, ["0605", "0e43"]);
     assert_eq!(r.last_entry.map(|p| p.term), Some(3));
     let db = r.db.as_ref().expect("db");
     assert_eq!(db.removed_members.len(), 2);

@@ -37,7 +37,7 @@ fn opt<T: ToString>(v: Option<T>) -> String {
 pub fn render(r: &DataDirReport) -> String {
     let mut t = output::table(&["FIELD", "VALUE"]);
     let hs = r.hard_state.map_or("-".to_string(), |h| {
-        format!("term {}, vote {:x}, commit {}", h.term, h.vote, h.commit)
+        format!("term {}, vote {:016x}, commit {}", h.term, h.vote, h.commit)
     });
     let last = r.last_entry.map_or("-".to_string(), |p| {
         format!("term {}, index {}", p.term, p.index)
