@@ -264,8 +264,6 @@ pub struct HardStateIn {
     #[serde(default)]
     pub term: u64,
     #[serde(default)]
-    pub vote: u64,
-    #[serde(default)]
     pub commit: u64,
 }
 
@@ -293,7 +291,6 @@ impl DataDirReport {
             cluster_id: self.cluster_id.clone(),
             hard_state: self.hard_state.map(|h| HardStateIn {
                 term: h.term,
-                vote: h.vote,
                 commit: h.commit,
             }),
             last_entry: self.last_entry.map(|p| PositionIn {

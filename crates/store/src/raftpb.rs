@@ -8,6 +8,8 @@ use crate::proto::{self, ProtoError};
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct HardState {
     pub term: u64,
+    /// A member ID: written to JSON as 16 hex digits, like every ID.
+    #[serde(serialize_with = "hex_string")]
     pub vote: u64,
     pub commit: u64,
 }
@@ -57,6 +59,10 @@ pub struct SnapshotMetadata {
     pub conf_state: ConfState,
     pub index: u64,
     pub term: u64,
+}
+
+fn hex_string<S: serde::Serializer>(id: &u64, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::hex_id(*id))
 }
 
 pub fn hard_state(b: &[u8]) -> Result<HardState, ProtoError> {
