@@ -3,21 +3,39 @@
 //! Everything here reads files only; nothing needs a running etcd.
 //!
 //! # Layout
+//! Snapshot files and backends:
 //! - [`snapshot`]: snapshot files and their SHA-256 trailer.
+//! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
+//! - [`keys`]: live keys under a prefix, metadata only.
 //! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
 //! - [`mvcc`]: revision keys and `mvccpb.KeyValue`.
 //! - [`kube`]: Kubernetes key layout and value encodings.
-//! - [`proto`]: bounds-checked protobuf wire decoding.
-//! - [`error`]: errors naming the file.
+//!
+//! Member data dirs:
+//! - [`wal`]: WAL segments: framing, CRC chain, torn tails, replay summary.
+//! - [`snap`]: `.snap` files.
+//! - [`raftpb`]: the raft messages inside them.
+//! - [`datadir`]: one member dir summarised; [`rank`]: survivors ordered for recovery.
+//! - [`live`]: whether a process holds the files (from `/proc/locks`).
+//!
+//! Shared: [`proto`] (bounds-checked protobuf wire decoding), [`error`].
 
 pub mod analyze;
+pub mod datadir;
 pub mod error;
+pub mod keys;
 pub mod kube;
+pub mod live;
 pub mod mvcc;
 pub mod proto;
+pub mod raftpb;
+pub mod rank;
+pub mod report;
 pub mod schema;
+pub mod snap;
 pub mod snapshot;
+pub mod wal;
 
 pub use error::{Error, Result};
 
@@ -26,11 +44,3 @@ pub use error::{Error, Result};
 pub fn hex_id(id: u64) -> String {
     format!("{id:016x}")
 }
-pub mod datadir;
-pub mod keys;
-pub mod live;
-pub mod raftpb;
-pub mod rank;
-pub mod report;
-pub mod snap;
-pub mod wal;
