@@ -195,6 +195,8 @@ const MAX_LISTED: usize = 20;
 const LARGEST: usize = 10;
 
 struct Walker {
+    /// Build the per-key index (live keys, Kubernetes view), not only check.
+    full: bool,
     crc: u32,
     total_key: u64,
     revision: i64,
@@ -273,6 +275,9 @@ impl Walker {
                 kv.mod_revision
             ));
         }
+        if !self.full {
+            return;
+        }
         let mut l = Latest {
             main: rev.main,
             sub: rev.sub,
@@ -304,7 +309,18 @@ impl Walker {
 /// Walk the whole db once. Structural problems stop nothing here: they are returned, and
 /// callers decide (inspect refuses, verify reports).
 pub fn analyze(db: &Db) -> Analysis {
+    run(db, true)
+}
+
+/// The same pass without the per-key index: status numbers and the schema and structure
+/// checks only (`live_keys` and the Kubernetes view stay empty). What `verify` needs.
+pub fn check(db: &Db) -> Analysis {
+    run(db, false)
+}
+
+fn run(db: &Db, full: bool) -> Analysis {
     let mut w = Walker {
+        full,
         crc: 0,
         total_key: 0,
         revision: 0,

@@ -22,6 +22,7 @@ pub enum Value<'a> {
 }
 
 impl<'a> Value<'a> {
+    #[inline]
     pub fn as_u64(self) -> u64 {
         match self {
             Value::Varint(v) | Value::Fixed64(v) => v,
@@ -29,6 +30,7 @@ impl<'a> Value<'a> {
             Value::Bytes(_) => 0,
         }
     }
+    #[inline]
     pub fn as_bytes(self) -> &'a [u8] {
         match self {
             Value::Bytes(b) => b,
@@ -37,7 +39,15 @@ impl<'a> Value<'a> {
     }
 }
 
+#[inline]
 pub fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ProtoError> {
+    // Tags and small numbers are one byte: the common case skips the loop.
+    if let Some(&b) = buf.get(*pos)
+        && b < 0x80
+    {
+        *pos += 1;
+        return Ok(u64::from(b));
+    }
     let start = *pos;
     let mut v: u64 = 0;
     for shift in (0..70).step_by(7) {
@@ -66,6 +76,7 @@ pub fn fields(buf: &[u8]) -> Fields<'_> {
 }
 
 impl<'a> Fields<'a> {
+    #[inline]
     fn take(&mut self, len: u64, at: usize) -> Result<&'a [u8], ProtoError> {
         let end = self.buf.len();
         let avail = (end - self.pos) as u64;
@@ -77,6 +88,7 @@ impl<'a> Fields<'a> {
         Ok(s)
     }
 
+    #[inline]
     fn next_field(&mut self) -> Result<(u32, Value<'a>), ProtoError> {
         let at = self.pos;
         let tag = varint(self.buf, &mut self.pos)?;
@@ -110,6 +122,7 @@ impl<'a> Fields<'a> {
 
 impl<'a> Iterator for Fields<'a> {
     type Item = Result<(u32, Value<'a>), ProtoError>;
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         if self.pos >= self.buf.len() {
             return None;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::analyze::{Analysis, KubeView, analyze};
+use crate::analyze::{self, Analysis, KubeView};
 use crate::error::{Error, Result};
 use crate::schema::{self, EtcdMeta, Member};
 use crate::snapshot::{ShaStatus, SnapshotFile};
@@ -30,10 +30,11 @@ pub struct VerifyReport {
 fn both(
     snap: &SnapshotFile,
     db: &bolt::Db,
+    walk: fn(&bolt::Db) -> Analysis,
 ) -> (Result<ShaStatus>, Analysis, Result<EtcdMeta, bolt::Error>) {
     std::thread::scope(|s| {
         let sha = s.spawn(|| snap.sha_status());
-        let analysis = analyze(db);
+        let analysis = walk(db);
         let meta = EtcdMeta::read(db);
         let sha = sha.join().unwrap_or_else(|_| {
             Err(Error::Schema {
@@ -84,7 +85,7 @@ pub fn verify(path: &Path) -> Result<VerifyReport> {
             });
         }
     };
-    let (sha, a, meta) = both(&snap, &db);
+    let (sha, a, meta) = both(&snap, &db, analyze::check);
     let sha = sha?;
     checks.push(sha_check(&sha));
     let spare = (1 - db.meta_index()) as usize;
@@ -233,7 +234,7 @@ pub struct InspectReport {
 pub fn inspect(path: &Path) -> Result<InspectReport> {
     let snap = SnapshotFile::open(path)?;
     let db = snap.db()?;
-    let (sha, a, meta) = both(&snap, &db);
+    let (sha, a, meta) = both(&snap, &db, analyze::analyze);
     let sha = sha?;
     if let Some(first) = a.structure_problems.first() {
         return Err(Error::Schema {
