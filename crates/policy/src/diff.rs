@@ -102,18 +102,17 @@ pub fn diff(
     opts: &CheckOptions,
 ) -> DiffReport {
     let mut findings = Vec::new();
-    let inv_b = catalogue::with_probe(before.0);
-    let inv_a = catalogue::with_probe(after.0);
-    let eng_b = Engine::new(&inv_b, before.1);
-    let eng_a = Engine::new(&inv_a, after.1);
+    let (inv_b, inv_a) = (before.0, after.0);
+    let eng_b = Engine::new(inv_b, before.1);
+    let eng_a = Engine::new(inv_a, after.1);
     let copts = catalogue::CatalogueOptions {
         admin_cidrs: opts.admin_cidrs.clone(),
     };
-    let mut flows = catalogue::catalogue(&inv_b, &copts);
-    flows.extend(catalogue::catalogue(&inv_a, &copts));
+    let mut flows = catalogue::catalogue(inv_b, &copts);
+    flows.extend(catalogue::catalogue(inv_a, &copts));
     flows.extend(opts.user_flows.iter().cloned());
-    flows.extend(workload_flows(&inv_b, &mut findings));
-    flows.extend(workload_flows(&inv_a, &mut findings));
+    flows.extend(workload_flows(inv_b, &mut findings));
+    flows.extend(workload_flows(inv_a, &mut findings));
     let mut seen = std::collections::HashSet::new();
     flows.retain(|f| seen.insert((f.src.clone(), f.dst.clone(), f.protocol, f.port)));
     let mut changes = Vec::new();

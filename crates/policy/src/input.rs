@@ -52,10 +52,7 @@ pub fn load_inventory(
     version: Option<&str>,
 ) -> Result<Inventory, LoadError> {
     let mut inv = match cluster {
-        Some(path) => {
-            let docs = source::load_path(path)?;
-            read::inventory(&docs).map_err(LoadError::Invalid)?
-        }
+        Some(path) => read::inventory_from_path(path)?,
         None => reference::reference_cluster(),
     };
     if let Some(path) = cilium_config {

@@ -4,8 +4,11 @@
 //! Rule numbers (C1.., K1..) refer to `shared/docs/policy-semantics.md`.
 //!
 //! # Layout
-//! - [`yaml`]: YAML/JSON documents as a tree with line numbers (serde-saphyr, bounded budget).
-//! - [`source`]: files, folders, multi-document streams and `kind: List` → [`source::Document`]s.
+//! - [`yaml`]: YAML/JSON documents as a tree with line numbers: a fast reader for kubectl-style
+//!   YAML ([`yaml::fast`], parallel for big lists) with serde-saphyr (bounded budget) as the
+//!   general path and the reference.
+//! - [`source`]: files, folders, multi-document streams and `kind: List` → [`source::Document`]s;
+//!   large lists converted item by item in parallel ([`source::load_objects`]).
 //! - [`model`]: typed policies (NetworkPolicy, CNP, CCNP), selectors, ports.
 //! - [`parse`]: documents → model, with C1 validation (errors) and unknown fields (findings).
 //! - [`inventory`]: nodes, namespaces, pods (workloads expanded), services, webhooks and

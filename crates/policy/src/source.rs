@@ -32,6 +32,19 @@ fn str_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
 
 /// Load every object under `path` (a file or a folder).
 pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
+    let mut docs = Vec::new();
+    for file in files_of(path)? {
+        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
+            path: file.clone(),
+            source,
+        })?;
+        docs.extend(load_bytes(&file.display().to_string(), &bytes)?);
+    }
+    Ok(docs)
+}
+
+/// The files behind a path: itself, or the YAML/JSON files of a folder tree, sorted.
+fn files_of(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     let files = if path.is_dir() {
         let mut files = Vec::new();
         walk(path, &mut files)?;
@@ -45,15 +58,75 @@ pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
     } else {
         vec![path.to_owned()]
     };
-    let mut docs = Vec::new();
-    for file in files {
+    Ok(files)
+}
+
+/// Files at least this large are tried as one big `List` read in parallel.
+const BIG_FILE: usize = 1 << 20;
+
+/// Apply `f` to every object under `path`, in input order. Large `List` files (the output of
+/// `kubectl get pods -o yaml` on a big cluster) are parsed and converted item by item on
+/// several threads, so their whole document tree is never in memory at once.
+pub fn load_objects<T: Send>(
+    path: &Path,
+    f: &(dyn Fn(&Document) -> T + Sync),
+) -> Result<Vec<T>, LoadError> {
+    let mut out = Vec::new();
+    for file in files_of(path)? {
         let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
             path: file.clone(),
             source,
         })?;
-        docs.extend(load_bytes(&file.display().to_string(), &bytes)?);
+        let name = file.display().to_string();
+        if bytes.len() >= BIG_FILE {
+            if let Ok(text) = std::str::from_utf8(&bytes) {
+                if let Some(items) = big_list(&name, text, f) {
+                    out.extend(items);
+                    continue;
+                }
+            }
+        }
+        out.extend(load_bytes(&name, &bytes)?.iter().map(f));
     }
-    Ok(docs)
+    Ok(out)
+}
+
+/// The parallel path for one big `List`; `None` when the file is not one.
+fn big_list<T: Send>(
+    name: &str,
+    text: &str,
+    f: &(dyn Fn(&Document) -> T + Sync),
+) -> Option<Vec<T>> {
+    // The list's own kind must be known before items are converted: read it from the text.
+    let kind = text
+        .lines()
+        .find_map(|l| l.strip_prefix("kind:"))
+        .map(|k| k.trim().trim_matches(['"', '\'']).to_owned())?;
+    let item_kind = kind.strip_suffix("List")?.to_owned();
+    let convert = |mut node: Node| {
+        if node.get("kind").is_none() && !item_kind.is_empty() {
+            let line = node.line;
+            if let Value::Map(e) = &mut node.value {
+                e.push((
+                    "kind".to_owned(),
+                    Node {
+                        line,
+                        value: Value::Str(item_kind.clone()),
+                    },
+                ));
+            }
+        }
+        let origin = Origin {
+            file: name.to_owned(),
+            doc: 1,
+            line: node.line,
+        };
+        f(&Document { origin, node })
+    };
+    match crate::yaml::fast::parse_list_items(text, &convert) {
+        Ok(Some((head, items))) if str_field(&head, "kind") == Some(kind.as_str()) => Some(items),
+        _ => None,
+    }
 }
 
 /// Load objects from bytes; `name` is used in errors.
@@ -78,30 +151,34 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Document>, LoadError> 
     Ok(docs)
 }
 
-/// `kind: List`, `PodList`, `NamespaceList`...: each item becomes its own document.
-fn flatten(origin: Origin, node: Node, out: &mut Vec<Document>) {
+/// `kind: List`, `PodList`, `NamespaceList`...: each item becomes its own document. Items are
+/// moved, not copied: inventories can hold 10^5 of them.
+fn flatten(origin: Origin, mut node: Node, out: &mut Vec<Document>) {
     let list_kind = str_field(&node, "kind")
         .filter(|k| k.ends_with("List"))
         .map(|k| k.trim_end_matches("List").to_owned());
-    if let Some(item_kind) = list_kind {
-        if let Some(Node {
-            value: Value::Seq(items),
-            ..
-        }) = node.get("items")
+    if let (Some(item_kind), Value::Map(entries)) = (list_kind, &mut node.value) {
+        if let Some(pos) = entries
+            .iter()
+            .position(|(k, v)| k == "items" && matches!(v.value, Value::Seq(_)))
         {
-            for item in items {
+            let (_, items) = entries.swap_remove(pos);
+            let Value::Seq(items) = items.value else {
+                return;
+            };
+            for mut item in items {
                 let origin = Origin {
                     line: item.line,
                     ..origin.clone()
                 };
-                let mut item = item.clone();
                 // Items of a typed list (`PodList`) carry no kind of their own.
                 if item.get("kind").is_none() && !item_kind.is_empty() {
-                    if let Value::Map(entries) = &mut item.value {
-                        entries.push((
+                    let line = item.line;
+                    if let Value::Map(e) = &mut item.value {
+                        e.push((
                             "kind".to_owned(),
                             Node {
-                                line: item.line,
+                                line,
                                 value: Value::Str(item_kind.clone()),
                             },
                         ));

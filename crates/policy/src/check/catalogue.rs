@@ -35,16 +35,16 @@ pub struct CatalogueOptions {
     pub admin_cidrs: Vec<IpNet>,
 }
 
-/// Add the probe pod to a copy of the inventory, on the first worker (or first node).
-pub fn with_probe(inv: &Inventory) -> Inventory {
-    let mut inv = inv.clone();
+/// The synthetic pod that stands for "any pod": no labels, in `default`, on the first worker
+/// (or first node). It is not added to the inventory; the engine resolves it by name.
+pub fn probe_pod(inv: &Inventory) -> Pod {
     let node = inv
         .nodes
         .iter()
         .find(|n| !n.is_control_plane())
         .or_else(|| inv.nodes.first())
         .map(|n| n.name.clone());
-    inv.pods.push(Pod {
+    Pod {
         namespace: PROBE_NS.into(),
         name: PROBE_NAME.into(),
         labels: BTreeMap::new(),
@@ -52,9 +52,7 @@ pub fn with_probe(inv: &Inventory) -> Inventory {
         node,
         service_account: "default".into(),
         ..Pod::default()
-    });
-    inv.normalise();
-    inv
+    }
 }
 
 /// Representative nodes: up to two per class of (filtered labels, apiserver, etcd).
@@ -135,7 +133,7 @@ fn node_flows(
     }
 }
 
-/// Every catalogue flow for this inventory (which must contain the probe pod).
+/// Every catalogue flow for this inventory.
 pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
     let classes = node_classes(inv);
     let mut out = Vec::new();

@@ -121,17 +121,16 @@ pub fn check(
     opts: &CheckOptions,
     mut findings: Vec<Finding>,
 ) -> CheckReport {
-    let inv = catalogue::with_probe(inv);
-    let engine = Engine::new(&inv, policies);
+    let engine = Engine::new(inv, policies);
     let mut flows = catalogue::catalogue(
-        &inv,
+        inv,
         &CatalogueOptions {
             admin_cidrs: opts.admin_cidrs.clone(),
         },
     );
     flows.extend(opts.user_flows.iter().cloned());
     findings.extend(
-        crate::lint::lint(policies, &inv)
+        crate::lint::lint(policies, inv)
             .into_iter()
             .filter(|f| f.code != "assumed-inventory"),
     );

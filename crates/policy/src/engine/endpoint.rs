@@ -1,6 +1,7 @@
 //! Endpoints the engine reasons about: pods, host endpoints (one per node; hostNetwork pods
 //! are the host, C8), health endpoints, and addresses outside the cluster.
 
+use std::collections::HashSet;
 use std::net::IpAddr;
 
 use super::labels::{Label, Labels, filtered_k8s, k8s, reserved};
@@ -76,11 +77,18 @@ pub fn pod_labels(inv: &Inventory, p: &Pod) -> Labels {
     l
 }
 
-pub fn pod_endpoint(inv: &Inventory, index: usize) -> Option<Endpoint> {
+pub fn pod_endpoint(
+    inv: &Inventory,
+    index: usize,
+    apiservers: &HashSet<String>,
+) -> Option<Endpoint> {
     let p = inv.pods.get(index)?;
     if p.host_network {
         // A hostNetwork pod is its node's host endpoint (C8 `host`).
-        return p.node.as_deref().and_then(|n| host_endpoint(inv, n));
+        return p
+            .node
+            .as_deref()
+            .and_then(|n| host_endpoint(inv, n, apiservers));
     }
     Some(Endpoint {
         kind: EpKind::Pod,
@@ -94,11 +102,30 @@ pub fn pod_endpoint(inv: &Inventory, index: usize) -> Option<Endpoint> {
     })
 }
 
-pub fn host_endpoint(inv: &Inventory, node: &str) -> Option<Endpoint> {
+/// An endpoint for a pod that is not in the inventory (no named ports).
+pub fn synthetic_pod_endpoint(inv: &Inventory, p: &Pod) -> Endpoint {
+    Endpoint {
+        kind: EpKind::Pod,
+        name: format!("{}/{}", p.namespace, p.name),
+        node: p.node.clone(),
+        ip: p.ip,
+        labels: pod_labels(inv, p),
+        namespace: Some(p.namespace.clone()),
+        pod: None,
+        apiserver: false,
+    }
+}
+
+/// `apiservers`: names of nodes running the API server (computed once per engine).
+pub fn host_endpoint(
+    inv: &Inventory,
+    node: &str,
+    apiservers: &HashSet<String>,
+) -> Option<Endpoint> {
     let n = inv.node(node)?;
     let mut labels = filtered_k8s(&n.labels);
     labels.push(reserved("host"));
-    let apiserver = inv.apiserver_nodes().iter().any(|a| a.name == node);
+    let apiserver = apiservers.contains(node);
     Some(Endpoint {
         kind: EpKind::Host,
         name: format!("node/{node}"),

@@ -23,13 +23,21 @@ use crate::model::{Direction, PolicySet};
 pub struct Engine<'a> {
     pub inv: &'a Inventory,
     pub entries: Vec<Entry>,
+    /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
+    apiservers: std::collections::HashSet<String>,
 }
 
 impl<'a> Engine<'a> {
     pub fn new(inv: &'a Inventory, policies: &PolicySet) -> Engine<'a> {
+        let apiservers = inv
+            .apiserver_nodes()
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
         Engine {
             inv,
             entries: compile::compile(policies, &inv.cilium),
+            apiservers,
         }
     }
 
@@ -41,7 +49,7 @@ impl<'a> Engine<'a> {
     }
 
     pub fn host(&self, node: &str) -> Option<Endpoint> {
-        endpoint::host_endpoint(self.inv, node)
+        endpoint::host_endpoint(self.inv, node, &self.apiservers)
     }
 
     /// A pod by namespace and name; a hostNetwork pod resolves to its node (C8 `host`).
@@ -51,11 +59,11 @@ impl<'a> Engine<'a> {
             .pods
             .iter()
             .position(|p| p.namespace == namespace && p.name == name)?;
-        endpoint::pod_endpoint(self.inv, i)
+        endpoint::pod_endpoint(self.inv, i, &self.apiservers)
     }
 
     pub fn pod_at(&self, index: usize) -> Option<Endpoint> {
-        endpoint::pod_endpoint(self.inv, index)
+        endpoint::pod_endpoint(self.inv, index, &self.apiservers)
     }
 
     pub fn health(&self, node: &str) -> Endpoint {
@@ -91,6 +99,13 @@ impl<'a> Engine<'a> {
             return Some(self.world(ip));
         }
         let (ns, name) = spec.split_once('/')?;
-        self.pod(ns, name)
+        self.pod(ns, name).or_else(|| {
+            // The catalogue's stand-in for "any pod" (check::catalogue::probe_pod).
+            (ns == crate::check::catalogue::PROBE_NS && name == crate::check::catalogue::PROBE_NAME)
+                .then(|| {
+                    let probe = crate::check::catalogue::probe_pod(self.inv);
+                    endpoint::synthetic_pod_endpoint(self.inv, &probe)
+                })
+        })
     }
 }

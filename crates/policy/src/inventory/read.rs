@@ -14,7 +14,7 @@ use crate::model::Protocol;
 use crate::parse::meta::{meta, string_map};
 use crate::parse::reader::{Cx, field};
 use crate::source::Document;
-use crate::yaml::{self, Value};
+use crate::yaml::{self, Node as YNode, Value};
 
 /// Kinds that feed the inventory.
 pub const WORKLOAD_KINDS: &[&str] = &[
@@ -27,48 +27,89 @@ pub const WORKLOAD_KINDS: &[&str] = &[
     "ReplicationController",
 ];
 
-/// Build an inventory from documents; policy objects and unknown kinds are skipped.
-pub fn inventory(docs: &[Document]) -> Result<Inventory, Vec<ParseError>> {
+/// One inventory object converted from one document.
+#[derive(Debug)]
+pub enum Object {
+    Pod(Pod),
+    Namespace(Namespace),
+    Node(Node),
+    Service(Service),
+    Webhooks(Vec<Webhook>),
+    CiliumConfig(BTreeMap<String, String>),
+    /// Expanded once all pods are known (their template becomes a pod when none is given).
+    Workload(Box<Document>),
+    Other,
+}
+
+/// Convert one document; independent of the others, so large lists convert in parallel.
+pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
+    let mut cx = Cx::new(&doc.origin);
+    let kind = doc.kind();
+    let obj = match kind {
+        "Pod" => Object::Pod(pod(&mut cx, &doc.node)),
+        "Namespace" => {
+            let m = meta(&mut cx, &doc.node);
+            Object::Namespace(Namespace {
+                name: m.name,
+                labels: m.labels,
+            })
+        }
+        "Node" => Object::Node(node(&mut cx, &doc.node)),
+        "Service" => Object::Service(service(&mut cx, &doc.node)),
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
+            Object::Webhooks(webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")))
+        }
+        "ConfigMap" => {
+            let m = meta(&mut cx, &doc.node);
+            if m.name == "cilium-config" {
+                Object::CiliumConfig(string_map(&mut cx, &doc.node, "data", "data"))
+            } else {
+                Object::Other
+            }
+        }
+        k if WORKLOAD_KINDS.contains(&k) => Object::Workload(Box::new(doc.clone())),
+        _ => Object::Other,
+    };
+    (obj, cx.errors)
+}
+
+/// Put converted objects together: workloads expanded, namespaces completed.
+pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Vec<ParseError>> {
     let mut inv = Inventory::default();
     let mut errors = Vec::new();
     let mut workloads = Vec::new();
-    for doc in docs {
-        let mut cx = Cx::new(&doc.origin);
-        let kind = doc.kind();
-        match kind {
-            "Pod" => inv.pods.push(pod(&mut cx, &doc.node)),
-            "Namespace" => {
-                let m = meta(&mut cx, &doc.node);
-                inv.namespaces.push(Namespace {
-                    name: m.name,
-                    labels: m.labels,
-                });
-            }
-            "Node" => inv.nodes.push(node(&mut cx, &doc.node)),
-            "Service" => inv.services.push(service(&mut cx, &doc.node)),
-            "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
-                inv.webhooks
-                    .extend(webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")));
-            }
-            "ConfigMap" => {
-                let m = meta(&mut cx, &doc.node);
-                if m.name == "cilium-config" {
-                    let data = string_map(&mut cx, &doc.node, "data", "data");
-                    inv.cilium.apply(&data);
-                }
-            }
-            k if WORKLOAD_KINDS.contains(&k) => workloads.push(doc),
-            _ => {}
+    for (obj, mut errs) in objects {
+        errors.append(&mut errs);
+        match obj {
+            Object::Pod(p) => inv.pods.push(p),
+            Object::Namespace(n) => inv.namespaces.push(n),
+            Object::Node(n) => inv.nodes.push(n),
+            Object::Service(s) => inv.services.push(s),
+            Object::Webhooks(w) => inv.webhooks.extend(w),
+            Object::CiliumConfig(data) => inv.cilium.apply(&data),
+            Object::Workload(doc) => workloads.push(*doc),
+            Object::Other => {}
         }
-        errors.append(&mut cx.errors);
     }
-    expand_workloads(&mut inv, &workloads, &mut errors);
+    let refs: Vec<&Document> = workloads.iter().collect();
+    expand_workloads(&mut inv, &refs, &mut errors);
     if errors.is_empty() {
         inv.normalise();
         Ok(inv)
     } else {
         Err(errors)
     }
+}
+
+/// Build an inventory from a file or folder, converting large lists in parallel.
+pub fn inventory_from_path(path: &std::path::Path) -> Result<Inventory, crate::error::LoadError> {
+    let objects = crate::source::load_objects(path, &object)?;
+    assemble(objects).map_err(crate::error::LoadError::Invalid)
+}
+
+/// Build an inventory from documents; policy objects and unknown kinds are skipped.
+pub fn inventory(docs: &[Document]) -> Result<Inventory, Vec<ParseError>> {
+    assemble(docs.iter().map(object).collect())
 }
 
 fn ip(cx: &mut Cx, n: &yaml::Node, path: &str) -> Option<IpAddr> {
@@ -108,14 +149,34 @@ pub(crate) fn pod(cx: &mut Cx, doc: &yaml::Node) -> Pod {
 
 /// The fields of a pod spec (also used for workload templates).
 pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) {
-    p.host_network = field(spec, "hostNetwork")
-        .and_then(|n| cx.bool(n, &format!("{path}.hostNetwork")))
-        .unwrap_or(false);
-    p.node = field(spec, "nodeName").and_then(|n| cx.string(n, &format!("{path}.nodeName")));
-    p.service_account = field(spec, "serviceAccountName")
-        .or_else(|| field(spec, "serviceAccount"))
-        .and_then(|n| cx.string(n, &format!("{path}.serviceAccountName")))
-        .unwrap_or_else(|| "default".to_owned());
+    // Paths are formatted only on error: this runs for every pod of the inventory.
+    p.host_network = match field(spec, "hostNetwork") {
+        None => false,
+        Some(YNode {
+            value: Value::Bool(b),
+            ..
+        }) => *b,
+        Some(n) => cx.bool(n, &format!("{path}.hostNetwork")).unwrap_or(false),
+    };
+    p.node = match field(spec, "nodeName") {
+        None => None,
+        Some(YNode {
+            value: Value::Str(s),
+            ..
+        }) => Some(s.clone()),
+        Some(n) => cx.string(n, &format!("{path}.nodeName")),
+    };
+    p.service_account =
+        match field(spec, "serviceAccountName").or_else(|| field(spec, "serviceAccount")) {
+            None => "default".to_owned(),
+            Some(YNode {
+                value: Value::Str(s),
+                ..
+            }) => s.clone(),
+            Some(n) => cx
+                .string(n, &format!("{path}.serviceAccountName"))
+                .unwrap_or_else(|| "default".to_owned()),
+        };
     for key in ["containers", "initContainers"] {
         let Some(list) = field(spec, key) else {
             continue;

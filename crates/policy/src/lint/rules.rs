@@ -48,7 +48,8 @@ fn knp(p: &NetworkPolicy, inv: &Inventory, out: &mut Vec<Finding>) {
                     Finding::new(Severity::Info, "knp-all-namespaces", format!("{name} rule {i}: `namespaceSelector: {{}}` admits every pod of every namespace")).at(format!("{}:{}", p.origin.file, r.line)).rules(&["K6", "d.19"]),
                 ),
                 // d.16 / C9: ipBlock does not match node IPs under Cilium by default.
-                KnpPeer::IpBlock { cidr, .. } if !inv.cilium.cidr_match_nodes => {
+                // `0.0.0.0/0` means the world, not the nodes: no finding for it.
+                KnpPeer::IpBlock { cidr, .. } if !inv.cilium.cidr_match_nodes && cidr.prefix_len() > 0 => {
                     let nodes: Vec<&str> = inv.nodes.iter().filter(|n| n.addresses.iter().any(|a| cidr.contains(a))).map(|n| n.name.as_str()).collect();
                     if !nodes.is_empty() {
                         out.push(warn("ipblock-node-ips", format!("{}:{}", p.origin.file, r.line), &["C9", "K9", "d.16"], format!(

@@ -42,10 +42,12 @@ pub(crate) fn string_map(
     }) = field(node, key)
     {
         for (k, v) in entries {
-            let value = if v.is_null() {
-                Some(String::new())
-            } else {
-                cx.string(v, &format!("{path}.{k}"))
+            // Paths are only built on error: inventories hold 10^5 objects.
+            let value = match &v.value {
+                Value::Null => Some(String::new()),
+                Value::Str(s) => Some(s.clone()),
+                Value::Int(_) | Value::Float(_) | Value::Bool(_) => v.scalar_text(),
+                _ => cx.string(v, &format!("{path}.{k}")),
             };
             if let Some(value) = value {
                 out.insert(k.clone(), value);

@@ -6,6 +6,8 @@
 //! (c) an explicitly empty list (`fromEndpoints: []`) stays distinguishable from an absent or
 //! null one (C5.4).
 
+pub mod fast;
+
 use std::fmt;
 
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -178,6 +180,10 @@ pub struct YamlError {
 fn options_for(len: usize) -> Options {
     let mut budget = Budget::default();
     budget.max_nodes = budget.max_nodes.max(len.saturating_add(1024));
+    budget.max_events = budget
+        .max_events
+        .max(len.saturating_mul(2).saturating_add(1024));
+    budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len.saturating_add(1024));
     budget.max_documents = budget.max_documents.max(len / 8 + 16);
     budget.max_depth = 128;
     let mut options = Options::default();
@@ -191,7 +197,16 @@ fn options_for(len: usize) -> Options {
 }
 
 /// Parse every document of a YAML (or JSON) stream. Empty documents are skipped.
+/// kubectl-style input takes the fast path ([`fast`]); anything else goes to serde-saphyr.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
+    if let Ok(docs) = fast::parse(text) {
+        return Ok(docs);
+    }
+    parse_documents_saphyr(text)
+}
+
+/// The reference reader (serde-saphyr with our budget and options).
+pub fn parse_documents_saphyr(text: &str) -> Result<Vec<Node>, YamlError> {
     let docs: Vec<Option<Node>> =
         serde_saphyr::from_multiple_with_options(text, options_for(text.len())).map_err(|e| {
             let line = e
