@@ -341,3 +341,17 @@ mod props {
         }
     }
 }
+
+#[test]
+fn deep_nesting_is_an_error_not_a_stack_overflow() {
+    let mut block = String::new();
+    for i in 0..5000 {
+        block.push_str(&" ".repeat(i));
+        block.push_str("a:\n");
+    }
+    let err = load_bytes("deep.yaml", block.as_bytes()).expect_err("too deep");
+    assert!(err.to_string().starts_with("deep.yaml:"), "{err}");
+    let flow = format!("a: {}{}\n", "[".repeat(5000), "]".repeat(5000));
+    let err = load_bytes("flow.yaml", flow.as_bytes()).expect_err("too deep");
+    assert!(err.to_string().starts_with("flow.yaml:"), "{err}");
+}

@@ -15,6 +15,11 @@ pub struct Bail;
 
 type R<T> = Result<T, Bail>;
 
+/// Deeper indentation is left to serde-saphyr (which enforces its depth budget).
+const MAX_INDENT: usize = 256;
+/// Flow collections nested deeper than this are left to serde-saphyr.
+const MAX_FLOW_DEPTH: usize = 64;
+
 /// Lists longer than this many lines are parsed on several threads.
 const PARALLEL_LINES: usize = 50_000;
 
@@ -74,6 +79,11 @@ fn lines_from(text: &str, first: usize) -> R<Vec<Vec<Line<'_>>>> {
             return Err(Bail);
         }
         let indent = raw.len() - trimmed.len();
+        // Nesting is bounded by indentation; deep documents go to serde-saphyr's depth budget
+        // instead of this reader's recursion.
+        if indent > MAX_INDENT {
+            return Err(Bail);
+        }
         if indent == 0 && (raw.starts_with("---") || raw.starts_with("...")) {
             let rest = strip_comment(&raw[3..])?;
             if !rest.is_empty() || raw.starts_with("...") && !rest.is_empty() {
@@ -402,6 +412,7 @@ fn inline_value(t: &str, no: u32) -> R<Node> {
                 text: t,
                 i: 0,
                 no,
+                depth: 0,
             };
             let v = f.value()?;
             f.ws();
@@ -482,6 +493,7 @@ struct Flow<'a> {
     text: &'a str,
     i: usize,
     no: u32,
+    depth: usize,
 }
 
 impl Flow<'_> {
@@ -492,6 +504,16 @@ impl Flow<'_> {
     }
 
     fn value(&mut self) -> R<Node> {
+        self.depth += 1;
+        if self.depth > MAX_FLOW_DEPTH {
+            return Err(Bail);
+        }
+        let v = self.value_inner();
+        self.depth -= 1;
+        v
+    }
+
+    fn value_inner(&mut self) -> R<Node> {
         self.ws();
         let no = self.no;
         match self.s.get(self.i) {

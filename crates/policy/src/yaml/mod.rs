@@ -185,7 +185,10 @@ fn options_for(len: usize) -> Options {
         .max(len.saturating_mul(2).saturating_add(1024));
     budget.max_total_scalar_bytes = budget.max_total_scalar_bytes.max(len.saturating_add(1024));
     budget.max_documents = budget.max_documents.max(len / 8 + 16);
-    budget.max_depth = 128;
+    // Kubernetes objects nest ~15 levels; a low cap keeps recursion within small thread
+    // stacks (test threads, 2 MiB) even in debug builds.
+    budget.max_depth = 64;
+    budget.flow_nesting_limit = 64;
     let mut options = Options::default();
     options.budget = Some(budget);
     options.with_snippet = false;
@@ -207,6 +210,32 @@ pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
 
 /// The reference reader (serde-saphyr with our budget and options).
 pub fn parse_documents_saphyr(text: &str) -> Result<Vec<Node>, YamlError> {
+    // Deserialisation recurses once per nesting level, with large frames in debug builds; a
+    // dedicated thread with a roomy stack keeps the depth budget (not the stack) the limit,
+    // whatever thread the caller runs on. Untouched stack pages cost nothing.
+    std::thread::scope(|scope| {
+        std::thread::Builder::new()
+            .name("yaml".into())
+            .stack_size(SAPHYR_STACK)
+            .spawn_scoped(scope, || saphyr_on_this_thread(text))
+            .map_err(|e| YamlError {
+                line: 0,
+                message: format!("cannot start the YAML reader: {e}"),
+            })?
+            .join()
+            .unwrap_or_else(|_| {
+                Err(YamlError {
+                    line: 0,
+                    message: "the YAML reader failed".into(),
+                })
+            })
+    })
+}
+
+/// Stack for the serde-saphyr thread.
+const SAPHYR_STACK: usize = 64 << 20;
+
+fn saphyr_on_this_thread(text: &str) -> Result<Vec<Node>, YamlError> {
     let docs: Vec<Option<Node>> =
         serde_saphyr::from_multiple_with_options(text, options_for(text.len())).map_err(|e| {
             let line = e
