@@ -175,6 +175,18 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
         "API server to kubelets (logs, exec, metrics)",
     );
     let all_pairs = pairs(&classes, |_, _| true, |_, _| true);
+    // C7.5: health endpoints are workload endpoints; a CCNP `endpointSelector: {}` reaches them.
+    for (src, dst) in &all_pairs {
+        out.push(Flow {
+            name: "cilium-health-endpoint".into(),
+            src: format!("node/{src}"),
+            dst: format!("health/{dst}"),
+            protocol: Protocol::Tcp,
+            port: 4240,
+            critical: false,
+            purpose: "Cilium health probes to the health endpoint of each node",
+        });
+    }
     node_flows(
         &mut out,
         &all_pairs,
