@@ -31,6 +31,9 @@ pub struct Cli {
 pub enum Command {
     /// Live health: members, raft state per endpoint, leader, alarms, quorum math, and what to do
     Status(commands::status::StatusArgs),
+    /// Membership changes that refuse to break quorum: list, add, promote, remove, replace
+    #[command(subcommand)]
+    Member(commands::member::MemberCommand),
     /// Rehearse a disaster end to end on a throwaway local etcd cluster
     Drill(commands::drill::DrillArgs),
     /// Snapshot files offline: verify a backup, inspect what it holds
@@ -39,6 +42,9 @@ pub enum Command {
     /// Member data dirs offline: inspect one, rank survivors for lost-quorum recovery
     #[command(subcommand)]
     Datadir(commands::datadir::DatadirCommand),
+    /// Network policy before `kubectl apply`: which control-plane flows it cuts, and why
+    #[command(subcommand)]
+    Policy(commands::policy::PolicyCommand),
 }
 
 /// Shared by every command: how to print and how to reach etcd.
@@ -69,8 +75,10 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Command::Status(args) => commands::status::run(&ctx, &args),
         Command::Drill(args) => commands::drill::run(&ctx, &args),
+        Command::Member(cmd) => commands::member::run(&ctx, &cmd),
         Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
+        Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
     };
     match result {
         Ok(code) => code.into(),

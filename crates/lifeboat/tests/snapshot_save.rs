@@ -178,7 +178,7 @@ async fn a_save_cut_mid_stream_leaves_only_a_part_that_the_next_run_removes() {
     let file = dir.path().join("cut.db");
     let part = dir.path().join("cut.db.part");
     let bin = assert_cmd::cargo::cargo_bin("lifeboat");
-    let mut child = Command::new(&bin)
+    let child = Command::new(&bin)
         .args(["snapshot", "save"])
         .arg(&file)
         .args(tc.cli_args())

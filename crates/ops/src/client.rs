@@ -23,7 +23,7 @@ pub struct EndpointClient {
 
 impl EndpointClient {
     /// Runs one request under the command timeout, translating failures into operator terms.
-    pub async fn call<T, F, Fut>(&mut self, f: F) -> Result<T, OpsError>
+    pub async fn call<T, F, Fut>(&self, f: F) -> Result<T, OpsError>
     where
         F: FnOnce(Client) -> Fut,
         Fut: Future<Output = Result<T, etcd_client::Error>>,

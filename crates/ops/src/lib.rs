@@ -14,6 +14,7 @@
 //!   [`status::diagnose`] turns them into quorum math and findings.
 //! - [`local`]: starts real etcd processes on loopback (free ports, temp dirs, generated PKI) for
 //!   `lifeboat drill` and for the test kit.
+//! - [`member`]: membership changes behind a quorum guard (add as learner, remove before add).
 //! - [`snapshot`]: `snapshot save`: stream, prove sound, name, manifest, retention.
 //! - [`files`]: crash-safe writes (temp, fsync, rename) and move-aside instead of delete.
 //! - [`utc`]: UTC timestamps for file names and manifests.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod local;
+pub mod member;
 pub mod settings;
 pub mod snapshot;
 pub mod status;

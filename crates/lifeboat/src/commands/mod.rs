@@ -3,6 +3,8 @@
 
 pub mod datadir;
 pub mod drill;
+pub mod member;
+pub mod policy;
 pub mod snapshot;
 pub mod status;
 

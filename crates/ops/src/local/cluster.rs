@@ -292,7 +292,7 @@ impl LocalCluster {
     ) -> Result<u64, OpsError> {
         let mut last_err = None;
         for ep in &settings.endpoints {
-            let Ok(mut c) = crate::client::connect(ep, tls, settings).await else {
+            let Ok(c) = crate::client::connect(ep, tls, settings).await else {
                 continue;
             };
             let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
@@ -323,6 +323,23 @@ impl LocalCluster {
             }
         }
         Err(last_err.unwrap_or_else(|| OpsError::Local("no member reachable to add to".into())))
+    }
+
+    /// Reserves ports and a data dir for a member that something else (lifeboat itself, in
+    /// tests) will add to the membership. Returns its index; start it with
+    /// [`LocalCluster::start_joining`].
+    pub fn reserve_member(&mut self, name: &str) -> Result<usize, OpsError> {
+        let mut m = self.new_member(name)?;
+        m.state = MemberState::NeverStarted;
+        self.members.push(m);
+        Ok(self.members.len() - 1)
+    }
+
+    /// Starts a reserved member joining the running cluster with the given `--initial-cluster`.
+    pub fn start_joining(&mut self, i: usize, initial_cluster: &str) -> Result<(), OpsError> {
+        self.members[i].initial_cluster = initial_cluster.to_string();
+        self.members[i].initial_state = "existing";
+        self.spawn_member(i)
     }
 
     /// Waits until every running member answers, all agree on one leader, and quorum holds.

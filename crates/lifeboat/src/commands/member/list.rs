@@ -1,0 +1,66 @@
+//! `lifeboat member list`
+
+use clap::Args;
+use ops::member::QuorumMath;
+use ops::status::{DiagnoseOptions, diagnose, gather};
+use serde::Serialize;
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {}
+
+#[derive(Serialize)]
+struct Listing<'a> {
+    members: &'a [ops::status::MemberRow],
+    quorum: QuorumMath,
+}
+
+pub fn run(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Exit> {
+    let (settings, tls) = super::connect_settings(ctx)?;
+    let obs = crate::commands::runtime()?.block_on(gather(&settings, tls.as_ref(), false));
+    let status = diagnose(&obs, &DiagnoseOptions::default());
+    if status.members.is_empty() {
+        anyhow::bail!("no member answered; run `lifeboat status` for the errors per endpoint");
+    }
+    let quorum = QuorumMath::of(&status);
+    match ctx.format {
+        Format::Json => output::print_json(&Listing {
+            members: &status.members,
+            quorum,
+        }),
+        Format::Table => {
+            let mut t = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
+            for m in &status.members {
+                let role = if m.is_leader {
+                    "leader"
+                } else if m.is_learner {
+                    "learner"
+                } else {
+                    "voter"
+                };
+                let state = match (m.started, m.reachable) {
+                    (false, _) => "never started",
+                    (true, true) => "answers",
+                    (true, false) => "UNREACHABLE",
+                };
+                t.add_row(vec![
+                    m.id.clone(),
+                    if m.name.is_empty() {
+                        "-".into()
+                    } else {
+                        m.name.clone()
+                    },
+                    m.peer_urls.join(","),
+                    m.client_urls.join(","),
+                    role.into(),
+                    state.into(),
+                ]);
+            }
+            output::print(&format!("{t}\nQUORUM  {}\n", quorum.describe()));
+        }
+    }
+    Ok(Exit::Ok)
+}
