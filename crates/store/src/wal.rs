@@ -174,7 +174,12 @@ impl Wal {
                 records: 0,
                 end: SegmentEnd::NotRead,
             };
-            if i > 0 && wal.segments.last().is_some_and(|p| p.seq + 1 != seq) {
+            if i > 0
+                && wal
+                    .segments
+                    .last()
+                    .is_some_and(|p| p.seq.checked_add(1) != Some(seq))
+            {
                 wal.problems
                     .push(format!("segment {} breaks the sequence", seg.name));
             }
@@ -360,9 +365,11 @@ impl Wal {
         if let Some(last) = self.last_entry {
             if e.index <= last.index {
                 // A new leader rewrote the tail: everything from this index on is replaced.
-                self.overwritten += last.index - e.index + 1;
+                self.overwritten = self
+                    .overwritten
+                    .saturating_add((last.index - e.index).saturating_add(1));
                 self.conf_changes.retain(|c| c.index < e.index);
-            } else if e.index > last.index + 1 {
+            } else if e.index > last.index.saturating_add(1) {
                 self.problems.push(format!(
                     "entries {}..{} are missing",
                     last.index + 1,

@@ -81,8 +81,16 @@ fn a_torn_last_record_ends_the_log_without_error() {
     ));
 }
 
+/// 200 by default so the suite stays quick; `PROPTEST_CASES=20000` for a long hunt.
+fn cases() -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 200, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(), ..ProptestConfig::default() })]
 
     #[test]
     fn wal_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
@@ -122,4 +130,51 @@ proptest! {
         let _ = KeyValue::decode(&bytes);
         let _ = Revision::parse(&bytes);
     }
+}
+
+/// Entry indexes at the edges of u64 (a crafted WAL): no overflow, the gap is reported.
+#[test]
+fn extreme_entry_indexes_do_not_overflow() {
+    fn entry(index: u64) -> Vec<u8> {
+        let mut e = vec![0x08, 0x00, 0x10, 0x01, 0x18];
+        let mut v = index;
+        while v >= 0x80 {
+            e.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        e.push(v as u8);
+        e
+    }
+    let mut wal = Vec::new();
+    let mut running = 0u32;
+    for index in [u64::MAX, 0, u64::MAX] {
+        let data = entry(index);
+        running = crc32c::crc32c_append(running, &data);
+        let mut rec = vec![0x08, 0x02, 0x10];
+        let mut c = u64::from(running);
+        while c >= 0x80 {
+            rec.push((c as u8) | 0x80);
+            c >>= 7;
+        }
+        rec.push(c as u8);
+        rec.push(0x1a);
+        rec.push(data.len() as u8);
+        rec.extend_from_slice(&data);
+        let pad = (8 - rec.len() % 8) % 8;
+        let mut len = rec.len() as u64;
+        if pad > 0 {
+            len |= (0x80 | pad as u64) << 56;
+        }
+        wal.extend_from_slice(&len.to_le_bytes());
+        wal.extend_from_slice(&rec);
+        wal.extend(std::iter::repeat_n(0u8, pad));
+    }
+    let w = Wal::from_bytes(&wal);
+    assert!(w.crc_ok, "{:?}", w.segments[0].end);
+    assert_eq!(w.entries, 3);
+    assert!(
+        w.problems.iter().any(|p| p.contains("missing")),
+        "{:?}",
+        w.problems
+    );
 }
