@@ -164,38 +164,36 @@ fn rule_ports(ports: &[PortProtocol], dst: PeerRef) -> ConnSet {
     out
 }
 
-/// Connections `subject` allows in direction `d` with `peer` (K1, K4, K5), or `None` when the
-/// subject is not isolated in that direction.
-fn allowed(
-    inv: &Inventory,
-    selecting: &[&NetworkPolicy],
-    d: Direction,
-    peer: PeerRef,
-    port_owner: PeerRef,
-) -> Option<ConnSet> {
-    let isolating: Vec<&&NetworkPolicy> = selecting.iter().filter(|p| p.affects(d)).collect();
-    if isolating.is_empty() {
-        return None;
-    }
-    let mut out = ConnSet::none();
-    for p in isolating {
-        for r in p.rules(d) {
-            if rule_matches(inv, p, r, peer) {
-                out.union(&rule_ports(&r.ports, port_owner));
-            }
-        }
-    }
-    Some(out)
-}
-
 fn rule_matches(inv: &Inventory, p: &NetworkPolicy, r: &KnpRule, peer: PeerRef) -> bool {
     // K5: an empty peer list matches every peer, inside and outside the cluster.
     r.peers.is_empty() || r.peers.iter().any(|x| peer_matches(inv, p, x, peer))
 }
 
+/// One rule of one policy in one direction, with the pod classes it admits precomputed.
+struct FlatRule<'a> {
+    policy: &'a NetworkPolicy,
+    rule: &'a KnpRule,
+    /// `matches[c]`: the rule's peers include pod class `c`.
+    matches: Vec<bool>,
+    /// The rule's ports when they do not depend on the destination (no named ports).
+    fixed: Option<ConnSet>,
+}
+
+impl FlatRule<'_> {
+    fn ports(&self, dst: PeerRef) -> ConnSet {
+        match &self.fixed {
+            Some(c) => c.clone(),
+            None => rule_ports(&self.rule.ports, dst),
+        }
+    }
+}
+
+/// Per pod class and direction: `None` when not isolated (K1), else the rules that apply.
+type Isolation = Vec<Option<Vec<usize>>>;
+
 /// Every allowed connection, sorted, pod pairs merged per displayed workload.
 pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connection> {
-    // Representative pod per class (namespace, labels, ports).
+    // Representative pod per class (namespace, labels, ports): pods alike behave alike.
     let mut class_of: HashMap<(String, Vec<(String, String)>, String), usize> = HashMap::new();
     let mut reps: Vec<&Pod> = Vec::new();
     let mut pod_class: Vec<usize> = Vec::with_capacity(inv.pods.len());
@@ -215,15 +213,48 @@ pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connecti
         }
         pod_class.push(c);
     }
-    let selecting: Vec<Vec<&NetworkPolicy>> = reps
-        .iter()
-        .map(|p| {
-            policies
-                .iter()
-                .filter(|np| np.namespace == p.namespace && np.pod_selector.matches(&p.labels))
-                .collect()
-        })
-        .collect();
+    let mut rules: Vec<FlatRule> = Vec::new();
+    let mut iso: [Isolation; 2] = [vec![None; reps.len()], vec![None; reps.len()]];
+    for p in policies {
+        let subjects: Vec<usize> = (0..reps.len())
+            .filter(|&c| {
+                reps[c].namespace == p.namespace && p.pod_selector.matches(&reps[c].labels)
+            })
+            .collect();
+        for (di, d) in [Direction::Ingress, Direction::Egress]
+            .into_iter()
+            .enumerate()
+        {
+            if !p.affects(d) {
+                continue;
+            }
+            let first = rules.len();
+            for r in p.rules(d) {
+                let matches = reps
+                    .iter()
+                    .map(|rep| rule_matches(inv, p, r, PeerRef::Pod(rep)))
+                    .collect();
+                let named = r
+                    .ports
+                    .iter()
+                    .any(|pp| matches!(pp.port, PortSpec::Named(_)));
+                let fixed =
+                    (!named).then(|| rule_ports(&r.ports, PeerRef::Ext(&Atom { lo: 0, hi: 0 })));
+                rules.push(FlatRule {
+                    policy: p,
+                    rule: r,
+                    matches,
+                    fixed,
+                });
+            }
+            for &c in &subjects {
+                iso[di][c]
+                    .get_or_insert_with(Vec::new)
+                    .extend(first..rules.len());
+            }
+        }
+    }
+    let [iso_in, iso_out] = &iso;
     let atoms_in = atoms(policies, Direction::Ingress);
     let atoms_out = atoms(policies, Direction::Egress);
 
@@ -232,20 +263,39 @@ pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connecti
     for (p, c) in inv.pods.iter().zip(&pod_class) {
         workloads.entry(display_name(p)).or_default().insert(*c);
     }
-
-    let mut cache: HashMap<(usize, usize), ConnSet> = HashMap::new();
-    let mut pair = |s: usize, d: usize| -> ConnSet {
-        if let Some(c) = cache.get(&(s, d)) {
-            return c.clone();
+    // K4/C4.1: the source's egress and the destination's ingress must both allow.
+    let pair = |s: usize, d: usize| -> ConnSet {
+        let dp = PeerRef::Pod(reps[d]);
+        let side = |list: &Option<Vec<usize>>, peer: usize| match list {
+            None => ConnSet::all(),
+            Some(ids) => {
+                let mut c = ConnSet::none();
+                for &r in ids {
+                    if rules[r].matches[peer] {
+                        c.union(&rules[r].ports(dp));
+                    }
+                }
+                c
+            }
+        };
+        let eg = side(&iso_out[s], d);
+        if eg.is_empty() {
+            return eg;
         }
-        let (sp, dp) = (PeerRef::Pod(reps[s]), PeerRef::Pod(reps[d]));
-        let eg =
-            allowed(inv, &selecting[s], Direction::Egress, dp, dp).unwrap_or_else(ConnSet::all);
-        let ing =
-            allowed(inv, &selecting[d], Direction::Ingress, sp, dp).unwrap_or_else(ConnSet::all);
-        let c = eg.intersect(&ing);
-        cache.insert((s, d), c.clone());
-        c
+        eg.intersect(&side(&iso_in[d], s))
+    };
+    let ext_side = |list: &Option<Vec<usize>>, atom: &Atom, port_owner: PeerRef| match list {
+        None => ConnSet::all(),
+        Some(ids) => {
+            let mut c = ConnSet::none();
+            for &r in ids {
+                let fr = &rules[r];
+                if rule_matches(inv, fr.policy, fr.rule, PeerRef::Ext(atom)) {
+                    c.union(&fr.ports(port_owner));
+                }
+            }
+            c
+        }
     };
 
     let mut out = Vec::new();
@@ -271,14 +321,10 @@ pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connecti
         }
     }
     for atom in &atoms_out {
-        let ext = PeerRef::Ext(atom);
         for (name, classes) in &names {
             let mut to = ConnSet::none();
             for c in classes.iter() {
-                to.union(
-                    &allowed(inv, &selecting[*c], Direction::Egress, ext, ext)
-                        .unwrap_or_else(ConnSet::all),
-                );
+                to.union(&ext_side(&iso_out[*c], atom, PeerRef::Ext(atom)));
             }
             if !to.is_empty() {
                 out.push(Connection {
@@ -290,15 +336,10 @@ pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connecti
         }
     }
     for atom in &atoms_in {
-        let ext = PeerRef::Ext(atom);
         for (name, classes) in &names {
             let mut from = ConnSet::none();
             for c in classes.iter() {
-                let me = PeerRef::Pod(reps[*c]);
-                from.union(
-                    &allowed(inv, &selecting[*c], Direction::Ingress, ext, me)
-                        .unwrap_or_else(ConnSet::all),
-                );
+                from.union(&ext_side(&iso_in[*c], atom, PeerRef::Pod(reps[*c])));
             }
             if !from.is_empty() {
                 out.push(Connection {
