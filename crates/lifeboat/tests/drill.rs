@@ -15,7 +15,32 @@ fn lost_quorum_drill_detects_and_passes() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["verdict"], "pass", "{json:#}");
     assert_eq!(json["scenario"], "lost-quorum");
-    assert_eq!(json["keys_before"], 200);
+    let before = json["keys_before"].as_u64().unwrap();
+    assert!(before > 100, "{json:#}");
+    assert_eq!(json["lost"], 0);
+    assert!(json["keys_after"].as_u64().unwrap() >= before);
+    assert_eq!(
+        json["status_final"]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+    assert_eq!(json["status_final"]["quorum"]["reachable_voters"], 3);
+    let seed = json["plan"]["seed"].as_str().unwrap();
+    assert_eq!(seed, "m1", "the only survivor seeds");
+    let names: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    let pos = |needle: &str| {
+        names
+            .iter()
+            .position(|n| n.contains(needle))
+            .unwrap_or_else(|| panic!("{needle} in {names:?}"))
+    };
+    assert!(pos("force a new cluster") < pos("restart m1 without --force-new-cluster"));
+    assert!(pos("add m2 as a learner") < pos("promote m2"));
+    assert!(pos("verify membership") > pos("promote m3"));
     assert_eq!(json["lost_members"].as_array().map(Vec::len), Some(2));
     let detected: Vec<&str> = json["detected"]
         .as_array()
@@ -56,8 +81,13 @@ fn five_members_losing_one_is_a_warning_drill_on_plain_http() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(json["verdict"], "pass");
+    assert_eq!(json["verdict"], "pass", "{json:#}");
     assert_eq!(json["status_after"]["quorum"]["failures_tolerated"], 1);
+    assert_eq!(json["lost"], 0);
+    assert_eq!(
+        json["status_final"]["members"].as_array().map(Vec::len),
+        Some(5)
+    );
 }
 
 #[test]

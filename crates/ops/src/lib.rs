@@ -15,17 +15,21 @@
 //! - [`local`]: starts real etcd processes on loopback (free ports, temp dirs, generated PKI) for
 //!   `lifeboat drill` and for the test kit.
 //! - [`member`]: membership changes behind a quorum guard (add as learner, remove before add).
+//! - [`recover`]: lost-quorum recovery: a pure plan, executors, a journal, a resumable runner.
 //! - [`snapshot`]: `snapshot save`: stream, prove sound, name, manifest, retention.
 //! - [`files`]: crash-safe writes (temp, fsync, rename) and move-aside instead of delete.
 //! - [`utc`]: UTC timestamps for file names and manifests.
+//! - [`kv`]: reading key ranges in pages (responses are capped at 4 MiB).
 //! - [`ids`]: member and cluster IDs as etcd prints them (16 hex digits).
 
 pub mod client;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod kv;
 pub mod local;
 pub mod member;
+pub mod recover;
 pub mod settings;
 pub mod snapshot;
 pub mod status;

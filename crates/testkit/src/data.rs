@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use etcd_client::{Client, GetOptions, PutOptions, Txn, TxnOp};
+use etcd_client::{Client, PutOptions, Txn, TxnOp};
 
 /// Writes `count` keys `{prefix}{i:06}` = `value-{i}` and returns what was acknowledged.
 pub async fn put_keys(
@@ -74,41 +74,4 @@ pub async fn mixed_history(
 }
 
 /// Every key under `prefix` with its value, read in pages (responses are capped at 4 MiB).
-pub async fn read_prefix(
-    client: &mut Client,
-    prefix: &str,
-) -> Result<BTreeMap<String, String>, etcd_client::Error> {
-    let mut out = BTreeMap::new();
-    let end = prefix_end(prefix.as_bytes());
-    let mut start = prefix.as_bytes().to_vec();
-    loop {
-        let opts = GetOptions::new().with_range(end.clone()).with_limit(1000);
-        let resp = client.get(start.clone(), Some(opts)).await?;
-        let kvs = resp.kvs();
-        for kv in kvs {
-            out.insert(
-                String::from_utf8_lossy(kv.key()).into_owned(),
-                String::from_utf8_lossy(kv.value()).into_owned(),
-            );
-        }
-        match kvs.last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => break,
-        }
-    }
-    Ok(out)
-}
-
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+pub use ops::kv::read_prefix;

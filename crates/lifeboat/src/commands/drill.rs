@@ -1,14 +1,18 @@
 //! `lifeboat drill`: rehearse a disaster on a throwaway local cluster and judge the outcome.
 //!
-//! Scenario `lost-quorum` today rehearses detection: a healthy TLS cluster with
-//! Kubernetes-shaped data, then a majority of members killed, then the diagnosis `status` gives.
-//! The recovery half joins when `lifeboat recover` lands.
+//! Scenario `lost-quorum`: a healthy TLS cluster with Kubernetes-shaped data, a majority of
+//! members lost for good (process and disk), detection by `status`, then the recovery: fence,
+//! back up, force a new cluster on the freshest survivor, re-add the others as learners, promote,
+//! verify. The verdict is `pass` only when no acknowledged key is lost and every member is back.
 
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
 use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
+
 use ops::local::{LocalCluster, LocalClusterSpec};
+use ops::recover::{LocalExecutor, Plan, StepTiming, recover_local};
 use ops::status::{ClusterStatus, DiagnoseOptions, Verdict, diagnose, gather};
 use serde::Serialize;
 
@@ -66,10 +70,15 @@ struct DrillReport {
     lost_members: Vec<String>,
     tls: bool,
     keys_before: usize,
+    keys_after: usize,
+    /// Acknowledged keys missing or changed after the recovery.
+    lost: usize,
     steps: Vec<Step>,
     status_before: ClusterStatus,
     status_after: ClusterStatus,
     detected: Vec<&'static str>,
+    plan: Option<Plan>,
+    status_final: Option<ClusterStatus>,
     verdict: &'static str,
     verdict_reason: String,
 }
@@ -95,21 +104,36 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
     })
 }
 
-async fn rehearse(ctx: &Context, args: &DrillArgs, lose: usize) -> anyhow::Result<DrillReport> {
-    let started = Instant::now();
-    let mut steps = Vec::new();
-    let mut step = |name: &str, since: Instant| {
-        let seconds = since.elapsed().as_secs_f64();
-        if ctx.format == Format::Table {
+struct Timeline {
+    started: Instant,
+    steps: Vec<Step>,
+    loud: bool,
+}
+
+impl Timeline {
+    fn record(&mut self, name: &str, seconds: f64) {
+        if self.loud {
             output::note(&format!(
                 "[{:>6.1}s] {name} ({seconds:.2}s)",
-                started.elapsed().as_secs_f64()
+                self.started.elapsed().as_secs_f64()
             ));
         }
-        steps.push(Step {
+        self.steps.push(Step {
             name: name.to_string(),
             seconds: (seconds * 1000.0).round() / 1000.0,
         });
+    }
+
+    fn since(&mut self, name: &str, t: Instant) {
+        self.record(name, t.elapsed().as_secs_f64());
+    }
+}
+
+async fn rehearse(ctx: &Context, args: &DrillArgs, lose: usize) -> anyhow::Result<DrillReport> {
+    let mut tl = Timeline {
+        started: Instant::now(),
+        steps: Vec::new(),
+        loud: ctx.format == Format::Table,
     };
 
     let t = Instant::now();
@@ -123,86 +147,164 @@ async fn rehearse(ctx: &Context, args: &DrillArgs, lose: usize) -> anyhow::Resul
         .wait_healthy(Duration::from_secs(60))
         .await
         .context("the throwaway cluster did not become healthy")?;
-    step(
+    let kind = if args.tls { "TLS" } else { "plain-http" };
+    tl.since(
         &format!(
-            "start {}-member {} cluster in {}",
+            "start {}-member {kind} cluster in {}",
             args.members,
-            if args.tls { "TLS" } else { "plain-http" },
             cluster.dir().display()
         ),
         t,
     );
 
     let t = Instant::now();
-    let written = write_kubernetes_keys(&cluster, args.keys).await?;
-    step(
-        &format!("write {written} Kubernetes-shaped keys under /registry/"),
+    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
+    wait_in_sync(&cluster).await?;
+    tl.since(
+        &format!(
+            "write {} Kubernetes-shaped objects under /registry/ ({} distinct keys, all acknowledged)",
+            args.keys,
+            acked.len()
+        ),
         t,
     );
 
     let t = Instant::now();
     let before = observe(&cluster).await?;
-    step("status before the disaster", t);
+    tl.since("status before the disaster", t);
 
     let t = Instant::now();
-    let mut lost = Vec::new();
+    let mut lost_members = Vec::new();
     for i in (args.members - lose)..args.members {
-        lost.push(cluster.members()[i].name.clone());
+        lost_members.push(cluster.members()[i].name.clone());
         cluster.kill(i);
+        // Lost for good: the disk is gone too.
+        let dir = cluster.members()[i].data_dir.clone();
+        if dir.exists() {
+            std::fs::rename(&dir, dir.with_extension("lost")).context("simulating a lost disk")?;
+        }
     }
-    step(
+    tl.since(
         &format!(
-            "disaster: kill {} of {} members ({})",
-            lose,
+            "disaster: {lose} of {} members lost for good ({})",
             args.members,
-            lost.join(", ")
+            lost_members.join(", ")
         ),
         t,
     );
 
     let t = Instant::now();
     let after = observe(&cluster).await?;
-    step("status after the disaster", t);
-
+    tl.since("detect: status after the disaster", t);
     let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
     let quorum_lost = lose > args.members / 2;
+    let detected_ok = if quorum_lost {
+        codes.contains(&"QUORUM_LOST") && codes.contains(&"NO_LEADER")
+    } else {
+        codes.contains(&"MEMBER_UNREACHABLE")
+    };
+
+    // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
+    let state_dir = cluster.dir().join("recover-state");
+    let loud = tl.loud;
+    let started = tl.started;
+    let mut recovery_steps: Vec<Step> = Vec::new();
+    let outcome = {
+        let mut exec = LocalExecutor {
+            cluster: &mut cluster,
+        };
+        let mut on_step = |s: &StepTiming| {
+            if loud {
+                output::note(&format!(
+                    "[{:>6.1}s] recover: {} ({:.2}s)",
+                    started.elapsed().as_secs_f64(),
+                    s.name,
+                    s.seconds
+                ));
+            }
+            recovery_steps.push(Step {
+                name: format!("recover: {}", s.name),
+                seconds: s.seconds,
+            });
+        };
+        recover_local(&mut exec, &state_dir, &mut on_step).await
+    };
+    tl.steps.extend(recovery_steps);
+
+    let (plan, final_status, keys_after, lost, recovery_error) = match outcome {
+        Ok((plan, report)) => {
+            let t = Instant::now();
+            let found = read_registry(&cluster).await?;
+            let lost = acked
+                .iter()
+                .filter(|(k, v)| found.get(*k) != Some(*v))
+                .count();
+            tl.since("count acknowledged keys after recovery", t);
+            (
+                Some(plan),
+                Some(report.final_status),
+                found.len(),
+                lost,
+                None,
+            )
+        }
+        Err(e) => (None, None, 0, acked.len(), Some(e.to_string())),
+    };
+
+    let all_back = final_status
+        .as_ref()
+        .is_some_and(|s| s.members.len() == args.members && s.verdict() == Verdict::Healthy);
     let (verdict, reason) = if before.verdict() != Verdict::Healthy {
         (
             "fail",
             "the cluster was not healthy before the disaster".to_string(),
         )
-    } else if quorum_lost && !(codes.contains(&"QUORUM_LOST") && codes.contains(&"NO_LEADER")) {
+    } else if !detected_ok {
         (
             "fail",
-            format!("quorum was lost but status reported {codes:?}"),
+            format!("status did not diagnose the disaster: {codes:?}"),
         )
-    } else if !quorum_lost && !codes.contains(&"MEMBER_UNREACHABLE") {
+    } else if let Some(e) = recovery_error {
+        ("fail", format!("recovery failed: {e}"))
+    } else if lost > 0 {
         (
             "fail",
-            format!("members were lost but status reported {codes:?}"),
+            format!("{lost} acknowledged keys missing or changed after recovery"),
+        )
+    } else if !all_back {
+        (
+            "fail",
+            "the recovered cluster is not healthy with all members".to_string(),
         )
     } else {
         (
             "pass",
-            "status detected the disaster and named the fix".to_string(),
+            format!(
+                "diagnosed {codes:?}, recovered all {} members, no acknowledged key lost",
+                args.members
+            ),
         )
     };
 
     let t = Instant::now();
     let dir = cluster.dir().display().to_string();
     drop(cluster);
-    step(&format!("clean up (stop members, remove {dir})"), t);
+    tl.since(&format!("clean up (stop members, remove {dir})"), t);
 
     Ok(DrillReport {
         scenario: args.scenario,
         members: args.members,
-        lost_members: lost,
+        lost_members,
         tls: args.tls,
-        keys_before: written,
-        steps,
+        keys_before: acked.len(),
+        keys_after,
+        lost,
+        steps: tl.steps,
         status_before: before,
         status_after: after,
         detected: codes,
+        plan,
+        status_final: final_status,
         verdict,
         verdict_reason: reason,
     })
@@ -215,8 +317,25 @@ async fn observe(cluster: &LocalCluster) -> anyhow::Result<ClusterStatus> {
     Ok(diagnose(&obs, &DiagnoseOptions::default()))
 }
 
-/// Namespaces, config maps and pods the way their keys look in a real cluster's etcd.
-async fn write_kubernetes_keys(cluster: &LocalCluster, count: usize) -> anyhow::Result<usize> {
+/// Waits until every member has applied the same raft index: the steady state a real cluster is
+/// in between writes, and the one the verdict is fair in (a majority loss can drop writes that
+/// only the lost members held).
+async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = observe(cluster).await?;
+        let applied: Vec<Option<u64>> = st.endpoints.iter().map(|e| e.raft_applied_index).collect();
+        if applied.iter().all(|a| a.is_some() && *a == applied[0]) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("members did not converge on one applied index: {applied:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+async fn read_registry(cluster: &LocalCluster) -> anyhow::Result<BTreeMap<String, String>> {
     let settings = cluster.settings_for(&[0]);
     let tls = settings.validate()?;
     let ep = settings
@@ -226,6 +345,24 @@ async fn write_kubernetes_keys(cluster: &LocalCluster, count: usize) -> anyhow::
     let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
         .await?
         .client;
+    Ok(ops::kv::read_prefix(&mut client, "/registry/").await?)
+}
+
+/// Namespaces, config maps and pods the way their keys look in a real cluster's etcd.
+async fn write_kubernetes_keys(
+    cluster: &LocalCluster,
+    count: usize,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let settings = cluster.settings_for(&[0]);
+    let tls = settings.validate()?;
+    let ep = settings
+        .endpoints
+        .first()
+        .context("the cluster has no member")?;
+    let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
+        .await?
+        .client;
+    let mut acked = BTreeMap::new();
     for i in 0..count {
         let ns = format!("team-{}", i % 10);
         let (key, value) = match i % 3 {
@@ -248,11 +385,12 @@ async fn write_kubernetes_keys(cluster: &LocalCluster, count: usize) -> anyhow::
             ),
         };
         client
-            .put(key, value, None)
+            .put(key.clone(), value.clone(), None)
             .await
             .context("writing drill data")?;
+        acked.insert(key, value);
     }
-    Ok(count)
+    Ok(acked)
 }
 
 fn render(r: &DrillReport) -> String {
@@ -267,6 +405,23 @@ fn render(r: &DrillReport) -> String {
     out.push_str(&super::status::render(&r.status_before, None));
     out.push_str(&format!("\nAFTER LOSING {}\n", r.lost_members.join(", ")));
     out.push_str(&super::status::render(&r.status_after, None));
+    if let Some(p) = &r.plan {
+        out.push_str(&format!(
+            "\nRECOVERY PLAN  seed {}: {}\n",
+            p.seed, p.seed_reason
+        ));
+        for w in &p.warnings {
+            out.push_str(&format!("  warning: {w}\n"));
+        }
+    }
+    if let Some(f) = &r.status_final {
+        out.push_str("\nAFTER RECOVERY\n");
+        out.push_str(&super::status::render(f, None));
+    }
+    out.push_str(&format!(
+        "\nKEYS  {} acknowledged before, {} after, {} lost\n",
+        r.keys_before, r.keys_after, r.lost
+    ));
     let mut t = output::table(&["STEP", "SECONDS"]);
     for s in &r.steps {
         t.add_row(vec![s.name.clone(), format!("{:.2}", s.seconds)]);

@@ -415,6 +415,20 @@ impl LocalCluster {
             .join(",")
     }
 
+    /// Starts a stopped member on its data dir with one-off extra flags (for example
+    /// `--force-new-cluster`); the flags are not kept for later restarts.
+    pub fn start_with(&mut self, i: usize, extra: &[String]) -> Result<(), OpsError> {
+        if self.members[i].child.is_some() {
+            return Ok(());
+        }
+        let mut args = self.member_args(i);
+        args.extend(extra.iter().cloned());
+        let child = spawn(&self.spec.etcd_bin, &args, &self.members[i].log)?;
+        self.members[i].child = Some(child);
+        self.members[i].state = MemberState::Running;
+        Ok(())
+    }
+
     fn spawn_member(&mut self, i: usize) -> Result<(), OpsError> {
         let args = self.member_args(i);
         let child = spawn(&self.spec.etcd_bin, &args, &self.members[i].log)?;

@@ -1,0 +1,57 @@
+//! Reading many keys safely: etcd caps a response at 4 MiB by default, so ranges are read in
+//! pages, continuing after the last key seen.
+
+use std::collections::BTreeMap;
+
+use etcd_client::{Client, GetOptions};
+
+/// Every key under `prefix` with its value (lossy UTF-8), in pages of 1000.
+pub async fn read_prefix(
+    client: &mut Client,
+    prefix: &str,
+) -> Result<BTreeMap<String, String>, etcd_client::Error> {
+    let mut out = BTreeMap::new();
+    let end = prefix_end(prefix.as_bytes());
+    let mut start = prefix.as_bytes().to_vec();
+    loop {
+        let opts = GetOptions::new().with_range(end.clone()).with_limit(1000);
+        let resp = client.get(start.clone(), Some(opts)).await?;
+        let kvs = resp.kvs();
+        for kv in kvs {
+            out.insert(
+                String::from_utf8_lossy(kv.key()).into_owned(),
+                String::from_utf8_lossy(kv.value()).into_owned(),
+            );
+        }
+        match kvs.last() {
+            Some(last) if resp.more() => {
+                start = last.key().to_vec();
+                start.push(0);
+            }
+            _ => break,
+        }
+    }
+    Ok(out)
+}
+
+/// The smallest key greater than every key with this prefix (etcd's range end for a prefix).
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn prefix_end_matches_etcd() {
+        assert_eq!(super::prefix_end(b"/a"), b"/b");
+        assert_eq!(super::prefix_end(b"a\xff"), b"b");
+        assert_eq!(super::prefix_end(b"\xff"), b"\0");
+    }
+}

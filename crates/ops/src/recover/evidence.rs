@@ -1,0 +1,32 @@
+//! Evidence about survivors, read offline from their data dirs once they are fenced.
+
+use super::executor::Executor;
+use super::plan::SurvivorEvidence;
+
+/// Reads every member's data dir (members must be stopped, so the files are final). A data dir
+/// that cannot be read cannot seed; it is reported and left out.
+pub fn from_data_dirs(exec: &dyn Executor) -> (Vec<SurvivorEvidence>, Vec<String>) {
+    let mut evidence = Vec::new();
+    let mut problems = Vec::new();
+    for member in exec.members() {
+        let Some(dir) = exec.data_dir(&member) else {
+            continue;
+        };
+        match store::datadir::inspect(&dir) {
+            Ok(report) => {
+                let r = report.rank_input();
+                let commit = r.hard_state.map_or(0, |h| h.commit);
+                let ci = r.db.as_ref().and_then(|d| d.consistent_index).unwrap_or(0);
+                evidence.push(SurvivorEvidence {
+                    name: member,
+                    committed: commit.max(ci),
+                    last_term: r.last_entry.map_or(0, |p| p.term),
+                    last_index: r.last_entry.map_or(0, |p| p.index),
+                    revision: r.db.as_ref().and_then(|d| d.revision),
+                });
+            }
+            Err(e) => problems.push(format!("{member}: {} cannot be read: {e}", dir.display())),
+        }
+    }
+    (evidence, problems)
+}

@@ -1,0 +1,148 @@
+//! How members are stopped, started and cleared during a recovery. The local executor drives
+//! etcd processes on this machine (drills and tests); systemd and static-pod executors will
+//! implement the same trait for real nodes.
+
+use std::path::{Path, PathBuf};
+
+use crate::files::move_aside;
+use crate::local::{LocalCluster, MemberState};
+use crate::settings::ConnectionSettings;
+use crate::{OpsError, utc};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartMode {
+    /// `--force-new-cluster`: rewrite the membership to this member alone.
+    ForceNewCluster,
+    /// As configured, on the existing data dir.
+    Normal,
+    /// Join a running cluster on an empty data dir.
+    Join { initial_cluster: String },
+}
+
+pub trait Executor {
+    fn members(&self) -> Vec<String>;
+    fn data_dir(&self, member: &str) -> Option<PathBuf>;
+    fn is_running(&self, member: &str) -> bool;
+    fn stop(&mut self, member: &str) -> Result<(), OpsError>;
+    fn start(&mut self, member: &str, mode: StartMode) -> Result<(), OpsError>;
+    /// Copies the data dir to `DIR.lifeboat-<UTC time>`; `None` when there is none.
+    fn backup(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError>;
+    /// Moves the data dir aside so the member starts empty; `None` when there is none.
+    fn clear_data(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError>;
+    /// Settings that reach exactly this member.
+    fn settings_for(&self, member: &str) -> ConnectionSettings;
+    /// Settings that reach every member.
+    fn settings_all(&self) -> ConnectionSettings;
+    fn peer_urls(&self, member: &str) -> Vec<String>;
+}
+
+pub struct LocalExecutor<'a> {
+    pub cluster: &'a mut LocalCluster,
+}
+
+impl LocalExecutor<'_> {
+    fn index(&self, member: &str) -> Result<usize, OpsError> {
+        self.cluster
+            .members()
+            .iter()
+            .position(|m| m.name == member)
+            .ok_or_else(|| OpsError::Local(format!("no local member named {member}")))
+    }
+}
+
+impl Executor for LocalExecutor<'_> {
+    fn members(&self) -> Vec<String> {
+        self.cluster
+            .members()
+            .iter()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    fn data_dir(&self, member: &str) -> Option<PathBuf> {
+        let i = self.index(member).ok()?;
+        let d = self.cluster.members()[i].data_dir.clone();
+        d.join("member").is_dir().then_some(d)
+    }
+
+    fn is_running(&self, member: &str) -> bool {
+        self.index(member)
+            .map(|i| self.cluster.members()[i].state == MemberState::Running)
+            .unwrap_or(false)
+    }
+
+    fn stop(&mut self, member: &str) -> Result<(), OpsError> {
+        let i = self.index(member)?;
+        self.cluster.stop(i);
+        Ok(())
+    }
+
+    fn start(&mut self, member: &str, mode: StartMode) -> Result<(), OpsError> {
+        let i = self.index(member)?;
+        match mode {
+            StartMode::ForceNewCluster => self
+                .cluster
+                .start_with(i, &["--force-new-cluster".to_string()]),
+            StartMode::Normal => self.cluster.start_with(i, &[]),
+            StartMode::Join { initial_cluster } => self.cluster.start_joining(i, &initial_cluster),
+        }
+    }
+
+    fn backup(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError> {
+        let Some(dir) = self.data_dir(member) else {
+            return Ok(None);
+        };
+        let target = crate::files::with_suffix(&dir, &format!(".lifeboat-{}", utc::compact_now()));
+        copy_dir(&dir, &target)?;
+        Ok(Some(target))
+    }
+
+    fn clear_data(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError> {
+        let i = self.index(member)?;
+        let dir = self.cluster.members()[i].data_dir.clone();
+        if dir.exists() {
+            move_aside(&dir).map(Some)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn settings_for(&self, member: &str) -> ConnectionSettings {
+        let i = self.index(member).unwrap_or(0);
+        self.cluster.settings_for(&[i])
+    }
+
+    fn settings_all(&self) -> ConnectionSettings {
+        let all: Vec<usize> = (0..self.cluster.members().len()).collect();
+        self.cluster.settings_for(&all)
+    }
+
+    fn peer_urls(&self, member: &str) -> Vec<String> {
+        self.index(member)
+            .map(|i| vec![self.cluster.peer_url(i)])
+            .unwrap_or_default()
+    }
+}
+
+/// A plain recursive copy with fsync of each file: the backup must survive a crash too.
+fn copy_dir(from: &Path, to: &Path) -> Result<(), OpsError> {
+    let io = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| OpsError::LocalIo { path: p, source }
+    };
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if entry.file_type().map_err(io(&src))?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+            std::fs::File::open(&dst)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&dst))?;
+        }
+    }
+    Ok(())
+}

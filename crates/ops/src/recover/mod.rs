@@ -1,0 +1,19 @@
+//! Lost-quorum recovery: fence, back up, force a new cluster on the freshest survivor, re-add
+//! the others as learners, verify.
+//!
+//! [`plan`] is pure (evidence in, steps out), so the choice of seed and the order of steps are
+//! tested without a cluster. [`run`] carries a plan out through an [`Executor`] (how members are
+//! started and stopped: local processes today), recording each finished step in a [`Journal`],
+//! so running the same recovery again after a crash skips what is done and converges.
+
+mod evidence;
+mod executor;
+mod journal;
+mod plan;
+mod run;
+
+pub use evidence::from_data_dirs;
+pub use executor::{Executor, LocalExecutor, StartMode};
+pub use journal::Journal;
+pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
+pub use run::{RunReport, StepTiming, recover_local, run};

@@ -1,0 +1,255 @@
+//! From evidence about the survivors to the ordered steps of a recovery. Pure.
+
+use serde::{Deserialize, Serialize};
+
+use crate::OpsError;
+
+/// A member of the cluster being recovered, as it must be started again.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct MemberSpec {
+    pub name: String,
+    pub peer_urls: Vec<String>,
+}
+
+/// What a survivor's data dir (or its live Status) says about its progress.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SurvivorEvidence {
+    pub name: String,
+    /// Highest index known committed (HardState.commit, or the db's consistent index).
+    pub committed: u64,
+    pub last_term: u64,
+    pub last_index: u64,
+    pub revision: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Step {
+    /// Stop etcd on the member so no old member can answer beside the new cluster.
+    Fence { member: String },
+    /// Keep a copy of the member's data dir (`DIR.lifeboat-<UTC time>`).
+    Backup { member: String },
+    /// Start the seed once with `--force-new-cluster`: it becomes a one-member cluster.
+    ForceNewCluster { member: String },
+    /// The seed leads and holds at least the newest revision any survivor had.
+    CheckSeed { member: String, min_revision: i64 },
+    /// Restart the seed without `--force-new-cluster` (left in, it re-forces on every restart).
+    RestartNormally { member: String },
+    /// Add the member back as a learner.
+    AddLearner {
+        member: String,
+        peer_urls: Vec<String>,
+    },
+    /// Start it on an empty data dir (the old one moved aside) with `initial-cluster-state=existing`.
+    StartJoining { member: String },
+    /// Promote it once it has caught up.
+    Promote { member: String },
+    /// Every member lists the same membership and returns the same `hash_kv` at one revision.
+    Verify,
+}
+
+impl Step {
+    pub fn describe(&self) -> String {
+        match self {
+            Step::Fence { member } => format!("fence {member} (stop etcd)"),
+            Step::Backup { member } => format!("back up the data dir of {member}"),
+            Step::ForceNewCluster { member } => format!("force a new cluster on {member}"),
+            Step::CheckSeed {
+                member,
+                min_revision,
+            } => {
+                format!("check {member} leads with revision >= {min_revision}")
+            }
+            Step::RestartNormally { member } => {
+                format!("restart {member} without --force-new-cluster")
+            }
+            Step::AddLearner { member, .. } => format!("add {member} as a learner"),
+            Step::StartJoining { member } => format!("start {member} on an empty data dir"),
+            Step::Promote { member } => format!("promote {member}"),
+            Step::Verify => "verify membership and hash_kv on every member".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Plan {
+    pub seed: String,
+    pub seed_reason: String,
+    pub evidence: Vec<SurvivorEvidence>,
+    pub steps: Vec<Step>,
+    pub warnings: Vec<String>,
+}
+
+/// Picks the seed (most committed progress; formats spec 4: committed index, then last term and
+/// index; never the HardState term, which failed elections inflate) and lays out the steps.
+pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Plan, OpsError> {
+    if evidence.is_empty() {
+        return Err(OpsError::Config(
+            "no survivor holds data: there is nothing to force a new cluster from; restore from a \
+             snapshot instead (`lifeboat snapshot restore`)"
+                .into(),
+        ));
+    }
+    let mut ranked: Vec<&SurvivorEvidence> = evidence.iter().collect();
+    ranked.sort_by_key(|e| std::cmp::Reverse((e.committed, e.last_term, e.last_index)));
+    let seed = ranked[0];
+    if !members.iter().any(|m| m.name == seed.name) {
+        return Err(OpsError::Config(format!(
+            "survivor {} is not a known member",
+            seed.name
+        )));
+    }
+    let mut warnings = Vec::new();
+    if let Some(second) = ranked.get(1) {
+        if (second.committed, second.last_term, second.last_index)
+            == (seed.committed, seed.last_term, seed.last_index)
+        {
+            warnings.push(format!(
+                "{} and {} hold the same progress; {} was picked by order",
+                seed.name, second.name, seed.name
+            ));
+        } else if second.last_index > seed.last_index {
+            warnings.push(format!(
+                "{} has log entries beyond {}'s ({} > {}) that were never committed; they are \
+                 dropped, as a leader election would have dropped them",
+                second.name, seed.name, second.last_index, seed.last_index
+            ));
+        }
+    }
+    let seed_reason = format!(
+        "{} holds the most committed progress: committed index {}, last entry term {} index {}",
+        seed.name, seed.committed, seed.last_term, seed.last_index
+    );
+    let min_revision = evidence
+        .iter()
+        .filter_map(|e| e.revision)
+        .max()
+        .unwrap_or(0);
+
+    let mut steps = Vec::new();
+    for m in members {
+        steps.push(Step::Fence {
+            member: m.name.clone(),
+        });
+    }
+    for e in evidence {
+        steps.push(Step::Backup {
+            member: e.name.clone(),
+        });
+    }
+    steps.push(Step::ForceNewCluster {
+        member: seed.name.clone(),
+    });
+    steps.push(Step::CheckSeed {
+        member: seed.name.clone(),
+        min_revision,
+    });
+    steps.push(Step::RestartNormally {
+        member: seed.name.clone(),
+    });
+    for m in members.iter().filter(|m| m.name != seed.name) {
+        steps.push(Step::AddLearner {
+            member: m.name.clone(),
+            peer_urls: m.peer_urls.clone(),
+        });
+        steps.push(Step::StartJoining {
+            member: m.name.clone(),
+        });
+        steps.push(Step::Promote {
+            member: m.name.clone(),
+        });
+    }
+    steps.push(Step::Verify);
+    Ok(Plan {
+        seed: seed.name.clone(),
+        seed_reason,
+        evidence: evidence.to_vec(),
+        steps,
+        warnings,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str) -> MemberSpec {
+        MemberSpec {
+            name: name.into(),
+            peer_urls: vec![format!("https://{name}:2380")],
+        }
+    }
+
+    fn e(name: &str, committed: u64, term: u64, index: u64, rev: i64) -> SurvivorEvidence {
+        SurvivorEvidence {
+            name: name.into(),
+            committed,
+            last_term: term,
+            last_index: index,
+            revision: Some(rev),
+        }
+    }
+
+    #[test]
+    fn the_freshest_survivor_seeds_and_the_rest_rejoin_as_learners() {
+        let members = [m("a"), m("b"), m("c")];
+        let p = plan(&members, &[e("a", 13, 2, 13, 9), e("b", 16, 2, 16, 12)]).unwrap();
+        assert_eq!(p.seed, "b");
+        assert_eq!(
+            p.steps
+                .iter()
+                .filter(|s| matches!(s, Step::Fence { .. }))
+                .count(),
+            3
+        );
+        let pos = |s: &Step| p.steps.iter().position(|x| x == s).unwrap();
+        let force = pos(&Step::ForceNewCluster { member: "b".into() });
+        assert!(
+            p.steps[..force]
+                .iter()
+                .all(|s| matches!(s, Step::Fence { .. } | Step::Backup { .. }))
+        );
+        assert_eq!(
+            p.steps[force + 1],
+            Step::CheckSeed {
+                member: "b".into(),
+                min_revision: 12
+            }
+        );
+        for other in ["a", "c"] {
+            let add = pos(&Step::AddLearner {
+                member: other.into(),
+                peer_urls: vec![format!("https://{other}:2380")],
+            });
+            assert_eq!(
+                p.steps[add + 1],
+                Step::StartJoining {
+                    member: other.into()
+                }
+            );
+            assert_eq!(
+                p.steps[add + 2],
+                Step::Promote {
+                    member: other.into()
+                }
+            );
+        }
+        assert_eq!(p.steps.last(), Some(&Step::Verify));
+    }
+
+    #[test]
+    fn the_hard_state_term_never_decides_and_ties_warn() {
+        // c3 campaigned alone: higher term numbers, less committed. Committed progress wins.
+        let members = [m("c1"), m("c3")];
+        let p = plan(&members, &[e("c3", 13, 2, 13, 5), e("c1", 16, 2, 16, 7)]).unwrap();
+        assert_eq!(p.seed, "c1");
+        let p = plan(&members, &[e("c1", 16, 2, 16, 7), e("c3", 16, 2, 16, 7)]).unwrap();
+        assert!(p.warnings[0].contains("same progress"));
+    }
+
+    #[test]
+    fn no_survivor_means_restore() {
+        let err = plan(&[m("a")], &[]).unwrap_err().to_string();
+        assert!(err.contains("snapshot restore"));
+    }
+}

@@ -1,0 +1,333 @@
+//! Carrying out a recovery plan, step by step, journaled. Each step checks the world first and
+//! does nothing when its effect is already there, so a rerun after a crash converges.
+
+use std::time::{Duration, Instant};
+
+use etcd_client::GetOptions;
+use serde::Serialize;
+
+use super::executor::{Executor, StartMode};
+use super::journal::Journal;
+use super::plan::{Plan, Step};
+use crate::OpsError;
+use crate::client::connect;
+use crate::member::{add, leader_endpoint, promote_when_ready};
+use crate::settings::ConnectionSettings;
+use crate::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepTiming {
+    pub name: String,
+    pub seconds: f64,
+    /// False when the journal said the step was already done.
+    pub ran: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub steps: Vec<StepTiming>,
+    pub final_status: ClusterStatus,
+    pub revision: i64,
+    pub hash_kv: u32,
+}
+
+const START_TIMEOUT: Duration = Duration::from_secs(90);
+
+pub async fn run(
+    plan: &Plan,
+    exec: &mut dyn Executor,
+    journal: &mut Journal,
+    on_step: &mut dyn FnMut(&StepTiming),
+) -> Result<RunReport, OpsError> {
+    let mut timings = Vec::new();
+    let mut verified = None;
+    for (i, step) in plan.steps.iter().enumerate() {
+        let name = step.describe();
+        if journal.is_done(i) && *step != Step::Verify {
+            let t = StepTiming {
+                name,
+                seconds: 0.0,
+                ran: false,
+            };
+            on_step(&t);
+            timings.push(t);
+            continue;
+        }
+        let started = Instant::now();
+        if let Some(v) = execute(step, plan, exec).await? {
+            verified = Some(v);
+        }
+        journal.mark_done(i, &name)?;
+        let t = StepTiming {
+            name,
+            seconds: (started.elapsed().as_secs_f64() * 1000.0).round() / 1000.0,
+            ran: true,
+        };
+        on_step(&t);
+        timings.push(t);
+    }
+    let (final_status, revision, hash_kv) = match verified {
+        Some(v) => v,
+        None => verify(exec).await?,
+    };
+    Ok(RunReport {
+        steps: timings,
+        final_status,
+        revision,
+        hash_kv,
+    })
+}
+
+async fn execute(
+    step: &Step,
+    plan: &Plan,
+    exec: &mut dyn Executor,
+) -> Result<Option<(ClusterStatus, i64, u32)>, OpsError> {
+    match step {
+        Step::Fence { member } => exec.stop(member)?,
+        Step::Backup { member } => {
+            exec.backup(member)?;
+        }
+        Step::ForceNewCluster { member } => {
+            exec.stop(member)?;
+            exec.start(member, StartMode::ForceNewCluster)?;
+            wait_leader(&exec.settings_for(member), 1).await?;
+        }
+        Step::CheckSeed {
+            member,
+            min_revision,
+        } => {
+            let rev = revision(&exec.settings_for(member)).await?;
+            if rev < *min_revision {
+                return Err(OpsError::Local(format!(
+                    "the seed {member} is at revision {rev}, below the {min_revision} a survivor \
+                     had: stop here, nothing else was changed after the seed; pick another seed"
+                )));
+            }
+        }
+        Step::RestartNormally { member } => {
+            exec.stop(member)?;
+            exec.start(member, StartMode::Normal)?;
+            wait_leader(&exec.settings_for(member), 1).await?;
+        }
+        Step::AddLearner { member, peer_urls } => {
+            let settings = exec.settings_all();
+            let tls = settings.validate()?;
+            let (status, mut client) = leader_endpoint(&settings, tls.as_ref()).await?;
+            let present = status
+                .members
+                .iter()
+                .any(|m| m.peer_urls.iter().any(|u| peer_urls.contains(u)));
+            if !present {
+                add(&mut client, peer_urls, true).await?;
+            }
+            let _ = member;
+        }
+        Step::StartJoining { member } => {
+            if !exec.is_running(member) {
+                exec.clear_data(member)?;
+                let initial = initial_cluster(exec, plan, member).await?;
+                exec.start(
+                    member,
+                    StartMode::Join {
+                        initial_cluster: initial,
+                    },
+                )?;
+            }
+            wait_answers(&exec.settings_for(member)).await?;
+        }
+        Step::Promote { member } => {
+            let settings = exec.settings_all();
+            let tls = settings.validate()?;
+            let (status, _) = leader_endpoint(&settings, tls.as_ref()).await?;
+            let peers = exec.peer_urls(member);
+            let row = status
+                .members
+                .iter()
+                .find(|m| m.peer_urls.iter().any(|u| peers.contains(u)))
+                .ok_or_else(|| OpsError::Local(format!("{member} is not in the membership")))?;
+            if row.is_learner {
+                let id = crate::ids::parse_hex_id(&row.id).unwrap_or(0);
+                promote_when_ready(&settings, tls.as_ref(), id, START_TIMEOUT).await?;
+            }
+        }
+        Step::Verify => return verify(exec).await.map(Some),
+    }
+    Ok(None)
+}
+
+/// `name=peer` for every member in the membership now, with the joining member's own name.
+async fn initial_cluster(
+    exec: &dyn Executor,
+    _plan: &Plan,
+    joining: &str,
+) -> Result<String, OpsError> {
+    let settings = exec.settings_all();
+    let tls = settings.validate()?;
+    let (status, _) = leader_endpoint(&settings, tls.as_ref()).await?;
+    let mine = exec.peer_urls(joining);
+    let mut parts = Vec::new();
+    for m in &status.members {
+        let name = if m.peer_urls.iter().any(|u| mine.contains(u)) {
+            joining.to_string()
+        } else if m.name.is_empty() {
+            continue;
+        } else {
+            m.name.clone()
+        };
+        for u in &m.peer_urls {
+            parts.push(format!("{name}={u}"));
+        }
+    }
+    Ok(parts.join(","))
+}
+
+async fn wait_leader(settings: &ConnectionSettings, members: usize) -> Result<(), OpsError> {
+    let tls = settings.validate()?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        let st = diagnose(
+            &gather(settings, tls.as_ref(), true).await,
+            &DiagnoseOptions::default(),
+        );
+        let leads = st.endpoints.iter().any(|e| e.is_leader);
+        if leads && st.quorum.has_quorum && st.members.len() == members {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Local(format!(
+                "the seed did not lead a {members}-member cluster within {START_TIMEOUT:?}: {:?}",
+                st.findings.iter().map(|f| f.code).collect::<Vec<_>>()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn wait_answers(settings: &ConnectionSettings) -> Result<(), OpsError> {
+    let tls = settings.validate()?;
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        let obs = gather(settings, tls.as_ref(), true).await;
+        if obs.endpoints.iter().all(|e| e.status.is_ok()) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Local(format!(
+                "the joining member did not answer within {START_TIMEOUT:?}"
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn revision(settings: &ConnectionSettings) -> Result<i64, OpsError> {
+    let tls = settings.validate()?;
+    let ep = settings
+        .endpoints
+        .first()
+        .ok_or_else(|| OpsError::Local("no endpoint".into()))?;
+    let c = connect(ep, tls.as_ref(), settings).await?;
+    let resp = c
+        .call(|mut cl| async move {
+            cl.get("\0", Some(GetOptions::new().with_count_only()))
+                .await
+        })
+        .await?;
+    Ok(resp.header().map(|h| h.revision()).unwrap_or(0))
+}
+
+/// Every member answers, lists the same membership, and returns the same `hash_kv` at one
+/// revision (followers get a few seconds to apply it).
+async fn verify(exec: &dyn Executor) -> Result<(ClusterStatus, i64, u32), OpsError> {
+    let settings = exec.settings_all();
+    let tls = settings.validate()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let status = diagnose(
+            &gather(&settings, tls.as_ref(), true).await,
+            &DiagnoseOptions::default(),
+        );
+        let problem = if !status.endpoints.iter().all(|e| e.reachable) {
+            Some("not every member answers".to_string())
+        } else if !status.quorum.leader_agreed {
+            Some("members do not agree on a leader".to_string())
+        } else if status.members.iter().any(|m| m.is_learner) {
+            Some("a learner is left".to_string())
+        } else if status
+            .findings
+            .iter()
+            .any(|f| f.code == "MEMBERSHIP_DISAGREES")
+        {
+            Some("membership differs between members".to_string())
+        } else {
+            match hashes_agree(&settings, tls.as_ref()).await {
+                Ok((rev, hash)) => return Ok((status, rev, hash)),
+                Err(e) => Some(e.to_string()),
+            }
+        };
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Local(format!(
+                "verification failed: {}",
+                problem.unwrap_or_default()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
+
+async fn hashes_agree(
+    settings: &ConnectionSettings,
+    tls: Option<&crate::settings::ValidatedTls>,
+) -> Result<(i64, u32), OpsError> {
+    let rev = revision(settings).await?;
+    let mut seen: Vec<(String, u32)> = Vec::new();
+    for ep in &settings.endpoints {
+        let c = connect(ep, tls, settings).await?;
+        let h = c
+            .call(|mut cl| async move { cl.hash_kv(rev).await })
+            .await?;
+        seen.push((ep.to_string(), h.hash()));
+    }
+    let first = seen.first().map(|s| s.1).unwrap_or(0);
+    if seen.iter().all(|s| s.1 == first) {
+        Ok((rev, first))
+    } else {
+        Err(OpsError::Local(format!(
+            "hash_kv at revision {rev} differs: {seen:?}"
+        )))
+    }
+}
+
+/// The whole local recovery: resume a saved plan, or fence every member, read their data dirs,
+/// plan, save the plan, and run it.
+pub async fn recover_local(
+    exec: &mut dyn Executor,
+    state_dir: &std::path::Path,
+    on_step: &mut dyn FnMut(&StepTiming),
+) -> Result<(Plan, RunReport), OpsError> {
+    let mut journal = Journal::open(state_dir)?;
+    let plan = match journal.saved_plan()? {
+        Some(p) => p,
+        None => {
+            for m in exec.members() {
+                exec.stop(&m)?;
+            }
+            let (evidence, problems) = super::evidence::from_data_dirs(exec);
+            let members: Vec<super::plan::MemberSpec> = exec
+                .members()
+                .into_iter()
+                .map(|name| super::plan::MemberSpec {
+                    peer_urls: exec.peer_urls(&name),
+                    name,
+                })
+                .collect();
+            let mut plan = super::plan::plan(&members, &evidence)?;
+            plan.warnings.extend(problems);
+            journal.save_plan(&plan)?;
+            plan
+        }
+    };
+    let report = run(&plan, exec, &mut journal, on_step).await?;
+    Ok((plan, report))
+}
