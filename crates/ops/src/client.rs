@@ -67,10 +67,18 @@ pub async fn connect(
         }
     }
 
-    let mut options = ConnectOptions::new()
-        .with_connect_timeout(dial)
-        .with_timeout(settings.command_timeout)
-        .with_keep_alive(Duration::from_secs(10), dial);
+    // Connect eagerly: TCP, TLS and HTTP/2 must all finish within the dial timeout. A frozen
+    // member (SIGSTOP, hung node) accepts TCP but never completes a handshake; a lazy channel
+    // would only notice at the first request, after the command timeout.
+    let mut builder = tonic::transport::Endpoint::from_shared(name.clone())
+        .map_err(|e| OpsError::BadEndpoint {
+            url: name.clone(),
+            reason: e.to_string(),
+        })?
+        .connect_timeout(dial)
+        .timeout(settings.command_timeout)
+        .http2_keep_alive_interval(Duration::from_secs(10))
+        .keep_alive_timeout(dial);
     if endpoint.is_tls() {
         let tls = tls.ok_or_else(|| {
             OpsError::Config(format!("{endpoint} is https but no --cacert was given"))
@@ -79,15 +87,19 @@ pub async fn connect(
         if let Some((cert, key)) = &tls.identity {
             tls_options = tls_options.identity(Identity::from_pem(cert, key));
         }
-        options = options.with_tls(tls_options);
+        builder = builder
+            .tls_config(tls_options)
+            .map_err(|e| OpsError::Endpoint {
+                endpoint: name.clone(),
+                message: explain_chain(&e, &settings.tls),
+            })?;
     }
-    let connecting = Client::connect([name.clone()], Some(options));
-    let client = match tokio::time::timeout(dial, connecting).await {
-        Ok(Ok(c)) => c,
+    let channel = match tokio::time::timeout(dial, builder.connect()).await {
+        Ok(Ok(ch)) => ch,
         Ok(Err(e)) => {
             return Err(OpsError::Endpoint {
                 endpoint: name,
-                message: explain(&e, &settings.tls),
+                message: explain_chain(&e, &settings.tls),
             });
         }
         Err(_) => {
@@ -97,6 +109,13 @@ pub async fn connect(
             });
         }
     };
+    let options = ConnectOptions::new().with_timeout(settings.command_timeout);
+    let client = Client::from_channel(etcd_client::Channel::Tonic(channel), Some(options))
+        .await
+        .map_err(|e| OpsError::Endpoint {
+            endpoint: name.clone(),
+            message: explain(&e, &settings.tls),
+        })?;
     Ok(EndpointClient {
         endpoint: endpoint.clone(),
         client,
@@ -108,6 +127,11 @@ pub async fn connect(
 /// etcd-client errors wrap tonic errors wrap rustls errors; the useful words are at the bottom of
 /// the chain. Collect the chain and add the check an operator should make, naming the files.
 pub fn explain(err: &etcd_client::Error, tls: &TlsFiles) -> String {
+    explain_chain(err, tls)
+}
+
+/// [`explain`] for any error with a source chain (tonic's transport errors too).
+pub fn explain_chain(err: &dyn std::error::Error, tls: &TlsFiles) -> String {
     let file = |p: &Option<std::path::PathBuf>, flag: &str| match p {
         Some(p) => format!("{flag} {}", p.display()),
         None => flag.to_string(),
@@ -115,7 +139,7 @@ pub fn explain(err: &etcd_client::Error, tls: &TlsFiles) -> String {
     let cacert = file(&tls.cacert, "--cacert");
     let cert = file(&tls.cert, "--cert");
     let mut parts = vec![err.to_string()];
-    let mut source = std::error::Error::source(err);
+    let mut source = err.source();
     while let Some(s) = source {
         let text = s.to_string();
         if !parts.iter().any(|p| p.contains(&text)) {
