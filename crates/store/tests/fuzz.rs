@@ -31,6 +31,15 @@ fn samples() -> &'static Samples {
     })
 }
 
+fn snapshot_region() -> &'static Vec<u8> {
+    static R: OnceLock<Vec<u8>> = OnceLock::new();
+    R.get_or_init(|| {
+        let mut b = std::fs::read(common::snapshot()).expect("snapshot fixture");
+        b.truncate(24_576);
+        b
+    })
+}
+
 #[test]
 fn the_samples_parse_cleanly() {
     let s = samples();
@@ -123,6 +132,23 @@ proptest! {
         let _ = store::snap::decode(&b);
         let _ = store::raftpb::snapshot(&bytes);
         let _ = store::raftpb::conf_state(&bytes);
+    }
+
+    #[test]
+    fn mutated_snapshot_through_every_reader(
+        edits in proptest::collection::vec((4096usize * 2..24_576, any::<u8>()), 1..10),
+    ) {
+        // Meta pages stay intact so the damage reaches the tree and the etcd schema.
+        let mut b = snapshot_region().clone();
+        for (o, v) in edits {
+            b[o] = v;
+        }
+        if let Ok(db) = bolt::Db::from_source(Box::new(b)) {
+            let a = store::analyze::analyze(&db);
+            prop_assert!(a.schema_problems.len() <= 20);
+            let _ = store::schema::EtcdMeta::read(&db);
+            let _ = store::keys::list(&db, b"/registry/");
+        }
     }
 
     #[test]
