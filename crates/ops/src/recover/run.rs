@@ -39,6 +39,7 @@ pub async fn run(
     journal: &mut Journal,
     on_step: &mut dyn FnMut(&StepTiming),
 ) -> Result<RunReport, OpsError> {
+    reconcile(plan, exec, journal)?;
     let mut timings = Vec::new();
     let mut verified = None;
     for (i, step) in plan.steps.iter().enumerate() {
@@ -78,6 +79,34 @@ pub async fn run(
     })
 }
 
+/// After a crash the processes that finished steps had started may be gone (a local etcd dies
+/// with lifeboat; a node may have rebooted). Start again, on their data dirs, the members that
+/// the journal says should be running, before resuming.
+fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<(), OpsError> {
+    let mut should_run: Vec<&str> = Vec::new();
+    for (i, step) in plan.steps.iter().enumerate() {
+        if !journal.is_done(i) {
+            continue;
+        }
+        match step {
+            Step::ForceNewCluster { member }
+            | Step::RestartNormally { member }
+            | Step::StartJoining { member } => {
+                if !should_run.contains(&member.as_str()) {
+                    should_run.push(member);
+                }
+            }
+            _ => {}
+        }
+    }
+    for member in should_run {
+        if !exec.is_running(member) {
+            exec.start(member, StartMode::Normal)?;
+        }
+    }
+    Ok(())
+}
+
 async fn execute(
     step: &Step,
     plan: &Plan,
@@ -113,7 +142,7 @@ async fn execute(
         Step::AddLearner { member, peer_urls } => {
             let settings = exec.settings_all();
             let tls = settings.validate()?;
-            let (status, mut client) = leader_endpoint(&settings, tls.as_ref()).await?;
+            let (status, mut client) = leader_with_retry(&settings, tls.as_ref()).await?;
             let present = status
                 .members
                 .iter()
@@ -139,7 +168,7 @@ async fn execute(
         Step::Promote { member } => {
             let settings = exec.settings_all();
             let tls = settings.validate()?;
-            let (status, _) = leader_endpoint(&settings, tls.as_ref()).await?;
+            let (status, _) = leader_with_retry(&settings, tls.as_ref()).await?;
             let peers = exec.peer_urls(member);
             let row = status
                 .members
@@ -164,7 +193,7 @@ async fn initial_cluster(
 ) -> Result<String, OpsError> {
     let settings = exec.settings_all();
     let tls = settings.validate()?;
-    let (status, _) = leader_endpoint(&settings, tls.as_ref()).await?;
+    let (status, _) = leader_with_retry(&settings, tls.as_ref()).await?;
     let mine = exec.peer_urls(joining);
     let mut parts = Vec::new();
     for m in &status.members {
@@ -180,6 +209,21 @@ async fn initial_cluster(
         }
     }
     Ok(parts.join(","))
+}
+
+/// The leader, waiting for an election to finish (members were just started or restarted).
+async fn leader_with_retry(
+    settings: &ConnectionSettings,
+    tls: Option<&crate::settings::ValidatedTls>,
+) -> Result<(ClusterStatus, crate::client::EndpointClient), OpsError> {
+    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
+    loop {
+        match leader_endpoint(settings, tls).await {
+            Ok(found) => return Ok(found),
+            Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
+            Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+        }
+    }
 }
 
 async fn wait_leader(settings: &ConnectionSettings, members: usize) -> Result<(), OpsError> {
