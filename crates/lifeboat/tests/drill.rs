@@ -101,3 +101,44 @@ fn impossible_drill_parameters_are_refused() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--lose must be between 1 and 2"));
 }
+
+#[test]
+fn stale_member_drill_names_the_member_and_recovers_by_its_fix() {
+    let out = lifeboat()
+        .args([
+            "drill",
+            "--scenario",
+            "stale-member",
+            "-o",
+            "json",
+            "--keys",
+            "100",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "pass", "{json:#}");
+    assert_eq!(json["scenario"], "stale-member");
+    assert_eq!(json["lost"], 0);
+    let detected: Vec<&str> = json["detected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert!(
+        detected.contains(&"QUORUM_LOST") && detected.contains(&"MEMBER_UNSTARTED"),
+        "{detected:?}"
+    );
+    assert_eq!(json["status_after"]["quorum"]["voting_members"], 4);
+    assert_eq!(
+        json["status_final"]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+}

@@ -61,7 +61,7 @@ pub async fn mixed_history(
             _ => {
                 let resp = client.put(k.clone(), v.clone(), None).await?;
                 live.insert(k, v);
-                if i == count / 2 {
+                if compact_at == 0 && i >= count / 2 {
                     compact_at = resp.header().map(|h| h.revision()).unwrap_or(0);
                 }
             }

@@ -1,0 +1,123 @@
+//! The throwaway cluster of a drill: start it, fill it with Kubernetes-shaped data, watch it.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context as _, bail};
+use ops::local::{LocalCluster, LocalClusterSpec};
+use ops::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
+
+use super::{DrillArgs, Timeline};
+
+/// Starts the cluster a drill runs on and waits until it is healthy.
+pub(super) async fn start_cluster(
+    args: &DrillArgs,
+    tl: &mut Timeline,
+) -> anyhow::Result<LocalCluster> {
+    let t = Instant::now();
+    let cluster = LocalCluster::start(LocalClusterSpec {
+        members: args.members,
+        tls: args.tls,
+        token: "lifeboat-drill".into(),
+        ..LocalClusterSpec::default()
+    })?;
+    cluster
+        .wait_healthy(Duration::from_secs(60))
+        .await
+        .context("the throwaway cluster did not become healthy")?;
+    let kind = if args.tls { "TLS" } else { "plain-http" };
+    tl.since(
+        &format!(
+            "start {}-member {kind} cluster in {}",
+            args.members,
+            cluster.dir().display()
+        ),
+        t,
+    );
+    Ok(cluster)
+}
+
+pub(super) async fn observe(cluster: &LocalCluster) -> anyhow::Result<ClusterStatus> {
+    let settings = cluster.settings();
+    let tls = settings.validate()?;
+    let obs = gather(&settings, tls.as_ref(), true).await;
+    Ok(diagnose(&obs, &DiagnoseOptions::default()))
+}
+
+/// Waits until every member has applied the same raft index: the steady state a real cluster is
+/// in between writes, and the one the verdict is fair in (a majority loss can drop writes that
+/// only the lost members held).
+pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let st = observe(cluster).await?;
+        let applied: Vec<Option<u64>> = st.endpoints.iter().map(|e| e.raft_applied_index).collect();
+        if applied.iter().all(|a| a.is_some() && *a == applied[0]) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("members did not converge on one applied index: {applied:?}");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub(super) async fn read_registry(
+    cluster: &LocalCluster,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let settings = cluster.settings_for(&[0]);
+    let tls = settings.validate()?;
+    let ep = settings
+        .endpoints
+        .first()
+        .context("the cluster has no member")?;
+    let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
+        .await?
+        .client;
+    Ok(ops::kv::read_prefix(&mut client, "/registry/").await?)
+}
+
+/// Namespaces, config maps and pods the way their keys look in a real cluster's etcd.
+pub(super) async fn write_kubernetes_keys(
+    cluster: &LocalCluster,
+    count: usize,
+) -> anyhow::Result<BTreeMap<String, String>> {
+    let settings = cluster.settings_for(&[0]);
+    let tls = settings.validate()?;
+    let ep = settings
+        .endpoints
+        .first()
+        .context("the cluster has no member")?;
+    let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
+        .await?
+        .client;
+    let mut acked = BTreeMap::new();
+    for i in 0..count {
+        let ns = format!("team-{}", i % 10);
+        let (key, value) = match i % 3 {
+            0 => (
+                format!("/registry/configmaps/{ns}/config-{i:06}"),
+                format!(
+                    r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"config-{i:06}","namespace":"{ns}"}},"data":{{"n":"{i}"}}}}"#
+                ),
+            ),
+            1 => (
+                format!("/registry/pods/{ns}/app-{i:06}"),
+                format!(
+                    r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"app-{i:06}","namespace":"{ns}","labels":{{"app":"a{}"}}}}}}"#,
+                    i % 7
+                ),
+            ),
+            _ => (
+                format!("/registry/namespaces/{ns}"),
+                format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{ns}"}}}}"#),
+            ),
+        };
+        client
+            .put(key.clone(), value.clone(), None)
+            .await
+            .context("writing drill data")?;
+        acked.insert(key, value);
+    }
+    Ok(acked)
+}

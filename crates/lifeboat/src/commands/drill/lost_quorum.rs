@@ -1,0 +1,174 @@
+//! Scenario `lost-quorum`: a majority of members lost for good (process and disk), detected by
+//! `status`, recovered by forcing a new cluster on the freshest survivor and re-adding the rest.
+
+use std::time::Instant;
+
+use anyhow::Context as _;
+use ops::recover::{LocalExecutor, StepTiming, recover_local};
+use ops::status::Verdict;
+
+use super::cluster::{observe, read_registry, start_cluster, wait_in_sync, write_kubernetes_keys};
+use super::{DrillArgs, DrillReport, Step, Timeline};
+use crate::cli::Context;
+use crate::output::{self, Format};
+
+pub(super) async fn rehearse(
+    ctx: &Context,
+    args: &DrillArgs,
+    lose: usize,
+) -> anyhow::Result<DrillReport> {
+    let mut tl = Timeline::new(ctx.format == Format::Table);
+    let mut cluster = start_cluster(args, &mut tl).await?;
+
+    let t = Instant::now();
+    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
+    wait_in_sync(&cluster).await?;
+    tl.since(
+        &format!(
+            "write {} Kubernetes-shaped objects under /registry/ ({} distinct keys, all acknowledged)",
+            args.keys,
+            acked.len()
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    let before = observe(&cluster).await?;
+    tl.since("status before the disaster", t);
+
+    let t = Instant::now();
+    let mut lost_members = Vec::new();
+    for i in (args.members - lose)..args.members {
+        lost_members.push(cluster.members()[i].name.clone());
+        cluster.kill(i);
+        // Lost for good: the disk is gone too.
+        let dir = cluster.members()[i].data_dir.clone();
+        if dir.exists() {
+            std::fs::rename(&dir, dir.with_extension("lost")).context("simulating a lost disk")?;
+        }
+    }
+    tl.since(
+        &format!(
+            "disaster: {lose} of {} members lost for good ({})",
+            args.members,
+            lost_members.join(", ")
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    let after = observe(&cluster).await?;
+    tl.since("detect: status after the disaster", t);
+    let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
+    let quorum_lost = lose > args.members / 2;
+    let detected_ok = if quorum_lost {
+        codes.contains(&"QUORUM_LOST") && codes.contains(&"NO_LEADER")
+    } else {
+        codes.contains(&"MEMBER_UNREACHABLE")
+    };
+
+    // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
+    let state_dir = cluster.dir().join("recover-state");
+    let loud = tl.loud;
+    let started = tl.started;
+    let mut recovery_steps: Vec<Step> = Vec::new();
+    let outcome = {
+        let mut exec = LocalExecutor {
+            cluster: &mut cluster,
+        };
+        let mut on_step = |s: &StepTiming| {
+            if loud {
+                output::note(&format!(
+                    "[{:>6.1}s] recover: {} ({:.2}s)",
+                    started.elapsed().as_secs_f64(),
+                    s.name,
+                    s.seconds
+                ));
+            }
+            recovery_steps.push(Step {
+                name: format!("recover: {}", s.name),
+                seconds: s.seconds,
+            });
+        };
+        recover_local(&mut exec, &state_dir, &mut on_step).await
+    };
+    tl.steps.extend(recovery_steps);
+
+    let (plan, final_status, keys_after, lost, recovery_error) = match outcome {
+        Ok((plan, report)) => {
+            let t = Instant::now();
+            let found = read_registry(&cluster).await?;
+            let lost = acked
+                .iter()
+                .filter(|(k, v)| found.get(*k) != Some(*v))
+                .count();
+            tl.since("count acknowledged keys after recovery", t);
+            (
+                Some(plan),
+                Some(report.final_status),
+                found.len(),
+                lost,
+                None,
+            )
+        }
+        Err(e) => (None, None, 0, acked.len(), Some(e.to_string())),
+    };
+
+    let all_back = final_status
+        .as_ref()
+        .is_some_and(|s| s.members.len() == args.members && s.verdict() == Verdict::Healthy);
+    let (verdict, reason) = if before.verdict() != Verdict::Healthy {
+        (
+            "fail",
+            "the cluster was not healthy before the disaster".to_string(),
+        )
+    } else if !detected_ok {
+        (
+            "fail",
+            format!("status did not diagnose the disaster: {codes:?}"),
+        )
+    } else if let Some(e) = recovery_error {
+        ("fail", format!("recovery failed: {e}"))
+    } else if lost > 0 {
+        (
+            "fail",
+            format!("{lost} acknowledged keys missing or changed after recovery"),
+        )
+    } else if !all_back {
+        (
+            "fail",
+            "the recovered cluster is not healthy with all members".to_string(),
+        )
+    } else {
+        (
+            "pass",
+            format!(
+                "diagnosed {codes:?}, recovered all {} members, no acknowledged key lost",
+                args.members
+            ),
+        )
+    };
+
+    let t = Instant::now();
+    let dir = cluster.dir().display().to_string();
+    drop(cluster);
+    tl.since(&format!("clean up (stop members, remove {dir})"), t);
+
+    Ok(DrillReport {
+        scenario: args.scenario,
+        members: args.members,
+        lost_members,
+        tls: args.tls,
+        keys_before: acked.len(),
+        keys_after,
+        lost,
+        steps: tl.steps,
+        status_before: before,
+        status_after: after,
+        detected: codes,
+        plan,
+        status_final: final_status,
+        verdict,
+        verdict_reason: reason,
+    })
+}

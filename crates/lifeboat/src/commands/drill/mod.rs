@@ -1,0 +1,152 @@
+//! `lifeboat drill`: rehearse a disaster on a throwaway local cluster and judge the outcome.
+//!
+//! Scenario `lost-quorum`: a healthy TLS cluster with Kubernetes-shaped data, a majority of
+//! members lost for good (process and disk), detection by `status`, then the recovery: fence,
+//! back up, force a new cluster on the freshest survivor, re-add the others as learners, promote,
+//! verify. The verdict is `pass` only when no acknowledged key is lost and every member is back.
+
+//!
+//! # Layout
+//! - `lost_quorum.rs`, `stale_member.rs`: one file per scenario: the disaster and the way out.
+//! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
+//! - `render.rs`: the people's view of a report.
+
+mod cluster;
+mod lost_quorum;
+mod render;
+mod stale_member;
+
+use std::time::Instant;
+
+use anyhow::bail;
+use clap::{Args, ValueEnum};
+use ops::recover::Plan;
+use ops::status::ClusterStatus;
+use serde::Serialize;
+
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Scenario {
+    /// A majority of members lost for good (process and disk)
+    LostQuorum,
+    /// A node replaced by adding first: a never-started voter, then one more member down
+    StaleMember,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DrillArgs {
+    /// Which disaster to rehearse
+    #[arg(long, value_enum, default_value_t = Scenario::LostQuorum)]
+    pub scenario: Scenario,
+
+    /// Cluster size (3, 5 or 7)
+    #[arg(long, default_value_t = 3, value_parser = cluster_size)]
+    pub members: usize,
+
+    /// How many members are lost (default: a majority)
+    #[arg(long)]
+    pub lose: Option<usize>,
+
+    /// Mutual TLS between members and clients (`--tls false` for plain http on loopback)
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub tls: bool,
+
+    /// How many Kubernetes-shaped keys to write before the disaster
+    #[arg(long, default_value_t = 1000)]
+    pub keys: usize,
+}
+
+fn cluster_size(s: &str) -> Result<usize, String> {
+    match s {
+        "3" | "5" | "7" => s.parse().map_err(|e| format!("{e}")),
+        _ => Err("a drill cluster has 3, 5 or 7 members".into()),
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct Step {
+    pub(super) name: String,
+    pub(super) seconds: f64,
+}
+
+#[derive(Debug, Serialize)]
+pub(super) struct DrillReport {
+    pub(super) scenario: Scenario,
+    pub(super) members: usize,
+    pub(super) lost_members: Vec<String>,
+    pub(super) tls: bool,
+    pub(super) keys_before: usize,
+    pub(super) keys_after: usize,
+    /// Acknowledged keys missing or changed after the recovery.
+    pub(super) lost: usize,
+    pub(super) steps: Vec<Step>,
+    pub(super) status_before: ClusterStatus,
+    pub(super) status_after: ClusterStatus,
+    pub(super) detected: Vec<&'static str>,
+    pub(super) plan: Option<Plan>,
+    pub(super) status_final: Option<ClusterStatus>,
+    pub(super) verdict: &'static str,
+    pub(super) verdict_reason: String,
+}
+
+pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
+    let lose = args.lose.unwrap_or(args.members / 2 + 1);
+    if lose == 0 || lose >= args.members {
+        bail!(
+            "--lose must be between 1 and {} for a {}-member cluster",
+            args.members - 1,
+            args.members
+        );
+    }
+    let rt = super::runtime()?;
+    let report = match args.scenario {
+        Scenario::LostQuorum => rt.block_on(lost_quorum::rehearse(ctx, args, lose))?,
+        Scenario::StaleMember => rt.block_on(stale_member::rehearse(ctx, args))?,
+    };
+    match ctx.format {
+        Format::Json => output::print_json(&report),
+        Format::Table => output::print(&render::render(&report)),
+    }
+    Ok(if report.verdict == "pass" {
+        Exit::Ok
+    } else {
+        Exit::Critical
+    })
+}
+
+pub(super) struct Timeline {
+    pub(super) started: Instant,
+    pub(super) steps: Vec<Step>,
+    pub(super) loud: bool,
+}
+
+impl Timeline {
+    pub(super) fn new(loud: bool) -> Timeline {
+        Timeline {
+            started: Instant::now(),
+            steps: Vec::new(),
+            loud,
+        }
+    }
+
+    pub(super) fn record(&mut self, name: &str, seconds: f64) {
+        if self.loud {
+            output::note(&format!(
+                "[{:>6.1}s] {name} ({seconds:.2}s)",
+                self.started.elapsed().as_secs_f64()
+            ));
+        }
+        self.steps.push(Step {
+            name: name.to_string(),
+            seconds: (seconds * 1000.0).round() / 1000.0,
+        });
+    }
+
+    pub(super) fn since(&mut self, name: &str, t: Instant) {
+        self.record(name, t.elapsed().as_secs_f64());
+    }
+}
