@@ -34,6 +34,9 @@ pub enum Command {
     /// Membership changes that refuse to break quorum: list, add, promote, remove, replace
     #[command(subcommand)]
     Member(commands::member::MemberCommand),
+    /// Lost-quorum recovery: plan it from every survivor's evidence
+    #[command(subcommand)]
+    Recover(commands::recover::RecoverCommand),
     /// Rehearse a disaster end to end on a throwaway local etcd cluster
     Drill(commands::drill::DrillArgs),
     /// Snapshot files offline: verify a backup, inspect what it holds
@@ -76,6 +79,7 @@ pub fn main() -> ExitCode {
         Command::Status(args) => commands::status::run(&ctx, &args),
         Command::Drill(args) => commands::drill::run(&ctx, &args),
         Command::Member(cmd) => commands::member::run(&ctx, &cmd),
+        Command::Recover(cmd) => commands::recover::run(&ctx, &cmd),
         Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
         Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),

@@ -5,6 +5,7 @@ pub mod datadir;
 pub mod drill;
 pub mod member;
 pub mod policy;
+pub mod recover;
 pub mod snapshot;
 pub mod status;
 

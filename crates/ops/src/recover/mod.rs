@@ -11,9 +11,11 @@ mod executor;
 mod journal;
 mod plan;
 mod run;
+mod runbook;
 
-pub use evidence::from_data_dirs;
+pub use evidence::{from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
 pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
 pub use run::{RunReport, StepTiming, recover_local, run};
+pub use runbook::{RunbookStep, runbook};

@@ -20,6 +20,9 @@ pub struct SurvivorEvidence {
     pub last_term: u64,
     pub last_index: u64,
     pub revision: Option<i64>,
+    /// Where this came from: a data dir read here, a report from another node, or live Status.
+    #[serde(default)]
+    pub source: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

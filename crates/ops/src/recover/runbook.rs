@@ -1,0 +1,151 @@
+//! The `print` executor: a recovery plan as commands an operator runs node by node. Pure.
+//!
+//! Commands are given for both ways etcd is commonly run: a kubeadm static pod
+//! (`/etc/kubernetes/manifests/etcd.yaml`) and a systemd unit with an env file (`/etc/etcd.env`).
+
+use serde::Serialize;
+
+use super::plan::{MemberSpec, Plan, Step};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RunbookStep {
+    pub number: usize,
+    /// Where to run it: the member's host, or "any" for commands that talk to the cluster.
+    pub node: String,
+    pub what: String,
+    pub commands: Vec<String>,
+}
+
+fn host_of(member: &str, members: &[MemberSpec]) -> String {
+    members
+        .iter()
+        .find(|m| m.name == member)
+        .and_then(|m| m.peer_urls.first())
+        .and_then(|u| u.split("://").nth(1))
+        .map(|rest| {
+            rest.rsplit_once(':')
+                .map(|(h, _)| h)
+                .unwrap_or(rest)
+                .to_string()
+        })
+        .map(|h| format!("{member} ({h})"))
+        .unwrap_or_else(|| member.to_string())
+}
+
+pub fn runbook(plan: &Plan, members: &[MemberSpec], data_dir: &str) -> Vec<RunbookStep> {
+    let stamp = "$(date -u +%Y%m%dT%H%M%SZ)";
+    plan.steps
+        .iter()
+        .enumerate()
+        .map(|(i, step)| {
+            let (node, commands) = match step {
+                Step::Fence { member } => (
+                    host_of(member, members),
+                    vec![
+                        "# kubeadm: mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.lifeboat-fenced".into(),
+                        "# systemd: systemctl stop etcd".into(),
+                        "# then check nothing answers: lifeboat status --endpoints https://<this node>:2379 --only-given".into(),
+                    ],
+                ),
+                Step::Backup { member } => (
+                    host_of(member, members),
+                    vec![format!("cp -a {data_dir} {data_dir}.lifeboat-{stamp}")],
+                ),
+                Step::ForceNewCluster { member } => (
+                    host_of(member, members),
+                    vec![
+                        "# kubeadm: add '- --force-new-cluster' to the etcd command in etcd.yaml, move it back to /etc/kubernetes/manifests/".into(),
+                        "# systemd: echo ETCD_FORCE_NEW_CLUSTER=true >> /etc/etcd.env && systemctl start etcd".into(),
+                        format!("lifeboat status   # wait until {member} leads a one-member cluster"),
+                    ],
+                ),
+                Step::CheckSeed { member, min_revision } => (
+                    host_of(member, members),
+                    vec![format!(
+                        "lifeboat snapshot save --from {member} /root/after-force-new-cluster.db   # its manifest shows revision >= {min_revision}"
+                    )],
+                ),
+                Step::RestartNormally { member } => (
+                    host_of(member, members),
+                    vec![
+                        "# kubeadm: remove '--force-new-cluster' from etcd.yaml again (left in, it re-forces on every restart)".into(),
+                        "# systemd: remove ETCD_FORCE_NEW_CLUSTER from /etc/etcd.env; systemctl restart etcd".into(),
+                        format!("lifeboat status   # {member} leads again"),
+                    ],
+                ),
+                Step::AddLearner { member, peer_urls } => (
+                    "any node with lifeboat".into(),
+                    vec![format!("lifeboat member add {member} --peer-urls {}", peer_urls.join(","))],
+                ),
+                Step::StartJoining { member } => (
+                    host_of(member, members),
+                    vec![
+                        format!("mv {data_dir} {data_dir}.lifeboat-{stamp}   # keep the old data, start empty"),
+                        "# set ETCD_INITIAL_CLUSTER and ETCD_INITIAL_CLUSTER_STATE=existing as `member add` printed".into(),
+                        "# (kubeadm: --initial-cluster=... and --initial-cluster-state=existing in etcd.yaml)".into(),
+                        "# start etcd: systemctl start etcd, or move etcd.yaml back into /etc/kubernetes/manifests/".into(),
+                    ],
+                ),
+                Step::Promote { member } => (
+                    "any node with lifeboat".into(),
+                    vec![format!("lifeboat member promote {member}   # retries until it has caught up")],
+                ),
+                Step::Verify => (
+                    "any node with lifeboat".into(),
+                    vec!["lifeboat status   # every member answers, one leader, exit 0".into()],
+                ),
+            };
+            RunbookStep {
+                number: i + 1,
+                node,
+                what: step.describe(),
+                commands,
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::recover::plan::{SurvivorEvidence, plan};
+
+    #[test]
+    fn every_step_has_a_node_and_commands_and_the_seed_is_forced_once() {
+        let members = vec![
+            MemberSpec {
+                name: "cp1".into(),
+                peer_urls: vec!["https://10.0.0.1:2380".into()],
+            },
+            MemberSpec {
+                name: "cp2".into(),
+                peer_urls: vec!["https://10.0.0.2:2380".into()],
+            },
+        ];
+        let ev = vec![SurvivorEvidence {
+            name: "cp2".into(),
+            committed: 9,
+            last_term: 2,
+            last_index: 9,
+            revision: Some(5),
+        }];
+        let p = plan(&members, &ev).unwrap();
+        let rb = runbook(&p, &members, "/var/lib/etcd");
+        assert_eq!(rb.len(), p.steps.len());
+        assert!(
+            rb.iter()
+                .all(|s| !s.commands.is_empty() && !s.node.is_empty())
+        );
+        let forced: Vec<&RunbookStep> = rb
+            .iter()
+            .filter(|s| s.what.contains("force a new cluster"))
+            .collect();
+        assert_eq!(forced.len(), 1);
+        assert_eq!(forced[0].node, "cp2 (10.0.0.2)");
+        assert!(rb.iter().any(|s| {
+            s.commands
+                .iter()
+                .any(|c| c == "lifeboat member add cp1 --peer-urls https://10.0.0.1:2380")
+        }));
+    }
+}
