@@ -1,4 +1,5 @@
-//! Read-only reader for bbolt database files (the storage engine under etcd).
+//! Reader for bbolt database files (the storage engine under etcd), and a compact writer
+//! that produces fresh ones (restore never edits a file in place).
 //!
 //! Knows nothing of etcd: pages, meta, buckets, an in-order walk and a structural check.
 //! Only the tree reachable from the chosen meta page is read, so stale copies of old
@@ -13,6 +14,7 @@
 //! - [`walk`]: in-order traversal of all buckets with the `Tx.Check` rules applied on the way.
 //! - `freelist`: the persisted freelist, when there is one.
 //! - [`error`]: typed errors naming bucket, page and file offset.
+//! - [`writer`]: a compact writer: a fresh file streamed from sorted key/values.
 
 pub mod bucket;
 pub mod db;
@@ -22,6 +24,7 @@ pub mod meta;
 mod page;
 pub mod source;
 pub mod walk;
+pub mod writer;
 
 pub use bucket::BucketRef;
 pub use db::Db;
@@ -29,3 +32,4 @@ pub use error::{Error, MetaProblem, Where};
 pub use meta::{Meta, NO_FREELIST};
 pub use source::{FileSource, Source};
 pub use walk::{Entry, Report, Stats, show_key};
+pub use writer::{WriteError, Writer, Written};
