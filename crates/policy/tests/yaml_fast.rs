@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use policy::yaml::{fast, parse_documents_saphyr};
+use policy::yaml::{fast, json, parse_documents_saphyr};
 use proptest::prelude::*;
 
 const CORPUS: &str = concat!(
@@ -24,12 +24,42 @@ fn same(text: &str) -> bool {
     }
 }
 
+fn same_json(text: &str) -> bool {
+    match json::parse(text) {
+        Ok(j) => {
+            let s = parse_documents_saphyr(text)
+                .unwrap_or_else(|e| panic!("json accepted what saphyr rejects ({e:?})"));
+            assert_eq!(j, s, "JSON trees differ");
+            true
+        }
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn json_snippets_agree_with_saphyr() {
+    let cases = [
+        "{\"a\": 1, \"b\": [true, false, null, -2, 1.5, 1e3], \"c\": {\"d\": \"x\\\"y\\u00e9\\ud83d\\ude00\"}}",
+        "[\n {\"kind\": \"Pod\",\n  \"spec\": {}\n }\n]\n",
+        "{\"a\": 1, \"a\": 2}",
+        "{\"a\": 01}",
+        "{\"a\": [1, 2}",
+        "{}",
+    ];
+    for c in cases {
+        same_json(c);
+    }
+}
+
 fn walk(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("dir").flatten() {
         let p = e.path();
         if p.is_dir() {
             walk(&p, out);
-        } else if p.extension().is_some_and(|x| x == "yaml" || x == "yml") {
+        } else if p
+            .extension()
+            .is_some_and(|x| x == "yaml" || x == "yml" || x == "json")
+        {
             out.push(p);
         }
     }
@@ -46,7 +76,7 @@ fn corpus_and_fixtures_parse_identically() {
     let mut fast_ok = 0;
     for f in &files {
         let text = std::fs::read_to_string(f).expect("read");
-        if same(&text) {
+        if same(&text) || same_json(&text) {
             fast_ok += 1;
         }
     }
@@ -69,6 +99,12 @@ fn tricky_scalars_and_shapes() {
         "a: b\n  c: d\n",
         "a: &x 1\nb: *x\n",
         "a: |\n  text\n",
+        "a: |-\n  line 1\n\n    more # not a comment\n  end\n\nb: 1\n",
+        "s: |\n  x\n- y\n",
+        "a: 'one\n\n  '\nb: 'x\n  y ''q'' z'\nc: 'p\n  '\n",
+        "cmd:\n- chown -R a:b /x; chown\n  /var/log\n\n  tail\n- next\n",
+        "a: b\n  # comment\n  c\n",
+        "a: 1\n  2\n",
         "a: 'multi\n  line'\n",
         "a: 1\na: 2\n",
         "a:\n\tb: 1\n",

@@ -111,6 +111,7 @@ fn lines_from(text: &str, first: usize) -> R<Vec<Vec<Line<'_>>>> {
 /// Parse a whole stream; empty documents are skipped (as `parse_documents` does).
 pub fn parse(text: &str) -> R<Vec<Node>> {
     let docs = lines(text)?;
+    let raw: Vec<&str> = text.split('\n').collect();
     let mut out = Vec::new();
     for doc in docs {
         if doc.is_empty() {
@@ -119,6 +120,8 @@ pub fn parse(text: &str) -> R<Vec<Node>> {
         let mut p = Parser {
             lines: &doc,
             pos: 0,
+            raw: &raw,
+            first_no: 1,
         };
         let first = doc[0];
         let node = p.node(first.indent)?;
@@ -135,6 +138,10 @@ pub fn parse(text: &str) -> R<Vec<Node>> {
 struct Parser<'a, 'b> {
     lines: &'b [Line<'a>],
     pos: usize,
+    /// Every raw line of the text, for block scalars and multi-line quoted scalars.
+    raw: &'b [&'a str],
+    /// Line number of `raw[0]`.
+    first_no: u32,
 }
 
 impl<'a> Parser<'a, '_> {
@@ -158,9 +165,192 @@ impl<'a> Parser<'a, '_> {
         }
         // A lone scalar document or value line.
         self.pos += 1;
-        let v = inline_value(line.text, line.no)?;
-        self.no_continuation(indent)?;
-        Ok(v)
+        self.scalar_value(line, line.text, indent)
+    }
+
+    /// A value written after `key:` or `- ` on `line` (already consumed): one-line values,
+    /// literal block scalars (`|`, `|-`) and multi-line single-quoted scalars.
+    fn scalar_value(&mut self, line: Line<'a>, t: &'a str, indent: usize) -> R<Node> {
+        match t.as_bytes().first() {
+            Some(b'|') => return self.block_scalar(line, t, indent),
+            Some(b'\'') if quoted(t).is_err() => return self.multiline_quoted(line, t, indent),
+            _ => {}
+        }
+        let v = inline_value(t, line.no)?;
+        match self.peek() {
+            Some(n) if n.indent > indent => match v.value {
+                Value::Str(_) | Value::Int(_) | Value::Float(_) | Value::Bool(_)
+                    if !t.starts_with(['"', '\'', '{', '[']) =>
+                {
+                    self.multiline_plain(line, t, indent)
+                }
+                _ => Err(Bail),
+            },
+            _ => Ok(v),
+        }
+    }
+
+    /// A plain scalar continued on more-indented lines: breaks fold to a space, empty lines
+    /// to `\n`. Comments, `: ` and anything ambiguous go to serde-saphyr.
+    fn multiline_plain(&mut self, line: Line<'a>, t: &str, indent: usize) -> R<Node> {
+        let mut out = t.to_owned();
+        let mut prev = line.no;
+        while let Some(n) = self.peek() {
+            if n.indent <= indent {
+                break;
+            }
+            let raw = self.raw_line(n.no).ok_or(Bail)?;
+            let full = raw.trim_matches(' ');
+            if full != n.text
+                || n.text.contains(": ")
+                || n.text.ends_with(':')
+                || n.text.starts_with('#')
+            {
+                return Err(Bail); // a comment or a mapping inside: not a plain continuation
+            }
+            let mut blanks = 0;
+            for gap in prev + 1..n.no {
+                if !self.raw_line(gap).ok_or(Bail)?.trim_matches(' ').is_empty() {
+                    return Err(Bail); // a comment line between continuation lines
+                }
+                blanks += 1;
+            }
+            if blanks > 0 {
+                out.push_str(&"\n".repeat(blanks));
+            } else {
+                out.push(' ');
+            }
+            out.push_str(n.text);
+            prev = n.no;
+            self.pos += 1;
+        }
+        Ok(Node {
+            line: line.no,
+            value: Value::Str(out),
+        })
+    }
+
+    fn raw_line(&self, no: u32) -> Option<&'a str> {
+        let i = usize::try_from(no.checked_sub(self.first_no)?).ok()?;
+        self.raw.get(i).map(|l| l.strip_suffix('\r').unwrap_or(l))
+    }
+
+    /// Skip the parsed lines up to and including line `no`.
+    fn skip_to(&mut self, no: u32) {
+        while self.lines.get(self.pos).is_some_and(|l| l.no <= no) {
+            self.pos += 1;
+        }
+    }
+
+    /// `|` or `|-` (clip or strip chomping); other headers go to serde-saphyr.
+    fn block_scalar(&mut self, line: Line<'a>, header: &str, indent: usize) -> R<Node> {
+        let strip = match header {
+            "|" => false,
+            "|-" => true,
+            _ => return Err(Bail),
+        };
+        let mut content_indent = None;
+        let mut body: Vec<&str> = Vec::new();
+        let mut last = line.no;
+        // serde-saphyr places a block scalar at its first content line.
+        let mut at = None;
+        let mut no = line.no + 1;
+        while let Some(raw) = self.raw_line(no) {
+            let spaces = raw.len() - raw.trim_start_matches(' ').len();
+            let blank = raw.trim_start_matches(' ').is_empty();
+            if blank {
+                if spaces > content_indent.unwrap_or(usize::MAX) {
+                    return Err(Bail); // whitespace-only line with content: keep it simple
+                }
+                body.push("");
+                no += 1;
+                continue;
+            }
+            let ci = *content_indent.get_or_insert(spaces);
+            if spaces < ci {
+                if spaces > indent || ci <= indent {
+                    return Err(Bail);
+                }
+                break;
+            }
+            if ci <= indent || raw.contains('\t') {
+                return Err(Bail);
+            }
+            body.push(&raw[ci..]);
+            at.get_or_insert(no);
+            last = no;
+            no += 1;
+        }
+        // Trailing blank lines are not part of a clipped or stripped scalar.
+        while body.last() == Some(&"") {
+            body.pop();
+        }
+        let mut text = body.join("\n");
+        if !strip && !text.is_empty() {
+            text.push('\n');
+        }
+        self.skip_to(last);
+        Ok(Node {
+            line: at.unwrap_or(line.no + 1),
+            value: Value::Str(text),
+        })
+    }
+
+    /// A single-quoted scalar that spans lines: breaks fold to a space, empty lines to `\n`.
+    fn multiline_quoted(&mut self, line: Line<'a>, t: &str, indent: usize) -> R<Node> {
+        let mut out = t[1..].trim_end().replace("''", "'");
+        let mut pending = 0usize;
+        let mut no = line.no + 1;
+        loop {
+            let raw = self.raw_line(no).ok_or(Bail)?;
+            if raw.contains('\t') {
+                return Err(Bail);
+            }
+            let l = raw.trim_matches(' ');
+            // The closing quote: a `'` not doubled.
+            let b = l.as_bytes();
+            let mut close = None;
+            let mut i = 0;
+            while i < b.len() {
+                if b[i] == b'\'' {
+                    if b.get(i + 1) == Some(&b'\'') {
+                        i += 2;
+                        continue;
+                    }
+                    close = Some(i);
+                    break;
+                }
+                i += 1;
+            }
+            let content = match close {
+                Some(k) => &l[..k],
+                None => l,
+            };
+            if content.is_empty() && close.is_none() {
+                pending += 1;
+            } else {
+                if pending > 0 {
+                    out.push_str(&"\n".repeat(pending));
+                } else {
+                    out.push(' ');
+                }
+                pending = 0;
+                out.push_str(&content.trim_end().replace("''", "'"));
+            }
+            if let Some(k) = close {
+                let rest = strip_comment(&l[k + 1..])?;
+                if !rest.is_empty() {
+                    return Err(Bail);
+                }
+                self.skip_to(no);
+                self.no_continuation(indent)?;
+                return Ok(Node {
+                    line: line.no,
+                    value: Value::Str(out),
+                });
+            }
+            no += 1;
+        }
     }
 
     /// Multi-line plain scalars are not handled: the next line must not be deeper.
@@ -204,6 +394,7 @@ impl<'a> Parser<'a, '_> {
             }
         }
         cuts.push(slice.len());
+        let (raw, first_no) = (self.raw, self.first_no);
         let parts: Vec<R<Node>> = std::thread::scope(|scope| {
             let handles: Vec<_> = cuts
                 .windows(2)
@@ -213,6 +404,8 @@ impl<'a> Parser<'a, '_> {
                         let mut p = Parser {
                             lines: part,
                             pos: 0,
+                            raw,
+                            first_no,
                         };
                         let node = p.sequence(indent)?;
                         if p.pos == part.len() {
@@ -275,9 +468,7 @@ impl<'a> Parser<'a, '_> {
             self.mapping(col, Some((line, key, value)))
         } else {
             self.pos += 1;
-            let v = inline_value(rest, line.no)?;
-            self.no_continuation(indent)?;
-            Ok(v)
+            self.scalar_value(line, rest, indent)
         }
     }
 
@@ -323,9 +514,7 @@ impl<'a> Parser<'a, '_> {
                     _ => Node::null(line.no),
                 }
             } else {
-                let v = inline_value(value, line.no)?;
-                self.no_continuation(indent)?;
-                v
+                self.scalar_value(line, value, indent)?
             };
             entries.push((key, node));
         }
@@ -800,7 +989,13 @@ pub fn parse_list_items<T: Send>(
                         return Err(Bail);
                     }
                     let lines = &docs[0];
-                    let mut p = Parser { lines, pos: 0 };
+                    let raw: Vec<&str> = text[from..to].split('\n').collect();
+                    let mut p = Parser {
+                        lines,
+                        pos: 0,
+                        raw: &raw,
+                        first_no: u32::try_from(first_line + 1).map_err(|_| Bail)?,
+                    };
                     let mut out = Vec::new();
                     while p.pos < lines.len() {
                         let l = lines[p.pos];

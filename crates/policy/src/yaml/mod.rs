@@ -7,6 +7,7 @@
 //! null one (C5.4).
 
 pub mod fast;
+pub mod json;
 
 use std::fmt;
 
@@ -202,7 +203,12 @@ fn options_for(len: usize) -> Options {
 /// Parse every document of a YAML (or JSON) stream. Empty documents are skipped.
 /// kubectl-style input takes the fast path ([`fast`]); anything else goes to serde-saphyr.
 pub fn parse_documents(text: &str) -> Result<Vec<Node>, YamlError> {
-    if let Ok(docs) = fast::parse(text) {
+    let head = text.trim_start_matches([' ', '\t', '\r', '\n', '\u{feff}']);
+    if head.starts_with(['{', '[']) {
+        if let Ok(docs) = json::parse(text) {
+            return Ok(docs);
+        }
+    } else if let Ok(docs) = fast::parse(text) {
         return Ok(docs);
     }
     parse_documents_saphyr(text)
