@@ -9,6 +9,7 @@
 mod evidence;
 mod executor;
 mod journal;
+pub mod node;
 mod plan;
 mod run;
 mod runbook;

@@ -190,6 +190,7 @@ mod tests {
             last_term: term,
             last_index: index,
             revision: Some(rev),
+            source: "test".into(),
         }
     }
 

@@ -128,6 +128,7 @@ mod tests {
             last_term: 2,
             last_index: 9,
             revision: Some(5),
+            source: "test".into(),
         }];
         let p = plan(&members, &ev).unwrap();
         let rb = runbook(&p, &members, "/var/lib/etcd");

@@ -1,0 +1,141 @@
+//! `recover rejoin` on every other node: stop, move the old data aside, be added as a learner,
+//! start on an empty data dir with `initial-cluster-state=existing`, catch up, be promoted.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::NodeStep;
+use super::service::{NodeService, Setting};
+use crate::OpsError;
+use crate::files::move_aside;
+use crate::member::{add, leader_endpoint, promote_when_ready};
+use crate::recover::Journal;
+use crate::settings::ConnectionSettings;
+use crate::status::gather;
+
+pub struct RejoinRequest<'a> {
+    pub service: &'a mut dyn NodeService,
+    pub state_dir: PathBuf,
+    /// Reaches the recovered cluster.
+    pub cluster: ConnectionSettings,
+    /// Reaches the etcd of this node once it runs.
+    pub local: ConnectionSettings,
+    pub name: String,
+    pub peer_urls: Vec<String>,
+    pub promote_timeout: Duration,
+}
+
+const STEPS: [&str; 6] = [
+    "stop etcd",
+    "move the old data dir aside",
+    "add this member as a learner",
+    "set initial-cluster and initial-cluster-state=existing",
+    "start etcd and wait until it answers",
+    "promote once caught up",
+];
+
+pub async fn rejoin(
+    req: RejoinRequest<'_>,
+    on_step: &mut dyn FnMut(&NodeStep),
+) -> Result<Vec<NodeStep>, OpsError> {
+    let mut journal = Journal::open(&req.state_dir.join("rejoin"))?;
+    let tls = req.cluster.validate()?;
+    let mut done = Vec::new();
+    for (i, name) in STEPS.iter().enumerate() {
+        let step = if journal.is_done(i) {
+            NodeStep {
+                name: name.to_string(),
+                seconds: 0.0,
+                ran: false,
+            }
+        } else {
+            let t = Instant::now();
+            match i {
+                0 => req.service.stop()?,
+                1 => {
+                    let dir = req.service.data_dir()?;
+                    if dir.exists() {
+                        move_aside(&dir)?;
+                    }
+                }
+                2 => {
+                    let (status, mut client) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                    let present = status
+                        .members
+                        .iter()
+                        .any(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)));
+                    if !present {
+                        add(&mut client, &req.peer_urls, true).await?;
+                    }
+                }
+                3 => {
+                    let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                    let mut parts = Vec::new();
+                    for m in &status.members {
+                        let mine = m.peer_urls.iter().any(|u| req.peer_urls.contains(u));
+                        let n = if mine {
+                            req.name.as_str()
+                        } else {
+                            m.name.as_str()
+                        };
+                        if n.is_empty() {
+                            continue;
+                        }
+                        parts.extend(m.peer_urls.iter().map(|u| format!("{n}={u}")));
+                    }
+                    req.service.set(Setting::ForceNewCluster, None)?;
+                    req.service
+                        .set(Setting::InitialCluster, Some(&parts.join(",")))?;
+                    req.service
+                        .set(Setting::InitialClusterState, Some("existing"))?;
+                }
+                4 => {
+                    req.service.start()?;
+                    wait_answers(&req.local).await?;
+                }
+                _ => {
+                    let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                    let me = status
+                        .members
+                        .iter()
+                        .find(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)))
+                        .ok_or_else(|| {
+                            OpsError::Local("this member is not in the membership".into())
+                        })?;
+                    if me.is_learner {
+                        let id = crate::ids::parse_hex_id(&me.id).unwrap_or(0);
+                        promote_when_ready(&req.cluster, tls.as_ref(), id, req.promote_timeout)
+                            .await?;
+                    }
+                }
+            }
+            journal.mark_done(i, name)?;
+            NodeStep {
+                name: name.to_string(),
+                seconds: t.elapsed().as_secs_f64(),
+                ran: true,
+            }
+        };
+        on_step(&step);
+        done.push(step);
+    }
+    Ok(done)
+}
+
+async fn wait_answers(local: &ConnectionSettings) -> Result<(), OpsError> {
+    let tls = local.validate()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let obs = gather(local, tls.as_ref(), true).await;
+        if obs.endpoints.iter().any(|e| e.status.is_ok()) {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Local(
+                "etcd on this node did not answer within 120 s after starting; check its log"
+                    .into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}

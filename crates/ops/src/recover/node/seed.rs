@@ -1,0 +1,169 @@
+//! `recover seed` on the chosen node: fence check, stop, back up, force a new cluster, then
+//! restart without the flag.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::NodeStep;
+use super::service::{NodeService, Setting};
+use crate::recover::Journal;
+use crate::settings::ConnectionSettings;
+use crate::status::{DiagnoseOptions, diagnose, gather};
+use crate::{OpsError, utc};
+
+pub struct SeedRequest<'a> {
+    pub service: &'a mut dyn NodeService,
+    pub state_dir: PathBuf,
+    /// Reaches the etcd of this node.
+    pub local: ConnectionSettings,
+    /// Skip the check that no other member still answers.
+    pub i_have_fenced: bool,
+}
+
+const STEPS: [&str; 5] = [
+    "check that no other member answers (split-brain guard)",
+    "stop etcd",
+    "back up the data dir",
+    "start once with --force-new-cluster",
+    "remove --force-new-cluster and restart",
+];
+
+pub async fn seed(
+    req: SeedRequest<'_>,
+    on_step: &mut dyn FnMut(&NodeStep),
+) -> Result<Vec<NodeStep>, OpsError> {
+    let mut journal = Journal::open(&req.state_dir.join("seed"))?;
+    let mut done = Vec::new();
+    for (i, name) in STEPS.iter().enumerate() {
+        let step = if journal.is_done(i) {
+            NodeStep {
+                name: name.to_string(),
+                seconds: 0.0,
+                ran: false,
+            }
+        } else {
+            let t = Instant::now();
+            match i {
+                0 => guard(req.service, req.i_have_fenced)?,
+                1 => req.service.stop()?,
+                2 => backup(req.service)?,
+                3 => {
+                    req.service.set(Setting::ForceNewCluster, Some("true"))?;
+                    req.service.start()?;
+                    wait_single_leader(&req.local).await?;
+                }
+                _ => {
+                    req.service.set(Setting::ForceNewCluster, None)?;
+                    req.service.stop()?;
+                    req.service.start()?;
+                    wait_single_leader(&req.local).await?;
+                }
+            }
+            journal.mark_done(i, name)?;
+            NodeStep {
+                name: name.to_string(),
+                seconds: t.elapsed().as_secs_f64(),
+                ran: true,
+            }
+        };
+        on_step(&step);
+        done.push(step);
+    }
+    Ok(done)
+}
+
+/// Two clusters must never run from the same history: refuse while any other member of this
+/// node's membership still accepts connections on its client or peer URL.
+fn guard(service: &dyn NodeService, i_have_fenced: bool) -> Result<(), OpsError> {
+    if i_have_fenced {
+        return Ok(());
+    }
+    let dir = service.data_dir()?;
+    let report = store::datadir::inspect(&dir)
+        .map_err(|e| OpsError::Local(format!("reading {}: {e}", dir.display())))?;
+    let me = report.member_id.clone().unwrap_or_default();
+    let members = report.db.map(|d| d.members).unwrap_or_default();
+    let mut answering = Vec::new();
+    for m in members
+        .iter()
+        .filter(|m| crate::ids::parse_hex_id(&m.id) != crate::ids::parse_hex_id(&me))
+    {
+        for url in m.peer_urls.iter().chain(m.client_urls.iter()) {
+            let Ok(ep) = crate::settings::Endpoint::parse(url) else {
+                continue;
+            };
+            let addr = ep.authority();
+            let reachable = std::net::ToSocketAddrs::to_socket_addrs(&addr.as_str())
+                .ok()
+                .and_then(|mut a| a.next())
+                .is_some_and(|a| {
+                    std::net::TcpStream::connect_timeout(&a, Duration::from_secs(1)).is_ok()
+                });
+            if reachable {
+                answering.push(format!(
+                    "{} at {url}",
+                    if m.name.is_empty() { &m.id } else { &m.name }
+                ));
+            }
+        }
+    }
+    if answering.is_empty() {
+        Ok(())
+    } else {
+        Err(OpsError::Config(format!(
+            "refusing to force a new cluster while other members still answer ({}): their cluster \
+             and this one would diverge. Stop etcd on those nodes first, or pass --i-have-fenced if \
+             what answers there is not etcd",
+            answering.join(", ")
+        )))
+    }
+}
+
+fn backup(service: &dyn NodeService) -> Result<(), OpsError> {
+    let dir = service.data_dir()?;
+    if !dir.exists() {
+        return Err(OpsError::Config(format!(
+            "the data dir {} does not exist: nothing to seed from",
+            dir.display()
+        )));
+    }
+    let target = crate::files::with_suffix(&dir, &format!(".lifeboat-{}", utc::compact_now()));
+    let status = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(&dir)
+        .arg(&target)
+        .status()
+        .map_err(|e| OpsError::Local(format!("cp -a {}: {e}", dir.display())))?;
+    if !status.success() {
+        return Err(OpsError::Local(format!(
+            "copying {} to {} failed",
+            dir.display(),
+            target.display()
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn wait_single_leader(local: &ConnectionSettings) -> Result<(), OpsError> {
+    let tls = local.validate()?;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let st = diagnose(
+            &gather(local, tls.as_ref(), true).await,
+            &DiagnoseOptions::default(),
+        );
+        if st.endpoints.iter().any(|e| e.is_leader) && st.quorum.has_quorum {
+            return Ok(());
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Local(format!(
+                "etcd on this node did not lead within 120 s: {:?}; check its log (journalctl -u etcd, or crictl logs)",
+                st.findings
+                    .iter()
+                    .map(|f| f.message.clone())
+                    .collect::<Vec<_>>()
+            )));
+        }
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+}
