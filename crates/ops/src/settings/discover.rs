@@ -75,7 +75,9 @@ struct Container {
     args: Vec<String>,
 }
 
-fn from_kubeadm(root: &DiscoveryRoot, manifest: &Path) -> Result<Discovered, OpsError> {
+/// Endpoints and certificates from a kubeadm etcd manifest at any path (it may be parked
+/// outside the manifests dir during a recovery).
+pub fn from_kubeadm(root: &DiscoveryRoot, manifest: &Path) -> Result<Discovered, OpsError> {
     let fail = |reason: String| OpsError::Discovery {
         path: manifest.to_path_buf(),
         reason,
@@ -110,7 +112,8 @@ fn from_kubeadm(root: &DiscoveryRoot, manifest: &Path) -> Result<Discovered, Ops
     })
 }
 
-fn from_env_file(root: &DiscoveryRoot, path: &Path) -> Result<Discovered, OpsError> {
+/// Endpoints and certificates from an etcd env file at any path.
+pub fn from_env_file(root: &DiscoveryRoot, path: &Path) -> Result<Discovered, OpsError> {
     let fail = |reason: String| OpsError::Discovery {
         path: path.to_path_buf(),
         reason,

@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::OpsError;
 
-pub use discover::{DiscoveryRoot, discover};
+pub use discover::{Discovered, DiscoveryRoot, discover, from_env_file, from_kubeadm};
 pub use endpoint::Endpoint;
 pub use tls_files::{TlsFiles, ValidatedTls};
 

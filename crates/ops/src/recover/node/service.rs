@@ -43,5 +43,7 @@ pub trait NodeService {
     fn data_dir(&self) -> Result<PathBuf, OpsError>;
     /// A setting's current value in the configuration (for checks and reports).
     fn get(&self, setting: Setting) -> Result<Option<String>, OpsError>;
+    /// Any setting by its flag name (manifest) or env name (env file), e.g. `name`/`ETCD_NAME`.
+    fn get_named(&self, flag: &str, env: &str) -> Result<Option<String>, OpsError>;
     fn describe(&self) -> String;
 }

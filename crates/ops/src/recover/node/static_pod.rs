@@ -139,6 +139,11 @@ impl NodeService for StaticPodService {
         Ok(flag_value(&text, setting.flag()))
     }
 
+    fn get_named(&self, flag: &str, _env: &str) -> Result<Option<String>, OpsError> {
+        let (_, text) = self.read()?;
+        Ok(flag_value(&text, flag))
+    }
+
     fn describe(&self) -> String {
         format!("static pod {}", self.manifest.display())
     }

@@ -91,6 +91,10 @@ impl NodeService for SystemdService {
         Ok(env_file::get(&self.read()?, setting.env()))
     }
 
+    fn get_named(&self, _flag: &str, env: &str) -> Result<Option<String>, OpsError> {
+        Ok(env_file::get(&self.read()?, env))
+    }
+
     fn describe(&self) -> String {
         format!(
             "systemd unit {} with {}",
