@@ -303,3 +303,171 @@ async fn systemd_seed_and_rejoin_rebuild_the_cluster_with_nothing_lost() {
         assert_eq!(found.get(k), Some(v), "acknowledged key {k} lost");
     }
 }
+
+/// A kubelet stand-in for one node: runs etcd from the command list of its static pod manifest
+/// while the manifest is in the manifests dir, and restarts it when the manifest changes.
+struct Kubelet {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Kubelet {
+    fn watch(manifest: PathBuf, log: PathBuf) -> Kubelet {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut running: Option<(std::process::Child, String)> = None;
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                let wanted = std::fs::read_to_string(&manifest).ok();
+                let changed = match (&wanted, &running) {
+                    (Some(w), Some((_, have))) => w != have,
+                    (None, None) => false,
+                    _ => true,
+                };
+                if changed {
+                    if let Some((mut child, _)) = running.take() {
+                        let _ = child.kill();
+                        let _ = child.wait();
+                    }
+                    if let Some(text) = wanted {
+                        let argv = command_of(&text);
+                        let out = std::fs::File::options()
+                            .create(true)
+                            .append(true)
+                            .open(&log)
+                            .unwrap();
+                        let err = out.try_clone().unwrap();
+                        let child = Command::new(&argv[0])
+                            .args(&argv[1..])
+                            .stdout(out)
+                            .stderr(err)
+                            .spawn()
+                            .unwrap();
+                        running = Some((child, text));
+                    }
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            if let Some((mut child, _)) = running {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
+        });
+        Kubelet {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Kubelet {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The items of the `command:` list, as the kubelet would run them.
+fn command_of(manifest: &str) -> Vec<String> {
+    let mut argv = Vec::new();
+    let mut inside = false;
+    for line in manifest.lines() {
+        let t = line.trim();
+        if t.ends_with("command:") {
+            inside = true;
+            continue;
+        }
+        if inside {
+            match t.strip_prefix("- ") {
+                Some(item) => argv.push(item.trim_matches('"').to_string()),
+                None => break,
+            }
+        }
+    }
+    argv
+}
+
+#[tokio::test]
+async fn static_pod_seed_edits_the_manifest_and_the_kubelet_runs_it() {
+    let root = tempfile::tempdir().unwrap();
+    let pki = Pki::generate(&root.path().join("pki")).unwrap();
+    let nodes = setup(root.path(), &pki);
+    let initial: Vec<String> = nodes
+        .0
+        .iter()
+        .map(|n| format!("{}={}", n.name, n.peer))
+        .collect();
+    let mut kubelets = Vec::new();
+    for n in &nodes.0 {
+        let manifest = n.dir.join("manifests/etcd.yaml");
+        std::fs::create_dir_all(manifest.parent().unwrap()).unwrap();
+        let text = format!(
+            "apiVersion: v1\nkind: Pod\nmetadata:\n  name: etcd\n  namespace: kube-system\nspec:\n  containers:\n  - command:\n    - etcd\n    - --advertise-client-urls={c}\n    - --cert-file={cert}\n    - --client-cert-auth=true\n    - --data-dir={data}\n    - --initial-advertise-peer-urls={p}\n    - --initial-cluster={ic}\n    - --initial-cluster-token=static-pod-test\n    - --key-file={key}\n    - --listen-client-urls={c}\n    - --listen-peer-urls={p}\n    - --name={name}\n    - --peer-cert-file={cert}\n    - --peer-client-cert-auth=true\n    - --peer-key-file={key}\n    - --peer-trusted-ca-file={ca}\n    - --trusted-ca-file={ca}\n    image: registry.k8s.io/etcd:3.4.23-0\n    name: etcd\n",
+            c = n.client,
+            p = n.peer,
+            ic = initial.join(","),
+            name = n.name,
+            data = n.data_dir().display(),
+            ca = pki.ca_cert.display(),
+            cert = pki.server_cert.display(),
+            key = pki.server_key.display(),
+        );
+        std::fs::write(&manifest, text).unwrap();
+        kubelets.push(Kubelet::watch(manifest, n.dir.join("etcd.log")));
+    }
+    let all: Vec<&str> = nodes.0.iter().map(|n| n.client.as_str()).collect();
+    wait_status(&pki, &all, 0);
+
+    // Two nodes lost for good: their manifests and disks are gone.
+    for n in &nodes.0[1..] {
+        std::fs::remove_file(n.dir.join("manifests/etcd.yaml")).unwrap();
+    }
+    std::thread::sleep(Duration::from_millis(500));
+    let n1 = &nodes.0[0];
+    let manifest = n1.dir.join("manifests/etcd.yaml");
+    let before = std::fs::read_to_string(&manifest).unwrap();
+    let out = lifeboat()
+        .args(["recover", "seed", "--executor", "static-pod", "--yes"])
+        .arg("--manifest")
+        .arg(&manifest)
+        .arg("--state-dir")
+        .arg(root.path().join("state-sp"))
+        .arg("--cert")
+        .arg(&pki.client_cert)
+        .arg("--key")
+        .arg(&pki.client_key)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Back in place, exactly as kubeadm wrote it: the flag was added for one start, then removed.
+    assert_eq!(std::fs::read_to_string(&manifest).unwrap(), before);
+    let saved = std::fs::read_dir(&n1.dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .any(|n| n.starts_with("etcd.yaml.lifeboat-2"));
+    assert!(
+        saved,
+        "the original manifest was saved outside the manifests dir"
+    );
+    assert!(
+        !std::fs::read_dir(n1.dir.join("manifests"))
+            .unwrap()
+            .any(|e| {
+                e.unwrap()
+                    .file_name()
+                    .to_string_lossy()
+                    .contains("lifeboat")
+            }),
+        "no copy left where the kubelet would run it"
+    );
+    let st = wait_status(&pki, &[&n1.client], 0);
+    assert_eq!(st["members"].as_array().map(Vec::len), Some(1));
+    drop(kubelets);
+}
