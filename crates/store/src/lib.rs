@@ -19,6 +19,9 @@
 //! - [`datadir`]: one member dir summarised; [`rank`]: survivors ordered for recovery.
 //! - [`live`]: whether a process holds the files (from `/proc/locks`).
 //!
+//! Restore (the one writer here):
+//! - [`restore`]: new member data dirs from a snapshot: backend rewrite, WAL, snap.
+//!
 //! Shared: [`proto`] (bounds-checked protobuf wire decoding), [`error`].
 
 pub mod analyze;
@@ -32,6 +35,7 @@ pub mod proto;
 pub mod raftpb;
 pub mod rank;
 pub mod report;
+pub mod restore;
 pub mod schema;
 pub mod snap;
 pub mod snapshot;

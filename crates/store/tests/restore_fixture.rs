@@ -1,0 +1,267 @@
+//! Native restore against etcd 3.4.23's own output for the same inputs (fixture
+//! `restored-a-b`: `etcdctl snapshot restore snapshot.db` for a=…:24801, b=…:24802, token
+//! `tok-restore`): WAL and snap byte for byte, IDs, and a backend that differs only where
+//! 3.4 is known to be wrong (it leaves the old member in `members`).
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+use std::path::Path;
+
+use store::mvcc::Revision;
+use store::restore::{self, Bump, NewCluster, Request, RestoreError, Target};
+use store::schema::EtcdMeta;
+
+const INITIAL: &str = "a=http://127.0.0.1:24801,b=http://127.0.0.1:24802";
+const WAL: &str = "member/wal/0000000000000000-0000000000000000.wal";
+const SNAP: &str = "member/snap/0000000000000001-0000000000000002.snap";
+
+fn cluster() -> NewCluster {
+    restore::parse(INITIAL, "tok-restore").unwrap()
+}
+
+fn targets(root: &Path) -> Vec<Target> {
+    ["a", "b"]
+        .iter()
+        .map(|n| Target {
+            name: n.to_string(),
+            data_dir: root.join(format!("restored-{n}")),
+        })
+        .collect()
+}
+
+/// Every (bucket, key) -> value of a db.
+fn contents(path: &Path) -> BTreeMap<(Vec<u8>, Vec<u8>), Vec<u8>> {
+    let db = bolt::Db::open(path).unwrap();
+    let mut out = BTreeMap::new();
+    let report = db.walk(10, &mut |e| {
+        if let Some(b) = e.path.first() {
+            out.insert((b.clone(), e.key.to_vec()), e.value.to_vec());
+        }
+        ControlFlow::Continue(())
+    });
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    out
+}
+
+#[test]
+fn ids_wal_and_snap_match_etcd_byte_for_byte() {
+    let c = cluster();
+    assert_eq!(
+        format!("{:x}", c.member("a").unwrap().id),
+        "a952749a57bc8bf8"
+    );
+    assert_eq!(
+        format!("{:x}", c.member("b").unwrap().id),
+        "6f05ef644d46119b"
+    );
+    assert_eq!(format!("{:x}", c.cluster_id), "cb91783416cdb48b");
+    let golden = common::extract("restored-a-b-3.4.23.tar.gz");
+    for name in ["a", "b"] {
+        let dir = golden.path().join(format!("restored-{name}"));
+        let want = std::fs::read(dir.join(WAL)).unwrap();
+        let ours = restore::wal_bytes(&c, c.member(name).unwrap().id);
+        assert_eq!(want.len(), 64_000_000);
+        assert_eq!(&want[..ours.len()], ours.as_slice(), "WAL of {name}");
+        assert!(want[ours.len()..].iter().all(|&b| b == 0));
+        assert_eq!(
+            std::fs::read(dir.join(SNAP)).unwrap(),
+            restore::snap_bytes(&c)
+        );
+    }
+    assert_eq!(
+        restore::snap_name(&c),
+        "0000000000000001-0000000000000002.snap"
+    );
+}
+
+#[test]
+fn restore_of_the_fixture_snapshot_matches_etcd_except_the_trimmed_members() {
+    let out = tempfile::tempdir().unwrap();
+    let c = cluster();
+    let t = targets(out.path());
+    let outcome = restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::Off,
+    })
+    .unwrap();
+    assert_eq!(outcome.hash_check, "verified");
+    assert_eq!(outcome.cluster_id, "cb91783416cdb48b");
+    assert!(outcome.db.kubernetes);
+    assert_eq!(outcome.db.revision, 37);
+    assert_eq!(outcome.db.trimmed_members, 1);
+    assert!(outcome.db.bump.is_none());
+
+    let golden = common::extract("restored-a-b-3.4.23.tar.gz");
+    for name in ["a", "b"] {
+        let ours = out.path().join(format!("restored-{name}"));
+        let theirs = golden.path().join(format!("restored-{name}"));
+        assert_eq!(
+            std::fs::read(ours.join(WAL)).unwrap(),
+            std::fs::read(theirs.join(WAL)).unwrap()
+        );
+        assert_eq!(
+            std::fs::read(ours.join(SNAP)).unwrap(),
+            std::fs::read(theirs.join(SNAP)).unwrap()
+        );
+
+        let mut got = contents(&ours.join("member/snap/db"));
+        let mut want = contents(&theirs.join("member/snap/db"));
+        // 3.4 leaves the old member; 3.5+ (and we) replace the bucket with the new members.
+        let members: Vec<_> = got
+            .keys()
+            .filter(|(b, _)| b == b"members")
+            .cloned()
+            .collect();
+        let member_keys: Vec<&[u8]> = members.iter().map(|(_, k)| k.as_slice()).collect();
+        assert_eq!(
+            member_keys,
+            [b"6f05ef644d46119b".as_slice(), b"a952749a57bc8bf8"]
+        );
+        for k in members {
+            got.remove(&k);
+        }
+        want.retain(|(b, _), _| b != b"members");
+        // We also record the term of the consistent index, as 3.5+ does.
+        assert_eq!(
+            got.remove(&(b"meta".to_vec(), b"term".to_vec())),
+            Some(1u64.to_be_bytes().to_vec())
+        );
+        assert_eq!(got, want, "{name}");
+    }
+    // Nothing temporary is left beside the dirs.
+    let names: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2, "{names:?}");
+}
+
+#[test]
+fn the_default_bump_on_kubernetes_data_marks_everything_older_compacted() {
+    let out = tempfile::tempdir().unwrap();
+    let c = cluster();
+    let t = &targets(out.path())[..1];
+    let outcome = restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: t,
+        skip_hash_check: false,
+        bump: Bump::Auto,
+    })
+    .unwrap();
+    let b = outcome
+        .db
+        .bump
+        .expect("bumped: the fixture holds /registry/ keys");
+    assert_eq!(
+        (b.amount, b.revision, b.automatic),
+        (1_000_000_000, 1_000_000_037, true)
+    );
+    let db = bolt::Db::open(&t[0].data_dir.join("member/snap/db")).unwrap();
+    let key = db.bucket(b"key").unwrap().unwrap();
+    let (last, value) = db.last(&key).unwrap().unwrap();
+    assert_eq!(Revision::parse(&last).unwrap().main, 1_000_000_037);
+    assert!(value.is_empty());
+    let meta = EtcdMeta::read(&db).unwrap();
+    assert_eq!(meta.scheduled_compact_revision, Some(1_000_000_037));
+    assert_eq!(meta.finished_compact_revision, Some(10));
+    assert_eq!(meta.consistent_index, Some(2));
+    assert_eq!(meta.members.len(), 2);
+}
+
+fn refused(bytes: &[u8], skip: bool) -> (RestoreError, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.db");
+    std::fs::write(&file, bytes).unwrap();
+    let c = cluster();
+    let t = targets(&dir.path().join("out"));
+    let err = restore::restore(&Request {
+        snapshot: &file,
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: skip,
+        bump: Bump::Off,
+    })
+    .unwrap_err();
+    let out = dir.path().join("out");
+    let left: Vec<_> = std::fs::read_dir(&out)
+        .map(|rd| rd.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{err}: left behind {left:?}");
+    (err, dir)
+}
+
+#[test]
+fn truncated_bit_flipped_or_raw_inputs_are_refused_and_nothing_is_written() {
+    let good = std::fs::read(common::snapshot()).unwrap();
+    let (e, _d) = refused(&good[..good.len() - 100], false);
+    assert!(e.to_string().contains("no SHA-256 trailer"), "{e}");
+    let mut flipped = good.clone();
+    flipped[3 * 4096 + 700] ^= 0x10;
+    let (e, _d) = refused(&flipped, false);
+    assert!(e.to_string().contains("SHA-256 mismatch"), "{e}");
+    assert!(e.to_string().contains("nothing was written"), "{e}");
+    // With the hash check skipped, a page whose header is damaged still fails the walk.
+    let mut broken = good[..24_576].to_vec();
+    broken[3 * 4096] ^= 0xff;
+    let (e, _d) = refused(&broken, true);
+    assert!(matches!(e, RestoreError::Refused { .. }), "{e}");
+}
+
+#[test]
+fn a_raw_db_needs_skip_hash_check_and_then_restores() {
+    let good = std::fs::read(common::snapshot()).unwrap();
+    let (e, dir) = refused(&good[..24_576], false);
+    assert!(e.to_string().contains("--skip-hash-check"), "{e}");
+    let c = cluster();
+    let t = targets(&dir.path().join("out"));
+    let outcome = restore::restore(&Request {
+        snapshot: &dir.path().join("bad.db"),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: true,
+        bump: Bump::Off,
+    })
+    .unwrap();
+    assert_eq!(outcome.hash_check, "absent");
+    assert_eq!(outcome.restored.len(), 2);
+}
+
+#[test]
+fn a_non_empty_target_is_refused_and_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = targets(dir.path());
+    std::fs::create_dir_all(&t[1].data_dir).unwrap();
+    std::fs::write(t[1].data_dir.join("precious"), b"keep").unwrap();
+    let c = cluster();
+    let err = restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::Off,
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("not empty"), "{err}");
+    assert_eq!(
+        std::fs::read(t[1].data_dir.join("precious")).unwrap(),
+        b"keep"
+    );
+    assert!(!t[0].data_dir.exists());
+    // An empty dir is fine and gets filled.
+    std::fs::remove_file(t[1].data_dir.join("precious")).unwrap();
+    restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::Off,
+    })
+    .unwrap();
+    assert!(t[1].data_dir.join(WAL).exists());
+}
