@@ -169,6 +169,9 @@ fn rule_matches(inv: &Inventory, p: &NetworkPolicy, r: &KnpRule, peer: PeerRef) 
     r.peers.is_empty() || r.peers.iter().any(|x| peer_matches(inv, p, x, peer))
 }
 
+/// Namespace, labels and container ports: pods equal in these are equal to policies.
+type PodClass = (String, Vec<(String, String)>, String);
+
 /// One rule of one policy in one direction, with the pod classes it admits precomputed.
 struct FlatRule<'a> {
     policy: &'a NetworkPolicy,
@@ -194,7 +197,7 @@ type Isolation = Vec<Option<Vec<usize>>>;
 /// Every allowed connection, sorted, pod pairs merged per displayed workload.
 pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connection> {
     // Representative pod per class (namespace, labels, ports): pods alike behave alike.
-    let mut class_of: HashMap<(String, Vec<(String, String)>, String), usize> = HashMap::new();
+    let mut class_of: HashMap<PodClass, usize> = HashMap::new();
     let mut reps: Vec<&Pod> = Vec::new();
     let mut pod_class: Vec<usize> = Vec::with_capacity(inv.pods.len());
     for p in &inv.pods {

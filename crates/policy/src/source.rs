@@ -78,13 +78,12 @@ pub fn load_objects<T: Send>(
             source,
         })?;
         let name = file.display().to_string();
-        if bytes.len() >= BIG_FILE {
-            if let Ok(text) = std::str::from_utf8(&bytes) {
-                if let Some(items) = big_list(&name, text, f) {
-                    out.extend(items);
-                    continue;
-                }
-            }
+        if bytes.len() >= BIG_FILE
+            && let Ok(text) = std::str::from_utf8(&bytes)
+            && let Some(items) = big_list(&name, text, f)
+        {
+            out.extend(items);
+            continue;
         }
         out.extend(load_bytes(&name, &bytes)?.iter().map(f));
     }
@@ -157,37 +156,36 @@ fn flatten(origin: Origin, mut node: Node, out: &mut Vec<Document>) {
     let list_kind = str_field(&node, "kind")
         .filter(|k| k.ends_with("List"))
         .map(|k| k.trim_end_matches("List").to_owned());
-    if let (Some(item_kind), Value::Map(entries)) = (list_kind, &mut node.value) {
-        if let Some(pos) = entries
+    if let (Some(item_kind), Value::Map(entries)) = (list_kind, &mut node.value)
+        && let Some(pos) = entries
             .iter()
             .position(|(k, v)| k == "items" && matches!(v.value, Value::Seq(_)))
-        {
-            let (_, items) = entries.swap_remove(pos);
-            let Value::Seq(items) = items.value else {
-                return;
-            };
-            for mut item in items {
-                let origin = Origin {
-                    line: item.line,
-                    ..origin.clone()
-                };
-                // Items of a typed list (`PodList`) carry no kind of their own.
-                if item.get("kind").is_none() && !item_kind.is_empty() {
-                    let line = item.line;
-                    if let Value::Map(e) = &mut item.value {
-                        e.push((
-                            "kind".to_owned(),
-                            Node {
-                                line,
-                                value: Value::Str(item_kind.clone()),
-                            },
-                        ));
-                    }
-                }
-                flatten(origin, item, out);
-            }
+    {
+        let (_, items) = entries.swap_remove(pos);
+        let Value::Seq(items) = items.value else {
             return;
+        };
+        for mut item in items {
+            let origin = Origin {
+                line: item.line,
+                ..origin.clone()
+            };
+            // Items of a typed list (`PodList`) carry no kind of their own.
+            if item.get("kind").is_none() && !item_kind.is_empty() {
+                let line = item.line;
+                if let Value::Map(e) = &mut item.value {
+                    e.push((
+                        "kind".to_owned(),
+                        Node {
+                            line,
+                            value: Value::Str(item_kind.clone()),
+                        },
+                    ));
+                }
+            }
+            flatten(origin, item, out);
         }
+        return;
     }
     out.push(Document { origin, node });
 }

@@ -148,7 +148,7 @@ fn invalid_rules_are_errors_with_file_document_and_field() {
             "spec.nodeSelector",
             "NodeSelector",
         ),
-        ("C1 no spec", format!("{head}"), "spec", "spec or specs"),
+        ("C1 no spec", head.to_string(), "spec", "spec or specs"),
         (
             "C8 unknown entity",
             format!(

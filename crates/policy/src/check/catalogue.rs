@@ -55,6 +55,9 @@ pub fn probe_pod(inv: &Inventory) -> Pod {
     }
 }
 
+/// What host policies can see of a node: filtered labels, runs the API server, runs etcd.
+type NodeClass = (Vec<(String, String)>, bool, bool);
+
 /// Representative nodes: up to two per class of (filtered labels, apiserver, etcd).
 fn node_classes(inv: &Inventory) -> Vec<(Vec<String>, bool, bool)> {
     let api: Vec<&str> = inv
@@ -63,7 +66,7 @@ fn node_classes(inv: &Inventory) -> Vec<(Vec<String>, bool, bool)> {
         .map(|n| n.name.as_str())
         .collect();
     let etcd: Vec<&str> = inv.etcd_nodes().iter().map(|n| n.name.as_str()).collect();
-    let mut classes: BTreeMap<(Vec<(String, String)>, bool, bool), Vec<String>> = BTreeMap::new();
+    let mut classes: BTreeMap<NodeClass, Vec<String>> = BTreeMap::new();
     for n in &inv.nodes {
         let labels: Vec<(String, String)> = n
             .labels

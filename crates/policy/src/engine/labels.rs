@@ -106,15 +106,15 @@ const SOURCES: &[&str] = &[
 
 /// `k8s:app` → (Some(k8s), app); `app` → (None, app) (C6.1).
 pub fn split_key(key: &str) -> (Option<String>, String) {
-    if let Some((src, rest)) = key.split_once(':') {
-        if SOURCES.contains(&src) {
-            let src = if src == "any" {
-                None
-            } else {
-                Some(src.to_owned())
-            };
-            return (src, rest.to_owned());
-        }
+    if let Some((src, rest)) = key.split_once(':')
+        && SOURCES.contains(&src)
+    {
+        let src = if src == "any" {
+            None
+        } else {
+            Some(src.to_owned())
+        };
+        return (src, rest.to_owned());
     }
     (None, key.to_owned())
 }

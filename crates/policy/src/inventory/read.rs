@@ -256,12 +256,11 @@ fn node(cx: &mut Cx, doc: &yaml::Node) -> Node {
                 let kind = field(a, "type")
                     .and_then(|t| t.scalar_text())
                     .unwrap_or_default();
-                if kind.ends_with("IP") {
-                    if let Some(addr) = field(a, "address")
+                if kind.ends_with("IP")
+                    && let Some(addr) = field(a, "address")
                         .and_then(|x| ip(cx, x, &format!("status.addresses[{i}].address")))
-                    {
-                        n.addresses.push(addr);
-                    }
+                {
+                    n.addresses.push(addr);
                 }
             }
         }

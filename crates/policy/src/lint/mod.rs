@@ -16,7 +16,7 @@ pub fn lint(set: &PolicySet, inv: &Inventory) -> Vec<Finding> {
     let mut out = Vec::new();
     rules::lint_policies(set, inv, &mut out);
     cluster::lint_cluster(set, inv, &mut out);
-    out.sort_by(|a, b| b.severity.cmp(&a.severity));
+    out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }
 

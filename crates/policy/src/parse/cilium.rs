@@ -110,10 +110,10 @@ pub(crate) fn cilium_policy(
         "CiliumNetworkPolicy"
     };
     let mut rules = Vec::new();
-    if let Some(spec) = field(doc, "spec") {
-        if let Some(r) = rule(cx, spec, "spec".to_owned(), clusterwide) {
-            rules.push(r);
-        }
+    if let Some(spec) = field(doc, "spec")
+        && let Some(r) = rule(cx, spec, "spec".to_owned(), clusterwide)
+    {
+        rules.push(r);
     }
     if let Some(specs) = field(doc, "specs") {
         for (i, spec) in cx

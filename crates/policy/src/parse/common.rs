@@ -12,18 +12,18 @@ pub(crate) fn selector(cx: &mut Cx, node: &Node, path: &str) -> Option<LabelSele
     let mut sel = LabelSelector::default();
     if let Some(ml) = field(node, "matchLabels") {
         let p = format!("{path}.matchLabels");
-        if let Some(m) = cx.map(ml, &p) {
-            if let Value::Map(entries) = &m.value {
-                for (k, v) in entries {
-                    // A null label value is the empty string, as Kubernetes reads `key:`.
-                    let value = if v.is_null() {
-                        Some(String::new())
-                    } else {
-                        cx.string(v, &format!("{p}.{k}"))
-                    };
-                    if let Some(value) = value {
-                        sel.match_labels.push((k.clone(), value));
-                    }
+        if let Some(m) = cx.map(ml, &p)
+            && let Value::Map(entries) = &m.value
+        {
+            for (k, v) in entries {
+                // A null label value is the empty string, as Kubernetes reads `key:`.
+                let value = if v.is_null() {
+                    Some(String::new())
+                } else {
+                    cx.string(v, &format!("{p}.{k}"))
+                };
+                if let Some(value) = value {
+                    sel.match_labels.push((k.clone(), value));
                 }
             }
         }

@@ -40,18 +40,18 @@ pub fn policies(docs: &[Document]) -> Parsed {
         let md = meta::meta(&mut cx, &doc.node);
         match kind {
             "NetworkPolicy" => {
-                if let Some(p) = knp::network_policy(&mut cx, &doc.node, md) {
-                    if cx.errors.is_empty() {
-                        out.policies.network_policies.push(p);
-                    }
+                if let Some(p) = knp::network_policy(&mut cx, &doc.node, md)
+                    && cx.errors.is_empty()
+                {
+                    out.policies.network_policies.push(p);
                 }
             }
             "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy" => {
                 let cw = kind == "CiliumClusterwideNetworkPolicy";
-                if let Some(p) = cilium::cilium_policy(&mut cx, &doc.node, md, cw) {
-                    if cx.errors.is_empty() {
-                        out.policies.cilium.push(p);
-                    }
+                if let Some(p) = cilium::cilium_policy(&mut cx, &doc.node, md, cw)
+                    && cx.errors.is_empty()
+                {
+                    out.policies.cilium.push(p);
                 }
             }
             _ => {}

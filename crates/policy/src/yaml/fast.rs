@@ -927,10 +927,8 @@ pub fn parse_list_items<T: Send>(
                 return Ok(None);
             }
             match (items_line, end) {
-                (None, _) => {
-                    if strip_comment(raw.trim_end_matches(['\n', '\r']))? == "items:" {
-                        items_line = Some((pos, line));
-                    }
+                (None, _) if strip_comment(raw.trim_end_matches(['\n', '\r']))? == "items:" => {
+                    items_line = Some((pos, line));
                 }
                 (Some(_), None) => {
                     if c == b'-' && (raw.starts_with("- ") || raw.trim_end() == "-") {

@@ -158,10 +158,10 @@ impl P<'_> {
         {
             return Err(Bail);
         }
-        if t.bytes().all(|c| c.is_ascii_digit() || c == b'-') {
-            if let Ok(v) = t.parse::<i64>() {
-                return Ok(Value::Int(v));
-            }
+        if t.bytes().all(|c| c.is_ascii_digit() || c == b'-')
+            && let Ok(v) = t.parse::<i64>()
+        {
+            return Ok(Value::Int(v));
         }
         match t.parse::<f64>() {
             Ok(f) if f.is_finite() => Ok(Value::Float(f)),
