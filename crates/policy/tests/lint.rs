@@ -156,6 +156,18 @@ fn cluster_footguns() {
         got.contains(&"kube-proxy-with-replacement") && got.contains(&"kernel-too-old"),
         "{got:?}"
     );
+    let mut given = reference_cluster();
+    given.assumed = false;
+    given.cilium.from_config_map = false;
+    given.cilium.l7_proxy = false;
+    let l7 = format!(
+        "{CNP}  endpointSelector: {{}}\n  egress:\n  - toPorts: [{{ports: [{{port: '80', protocol: TCP}}], rules: {{http: [{{method: GET}}]}}}}]\n"
+    );
+    let got = codes(&l7, &given);
+    assert!(
+        got.contains(&"cilium-config-assumed") && got.contains(&"l7-without-proxy"),
+        "C3 C11: {got:?}"
+    );
     let mut no_hubble = reference_cluster();
     no_hubble.cilium.hubble = false;
     assert!(codes(&host, &no_hubble).contains(&"hubble-off"));

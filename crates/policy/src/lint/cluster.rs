@@ -102,6 +102,27 @@ pub(super) fn lint_cluster(set: &PolicySet, inv: &Inventory, out: &mut Vec<Findi
             .rules(&["C13.8", "d.11"]),
         );
     }
+    // C3: the verdicts depend on agent settings; say when they are defaults, not facts.
+    if !inv.assumed && !cfg.from_config_map {
+        out.push(Finding::new(Severity::Info, "cilium-config-assumed", "no cilium-config ConfigMap in --cluster and no --cilium-config: Cilium defaults assumed (host firewall off, enforcement `default`, VXLAN, non-default-deny policies allowed)").rules(&["C3"]));
+    }
+    // C11: L7 rules need the L7 proxy.
+    let l7 = set.cilium.iter().flat_map(|p| &p.rules).any(|r| {
+        r.ingress
+            .iter()
+            .chain(&r.egress)
+            .any(|it| it.ports.iter().flatten().any(|pr| pr.l7.is_some()))
+    });
+    if l7 && !cfg.l7_proxy {
+        out.push(
+            Finding::new(
+                Severity::Warning,
+                "l7-without-proxy",
+                "policies carry L7 rules but enable-l7-proxy is off: Cilium rejects them",
+            )
+            .rules(&["C11"]),
+        );
+    }
     if inv.assumed {
         out.push(
             Finding::new(
