@@ -326,15 +326,17 @@ fn a_closed_pipe_ends_output_quietly() {
     use std::process::{Command, Stdio};
     let bin = assert_cmd::cargo::cargo_bin("lifeboat");
     let port = ops::local::free_port().unwrap();
-    let mut child = Command::new(bin)
+    // The reading end is closed before lifeboat starts, so its first write meets EPIPE however
+    // the two processes are scheduled.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = Command::new(bin)
         .args(["status", "--endpoints"])
         .arg(format!("http://127.0.0.1:{port}"))
-        .stdout(Stdio::piped())
+        .stdout(writer)
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    // Close our end before the child writes: its write hits EPIPE.
-    drop(child.stdout.take());
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");

@@ -246,7 +246,11 @@ async fn replace_under_write_load_loses_no_acknowledged_write() {
     // Play the operator: once the new member is in the membership, start it as instructed.
     let mut probe = tc.client(0).await.unwrap();
     let mut initial = None;
+    let mut child = child;
     for _ in 0..600 {
+        if let Ok(Some(_)) = child.try_wait() {
+            break; // lifeboat ended early: its output says why, below
+        }
         if let Ok(list) = probe.member_list().await {
             let members = list.members();
             if members.iter().any(|m| m.peer_urls().contains(&new_peer)) {
@@ -269,7 +273,6 @@ async fn replace_under_write_load_loses_no_acknowledged_write() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let Some(initial) = initial else {
-        let mut child = child;
         let _ = child.kill();
         let out = child.wait_with_output().unwrap();
         panic!(

@@ -59,32 +59,40 @@ pub fn find_member<'a>(
     }
 }
 
-/// Observes the cluster and connects to its leader; membership changes need one.
+/// Observes the cluster and connects to its leader; membership changes need one. An election
+/// in progress (a leader just removed or restarted) is waited out for up to the dial + command
+/// timeout before giving up.
 pub async fn leader_endpoint(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
 ) -> Result<(ClusterStatus, EndpointClient), OpsError> {
-    let status = diagnose(
-        &gather(settings, tls, false).await,
-        &DiagnoseOptions::default(),
-    );
-    let leader = status.quorum.leader_id.clone().ok_or_else(|| {
-        OpsError::Config(
-            "membership changes go through raft and need a leader, and there is none now; run \
-             `lifeboat status` to see why (quorum must be restored first)"
-                .into(),
-        )
-    })?;
-    let row = status
-        .endpoints
-        .iter()
-        .find(|e| e.reachable && e.member_id.as_deref() == Some(leader.as_str()))
-        .ok_or_else(|| {
-            OpsError::Config(format!("the leader {leader} answers on no known endpoint"))
-        })?;
-    let ep = Endpoint::parse(&row.endpoint)?;
-    let client = connect(&ep, tls, settings).await?;
-    Ok((status, client))
+    let deadline = tokio::time::Instant::now() + settings.dial_timeout + settings.command_timeout;
+    loop {
+        let status = diagnose(
+            &gather(settings, tls, false).await,
+            &DiagnoseOptions::default(),
+        );
+        let found = status.quorum.leader_id.clone().and_then(|leader| {
+            status
+                .endpoints
+                .iter()
+                .find(|e| e.reachable && e.member_id.as_deref() == Some(leader.as_str()))
+                .map(|row| row.endpoint.clone())
+        });
+        if let Some(url) = found {
+            let ep = Endpoint::parse(&url)?;
+            let client = connect(&ep, tls, settings).await?;
+            return Ok((status, client));
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Err(OpsError::Config(
+                "membership changes go through raft and need a leader, and none answers now; run \
+                 `lifeboat status` to see why (quorum must be restored first)"
+                    .into(),
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// etcd refuses membership changes until its leader has been connected to enough voters for

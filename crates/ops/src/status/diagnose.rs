@@ -98,6 +98,8 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         .filter(|(_, s)| Some(s.cluster_id) == cluster_id)
         .map(|(_, s)| s.leader)
         .filter(|l| *l != 0 && !probed_dead.contains(l))
+        // A removed member keeps being named for an election timeout; it cannot lead.
+        .filter(|l| members.is_empty() || members.iter().any(|m| m.id == *l))
         .collect();
     let stale_leader: Option<u64> = reachable
         .iter()

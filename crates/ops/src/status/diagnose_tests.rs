@@ -259,3 +259,12 @@ fn alarm_text_parsing_is_forgiving() {
     assert_eq!(parse_alarm("etcdserver: no leader"), None);
     assert_eq!(parse_alarm("memberID:x alarm:NOSPACE"), None);
 }
+
+#[test]
+fn a_removed_member_still_named_as_leader_is_no_leader() {
+    // Member 3 led and was removed: the others still name it for an election timeout.
+    let two = vec![member(1, 1000), member(2, 2000)];
+    let s = run(vec![up(1, 1000, 3, &two), up(2, 2000, 3, &two)]);
+    assert_eq!(s.quorum.leader_id, None);
+    assert!(codes(&s).contains(&"NO_LEADER"), "{:?}", codes(&s));
+}
