@@ -87,3 +87,35 @@ fn workloads_expand_from_templates() {
             == Some("shop")
     }));
 }
+
+mod props {
+    use policy::source::load_bytes;
+    use proptest::prelude::*;
+
+    const SAMPLE: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/netpol-analyzer/cases/onlineboutique/input/pods.yaml"
+    );
+    const SAMPLE_JSON: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/corpora/netpol-analyzer/cases/test_with_named_ports/input/ns_list.json"
+    );
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(128))]
+        /// Mutated real inventories (YAML and JSON): an error or an inventory, never a panic.
+        #[test]
+        fn mutated_inventories_never_panic(json in any::<bool>(), edits in proptest::collection::vec((any::<usize>(), any::<u8>()), 1..8), cut in any::<usize>()) {
+            let mut bytes = std::fs::read(if json { SAMPLE_JSON } else { SAMPLE }).expect("corpus");
+            let n = bytes.len();
+            for (pos, b) in edits {
+                bytes[pos % n] = b;
+            }
+            bytes.truncate(cut % n + 1);
+            if let Ok(docs) = load_bytes("m.yaml", &bytes) {
+                let _ = policy::inventory::read::inventory(&docs);
+                let _ = policy::parse::policies(&docs);
+            }
+        }
+    }
+}

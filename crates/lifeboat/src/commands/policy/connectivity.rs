@@ -43,6 +43,13 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
         ConnFormat::Json => output::print_json(&conns),
         ConnFormat::Dot => output::print(&policy::connectivity::render_dot(&conns)),
     }
+    if !parsed.policies.cilium.is_empty() {
+        output::note(&format!(
+            "note: {} Cilium policies in {} are not part of this listing (Kubernetes NetworkPolicy semantics only); use `lifeboat policy check`",
+            parsed.policies.cilium.len(),
+            args.dir.display()
+        ));
+    }
     for f in &parsed.findings {
         output::note(&format!(
             "warning: {}{}",

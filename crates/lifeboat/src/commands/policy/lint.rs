@@ -24,7 +24,7 @@ pub fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<Exit> {
     let loaded = policy::input::load(&args.input.spec())?;
     let mut findings = loaded.findings;
     findings.extend(policy::lint::lint(&loaded.policies, &loaded.inventory));
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
     let code = policy::lint::exit_code(&findings);
     let report = LintReport {
         assumed_inventory: loaded.inventory.assumed,
