@@ -15,12 +15,9 @@ pub struct ParseError {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    #[error("{path}: {source}")]
-    Io {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
+    /// The I/O error is part of the message (not a `source`), so it is printed once.
+    #[error("{path}: {err}")]
+    Io { path: PathBuf, err: std::io::Error },
     #[error("{path}: not valid UTF-8 text")]
     NotText { path: PathBuf },
     #[error("{path}:{line}: invalid YAML/JSON: {message}")]

@@ -34,9 +34,9 @@ fn str_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
 pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
     let mut docs = Vec::new();
     for file in files_of(path)? {
-        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(&file).map_err(|err| LoadError::Io {
             path: file.clone(),
-            source,
+            err,
         })?;
         docs.extend(load_bytes(&file.display().to_string(), &bytes)?);
     }
@@ -73,9 +73,9 @@ pub fn load_objects<T: Send>(
 ) -> Result<Vec<T>, LoadError> {
     let mut out = Vec::new();
     for file in files_of(path)? {
-        let bytes = std::fs::read(&file).map_err(|source| LoadError::Io {
+        let bytes = std::fs::read(&file).map_err(|err| LoadError::Io {
             path: file.clone(),
-            source,
+            err,
         })?;
         let name = file.display().to_string();
         if bytes.len() >= BIG_FILE
@@ -191,14 +191,14 @@ fn flatten(origin: Origin, mut node: Node, out: &mut Vec<Document>) {
 }
 
 fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|source| LoadError::Io {
+    let entries = std::fs::read_dir(dir).map_err(|err| LoadError::Io {
         path: dir.to_owned(),
-        source,
+        err,
     })?;
     for entry in entries {
-        let entry = entry.map_err(|source| LoadError::Io {
+        let entry = entry.map_err(|err| LoadError::Io {
             path: dir.to_owned(),
-            source,
+            err,
         })?;
         let path = entry.path();
         if path.is_dir() {
