@@ -928,3 +928,30 @@ fn enforcement_modes_c3() {
         )],
     );
 }
+
+#[test]
+fn fqdn_destinations_are_runtime_knowledge_c12() {
+    let inv = with_pod(
+        reference_cluster(),
+        "shop",
+        "web",
+        &[("app", "web")],
+        "worker-1",
+        "10.244.3.20",
+    );
+    let set = policies(
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: gh, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toFQDNs: [{matchName: api.github.com}]\n    toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n",
+    );
+    let engine = Engine::new(&inv, &set);
+    let (s, d) = (
+        engine.resolve("shop/web").expect("pod"),
+        engine.resolve("140.82.112.6").expect("world"),
+    );
+    let v = engine.flow(&s, &d, Protocol::Tcp, 443);
+    assert!(!v.allowed, "C12: statically no FQDN IP is known");
+    assert!(
+        v.egress.cites.contains(&"C12") && v.explanation().contains("toFQDNs"),
+        "{}",
+        v.explanation()
+    );
+}

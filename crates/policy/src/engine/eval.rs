@@ -336,6 +336,17 @@ impl Engine<'_> {
             base.reason = format!("{why}, and no rule allows {what}.",);
             base.reason = format!("{}: {}", subject.name, base.reason);
             base.cites = vec!["C2.4", "C2.6"];
+            // C12: FQDN-selected IPs are learned at runtime; say so instead of guessing.
+            let fqdn = selecting.iter().any(|&i| {
+                let e = &self.entries[i];
+                !e.deny
+                    && matches!(&e.l3, L3::Peers(ps) if ps.iter().any(|x| matches!(x, CPeer::Fqdn(_))))
+                    && self.l4_matches(&e.l4, proto, port, dst).0
+            });
+            if fqdn && peer.kind == EpKind::World {
+                base.reason.push_str(" A toFQDNs rule on this port may still allow it at runtime if DNS through Cilium's proxy resolved a name to this address.");
+                base.cites.push("C12");
+            }
             if subject.kind == EpKind::Host {
                 base.cites.push("C13.4");
             }
