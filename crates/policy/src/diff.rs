@@ -108,8 +108,8 @@ pub fn diff(
     let copts = catalogue::CatalogueOptions {
         admin_cidrs: opts.admin_cidrs.clone(),
     };
-    let mut flows = catalogue::catalogue(inv_b, &copts);
-    flows.extend(catalogue::catalogue(inv_a, &copts));
+    let mut flows = catalogue::catalogue(inv_b, &copts, before.1);
+    flows.extend(catalogue::catalogue(inv_a, &copts, after.1));
     flows.extend(opts.user_flows.iter().cloned());
     flows.extend(workload_flows(inv_b, &mut findings));
     flows.extend(workload_flows(inv_a, &mut findings));

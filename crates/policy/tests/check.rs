@@ -208,3 +208,60 @@ fn json_shape_is_stable() {
     }
     assert!(v["findings"].is_array());
 }
+
+#[test]
+fn namespace_egress_policy_without_dns_is_caught_from_a_real_pod() {
+    let mut inv = reference_cluster();
+    inv.pods.push(policy::inventory::Pod {
+        namespace: "shop".into(),
+        name: "web-1".into(),
+        labels: policy::inventory::read::labels(&[("app", "web")]),
+        node: Some("worker-1".into()),
+        service_account: "default".into(),
+        ..Default::default()
+    });
+    inv.normalise();
+    // d.15: egress locked to HTTPS only; DNS and the API server are gone for this namespace.
+    let set = policies(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: egress-https, namespace: shop}\nspec:\n  podSelector: {}\n  policyTypes: [Egress]\n  egress:\n  - ports: [{port: 443}]\n",
+    );
+    let report = check(&inv, &set, &CheckOptions::default(), vec![]);
+    let dns: Vec<_> = report
+        .flows
+        .iter()
+        .filter(|f| f.src == "shop/web-1" && f.name.starts_with("dns-"))
+        .collect();
+    assert_eq!(dns.len(), 2, "UDP and TCP from the namespace's pod");
+    assert!(
+        dns.iter().all(|f| f.verdict == "deny" && f.critical),
+        "{dns:#?}"
+    );
+    assert!(
+        dns[0]
+            .explanation
+            .contains("NetworkPolicy shop/egress-https"),
+        "{}",
+        dns[0].explanation
+    );
+    let api = report
+        .flows
+        .iter()
+        .find(|f| f.src == "shop/web-1" && f.name == "apiserver-from-pod")
+        .expect("flow");
+    assert_eq!(api.verdict, "deny");
+    // The probe in `default` is unaffected by shop's policy.
+    assert!(
+        report
+            .flows
+            .iter()
+            .filter(|f| f.src == "default/lifeboat-probe")
+            .all(|f| f.verdict == "allow")
+    );
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| f.code == "egress-without-dns")
+    );
+    assert_eq!(report.exit_code(), 2);
+}

@@ -2,14 +2,14 @@
 //! cluster needs, derived from the inventory. Nodes are grouped by what policies can see of
 //! them (filtered labels, API server, etcd), so large clusters give one flow per class pair.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use ipnet::IpNet;
 
 use crate::engine::labels::kept_by_filter;
 use crate::inventory::{Inventory, Pod, TargetPort};
-use crate::model::Protocol;
+use crate::model::{PolicySet, Protocol};
 
 /// Namespace and name of the synthetic pod that stands for "any pod" in the catalogue.
 pub const PROBE_NS: &str = "default";
@@ -137,7 +137,7 @@ fn node_flows(
 }
 
 /// Every catalogue flow for this inventory.
-pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
+pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet) -> Vec<Flow> {
     let classes = node_classes(inv);
     let mut out = Vec::new();
     let etcd_pairs = pairs(&classes, |_, e| e, |_, e| e);
@@ -244,7 +244,24 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
             purpose: "pods (controllers, operators, CoreDNS) to the API server",
         });
     }
-    dns_flows(inv, &probe, &mut out);
+    dns_flows(inv, &probe, usize::MAX, &mut out);
+    // d.15, d.16: a namespace's own egress policies can cut its pods off DNS and the API
+    // server; one real pod per namespace with namespaced policies stands for that namespace.
+    let api = inv.apiserver_nodes().first().map(|n| n.name.clone());
+    for src in namespace_sources(inv, policies) {
+        dns_flows(inv, &src, 1, &mut out);
+        if let Some(api) = &api {
+            out.push(Flow {
+                name: "apiserver-from-pod".into(),
+                src: src.clone(),
+                dst: format!("node/{api}"),
+                protocol: Protocol::Tcp,
+                port: 6443,
+                critical: true,
+                purpose: "pods (controllers, operators, CoreDNS) to the API server",
+            });
+        }
+    }
     webhook_flows(inv, &mut out);
     for cidr in &opts.admin_cidrs {
         let ip = cidr.network();
@@ -277,7 +294,33 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions) -> Vec<Flow> {
 }
 
 /// DNS from pods to every CoreDNS backend, on the backend port (policy-semantics (d).15).
-fn dns_flows(inv: &Inventory, probe: &str, out: &mut Vec<Flow>) {
+/// `ns/pod` of the first ordinary pod of every namespace that has namespaced policies.
+fn namespace_sources(inv: &Inventory, policies: &PolicySet) -> Vec<String> {
+    let mut wanted: BTreeSet<&str> = policies
+        .network_policies
+        .iter()
+        .map(|p| p.namespace.as_str())
+        .collect();
+    wanted.extend(
+        policies
+            .cilium
+            .iter()
+            .filter_map(|p| p.namespace.as_deref()),
+    );
+    let mut first: BTreeMap<&str, &str> = BTreeMap::new();
+    for p in &inv.pods {
+        if !p.host_network && wanted.contains(p.namespace.as_str()) {
+            first.entry(p.namespace.as_str()).or_insert(p.name.as_str());
+        }
+    }
+    first
+        .into_iter()
+        .map(|(ns, pod)| format!("{ns}/{pod}"))
+        .collect()
+}
+
+/// DNS flows from `probe` to at most `limit` CoreDNS backends.
+fn dns_flows(inv: &Inventory, probe: &str, limit: usize, out: &mut Vec<Flow>) {
     let svc = inv.service("kube-system", "kube-dns");
     let backends: Vec<&Pod> = match svc {
         Some(s) => inv.backends(s).collect(),
@@ -290,7 +333,7 @@ fn dns_flows(inv: &Inventory, probe: &str, out: &mut Vec<Flow>) {
             })
             .collect(),
     };
-    for pod in backends {
+    for pod in backends.into_iter().take(limit) {
         for protocol in [Protocol::Udp, Protocol::Tcp] {
             let port = svc
                 .and_then(|s| s.ports.iter().find(|p| p.protocol == protocol))

@@ -127,6 +127,7 @@ pub fn check(
         &CatalogueOptions {
             admin_cidrs: opts.admin_cidrs.clone(),
         },
+        policies,
     );
     flows.extend(opts.user_flows.iter().cloned());
     findings.extend(

@@ -11,6 +11,7 @@ pub mod endpoint;
 pub mod eval;
 pub mod labels;
 
+use std::collections::HashMap;
 use std::net::IpAddr;
 
 pub use compile::Entry;
@@ -25,6 +26,12 @@ pub struct Engine<'a> {
     pub entries: Vec<Entry>,
     /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
     apiservers: std::collections::HashSet<String>,
+    /// C7.8: namespaced rules are only considered for identities of their namespace;
+    /// cluster-wide rules for every identity. Entry indices, ascending.
+    by_namespace: HashMap<String, Vec<usize>>,
+    clusterwide: Vec<usize>,
+    /// (namespace, name) → index into `inv.pods`.
+    pods: HashMap<(&'a str, &'a str), usize>,
 }
 
 impl<'a> Engine<'a> {
@@ -34,18 +41,47 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|n| n.name.clone())
             .collect();
+        let entries = compile::compile(policies, &inv.cilium);
+        let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut clusterwide = Vec::new();
+        for (i, e) in entries.iter().enumerate() {
+            match &e.namespace {
+                Some(ns) => by_namespace.entry(ns.clone()).or_default().push(i),
+                None => clusterwide.push(i),
+            }
+        }
+        let pods = inv
+            .pods
+            .iter()
+            .enumerate()
+            .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
+            .collect();
         Engine {
             inv,
-            entries: compile::compile(policies, &inv.cilium),
+            entries,
             apiservers,
+            by_namespace,
+            clusterwide,
+            pods,
         }
     }
 
-    /// Entries in direction `d` whose subject selects `e`.
+    /// Entries in direction `d` whose subject selects `e`, in policy order.
     pub fn entries_for(&self, e: &Endpoint, d: Direction) -> Vec<usize> {
-        (0..self.entries.len())
+        let local = e
+            .namespace
+            .as_deref()
+            .and_then(|ns| self.by_namespace.get(ns))
+            .map_or(&[][..], Vec::as_slice);
+        let mut out: Vec<usize> = self
+            .clusterwide
+            .iter()
+            .chain(local)
+            .copied()
             .filter(|&i| self.entries[i].dir == d && self.selects(i, e))
-            .collect()
+            .collect();
+        out.sort_unstable();
+        out
     }
 
     pub fn host(&self, node: &str) -> Option<Endpoint> {
@@ -54,11 +90,7 @@ impl<'a> Engine<'a> {
 
     /// A pod by namespace and name; a hostNetwork pod resolves to its node (C8 `host`).
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Endpoint> {
-        let i = self
-            .inv
-            .pods
-            .iter()
-            .position(|p| p.namespace == namespace && p.name == name)?;
+        let i = *self.pods.get(&(namespace, name))?;
         endpoint::pod_endpoint(self.inv, i, &self.apiservers)
     }
 
