@@ -6,6 +6,7 @@ use crate::cli::Context;
 use crate::exit::Exit;
 
 pub mod inspect;
+pub mod restore;
 pub mod save;
 pub mod verify;
 
@@ -17,6 +18,8 @@ pub enum SnapshotCommand {
     Inspect(inspect::InspectArgs),
     /// Save a snapshot from a live member: streamed, verified, fsynced, then named (mode 0600)
     Save(save::SaveArgs),
+    /// Restore member data dirs natively from one verified snapshot (one member, or --all)
+    Restore(restore::RestoreArgs),
 }
 
 pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
@@ -24,24 +27,11 @@ pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
         SnapshotCommand::Verify(args) => verify::run(ctx, args),
         SnapshotCommand::Inspect(args) => inspect::run(ctx, args),
         SnapshotCommand::Save(args) => save::run(ctx, args),
+        SnapshotCommand::Restore(args) => restore::run(ctx, args),
     }
 }
 
-/// `1.5 MiB`: sizes for people; JSON always carries plain byte counts.
-pub fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u + 1 < UNITS.len() {
-        v /= 1024.0;
-        u += 1;
-    }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
-}
+pub use crate::output::human_bytes;
 
 /// Refuse a missing path up front with one clear line, before any library error wording.
 pub fn require_file(path: &std::path::Path) -> anyhow::Result<()> {
