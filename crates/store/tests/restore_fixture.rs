@@ -87,6 +87,7 @@ fn restore_of_the_fixture_snapshot_matches_etcd_except_the_trimmed_members() {
         targets: &t,
         skip_hash_check: false,
         bump: Bump::Off,
+        move_aside: None,
     })
     .unwrap();
     assert_eq!(outcome.hash_check, "verified");
@@ -152,6 +153,7 @@ fn the_default_bump_on_kubernetes_data_marks_everything_older_compacted() {
         targets: t,
         skip_hash_check: false,
         bump: Bump::Auto,
+        move_aside: None,
     })
     .unwrap();
     let b = outcome
@@ -186,6 +188,7 @@ fn refused(bytes: &[u8], skip: bool) -> (RestoreError, tempfile::TempDir) {
         targets: &t,
         skip_hash_check: skip,
         bump: Bump::Off,
+        move_aside: None,
     })
     .unwrap_err();
     let out = dir.path().join("out");
@@ -226,6 +229,7 @@ fn a_raw_db_needs_skip_hash_check_and_then_restores() {
         targets: &t,
         skip_hash_check: true,
         bump: Bump::Off,
+        move_aside: None,
     })
     .unwrap();
     assert_eq!(outcome.hash_check, "absent");
@@ -245,6 +249,7 @@ fn a_non_empty_target_is_refused_and_kept() {
         targets: &t,
         skip_hash_check: false,
         bump: Bump::Off,
+        move_aside: None,
     })
     .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
@@ -261,6 +266,7 @@ fn a_non_empty_target_is_refused_and_kept() {
         targets: &t,
         skip_hash_check: false,
         bump: Bump::Off,
+        move_aside: None,
     })
     .unwrap();
     assert!(t[1].data_dir.join(WAL).exists());

@@ -134,9 +134,24 @@ impl Staging {
         Ok(tmp)
     }
 
-    /// Renames every staged dir onto its target (an empty target dir is replaced).
-    pub fn install(mut self) -> Result<(), RestoreError> {
+    /// Renames every staged dir onto its target (an empty target dir is replaced; a non-empty
+    /// one is moved aside first when `move_aside` is given, else refused).
+    pub fn install(
+        mut self,
+        move_aside: Option<super::MoveAside<'_>>,
+    ) -> Result<Vec<(PathBuf, PathBuf)>, RestoreError> {
+        let mut moved = Vec::new();
         for (tmp, target) in &self.dirs {
+            if let (Err(e), Some(aside)) = (check_target(target), move_aside) {
+                if !matches!(e, RestoreError::Target { .. }) {
+                    return Err(e);
+                }
+                let to = aside(target).map_err(|what| RestoreError::Target {
+                    path: target.clone(),
+                    what: format!("cannot move it aside: {what}"),
+                })?;
+                moved.push((target.clone(), to));
+            }
             check_target(target)?;
             fs::rename(tmp, target).map_err(io(target))?;
             let parent = match target.parent() {
@@ -146,7 +161,7 @@ impl Staging {
             sync_dir(parent)?;
         }
         self.installed = true;
-        Ok(())
+        Ok(moved)
     }
 }
 

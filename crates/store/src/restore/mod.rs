@@ -59,12 +59,19 @@ pub struct Target {
     pub data_dir: PathBuf,
 }
 
+/// Moves a non-empty target out of the way and says where it went (the caller decides how:
+/// lifeboat renames it to `DIR.lifeboat-<UTC time>`). Called only once every new dir is
+/// complete, so a refused or failed restore leaves the old dir where it was.
+pub type MoveAside<'a> = &'a dyn Fn(&Path) -> Result<PathBuf, String>;
+
 pub struct Request<'a> {
     pub snapshot: &'a Path,
     pub cluster: &'a NewCluster,
     pub targets: &'a [Target],
     pub skip_hash_check: bool,
     pub bump: Bump,
+    /// Without it, a non-empty target is refused.
+    pub move_aside: Option<MoveAside<'a>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -89,6 +96,8 @@ pub struct Outcome {
     pub members: Vec<RestoredMember>,
     pub restored: Vec<RestoredMember>,
     pub db: DbOutcome,
+    /// Non-empty targets that were moved aside: (was, now).
+    pub moved_aside: Vec<(PathBuf, PathBuf)>,
 }
 
 fn refused(path: &Path, what: impl Into<String>) -> RestoreError {
@@ -195,7 +204,9 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
         let m = req.cluster.member(&t.name).ok_or_else(|| {
             RestoreError::Flags(format!("member {} is not in --initial-cluster", t.name))
         })?;
-        files::check_target(&t.data_dir)?;
+        if req.move_aside.is_none() {
+            files::check_target(&t.data_dir)?;
+        }
         members.push(m.clone());
     }
 
@@ -243,7 +254,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
             files::sync_dir(&d)?;
         }
     }
-    staging.install()?;
+    let moved_aside = staging.install(req.move_aside)?;
 
     let restored = req
         .targets
@@ -266,5 +277,6 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
             .collect(),
         restored,
         db: db_outcome,
+        moved_aside,
     })
 }
