@@ -53,3 +53,19 @@ pub fn table(header: &[&str]) -> Table {
 pub fn note(text: &str) {
     let _ = writeln!(io::stderr(), "{text}");
 }
+
+/// `1.5 MiB`: sizes for people; JSON always carries plain byte counts.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut u = 0;
+    while v >= 1024.0 && u + 1 < UNITS.len() {
+        v /= 1024.0;
+        u += 1;
+    }
+    if u == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS[u])
+    }
+}

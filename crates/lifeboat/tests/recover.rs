@@ -15,7 +15,19 @@ async fn plan_picks_a_fresh_survivor_never_the_laggard_and_prints_a_runbook() {
     data::put_keys(&mut c, "/registry/a/", 100).await.unwrap();
     // m3 freezes; m1 and m2 keep committing without it.
     tc.cluster.pause(2);
-    data::put_keys(&mut c, "/registry/b/", 200).await.unwrap();
+    // If m3 led, writes fail until m1 and m2 elect a new leader: retry each until acknowledged.
+    for i in 0..200 {
+        let mut tries = 0;
+        while c
+            .put(format!("/registry/b/{i:06}"), "v", None)
+            .await
+            .is_err()
+        {
+            tries += 1;
+            assert!(tries < 20, "m1 and m2 never accepted writes");
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     tc.cluster.kill(1);
     tc.cluster.kill(2);

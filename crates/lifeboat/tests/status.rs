@@ -91,13 +91,17 @@ async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
         .as_str()
         .expect("a leader")
         .to_string();
-    let idx = before["endpoints"]
+    let leader_url = before["endpoints"]
         .as_array()
         .unwrap()
         .iter()
-        .position(|e| e["member_id"] == old_leader.as_str())
-        .expect("the leader's endpoint");
-    // Endpoints are listed in the order given, which is the member order.
+        .find(|e| e["member_id"] == old_leader.as_str())
+        .and_then(|e| e["endpoint"].as_str())
+        .expect("the leader's endpoint")
+        .to_string();
+    let idx = (0..3)
+        .find(|i| tc.cluster.client_url(*i) == leader_url)
+        .expect("a member");
     tc.cluster.pause(idx);
     tc.wait_leader(Duration::from_secs(30)).await;
     let (code, json, _) = status_json(&args);
@@ -107,7 +111,12 @@ async fn paused_leader_is_unreachable_and_a_new_leader_takes_over() {
         !new_leader.is_empty() && new_leader != old_leader,
         "{json:#}"
     );
-    let paused = &json["endpoints"][idx];
+    let paused = json["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["endpoint"] == leader_url.as_str())
+        .expect("the paused endpoint is listed");
     assert_eq!(paused["reachable"], false);
     let f = finding(&json, "MEMBER_UNREACHABLE").expect("the frozen leader is reported");
     assert!(f["message"].as_str().unwrap_or("").contains(&old_leader));

@@ -68,7 +68,9 @@ impl TestCluster {
 
     /// A client connected to member `i` only.
     pub async fn client(&self, i: usize) -> Result<Client, OpsError> {
-        let settings = self.cluster.settings_for(&[i]);
+        let mut settings = self.cluster.settings_for(&[i]);
+        // Test clients are harness, not measurement: a loaded CI machine may fsync slowly.
+        settings.command_timeout = std::time::Duration::from_secs(30);
         let tls = settings.validate()?;
         let ep = settings
             .endpoints

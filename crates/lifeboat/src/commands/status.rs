@@ -57,34 +57,7 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
         out.push_str(&format!("Endpoints from {src}\n\n"));
     }
 
-    let mut members = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
-    for m in &s.members {
-        let role = if m.is_leader {
-            "leader"
-        } else if m.is_learner {
-            "learner"
-        } else {
-            "voter"
-        };
-        let state = match (m.started, m.reachable) {
-            (false, _) => "never started",
-            (true, true) => "answers",
-            (true, false) => "UNREACHABLE",
-        };
-        let name = if m.name.is_empty() {
-            "-"
-        } else {
-            m.name.as_str()
-        };
-        members.add_row(vec![
-            m.id.clone(),
-            name.to_string(),
-            m.peer_urls.join(","),
-            m.client_urls.join(","),
-            role.to_string(),
-            state.to_string(),
-        ]);
-    }
+    let members = members_table(&s.members);
     if !s.members.is_empty() {
         out.push_str(&format!("MEMBERS\n{members}\n\n"));
     }
@@ -105,8 +78,10 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
             e.endpoint.clone(),
             e.member_id.clone().unwrap_or_else(dash),
             e.version.clone().unwrap_or_else(dash),
-            e.db_size.map(bytes).unwrap_or_else(dash),
-            e.db_size_in_use.map(bytes).unwrap_or_else(dash),
+            e.db_size.map(output::human_bytes).unwrap_or_else(dash),
+            e.db_size_in_use
+                .map(output::human_bytes)
+                .unwrap_or_else(dash),
             leader,
             e.raft_term.map(|v| v.to_string()).unwrap_or_else(dash),
             e.raft_index.map(|v| v.to_string()).unwrap_or_else(dash),
@@ -162,17 +137,35 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
     out
 }
 
-fn bytes(n: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut v = n as f64;
-    let mut u = 0;
-    while v >= 1024.0 && u < UNITS.len() - 1 {
-        v /= 1024.0;
-        u += 1;
+/// Members with their role and state; shared by `status` and `member list`.
+pub fn members_table(rows: &[ops::status::MemberRow]) -> comfy_table::Table {
+    let mut t = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
+    for m in rows {
+        let role = if m.is_leader {
+            "leader"
+        } else if m.is_learner {
+            "learner"
+        } else {
+            "voter"
+        };
+        let state = match (m.started, m.reachable) {
+            (false, _) => "never started",
+            (true, true) => "answers",
+            (true, false) => "UNREACHABLE",
+        };
+        let name = if m.name.is_empty() {
+            "-"
+        } else {
+            m.name.as_str()
+        };
+        t.add_row(vec![
+            m.id.clone(),
+            name.to_string(),
+            m.peer_urls.join(","),
+            m.client_urls.join(","),
+            role.to_string(),
+            state.to_string(),
+        ]);
     }
-    if u == 0 {
-        format!("{n} B")
-    } else {
-        format!("{v:.1} {}", UNITS[u])
-    }
+    t
 }

@@ -35,17 +35,7 @@ pub fn find_member<'a>(
     match by_name.as_slice() {
         [one] => Ok(one),
         [] => {
-            let known: Vec<String> = status
-                .members
-                .iter()
-                .map(|m| {
-                    if m.name.is_empty() {
-                        m.id.clone()
-                    } else {
-                        format!("{} ({})", m.name, m.id)
-                    }
-                })
-                .collect();
+            let known: Vec<String> = status.members.iter().map(MemberRow::label).collect();
             Err(OpsError::Config(format!(
                 "no member '{}'; members are: {}",
                 needle.0,

@@ -36,6 +36,17 @@ pub struct MemberRow {
     pub is_leader: bool,
 }
 
+impl MemberRow {
+    /// `name (id)` for messages, or the ID alone for a member that never started.
+    pub fn label(&self) -> String {
+        if self.name.is_empty() {
+            self.id.clone()
+        } else {
+            format!("{} ({})", self.name, self.id)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct EndpointRow {
     pub endpoint: String,

@@ -244,12 +244,13 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
             purpose: "pods (controllers, operators, CoreDNS) to the API server",
         });
     }
-    dns_flows(inv, &probe, usize::MAX, &mut out);
+    let dns = dns_targets(inv);
+    dns_flows(&dns, &probe, usize::MAX, &mut out);
     // d.15, d.16: a namespace's own egress policies can cut its pods off DNS and the API
     // server; one real pod per namespace with namespaced policies stands for that namespace.
     let api = inv.apiserver_nodes().first().map(|n| n.name.clone());
     for src in namespace_sources(inv, policies) {
-        dns_flows(inv, &src, 1, &mut out);
+        dns_flows(&dns, &src, 2, &mut out); // UDP and TCP to the first backend
         if let Some(api) = &api {
             out.push(Flow {
                 name: "apiserver-from-pod".into(),
@@ -319,8 +320,9 @@ fn namespace_sources(inv: &Inventory, policies: &PolicySet) -> Vec<String> {
         .collect()
 }
 
-/// DNS flows from `probe` to at most `limit` CoreDNS backends.
-fn dns_flows(inv: &Inventory, probe: &str, limit: usize, out: &mut Vec<Flow>) {
+/// DNS destinations: every CoreDNS backend, UDP and TCP, at the backend port (d.15).
+/// Computed once: finding backends walks every pod.
+fn dns_targets(inv: &Inventory) -> Vec<(String, Protocol, u16)> {
     let svc = inv.service("kube-system", "kube-dns");
     let backends: Vec<&Pod> = match svc {
         Some(s) => inv.backends(s).collect(),
@@ -333,7 +335,8 @@ fn dns_flows(inv: &Inventory, probe: &str, limit: usize, out: &mut Vec<Flow>) {
             })
             .collect(),
     };
-    for pod in backends.into_iter().take(limit) {
+    let mut out = Vec::new();
+    for pod in backends {
         for protocol in [Protocol::Udp, Protocol::Tcp] {
             let port = svc
                 .and_then(|s| s.ports.iter().find(|p| p.protocol == protocol))
@@ -350,16 +353,24 @@ fn dns_flows(inv: &Inventory, probe: &str, limit: usize, out: &mut Vec<Flow>) {
             } else {
                 format!("{}/{}", pod.namespace, pod.name)
             };
-            out.push(Flow {
-                name: format!("dns-{}", protocol.as_str().to_ascii_lowercase()),
-                src: probe.to_owned(),
-                dst,
-                protocol,
-                port,
-                critical: true,
-                purpose: "name resolution for pods (backend port of kube-dns)",
-            });
+            out.push((dst, protocol, port));
         }
+    }
+    out
+}
+
+/// DNS flows from `probe` to the first `limit` targets.
+fn dns_flows(targets: &[(String, Protocol, u16)], probe: &str, limit: usize, out: &mut Vec<Flow>) {
+    for (dst, protocol, port) in targets.iter().take(limit) {
+        out.push(Flow {
+            name: format!("dns-{}", protocol.as_str().to_ascii_lowercase()),
+            src: probe.to_owned(),
+            dst: dst.clone(),
+            protocol: *protocol,
+            port: *port,
+            critical: true,
+            purpose: "name resolution for pods (backend port of kube-dns)",
+        });
     }
 }
 

@@ -87,6 +87,8 @@ pub fn copy_db(from: &Path, to: &Path) -> Result<(), RestoreError> {
 /// removing them never touches user data.
 pub struct Staging {
     pub dirs: Vec<(PathBuf, PathBuf)>,
+    /// Parent dirs this restore had to create: removed again on failure if still empty.
+    created: Vec<PathBuf>,
     installed: bool,
 }
 
@@ -94,6 +96,7 @@ impl Staging {
     pub fn new() -> Staging {
         Staging {
             dirs: Vec::new(),
+            created: Vec::new(),
             installed: false,
         }
     }
@@ -111,7 +114,10 @@ impl Staging {
                 path: target.to_path_buf(),
                 what: "has no directory name".into(),
             })?;
-        mkdir(&parent)?;
+        if !parent.exists() {
+            mkdir(&parent)?;
+            self.created.push(parent.clone());
+        }
         let pid = std::process::id();
         let mut n = 0;
         let tmp = loop {
@@ -172,6 +178,10 @@ impl Drop for Staging {
         }
         for (tmp, _) in &self.dirs {
             let _ = fs::remove_dir_all(tmp);
+        }
+        // `remove_dir` only removes an empty dir: anything else that appeared there stays.
+        for p in self.created.iter().rev() {
+            let _ = fs::remove_dir(p);
         }
     }
 }

@@ -65,16 +65,45 @@ pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
 pub(super) async fn read_registry(
     cluster: &LocalCluster,
 ) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut client = first_member_client(cluster).await?.client;
+    Ok(ops::kv::read_prefix(&mut client, "/registry/").await?)
+}
+
+/// A client to the first member, which every scenario keeps alive.
+async fn first_member_client(
+    cluster: &LocalCluster,
+) -> anyhow::Result<ops::client::EndpointClient> {
     let settings = cluster.settings_for(&[0]);
     let tls = settings.validate()?;
     let ep = settings
         .endpoints
         .first()
         .context("the cluster has no member")?;
-    let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
-        .await?
-        .client;
-    Ok(ops::kv::read_prefix(&mut client, "/registry/").await?)
+    Ok(ops::client::connect(ep, tls.as_ref(), &settings).await?)
+}
+
+/// What every scenario starts from: a healthy cluster holding known, acknowledged data, all
+/// members in sync, and its status.
+pub(super) async fn prepare(
+    args: &DrillArgs,
+    tl: &mut Timeline,
+) -> anyhow::Result<(LocalCluster, BTreeMap<String, String>, ClusterStatus)> {
+    let cluster = start_cluster(args, tl).await?;
+    let t = Instant::now();
+    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
+    wait_in_sync(&cluster).await?;
+    tl.since(
+        &format!(
+            "write {} Kubernetes-shaped objects under /registry/ ({} distinct keys, all acknowledged)",
+            args.keys,
+            acked.len()
+        ),
+        t,
+    );
+    let t = Instant::now();
+    let before = observe(&cluster).await?;
+    tl.since("status before the disaster", t);
+    Ok((cluster, acked, before))
 }
 
 /// Namespaces, config maps and pods the way their keys look in a real cluster's etcd.
@@ -82,15 +111,7 @@ pub(super) async fn write_kubernetes_keys(
     cluster: &LocalCluster,
     count: usize,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let settings = cluster.settings_for(&[0]);
-    let tls = settings.validate()?;
-    let ep = settings
-        .endpoints
-        .first()
-        .context("the cluster has no member")?;
-    let mut client = ops::client::connect(ep, tls.as_ref(), &settings)
-        .await?
-        .client;
+    let mut client = first_member_client(cluster).await?.client;
     let mut acked = BTreeMap::new();
     for i in 0..count {
         let ns = format!("team-{}", i % 10);

@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use ops::recover::{LocalExecutor, StepTiming, recover_local};
 use ops::status::Verdict;
 
-use super::cluster::{observe, read_registry, start_cluster, wait_in_sync, write_kubernetes_keys};
+use super::cluster::{observe, prepare, read_registry};
 use super::{DrillArgs, DrillReport, Step, Timeline};
 use crate::cli::Context;
 use crate::output::{self, Format};
@@ -18,23 +18,7 @@ pub(super) async fn rehearse(
     lose: usize,
 ) -> anyhow::Result<DrillReport> {
     let mut tl = Timeline::new(ctx.format == Format::Table);
-    let mut cluster = start_cluster(args, &mut tl).await?;
-
-    let t = Instant::now();
-    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
-    wait_in_sync(&cluster).await?;
-    tl.since(
-        &format!(
-            "write {} Kubernetes-shaped objects under /registry/ ({} distinct keys, all acknowledged)",
-            args.keys,
-            acked.len()
-        ),
-        t,
-    );
-
-    let t = Instant::now();
-    let before = observe(&cluster).await?;
-    tl.since("status before the disaster", t);
+    let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
 
     let t = Instant::now();
     let mut lost_members = Vec::new();

@@ -10,30 +10,14 @@ use anyhow::{Context as _, bail};
 use ops::member::{Change, MemberRef, find_member, leader_endpoint, remove};
 use ops::status::Verdict;
 
-use super::cluster::{observe, read_registry, start_cluster, wait_in_sync, write_kubernetes_keys};
+use super::cluster::{observe, prepare, read_registry};
 use super::{DrillArgs, DrillReport, Timeline};
 use crate::cli::Context;
 use crate::output::Format;
 
 pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
     let mut tl = Timeline::new(ctx.format == Format::Table);
-    let mut cluster = start_cluster(args, &mut tl).await?;
-
-    let t = Instant::now();
-    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
-    wait_in_sync(&cluster).await?;
-    tl.since(
-        &format!(
-            "write {} Kubernetes-shaped objects ({} distinct keys)",
-            args.keys,
-            acked.len()
-        ),
-        t,
-    );
-
-    let t = Instant::now();
-    let before = observe(&cluster).await?;
-    tl.since("status before the replacement", t);
+    let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
 
     // The botched replacement: add the new node as a voter first; it never comes up.
     let t = Instant::now();

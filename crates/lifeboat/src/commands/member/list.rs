@@ -32,33 +32,7 @@ pub fn run(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Exit> {
             quorum,
         }),
         Format::Table => {
-            let mut t = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
-            for m in &status.members {
-                let role = if m.is_leader {
-                    "leader"
-                } else if m.is_learner {
-                    "learner"
-                } else {
-                    "voter"
-                };
-                let state = match (m.started, m.reachable) {
-                    (false, _) => "never started",
-                    (true, true) => "answers",
-                    (true, false) => "UNREACHABLE",
-                };
-                t.add_row(vec![
-                    m.id.clone(),
-                    if m.name.is_empty() {
-                        "-".into()
-                    } else {
-                        m.name.clone()
-                    },
-                    m.peer_urls.join(","),
-                    m.client_urls.join(","),
-                    role.into(),
-                    state.into(),
-                ]);
-            }
+            let t = crate::commands::status::members_table(&status.members);
             output::print(&format!("{t}\nQUORUM  {}\n", quorum.describe()));
         }
     }

@@ -103,13 +103,7 @@ pub fn require_all_voters_up(
         .members
         .iter()
         .filter(|m| !m.is_learner && !m.reachable && Some(m.id.as_str()) != except)
-        .map(|m| {
-            if m.name.is_empty() {
-                m.id.clone()
-            } else {
-                format!("{} ({})", m.name, m.id)
-            }
-        })
+        .map(ops::status::MemberRow::label)
         .collect();
     if down.is_empty() {
         return Ok(());

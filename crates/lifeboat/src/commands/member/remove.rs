@@ -39,11 +39,7 @@ pub fn run(ctx: &Context, args: &RemoveArgs) -> anyhow::Result<Exit> {
     };
     if !args.safety.dry_run {
         super::guard(&result.change, &args.safety)?;
-        let label = if target.name.is_empty() {
-            target.id.clone()
-        } else {
-            format!("{} ({})", target.name, target.id)
-        };
+        let label = target.label();
         super::confirm(&args.safety, &format!("Remove member {label}"))?;
         result.backup = rt.block_on(super::backup(&settings, tls.as_ref(), &args.safety))?;
         let id = ops::ids::parse_hex_id(&target.id).unwrap_or(0);

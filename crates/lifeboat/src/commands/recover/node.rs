@@ -92,3 +92,37 @@ impl NodeArgs {
         })
     }
 }
+
+impl NodeArgs {
+    /// Asks on a terminal; elsewhere requires --yes.
+    pub fn confirm(&self, what: &str) -> anyhow::Result<()> {
+        crate::commands::member::confirm(
+            &crate::commands::member::Safety {
+                dry_run: false,
+                yes: self.yes,
+                force: false,
+                backup_dir: Default::default(),
+                no_backup: true,
+            },
+            what,
+        )
+    }
+}
+
+/// Prints each finished step to stderr for people (silent with `-o json`).
+pub fn step_printer(
+    ctx: &Context,
+    verb: &'static str,
+) -> impl FnMut(&ops::recover::node::NodeStep) {
+    let loud = ctx.format == crate::output::Format::Table;
+    move |s| {
+        if loud {
+            let how = if s.ran {
+                format!("{:.1}s", s.seconds)
+            } else {
+                "done before".into()
+            };
+            crate::output::note(&format!("{verb}: {} ({how})", s.name));
+        }
+    }
+}

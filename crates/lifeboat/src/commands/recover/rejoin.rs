@@ -66,27 +66,10 @@ pub fn run(ctx: &Context, args: &RejoinArgs) -> anyhow::Result<Exit> {
         ));
         return Ok(Exit::Ok);
     }
-    crate::commands::member::confirm(
-        &crate::commands::member::Safety {
-            dry_run: false,
-            yes: args.node.yes,
-            force: false,
-            backup_dir: Default::default(),
-            no_backup: true,
-        },
-        &format!("Rejoin {name}: its data dir is moved aside and it starts empty"),
-    )?;
-    let loud = ctx.format == Format::Table;
-    let mut on_step = |s: &ops::recover::node::NodeStep| {
-        if loud {
-            let how = if s.ran {
-                format!("{:.1}s", s.seconds)
-            } else {
-                "done before".into()
-            };
-            output::note(&format!("rejoin: {} ({how})", s.name));
-        }
-    };
+    args.node.confirm(&format!(
+        "Rejoin {name}: its data dir is moved aside and it starts empty"
+    ))?;
+    let mut on_step = super::node::step_printer(ctx, "rejoin");
     let req = RejoinRequest {
         service: service.as_mut(),
         state_dir: args.node.state_dir.clone(),

@@ -41,27 +41,11 @@ pub fn run(ctx: &Context, args: &SeedArgs) -> anyhow::Result<Exit> {
         output::print(&s);
         return Ok(Exit::Ok);
     }
-    crate::commands::member::confirm(
-        &crate::commands::member::Safety {
-            dry_run: false,
-            yes: args.node.yes,
-            force: false,
-            backup_dir: Default::default(),
-            no_backup: true,
-        },
-        &format!("Force a new one-member cluster from {}", service.describe()),
-    )?;
-    let loud = ctx.format == Format::Table;
-    let mut on_step = |s: &ops::recover::node::NodeStep| {
-        if loud {
-            let how = if s.ran {
-                format!("{:.1}s", s.seconds)
-            } else {
-                "done before".into()
-            };
-            output::note(&format!("seed: {} ({how})", s.name));
-        }
-    };
+    args.node.confirm(&format!(
+        "Force a new one-member cluster from {}",
+        service.describe()
+    ))?;
+    let mut on_step = super::node::step_printer(ctx, "seed");
     let req = SeedRequest {
         service: service.as_mut(),
         state_dir: args.node.state_dir.clone(),
