@@ -66,7 +66,23 @@ fn print_table(report: &policy::check::CheckReport) {
         );
     }
     let mut t = output::table(&["VERDICT", "CRITICAL", "FLOW", "FROM", "TO", "PORT"]);
+    // Denied flows one per row; allowed flows summarised per kind (large clusters check
+    // thousands); `-o json` has every flow.
+    let mut allowed: Vec<(&str, usize, &str, &str, String)> = Vec::new();
     for f in &report.flows {
+        if f.allowed() {
+            match allowed.iter_mut().find(|a| a.0 == f.name) {
+                Some(a) => a.1 += 1,
+                None => allowed.push((
+                    &f.name,
+                    1,
+                    &f.src,
+                    &f.dst,
+                    format!("{}/{}", f.protocol, f.port),
+                )),
+            }
+            continue;
+        }
         t.add_row(vec![
             f.verdict.to_uppercase(),
             if f.critical {
@@ -78,6 +94,21 @@ fn print_table(report: &policy::check::CheckReport) {
             f.src.clone(),
             f.dst.clone(),
             format!("{}/{}", f.protocol, f.port),
+        ]);
+    }
+    for (name, n, src, dst, port) in allowed {
+        let (src, dst) = if n == 1 {
+            (src.to_owned(), dst.to_owned())
+        } else {
+            (format!("{n} flows"), String::new())
+        };
+        t.add_row(vec![
+            "ALLOW".into(),
+            "-".into(),
+            name.to_owned(),
+            src,
+            dst,
+            port,
         ]);
     }
     output::print(&format!("{t}\n"));
