@@ -265,3 +265,79 @@ fn namespace_egress_policy_without_dns_is_caught_from_a_real_pod() {
     );
     assert_eq!(report.exit_code(), 2);
 }
+
+/// The suggested fix is YAML that, added where it says, makes the flow pass.
+#[test]
+fn applying_the_suggested_fix_allows_the_flow() {
+    let base = include_str!("fixtures/lockout-ccnp.yaml");
+    let report = check(
+        &reference_cluster(),
+        &policies(base),
+        &CheckOptions::default(),
+        vec![],
+    );
+    let f = report
+        .flows
+        .iter()
+        .find(|f| f.name == "etcd-peer")
+        .expect("flow");
+    let fix = f.fix.as_deref().expect("fix");
+    // The rule: lines up to the first comment after the header.
+    let rule: Vec<&str> = fix
+        .lines()
+        .skip(1)
+        .take_while(|l| !l.starts_with('#'))
+        .collect();
+    assert!(
+        fix.lines()
+            .next()
+            .is_some_and(|l| l.contains("spec.ingress")),
+        "{fix}"
+    );
+    let mut patched = base.to_owned();
+    for l in &rule {
+        patched.push_str(&format!("  {l}\n"));
+    }
+    let after = check(
+        &reference_cluster(),
+        &policies(&patched),
+        &CheckOptions::default(),
+        vec![],
+    );
+    let g = after
+        .flows
+        .iter()
+        .find(|g| g.name == "etcd-peer" && g.src == f.src && g.dst == f.dst)
+        .expect("flow");
+    assert_eq!(g.verdict, "allow", "{patched}\n{}", g.explanation);
+    // The alternative: enableDefaultDeny.ingress false in spec (Cilium 1.16+, C2.7).
+    let alt: Vec<&str> = fix
+        .lines()
+        .skip_while(|l| !l.starts_with("# Or"))
+        .skip(1)
+        .collect();
+    let with_flag = base.replace(
+        "spec:\n",
+        &format!(
+            "spec:\n{}\n",
+            alt.iter()
+                .map(|l| format!("  {l}"))
+                .collect::<Vec<_>>()
+                .join("\n")
+        ),
+    );
+    let flagged = check(
+        &reference_cluster(),
+        &policies(&with_flag),
+        &CheckOptions::default(),
+        vec![],
+    );
+    assert!(
+        flagged
+            .flows
+            .iter()
+            .filter(|g| g.name == "etcd-peer")
+            .all(|g| g.verdict == "allow"),
+        "{with_flag}"
+    );
+}

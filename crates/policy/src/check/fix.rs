@@ -49,7 +49,7 @@ pub fn suggest(
     let e = &engine.entries[i];
     let key = d.as_str();
     let rule = if e.kind == "NetworkPolicy" {
-        knp_rule(peer, d, protocol, port)
+        knp_rule(peer, subject, d, protocol, port)
     } else {
         cilium_rule(peer, subject, d, protocol, port)
     };
@@ -143,17 +143,49 @@ fn cilium_rule(
     format!("{l3}{}", ports_yaml(protocol, port, "  "))
 }
 
-fn knp_rule(peer: &Endpoint, d: Direction, protocol: Protocol, port: u16) -> String {
+/// The peer pod's own labels (not the synthesized namespace/cluster/service-account ones).
+fn own_labels(peer: &Endpoint, indent: &str) -> String {
+    peer.labels
+        .iter()
+        .filter(|l| {
+            l.source == "k8s"
+                && !l.key.starts_with("io.cilium.k8s")
+                && !l.key.starts_with("io.kubernetes")
+        })
+        .map(|l| format!("{indent}{}: {:?}\n", l.key, l.value))
+        .collect()
+}
+
+fn knp_rule(
+    peer: &Endpoint,
+    subject: &Endpoint,
+    d: Direction,
+    protocol: Protocol,
+    port: u16,
+) -> String {
     let key = if d == Direction::Ingress {
         "from"
     } else {
         "to"
     };
     let l3 = match peer.kind {
-        EpKind::Pod => format!(
-            "- {key}:\n  - namespaceSelector:\n      matchLabels:\n        kubernetes.io/metadata.name: {}\n",
-            peer.namespace.clone().unwrap_or_default()
-        ),
+        // K6: the pod by its labels; in another namespace, namespace AND pod in one element.
+        EpKind::Pod => {
+            let labels = own_labels(peer, "        ");
+            let pods = if labels.is_empty() {
+                "    podSelector: {}\n".to_owned()
+            } else {
+                format!("    podSelector:\n      matchLabels:\n{labels}")
+            };
+            if peer.namespace == subject.namespace {
+                format!("- {key}:\n  -{}", &pods[3..])
+            } else {
+                format!(
+                    "- {key}:\n  - namespaceSelector:\n      matchLabels:\n        kubernetes.io/metadata.name: {}\n{pods}",
+                    peer.namespace.clone().unwrap_or_default()
+                )
+            }
+        }
         _ => match peer.ip {
             Some(ip) => format!(
                 "- {key}:\n  - ipBlock:\n      cidr: {ip}/{}\n",
