@@ -221,6 +221,18 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
             "WireGuard transparent encryption",
         );
     }
+    // C13.7 [INFERRED]: Hubble Relay reaches every agent's Hubble server on 4244.
+    if inv.cilium.hubble {
+        node_flows(
+            &mut out,
+            &all_pairs,
+            "hubble-peer",
+            Protocol::Tcp,
+            4244,
+            false,
+            "Hubble Relay to each node's Hubble server",
+        );
+    }
     if inv.cilium.bgp {
         node_flows(
             &mut out,

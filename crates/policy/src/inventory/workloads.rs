@@ -63,6 +63,16 @@ pub(super) fn expand_workloads(
             super::read::pod_spec(&mut cx, ps, &format!("{tpath}.spec"), &mut pod);
         }
         errors.append(&mut cx.errors);
+        // A template pod runs somewhere: on the first worker, so that node-relative
+        // semantics (`host` entity C8, allow-localhost C14) have a node to refer to.
+        if pod.node.is_none() {
+            pod.node = inv
+                .nodes
+                .iter()
+                .find(|n| !n.is_control_plane())
+                .or_else(|| inv.nodes.first())
+                .map(|n| n.name.clone());
+        }
         inv.pods.push(pod);
     }
 }
