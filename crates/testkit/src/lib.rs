@@ -5,11 +5,13 @@
 //! - [`TestCluster`]: an [`ops::local::LocalCluster`] that is healthy before the test sees it,
 //!   with clients per member and data writers.
 //! - [`data`]: writes known datasets (plain keys, Kubernetes-shaped keys) and reads them back.
+//! - [`restored`]: etcd started on restored data dirs (names and peer URLs fixed beforehand).
 //!
 //! Processes die with the test: on drop, and through `PR_SET_PDEATHSIG` if the test thread dies
 //! first. Tests should use `#[tokio::test]` (a current-thread runtime on the test's own thread).
 
 pub mod data;
+pub mod restored;
 
 use std::time::Duration;
 
