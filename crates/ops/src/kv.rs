@@ -5,17 +5,20 @@ use std::collections::BTreeMap;
 
 use etcd_client::{Client, GetOptions};
 
-/// Every key under `prefix` with its value (lossy UTF-8), in pages of 1000.
+/// Every key under `prefix` with its value (lossy UTF-8), in pages of 500. A page of large
+/// objects can pass the client's default 4 MiB response limit, so this client's is raised (etcd
+/// itself caps a request at about 1.5 MiB per value).
 pub async fn read_prefix(
     client: &mut Client,
     prefix: &str,
 ) -> Result<BTreeMap<String, String>, etcd_client::Error> {
+    let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
     let mut out = BTreeMap::new();
     let end = prefix_end(prefix.as_bytes());
     let mut start = prefix.as_bytes().to_vec();
     loop {
-        let opts = GetOptions::new().with_range(end.clone()).with_limit(1000);
-        let resp = client.get(start.clone(), Some(opts)).await?;
+        let opts = GetOptions::new().with_range(end.clone()).with_limit(500);
+        let resp = kv.get(start.clone(), Some(opts)).await?;
         let kvs = resp.kvs();
         for kv in kvs {
             out.insert(

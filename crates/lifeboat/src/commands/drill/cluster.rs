@@ -90,12 +90,13 @@ pub(super) async fn prepare(
 ) -> anyhow::Result<(LocalCluster, BTreeMap<String, String>, ClusterStatus)> {
     let cluster = start_cluster(args, tl).await?;
     let t = Instant::now();
-    let acked = write_kubernetes_keys(&cluster, args.keys).await?;
+    let (count, pad) = args.workload();
+    let acked = write_kubernetes_keys(&cluster, count, pad).await?;
     wait_in_sync(&cluster).await?;
     tl.since(
         &format!(
             "write {} Kubernetes-shaped objects under /registry/ ({} distinct keys, all acknowledged)",
-            args.keys,
+            count,
             acked.len()
         ),
         t,
@@ -106,39 +107,54 @@ pub(super) async fn prepare(
     Ok((cluster, acked, before))
 }
 
-/// Namespaces, config maps and pods the way their keys look in a real cluster's etcd.
+/// Namespaces, config maps and pods the way their keys look in a real cluster's etcd; `pad`
+/// bytes of data in each config map and pod make a drill of a given size. Writes go 32 at a time,
+/// as an API server's do.
 pub(super) async fn write_kubernetes_keys(
     cluster: &LocalCluster,
     count: usize,
+    pad: usize,
 ) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut client = first_member_client(cluster).await?.client;
+    use futures::StreamExt;
+    let client = first_member_client(cluster).await?.client;
+    let filler = "x".repeat(pad);
+    let writes = futures::stream::iter(0..count).map(|i| {
+        let mut c = client.clone();
+        let (key, value) = kubernetes_object(i, &filler);
+        async move {
+            c.put(key.clone(), value.clone(), None)
+                .await
+                .map(|_| (key, value))
+        }
+    });
     let mut acked = BTreeMap::new();
-    for i in 0..count {
-        let ns = format!("team-{}", i % 10);
-        let (key, value) = match i % 3 {
-            0 => (
-                format!("/registry/configmaps/{ns}/config-{i:06}"),
-                format!(
-                    r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"config-{i:06}","namespace":"{ns}"}},"data":{{"n":"{i}"}}}}"#
-                ),
-            ),
-            1 => (
-                format!("/registry/pods/{ns}/app-{i:06}"),
-                format!(
-                    r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"app-{i:06}","namespace":"{ns}","labels":{{"app":"a{}"}}}}}}"#,
-                    i % 7
-                ),
-            ),
-            _ => (
-                format!("/registry/namespaces/{ns}"),
-                format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{ns}"}}}}"#),
-            ),
-        };
-        client
-            .put(key.clone(), value.clone(), None)
-            .await
-            .context("writing drill data")?;
+    let mut done = writes.buffer_unordered(32);
+    while let Some(result) = done.next().await {
+        let (key, value) = result.context("writing drill data")?;
         acked.insert(key, value);
     }
     Ok(acked)
+}
+
+fn kubernetes_object(i: usize, filler: &str) -> (String, String) {
+    let ns = format!("team-{}", i % 10);
+    match i % 3 {
+        0 => (
+            format!("/registry/configmaps/{ns}/config-{i:07}"),
+            format!(
+                r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"config-{i:07}","namespace":"{ns}"}},"data":{{"n":"{i}","blob":"{filler}"}}}}"#
+            ),
+        ),
+        1 => (
+            format!("/registry/pods/{ns}/app-{i:07}"),
+            format!(
+                r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"app-{i:07}","namespace":"{ns}","labels":{{"app":"a{}"}},"annotations":{{"note":"{filler}"}}}}}}"#,
+                i % 7
+            ),
+        ),
+        _ => (
+            format!("/registry/namespaces/{ns}"),
+            format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{ns}"}}}}"#),
+        ),
+    }
 }

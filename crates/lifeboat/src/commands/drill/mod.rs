@@ -55,9 +55,51 @@ pub struct DrillArgs {
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
     pub tls: bool,
 
-    /// How many Kubernetes-shaped keys to write before the disaster
+    /// How many Kubernetes-shaped objects to write before the disaster
     #[arg(long, default_value_t = 1000)]
     pub keys: usize,
+
+    /// Instead of --keys: write about this much data (e.g. 64MiB, 1GiB), in 4 KiB objects
+    #[arg(long, value_name = "BYTES", value_parser = parse_size)]
+    pub size: Option<u64>,
+}
+
+impl DrillArgs {
+    /// (objects, padding bytes per object) for the data the drill writes.
+    fn workload(&self) -> (usize, usize) {
+        const PAD: usize = 4096;
+        match self.size {
+            // Two of three objects carry the padding; namespaces are small.
+            Some(bytes) => (((bytes as usize) * 3 / (PAD * 2)).max(1), PAD),
+            None => (self.keys, 0),
+        }
+    }
+}
+
+/// `1048576`, `64MiB`, `1GiB`, `500MB`.
+fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size like 64MiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" | "k" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" | "m" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" | "g" => 1 << 30,
+        other => {
+            return Err(format!(
+                "unknown size unit '{other}' (use B, KiB, MiB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("'{s}' is too large"))
 }
 
 fn cluster_size(s: &str) -> Result<usize, String> {
@@ -148,5 +190,18 @@ impl Timeline {
 
     pub(super) fn since(&mut self, name: &str, t: Instant) {
         self.record(name, t.elapsed().as_secs_f64());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sizes_parse_like_operators_write_them() {
+        assert_eq!(super::parse_size("1048576"), Ok(1 << 20));
+        assert_eq!(super::parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(super::parse_size("1GiB"), Ok(1 << 30));
+        assert_eq!(super::parse_size("500MB"), Ok(500_000_000));
+        assert!(super::parse_size("lots").is_err());
+        assert!(super::parse_size("5PB").is_err());
     }
 }
