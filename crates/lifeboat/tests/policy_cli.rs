@@ -1,0 +1,113 @@
+//! `lifeboat policy ...` from the binary: the field report's lockout policy, its fix, the
+//! np-guard corpus, and malformed input.
+
+mod common;
+
+use common::lifeboat;
+
+const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/tests/fixtures");
+const CORPUS: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../../shared/corpora/netpol-analyzer/cases"
+);
+
+#[test]
+fn the_lockout_policy_is_critical_and_names_the_control_plane_ports() {
+    let out = lifeboat()
+        .args(["policy", "check", "-o", "json", "-f"])
+        .arg(format!("{FIXTURES}/lockout-ccnp.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["assumed_inventory"], true);
+    let denied: Vec<u64> = json["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "deny" && f["critical"] == true)
+        .filter_map(|f| f["port"].as_u64())
+        .collect();
+    for port in [2379, 2380, 6443, 10250] {
+        assert!(
+            denied.contains(&port),
+            "{port} not among critical denials {denied:?}"
+        );
+    }
+    let with_fix = json["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "deny")
+        .all(|f| f["fix"].is_string());
+    assert!(with_fix, "every denied flow carries a fix");
+}
+
+#[test]
+fn the_corrected_policy_is_clean() {
+    let out = lifeboat()
+        .args(["policy", "check", "-f"])
+        .arg(format!("{FIXTURES}/lockout-ccnp-fixed.yaml"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
+#[test]
+fn connectivity_from_the_binary_matches_np_guard() {
+    let case = format!("{CORPUS}/onlineboutique");
+    let out = lifeboat()
+        .args(["policy", "connectivity", "--dir"])
+        .arg(format!("{case}/input"))
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut ours: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    let expected = std::fs::read_to_string(format!("{case}/expected_connlist.txt")).unwrap();
+    let mut theirs: Vec<String> = expected
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(str::to_string)
+        .collect();
+    ours.sort();
+    theirs.sort();
+    assert_eq!(ours, theirs);
+}
+
+#[test]
+fn malformed_policy_is_one_clear_error_with_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("bad.yaml");
+    std::fs::write(
+        &bad,
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nspec:\n  ingress: [\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "check", "-f"])
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("bad.yaml"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
