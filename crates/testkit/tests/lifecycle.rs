@@ -8,7 +8,7 @@ use testkit::{MemberState, TestCluster, data};
 fn alive(pid: u32) -> bool {
     // /proc/<pid> disappears once the process is reaped; a zombie shows state 'Z'.
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => !stat.split_whitespace().nth(2).is_some_and(|s| s == "Z"),
+        Ok(stat) => stat.split_whitespace().nth(2).is_none_or(|s| s != "Z"),
         Err(_) => false,
     }
 }

@@ -115,10 +115,10 @@ impl LocalCluster {
             cluster.members[i].initial_cluster = initial.clone();
             cluster.spawn_member(i)?;
         }
-        if cluster.spec.keep_dir {
-            if let Some(d) = cluster.dir.take() {
-                let _ = d.keep();
-            }
+        if cluster.spec.keep_dir
+            && let Some(d) = cluster.dir.take()
+        {
+            let _ = d.keep();
         }
         Ok(cluster)
     }

@@ -91,10 +91,10 @@ fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<
         match step {
             Step::ForceNewCluster { member }
             | Step::RestartNormally { member }
-            | Step::StartJoining { member } => {
-                if !should_run.contains(&member.as_str()) {
-                    should_run.push(member);
-                }
+            | Step::StartJoining { member }
+                if !should_run.contains(&member.as_str()) =>
+            {
+                should_run.push(member);
             }
             _ => {}
         }

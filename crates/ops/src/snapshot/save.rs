@@ -96,14 +96,15 @@ pub async fn save(
         ),
         SaveTarget::Dir { dir, .. } => (dir.clone(), None),
     };
-    if let Some(p) = &final_path {
-        if p.exists() && !req.force {
-            return Err(OpsError::Config(format!(
-                "{} exists; lifeboat never overwrites a backup. Pick another name, or pass \
+    if let Some(p) = &final_path
+        && p.exists()
+        && !req.force
+    {
+        return Err(OpsError::Config(format!(
+            "{} exists; lifeboat never overwrites a backup. Pick another name, or pass \
                  --force to move the old one aside",
-                p.display()
-            )));
-        }
+            p.display()
+        )));
     }
     let dir = if dir.as_os_str().is_empty() {
         PathBuf::from(".")

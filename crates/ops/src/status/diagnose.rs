@@ -297,7 +297,7 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
         });
     }
 
-    if !voters.is_empty() && voters.len() % 2 == 0 {
+    if !voters.is_empty() && voters.len().is_multiple_of(2) {
         findings.push(Finding {
             severity: Severity::Warning,
             code: "EVEN_VOTERS",
@@ -416,7 +416,7 @@ pub fn diagnose(obs: &Observation, opts: &DiagnoseOptions) -> ClusterStatus {
             fix: None,
         });
     }
-    findings.sort_by(|a, b| b.severity.cmp(&a.severity));
+    findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
 
     let member_rows = members
         .iter()

@@ -134,15 +134,15 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
         }
     };
 
-    if let Some(j) = &out.join {
-        if ctx.format == Format::Table {
-            output::note(&format!(
-                "Start {} on an EMPTY data dir with:\n  {}\nor, in an env file:\n  {}",
-                args.name,
-                j.flags.join(" \\\n    "),
-                j.env.join("\n  ")
-            ));
-        }
+    if let Some(j) = &out.join
+        && ctx.format == Format::Table
+    {
+        output::note(&format!(
+            "Start {} on an EMPTY data dir with:\n  {}\nor, in an env file:\n  {}",
+            args.name,
+            j.flags.join(" \\\n    "),
+            j.env.join("\n  ")
+        ));
     }
 
     match (args.wait, new_id, args.safety.dry_run) {
