@@ -5,6 +5,7 @@
 //! # Layout
 //! Snapshot files and backends:
 //! - [`snapshot`]: snapshot files and their SHA-256 trailer.
+//! - [`encrypted`]: age-encrypted snapshot files, decrypted on the fly.
 //! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
 //! - [`keys`]: live keys under a prefix, metadata only.
@@ -26,6 +27,7 @@
 
 pub mod analyze;
 pub mod datadir;
+pub mod encrypted;
 pub mod error;
 pub mod keys;
 pub mod kube;

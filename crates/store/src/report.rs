@@ -57,7 +57,15 @@ fn summary(items: &[String], total: u64) -> String {
 /// SHA-256 trailer, structural check and schema sanity. `Err` only when the file cannot be
 /// read at all; an unsound file is an `Ok` report with `sound == false`.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
-    let snap = SnapshotFile::open(path)?;
+    verify_with(path, None)
+}
+
+/// [`verify`] of a plain or (with `identities`) age-encrypted file.
+pub fn verify_with(
+    path: &Path,
+    identities: Option<&crate::encrypted::Identities>,
+) -> Result<VerifyReport> {
+    let snap = SnapshotFile::open_with(path, identities)?;
     let mut checks = Vec::new();
     let file = path.display().to_string();
     let db = match snap.db() {
@@ -232,7 +240,15 @@ pub struct InspectReport {
 
 /// Like `etcdctl snapshot status`, a file that fails the structural check is an error.
 pub fn inspect(path: &Path) -> Result<InspectReport> {
-    let snap = SnapshotFile::open(path)?;
+    inspect_with(path, None)
+}
+
+/// [`inspect`] of a plain or (with `identities`) age-encrypted file.
+pub fn inspect_with(
+    path: &Path,
+    identities: Option<&crate::encrypted::Identities>,
+) -> Result<InspectReport> {
+    let snap = SnapshotFile::open_with(path, identities)?;
     let db = snap.db()?;
     let (sha, a, meta) = both(&snap, &db, analyze::analyze);
     let sha = sha?;

@@ -88,6 +88,7 @@ fn restore_of_the_fixture_snapshot_matches_etcd_except_the_trimmed_members() {
         skip_hash_check: false,
         bump: Bump::Off,
         move_aside: None,
+        identities: None,
     })
     .unwrap();
     assert_eq!(outcome.hash_check, "verified");
@@ -154,6 +155,7 @@ fn the_default_bump_on_kubernetes_data_marks_everything_older_compacted() {
         skip_hash_check: false,
         bump: Bump::Auto,
         move_aside: None,
+        identities: None,
     })
     .unwrap();
     let b = outcome
@@ -189,6 +191,7 @@ fn refused(bytes: &[u8], skip: bool) -> (RestoreError, tempfile::TempDir) {
         skip_hash_check: skip,
         bump: Bump::Off,
         move_aside: None,
+        identities: None,
     })
     .unwrap_err();
     // Not even the output root it would have created is left.
@@ -228,6 +231,7 @@ fn a_raw_db_needs_skip_hash_check_and_then_restores() {
         skip_hash_check: true,
         bump: Bump::Off,
         move_aside: None,
+        identities: None,
     })
     .unwrap();
     assert_eq!(outcome.hash_check, "absent");
@@ -248,6 +252,7 @@ fn a_non_empty_target_is_refused_and_kept() {
         skip_hash_check: false,
         bump: Bump::Off,
         move_aside: None,
+        identities: None,
     })
     .unwrap_err();
     assert!(err.to_string().contains("not empty"), "{err}");
@@ -265,6 +270,7 @@ fn a_non_empty_target_is_refused_and_kept() {
         skip_hash_check: false,
         bump: Bump::Off,
         move_aside: None,
+        identities: None,
     })
     .unwrap();
     assert!(t[1].data_dir.join(WAL).exists());

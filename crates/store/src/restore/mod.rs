@@ -72,6 +72,8 @@ pub struct Request<'a> {
     pub bump: Bump,
     /// Without it, a non-empty target is refused.
     pub move_aside: Option<MoveAside<'a>>,
+    /// For an age-encrypted snapshot (`FILE.age`).
+    pub identities: Option<&'a crate::encrypted::Identities>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -196,7 +198,8 @@ fn self_check_wal(bytes: &[u8], cluster: &NewCluster, node: u64) -> Result<(), R
 /// same verified file, so they agree on data, members and IDs.
 pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
     let path = req.snapshot;
-    let snap = SnapshotFile::open(path).map_err(|e| refused(path, e.to_string()))?;
+    let snap =
+        SnapshotFile::open_with(path, req.identities).map_err(|e| refused(path, e.to_string()))?;
     let (hash_check, sha256) = check_hash(&snap, req.skip_hash_check)?;
     let db = snap.db().map_err(|e| refused(path, e.to_string()))?;
     let mut members = Vec::new();
