@@ -25,23 +25,8 @@ pub fn join_instructions(
     name: &str,
     peer_urls: &[String],
 ) -> JoinInstructions {
-    let mut parts: Vec<String> = Vec::new();
-    for m in members {
-        let member_name = if m.id == new_id {
-            name
-        } else {
-            m.name.as_str()
-        };
-        // etcd's --initial-cluster lists name=url; a member that never started has no name and
-        // is left out, as etcdctl does.
-        if member_name.is_empty() {
-            continue;
-        }
-        for url in &m.peer_urls {
-            parts.push(format!("{member_name}={url}"));
-        }
-    }
-    let initial_cluster = parts.join(",");
+    let _ = new_id;
+    let initial_cluster = initial_cluster(members, peer_urls, name);
     let peers = peer_urls.join(",");
     JoinInstructions {
         name: name.to_string(),
@@ -60,5 +45,52 @@ pub fn join_instructions(
             "ETCD_INITIAL_CLUSTER_STATE=\"existing\"".to_string(),
             format!("ETCD_INITIAL_ADVERTISE_PEER_URLS=\"{peers}\""),
         ],
+    }
+}
+
+/// `--initial-cluster` for a member joining with `peer_urls` under `name`: `name=url` for every
+/// member of `members` (the membership after the add). etcd compares the member count, so a
+/// member that never started (no name yet) is listed too, as `=url`, as etcdctl does.
+pub fn initial_cluster(members: &[MemberRow], peer_urls: &[String], name: &str) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    for m in members {
+        let joining = m.peer_urls.iter().any(|u| peer_urls.contains(u));
+        let member_name = if joining { name } else { m.name.as_str() };
+        for url in &m.peer_urls {
+            parts.push(format!("{member_name}={url}"));
+        }
+    }
+    parts.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, name: &str, peer: &str) -> MemberRow {
+        MemberRow {
+            id: id.into(),
+            name: name.into(),
+            peer_urls: vec![peer.into()],
+            client_urls: vec![],
+            is_learner: false,
+            started: !name.is_empty(),
+            reachable: true,
+            is_leader: false,
+        }
+    }
+
+    #[test]
+    fn every_member_is_listed_and_the_joiner_gets_its_name() {
+        let members = [
+            row("1", "a", "https://a:2380"),
+            row("2", "", "https://stale:2380"),
+            row("3", "", "https://new:2380"),
+        ];
+        let ic = initial_cluster(&members, &["https://new:2380".to_string()], "c");
+        assert_eq!(
+            ic,
+            "a=https://a:2380,=https://stale:2380,c=https://new:2380"
+        );
     }
 }

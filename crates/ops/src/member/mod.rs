@@ -10,6 +10,6 @@ mod join;
 mod ops;
 pub mod quorum;
 
-pub use join::{JoinInstructions, join_instructions};
+pub use join::{JoinInstructions, initial_cluster, join_instructions};
 pub use ops::{MemberRef, add, find_member, leader_endpoint, promote, promote_when_ready, remove};
 pub use quorum::{Change, QuorumMath};

@@ -150,6 +150,9 @@ pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Pla
     steps.push(Step::RestartNormally {
         member: seed.name.clone(),
     });
+    // One member at a time, promoted before the next is added: etcd 3.4 allows a single learner
+    // ("too many learner members"), which is also why each add after a promotion waits out
+    // etcd's 5 s "leader connected to every voter" rule.
     for m in members.iter().filter(|m| m.name != seed.name) {
         steps.push(Step::AddLearner {
             member: m.name.clone(),

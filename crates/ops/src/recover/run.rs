@@ -194,21 +194,11 @@ async fn initial_cluster(
     let settings = exec.settings_all();
     let tls = settings.validate()?;
     let (status, _) = leader_with_retry(&settings, tls.as_ref()).await?;
-    let mine = exec.peer_urls(joining);
-    let mut parts = Vec::new();
-    for m in &status.members {
-        let name = if m.peer_urls.iter().any(|u| mine.contains(u)) {
-            joining.to_string()
-        } else if m.name.is_empty() {
-            continue;
-        } else {
-            m.name.clone()
-        };
-        for u in &m.peer_urls {
-            parts.push(format!("{name}={u}"));
-        }
-    }
-    Ok(parts.join(","))
+    Ok(crate::member::initial_cluster(
+        &status.members,
+        &exec.peer_urls(joining),
+        joining,
+    ))
 }
 
 /// The leader, waiting for an election to finish (members were just started or restarted).

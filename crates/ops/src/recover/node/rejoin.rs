@@ -70,22 +70,10 @@ pub async fn rejoin(
                 }
                 3 => {
                     let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
-                    let mut parts = Vec::new();
-                    for m in &status.members {
-                        let mine = m.peer_urls.iter().any(|u| req.peer_urls.contains(u));
-                        let n = if mine {
-                            req.name.as_str()
-                        } else {
-                            m.name.as_str()
-                        };
-                        if n.is_empty() {
-                            continue;
-                        }
-                        parts.extend(m.peer_urls.iter().map(|u| format!("{n}={u}")));
-                    }
+                    let ic =
+                        crate::member::initial_cluster(&status.members, &req.peer_urls, &req.name);
                     req.service.set(Setting::ForceNewCluster, None)?;
-                    req.service
-                        .set(Setting::InitialCluster, Some(&parts.join(",")))?;
+                    req.service.set(Setting::InitialCluster, Some(&ic))?;
                     req.service
                         .set(Setting::InitialClusterState, Some("existing"))?;
                 }
