@@ -142,3 +142,52 @@ fn stale_member_drill_names_the_member_and_recovers_by_its_fix() {
         Some(3)
     );
 }
+
+#[test]
+fn restore_drill_rebuilds_every_member_from_one_backup() {
+    let out = lifeboat()
+        .args([
+            "drill",
+            "--scenario",
+            "restore",
+            "-o",
+            "json",
+            "--keys",
+            "150",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["verdict"], "pass", "{json:#}");
+    assert_eq!(json["lost"], 0);
+    assert_eq!(json["keys_after"], json["keys_before"]);
+    let detected: Vec<&str> = json["detected"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c.as_str())
+        .collect();
+    assert_eq!(detected, vec!["NOTHING_REACHABLE"]);
+    let steps: Vec<&str> = json["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(
+        steps
+            .iter()
+            .any(|s| s.contains("revision bumped by 1000000000")),
+        "{steps:?}"
+    );
+    assert_eq!(
+        json["status_final"]["members"].as_array().map(Vec::len),
+        Some(3)
+    );
+}

@@ -7,13 +7,14 @@
 
 //!
 //! # Layout
-//! - `lost_quorum.rs`, `stale_member.rs`: one file per scenario: the disaster and the way out.
+//! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`: one file per scenario: the disaster and the way out.
 //! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
 //! - `render.rs`: the people's view of a report.
 
 mod cluster;
 mod lost_quorum;
 mod render;
+mod restore;
 mod stale_member;
 
 use std::time::Instant;
@@ -35,6 +36,8 @@ pub enum Scenario {
     LostQuorum,
     /// A node replaced by adding first: a never-started voter, then one more member down
     StaleMember,
+    /// Every member and disk lost: the cluster rebuilt from one backup by native restore
+    Restore,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,6 +151,7 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
     let report = match args.scenario {
         Scenario::LostQuorum => rt.block_on(lost_quorum::rehearse(ctx, args, lose))?,
         Scenario::StaleMember => rt.block_on(stale_member::rehearse(ctx, args))?,
+        Scenario::Restore => rt.block_on(restore::rehearse(ctx, args))?,
     };
     match ctx.format {
         Format::Json => output::print_json(&report),
