@@ -6,13 +6,13 @@
 //! removes. An existing FILE is never overwritten: it is refused, or moved aside with `force`.
 
 use std::fs::OpenOptions;
-use std::io::{BufWriter, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Serialize;
 
+use super::encrypt::{Encryption, Sink};
 use super::retain::{managed_name, prune};
 use crate::client::connect;
 use crate::files::{move_aside, sync_parent, with_suffix, write_atomic};
@@ -60,6 +60,10 @@ pub struct Manifest {
     pub etcd_version: String,
     pub saved_at: String,
     pub lifeboat_version: String,
+    /// age recipients the file is encrypted to (`--encrypt-to`); `size` and `sha256` are of
+    /// the plaintext snapshot inside.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub encrypted_to: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -88,11 +92,28 @@ pub async fn save(
     req: SaveRequest<'_>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<SaveOutcome, OpsError> {
+    save_with(req, None, progress).await
+}
+
+/// [`save`], encrypted to `encryption`'s recipients when given: the file is named `FILE.age`
+/// (managed names end in `.db.age`) and only ciphertext is ever written.
+pub async fn save_with(
+    req: SaveRequest<'_>,
+    encryption: Option<&Encryption>,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<SaveOutcome, OpsError> {
     let source = pick_source(&req).await?;
+    let age_suffix = |p: &Path| {
+        if encryption.is_some() && p.extension().is_none_or(|e| e != "age") {
+            with_suffix(p, ".age")
+        } else {
+            p.to_path_buf()
+        }
+    };
     let (dir, final_path) = match &req.target {
         SaveTarget::File(p) => (
             p.parent().map(Path::to_path_buf).unwrap_or_default(),
-            Some(p.clone()),
+            Some(age_suffix(p)),
         ),
         SaveTarget::Dir { dir, .. } => (dir.clone(), None),
     };
@@ -118,8 +139,9 @@ pub async fn save(
     let part = match &final_path {
         Some(p) => with_suffix(p, ".part"),
         None => dir.join(format!(
-            "etcd-{}-incoming.db.part",
-            hex_id(source.cluster_id)
+            "etcd-{}-incoming.db{}.part",
+            hex_id(source.cluster_id),
+            if encryption.is_some() { ".age" } else { "" }
         )),
     };
     let removed_stale_part = if part.exists() {
@@ -132,7 +154,7 @@ pub async fn save(
         None
     };
 
-    let written = stream_to(&req, &source, &part, progress).await;
+    let written = stream_to(&req, &source, &part, encryption, progress).await;
     let size = match written {
         Ok(n) => n,
         Err(e) => {
@@ -148,7 +170,8 @@ pub async fn save(
     };
 
     // Proof before naming: trailer, structure, schema.
-    let report = store::report::inspect(&part).map_err(|e| {
+    let check_key = encryption.map(Encryption::check_identities);
+    let report = store::report::inspect_with(&part, check_key.as_ref()).map_err(|e| {
         OpsError::Local(format!(
             "the received snapshot is not sound: {e}; kept as {} for inspection",
             part.display()
@@ -166,11 +189,11 @@ pub async fn save(
 
     let stamp = utc::compact_now();
     let final_path = final_path.unwrap_or_else(|| {
-        dir.join(managed_name(
+        age_suffix(&dir.join(managed_name(
             &hex_id(source.cluster_id),
             &stamp,
             report.revision,
-        ))
+        )))
     });
     let moved_aside = if final_path.exists() {
         Some(move_aside(&final_path)?)
@@ -202,6 +225,7 @@ pub async fn save(
         etcd_version: source.version,
         saved_at: utc::rfc3339_now(),
         lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
+        encrypted_to: encryption.map(|e| e.names.clone()).unwrap_or_default(),
     };
     let manifest_path = with_suffix(&final_path, ".json");
     let json = serde_json::to_vec_pretty(&manifest)
@@ -287,6 +311,7 @@ async fn stream_to(
     req: &SaveRequest<'_>,
     source: &Source,
     part: &Path,
+    encryption: Option<&Encryption>,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<u64, String> {
     let mut client = connect(&source.endpoint, req.tls, req.settings)
@@ -299,7 +324,8 @@ async fn stream_to(
         .mode(0o600)
         .open(part)
         .map_err(|e| format!("cannot create {}: {e}", part.display()))?;
-    let mut out = BufWriter::with_capacity(1 << 20, file);
+    let mut out = Sink::new(file, encryption)
+        .map_err(|e| format!("cannot start encrypting {}: {e}", part.display()))?;
     let start = tokio::time::timeout(req.settings.command_timeout, client.snapshot());
     let mut stream = match start.await {
         Ok(Ok(s)) => s,
@@ -330,8 +356,8 @@ async fn stream_to(
         }
     }
     let file = out
-        .into_inner()
-        .map_err(|e| format!("writing {}: {}", part.display(), e.error()))?;
+        .finish()
+        .map_err(|e| format!("writing {}: {e}", part.display()))?;
     file.sync_all()
         .map_err(|e| format!("fsync {}: {e}", part.display()))?;
     Ok(written)

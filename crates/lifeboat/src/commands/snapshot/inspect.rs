@@ -21,6 +21,10 @@ pub struct InspectArgs {
     /// List the live keys starting with PREFIX (metadata only, never values) instead of the summary
     #[arg(long, value_name = "PREFIX")]
     pub keys: Option<String>,
+
+    /// age identity file for an encrypted snapshot (FILE.age from `save --encrypt-to`)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 #[derive(Serialize)]
@@ -35,7 +39,8 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
     if let Some(prefix) = &args.keys {
         return list_keys(ctx, args, prefix);
     }
-    let r = store::report::inspect(&args.file)?;
+    let ids = super::identities(args.identity.as_deref())?;
+    let r = store::report::inspect_with(&args.file, ids.as_ref())?;
     match ctx.format {
         Format::Json => output::print_json(&r),
         Format::Table => output::print(&render(&r)),
@@ -44,7 +49,8 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
 }
 
 fn list_keys(ctx: &Context, args: &InspectArgs, prefix: &str) -> anyhow::Result<Exit> {
-    let snap = store::snapshot::SnapshotFile::open(&args.file)?;
+    let ids = super::identities(args.identity.as_deref())?;
+    let snap = store::snapshot::SnapshotFile::open_with(&args.file, ids.as_ref())?;
     let db = snap.db()?;
     let keys = store::keys::list(&db, prefix.as_bytes())?;
     match ctx.format {

@@ -41,3 +41,10 @@ pub fn require_file(path: &std::path::Path) -> anyhow::Result<()> {
         Err(e) => anyhow::bail!("{}: {e}", path.display()),
     }
 }
+
+/// `--identity FILE` loaded, when given.
+pub fn identities(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<Option<store::encrypted::Identities>> {
+    Ok(path.map(store::encrypted::Identities::load).transpose()?)
+}

@@ -79,6 +79,10 @@ pub struct RestoreArgs {
     /// Move a non-empty data dir aside (DIR.lifeboat-<UTC time>) instead of refusing
     #[arg(long)]
     pub move_aside: bool,
+
+    /// age identity file for an encrypted snapshot (FILE.age from `save --encrypt-to`)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 fn targets(args: &RestoreArgs, cluster: &restore::NewCluster) -> anyhow::Result<Vec<Target>> {
@@ -115,6 +119,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Exit> {
         (false, Some(n)) => Bump::By(n),
         (false, None) => Bump::Auto,
     };
+    let ids = super::identities(args.identity.as_deref())?;
     let aside = |p: &std::path::Path| ops::files::move_aside(p).map_err(|e| e.to_string());
     let outcome = restore::restore(&Request {
         snapshot: &args.file,
@@ -123,6 +128,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Exit> {
         skip_hash_check: args.skip_hash_check,
         bump,
         move_aside: args.move_aside.then_some(&aside as restore::MoveAside<'_>),
+        identities: ids.as_ref(),
     })?;
     let report = print::Report::new(outcome, args.no_bump);
     match ctx.format {

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
-use ops::snapshot::{SaveRequest, SaveTarget, save};
+use ops::snapshot::{Encryption, SaveRequest, SaveTarget, save_with};
 
 use crate::cli::Context;
 use crate::exit::Exit;
@@ -41,9 +41,19 @@ pub struct SaveArgs {
     /// Abort when no byte arrives for this long
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub stall_timeout: Duration,
+
+    /// Encrypt to this age X25519 recipient (age1...) or to every recipient in this file,
+    /// streaming: writes FILE.age and never a plaintext byte
+    #[arg(long, value_name = "RECIPIENT|FILE")]
+    pub encrypt_to: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
+    let encryption = args
+        .encrypt_to
+        .as_deref()
+        .map(Encryption::parse)
+        .transpose()?;
     let settings = ctx.connection.resolve()?;
     let tls = settings.validate()?;
     let target = match (&args.file, &args.dir) {
@@ -77,7 +87,8 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
         force: args.force,
         stall_timeout: args.stall_timeout,
     };
-    let result = super::super::runtime()?.block_on(save(request, &mut progress));
+    let result =
+        super::super::runtime()?.block_on(save_with(request, encryption.as_ref(), &mut progress));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -100,6 +111,12 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
                 m.sha256,
                 outcome.manifest_path.display(),
             );
+            if !m.encrypted_to.is_empty() {
+                text.push_str(&format!(
+                    "Encrypted (age) to {}; open it with --identity\n",
+                    m.encrypted_to.join(", ")
+                ));
+            }
             if let Some(p) = &outcome.moved_aside {
                 text.push_str(&format!(
                     "The previous file was moved aside to {}\n",

@@ -13,11 +13,16 @@ use crate::output::{self, Format};
 pub struct VerifyArgs {
     /// Snapshot file (`etcdctl snapshot save` output) or a raw member/snap/db copy
     pub file: PathBuf,
+
+    /// age identity file for an encrypted snapshot (FILE.age from `save --encrypt-to`)
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<Exit> {
     super::require_file(&args.file)?;
-    let report = store::report::verify(&args.file)?;
+    let ids = super::identities(args.identity.as_deref())?;
+    let report = store::report::verify_with(&args.file, ids.as_ref())?;
     match ctx.format {
         Format::Json => output::print_json(&report),
         Format::Table => {
