@@ -17,15 +17,13 @@ pub struct JoinInstructions {
     pub env: Vec<String>,
 }
 
-/// `members` is the membership after the add, including the new member (which has no name yet:
-/// etcd learns a member's name only when it starts).
+/// `members` is the membership after the add, including the new member, which is recognised by
+/// its peer URLs (it has no name yet: etcd learns a member's name only when it starts).
 pub fn join_instructions(
     members: &[MemberRow],
-    new_id: &str,
     name: &str,
     peer_urls: &[String],
 ) -> JoinInstructions {
-    let _ = new_id;
     let initial_cluster = initial_cluster(members, peer_urls, name);
     let peers = peer_urls.join(",");
     JoinInstructions {

@@ -139,7 +139,7 @@ async fn execute(
             exec.start(member, StartMode::Normal)?;
             wait_leader(&exec.settings_for(member), 1).await?;
         }
-        Step::AddLearner { member, peer_urls } => {
+        Step::AddLearner { peer_urls, .. } => {
             let settings = exec.settings_all();
             let tls = settings.validate()?;
             let (status, mut client) = leader_with_retry(&settings, tls.as_ref()).await?;
@@ -150,7 +150,6 @@ async fn execute(
             if !present {
                 add(&mut client, peer_urls, true).await?;
             }
-            let _ = member;
         }
         Step::StartJoining { member } => {
             if !exec.is_running(member) {

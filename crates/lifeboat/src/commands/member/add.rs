@@ -76,7 +76,7 @@ pub fn run(ctx: &Context, args: &AddArgs) -> anyhow::Result<Exit> {
     super::require_all_voters_up(&status, None)?;
     let (id, members) = rt.block_on(add(&mut client, &args.peer_urls, !args.voter))?;
     let id_hex = ops::ids::hex_id(id);
-    let join = join_instructions(&members, &id_hex, &args.name, &args.peer_urls);
+    let join = join_instructions(&members, &args.name, &args.peer_urls);
     report(
         ctx,
         Added {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
+use ops::ConnectionSettings;
 use ops::member::Change;
 use ops::snapshot::{SaveRequest, SaveTarget, save};
-use ops::{ConnectionSettings, TlsFiles};
 
 use crate::cli::Context;
 use crate::exit::Exit;
@@ -173,6 +173,5 @@ pub fn connect_settings(
 ) -> anyhow::Result<(ConnectionSettings, Option<ops::settings::ValidatedTls>)> {
     let settings = ctx.connection.resolve()?;
     let tls = settings.validate()?;
-    let _: &TlsFiles = &settings.tls;
     Ok((settings, tls))
 }

@@ -122,12 +122,7 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
                 out.changes.push(Change::add(&status, true));
                 let (id, members) = rt.block_on(add(&mut client, &args.peer_urls, true))?;
                 let hex = ops::ids::hex_id(id);
-                out.join = Some(join_instructions(
-                    &members,
-                    &hex,
-                    &args.name,
-                    &args.peer_urls,
-                ));
+                out.join = Some(join_instructions(&members, &args.name, &args.peer_urls));
                 out.added = Some(hex);
                 Some(id)
             }
