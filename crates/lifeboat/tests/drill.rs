@@ -41,6 +41,9 @@ fn lost_quorum_drill_detects_and_passes() {
     assert!(pos("force a new cluster") < pos("restart m1 without --force-new-cluster"));
     assert!(pos("add m2 as a learner") < pos("promote m2"));
     assert!(pos("verify membership") > pos("promote m3"));
+    let rt = &json["recovery"];
+    assert!(rt["floor_seconds"].as_f64().unwrap() > 0.0, "{rt}");
+    assert!(rt["recovery_seconds"].as_f64().unwrap() >= rt["floor_seconds"].as_f64().unwrap());
     assert_eq!(json["lost_members"].as_array().map(Vec::len), Some(2));
     let detected: Vec<&str> = json["detected"]
         .as_array()

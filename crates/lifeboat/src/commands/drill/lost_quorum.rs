@@ -8,7 +8,7 @@ use ops::recover::{LocalExecutor, StepTiming, recover_local};
 use ops::status::Verdict;
 
 use super::cluster::{observe, prepare, read_registry};
-use super::{DrillArgs, DrillReport, Step, Timeline};
+use super::{DrillArgs, DrillReport, RecoveryTiming, Step, Timeline};
 use crate::cli::Context;
 use crate::output::{self, Format};
 
@@ -76,6 +76,7 @@ pub(super) async fn rehearse(
         };
         recover_local(&mut exec, &state_dir, &mut on_step).await
     };
+    let recovery_timing = timing(&recovery_steps);
     tl.steps.extend(recovery_steps);
 
     let (plan, final_status, keys_after, lost, recovery_error) = match outcome {
@@ -152,7 +153,39 @@ pub(super) async fn rehearse(
         detected: codes,
         plan,
         status_final: final_status,
+        recovery: recovery_timing,
         verdict,
         verdict_reason: reason,
+    })
+}
+
+/// Recovery against its floor, from the step timings of this run.
+fn timing(steps: &[Step]) -> Option<RecoveryTiming> {
+    let sum = |pred: &dyn Fn(&str) -> bool| -> f64 {
+        steps
+            .iter()
+            .filter(|s| pred(&s.name))
+            .map(|s| s.seconds)
+            .sum()
+    };
+    let recovery_seconds = sum(&|_| true);
+    let seed_start_seconds = sum(&|n| n.contains("without --force-new-cluster"));
+    // The first member to rejoin: its start on an empty dir and its promotion (catch-up).
+    let first = steps
+        .iter()
+        .find(|s| s.name.contains("on an empty data dir"))?;
+    let member = first.name.split_whitespace().nth(2)?.to_string();
+    let member_receive_seconds = sum(&|n| {
+        n.contains(&format!("start {member} on an empty"))
+            || n.contains(&format!("promote {member}"))
+    });
+    let floor_seconds = seed_start_seconds + member_receive_seconds;
+    let ms = |x: f64| (x * 1000.0).round() / 1000.0;
+    (floor_seconds > 0.0).then(|| RecoveryTiming {
+        recovery_seconds: ms(recovery_seconds),
+        seed_start_seconds: ms(seed_start_seconds),
+        member_receive_seconds: ms(member_receive_seconds),
+        floor_seconds: ms(floor_seconds),
+        ratio: (recovery_seconds / floor_seconds * 100.0).round() / 100.0,
     })
 }

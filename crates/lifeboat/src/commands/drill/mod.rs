@@ -118,6 +118,19 @@ pub(super) struct Step {
     pub(super) seconds: f64,
 }
 
+/// The recovery's wall time against the least any recovery needs, measured in the same run:
+/// etcd starting on the seed's data, plus one fresh member receiving the database from the
+/// leader (joining, catching up, promoted).
+#[derive(Debug, Serialize)]
+pub(super) struct RecoveryTiming {
+    pub(super) recovery_seconds: f64,
+    pub(super) seed_start_seconds: f64,
+    pub(super) member_receive_seconds: f64,
+    pub(super) floor_seconds: f64,
+    /// recovery / floor
+    pub(super) ratio: f64,
+}
+
 #[derive(Debug, Serialize)]
 pub(super) struct DrillReport {
     pub(super) scenario: Scenario,
@@ -134,6 +147,9 @@ pub(super) struct DrillReport {
     pub(super) detected: Vec<&'static str>,
     pub(super) plan: Option<Plan>,
     pub(super) status_final: Option<ClusterStatus>,
+    /// Recovery time against its floor (lost-quorum only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) recovery: Option<RecoveryTiming>,
     pub(super) verdict: &'static str,
     pub(super) verdict_reason: String,
 }

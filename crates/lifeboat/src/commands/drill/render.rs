@@ -32,6 +32,12 @@ pub(super) fn render(r: &DrillReport) -> String {
         "\nKEYS  {} acknowledged before, {} after, {} lost\n",
         r.keys_before, r.keys_after, r.lost
     ));
+    if let Some(rt) = &r.recovery {
+        out.push_str(&format!(
+            "RECOVERY  {:.1}s, {:.1}x its floor of {:.1}s (seed start {:.1}s + one member receiving the data {:.1}s)\n",
+            rt.recovery_seconds, rt.ratio, rt.floor_seconds, rt.seed_start_seconds, rt.member_receive_seconds
+        ));
+    }
     let mut t = output::table(&["STEP", "SECONDS"]);
     for s in &r.steps {
         t.add_row(vec![s.name.clone(), format!("{:.2}", s.seconds)]);

@@ -176,6 +176,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         detected: codes,
         plan: None,
         status_final: Some(final_status),
+        recovery: None,
         verdict,
         verdict_reason: reason,
     })
