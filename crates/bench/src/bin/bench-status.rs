@@ -13,7 +13,9 @@ const RUNS: usize = 21;
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let lifeboat = lifeboat_bin().display().to_string();
-    println!("| case | lifeboat status | etcdctl endpoint status --cluster + member list | ratio (etcdctl / lifeboat) |");
+    println!(
+        "| case | lifeboat status | etcdctl endpoint status --cluster + member list | ratio (etcdctl / lifeboat) |"
+    );
     println!("|---|---|---|---|");
 
     // Healthy 3-member TLS cluster.
@@ -32,12 +34,20 @@ async fn main() {
     drop(tc);
 
     // Five members, two killed: dead ports refuse at once.
-    let mut tc = TestCluster::start(LocalClusterSpec { members: 5, ..LocalClusterSpec::default() }).await;
+    let mut tc = TestCluster::start(LocalClusterSpec {
+        members: 5,
+        ..LocalClusterSpec::default()
+    })
+    .await;
     tc.cluster.kill(3);
     tc.cluster.kill(4);
     tc.wait_leader(Duration::from_secs(60)).await;
     let dead = five_member_case(&tc, &lifeboat);
-    row("5 members, 2 killed, median of 5 (dial-timeout 2s)", dead.0, dead.1);
+    row(
+        "5 members, 2 killed, median of 5 (dial-timeout 2s)",
+        dead.0,
+        dead.1,
+    );
 
     // Five members, two frozen (SIGSTOP): they accept TCP and never answer.
     tc.cluster.restart(3).ok();
@@ -47,7 +57,11 @@ async fn main() {
     tc.cluster.pause(4);
     tc.wait_leader(Duration::from_secs(60)).await;
     let frozen = five_member_case(&tc, &lifeboat);
-    row("5 members, 2 frozen by SIGSTOP, median of 5 (dial 2s + command 5s)", frozen.0, frozen.1);
+    row(
+        "5 members, 2 frozen by SIGSTOP, median of 5 (dial 2s + command 5s)",
+        frozen.0,
+        frozen.1,
+    );
     tc.cluster.resume(3);
     tc.cluster.resume(4);
 }
@@ -57,7 +71,17 @@ fn five_member_case(tc: &TestCluster, lifeboat: &str) -> (Duration, Duration) {
     let mut lb = vec!["status".to_string(), "-o".into(), "json".into()];
     lb.extend(args.clone());
     let mut st = args.clone();
-    st.extend(["--dial-timeout=2s", "endpoint", "status", "--cluster", "-w", "json"].map(String::from));
+    st.extend(
+        [
+            "--dial-timeout=2s",
+            "endpoint",
+            "status",
+            "--cluster",
+            "-w",
+            "json",
+        ]
+        .map(String::from),
+    );
     let mut ml = args;
     ml.extend(["--dial-timeout=2s", "member", "list", "-w", "json"].map(String::from));
     let ours = median_of(5, &[(lifeboat, lb)]);

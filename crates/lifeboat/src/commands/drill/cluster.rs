@@ -158,3 +158,11 @@ fn kubernetes_object(i: usize, filler: &str) -> (String, String) {
         ),
     }
 }
+
+/// Stops every member and removes the cluster's temp dir, timed as the drill's last step.
+pub(super) fn clean_up(cluster: LocalCluster, tl: &mut Timeline) {
+    let t = Instant::now();
+    let dir = cluster.dir().display().to_string();
+    drop(cluster);
+    tl.since(&format!("clean up (stop members, remove {dir})"), t);
+}

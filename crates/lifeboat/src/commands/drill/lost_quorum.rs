@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use ops::recover::{LocalExecutor, StepTiming, recover_local};
 use ops::status::Verdict;
 
-use super::cluster::{observe, prepare, read_registry};
+use super::cluster::{clean_up, observe, prepare, read_registry};
 use super::{DrillArgs, DrillReport, RecoveryTiming, Step, Timeline};
 use crate::cli::Context;
 use crate::output::{self, Format};
@@ -134,10 +134,7 @@ pub(super) async fn rehearse(
         )
     };
 
-    let t = Instant::now();
-    let dir = cluster.dir().display().to_string();
-    drop(cluster);
-    tl.since(&format!("clean up (stop members, remove {dir})"), t);
+    clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
         scenario: args.scenario,

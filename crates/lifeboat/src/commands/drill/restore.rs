@@ -9,7 +9,7 @@ use ops::snapshot::{SaveRequest, SaveTarget, save};
 use ops::status::Verdict;
 use store::restore::{Bump, Request, Target, parse, restore};
 
-use super::cluster::{observe, prepare, read_registry};
+use super::cluster::{clean_up, observe, prepare, read_registry};
 use super::{DrillArgs, DrillReport, Timeline};
 use crate::cli::Context;
 use crate::output::Format;
@@ -157,10 +157,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         )
     };
 
-    let t = Instant::now();
-    let dir = cluster.dir().display().to_string();
-    drop(cluster);
-    tl.since(&format!("clean up (stop members, remove {dir})"), t);
+    clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
         scenario: args.scenario,

@@ -10,7 +10,7 @@ use anyhow::{Context as _, bail};
 use ops::member::{Change, MemberRef, find_member, leader_endpoint, remove};
 use ops::status::Verdict;
 
-use super::cluster::{observe, prepare, read_registry};
+use super::cluster::{clean_up, observe, prepare, read_registry};
 use super::{DrillArgs, DrillReport, Timeline};
 use crate::cli::Context;
 use crate::output::Format;
@@ -137,10 +137,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         )
     };
 
-    let t = Instant::now();
-    let dir = cluster.dir().display().to_string();
-    drop(cluster);
-    tl.since(&format!("clean up (stop members, remove {dir})"), t);
+    clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
         scenario: args.scenario,
