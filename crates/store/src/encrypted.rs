@@ -137,12 +137,12 @@ impl AgeSource {
     }
 
     fn chunk(&self, inner: &mut Inner, index: u64) -> io::Result<Arc<Vec<u8>>> {
-        if let Some(pos) = inner.cache.iter().position(|(i, _)| *i == index) {
-            if let Some(hit) = inner.cache.remove(pos) {
-                let data = Arc::clone(&hit.1);
-                inner.cache.push_front(hit);
-                return Ok(data);
-            }
+        if let Some(pos) = inner.cache.iter().position(|(i, _)| *i == index)
+            && let Some(hit) = inner.cache.remove(pos)
+        {
+            let data = Arc::clone(&hit.1);
+            inner.cache.push_front(hit);
+            return Ok(data);
         }
         let start = index * CHUNK;
         let want = CHUNK.min(self.len.saturating_sub(start)) as usize;
