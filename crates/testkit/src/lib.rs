@@ -49,23 +49,10 @@ impl TestCluster {
 
     /// Starts and waits; a cluster that cannot start fails the test with the member logs.
     pub async fn start(spec: LocalClusterSpec) -> TestCluster {
-        let cluster = match LocalCluster::start(spec) {
-            Ok(c) => c,
+        match LocalCluster::start_healthy(spec, STARTUP_TIMEOUT).await {
+            Ok(cluster) => TestCluster { cluster },
             Err(e) => panic!("cannot start the etcd test cluster: {e}"),
-        };
-        if let Err(e) = cluster.wait_healthy(STARTUP_TIMEOUT).await {
-            let logs: Vec<String> = (0..cluster.members().len())
-                .map(|i| {
-                    format!(
-                        "--- {} ---\n{}",
-                        cluster.members()[i].name,
-                        cluster.log_tail(i, 15)
-                    )
-                })
-                .collect();
-            panic!("{e}\n{}", logs.join("\n"));
         }
-        TestCluster { cluster }
     }
 
     /// A client connected to member `i` only.

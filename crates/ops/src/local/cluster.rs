@@ -123,6 +123,39 @@ impl LocalCluster {
         Ok(cluster)
     }
 
+    /// Starts and waits until healthy. Ports are checked free before use, but another process
+    /// (a parallel test's etcd) can take one in between; when a member's log says so, the
+    /// whole cluster is made again on new ports, up to three times.
+    pub async fn start_healthy(
+        spec: LocalClusterSpec,
+        timeout: Duration,
+    ) -> Result<LocalCluster, OpsError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let cluster = LocalCluster::start(spec.clone())?;
+            match cluster.wait_healthy(timeout).await {
+                Ok(()) => return Ok(cluster),
+                Err(e) => {
+                    let collided = (0..cluster.members.len())
+                        .any(|i| cluster.log_tail(i, 50).contains("address already in use"));
+                    if !collided || attempt >= 3 {
+                        let logs: Vec<String> = (0..cluster.members.len())
+                            .map(|i| {
+                                format!(
+                                    "--- {} ---\n{}",
+                                    cluster.members[i].name,
+                                    cluster.log_tail(i, 8)
+                                )
+                            })
+                            .collect();
+                        return Err(OpsError::Local(format!("{e}\n{}", logs.join("\n"))));
+                    }
+                }
+            }
+        }
+    }
+
     pub fn dir(&self) -> &Path {
         &self.path
     }

@@ -15,14 +15,13 @@ pub(super) async fn start_cluster(
     tl: &mut Timeline,
 ) -> anyhow::Result<LocalCluster> {
     let t = Instant::now();
-    let cluster = LocalCluster::start(LocalClusterSpec {
+    let spec = LocalClusterSpec {
         members: args.members,
         tls: args.tls,
         token: "lifeboat-drill".into(),
         ..LocalClusterSpec::default()
-    })?;
-    cluster
-        .wait_healthy(Duration::from_secs(60))
+    };
+    let cluster = LocalCluster::start_healthy(spec, Duration::from_secs(60))
         .await
         .context("the throwaway cluster did not become healthy")?;
     let kind = if args.tls { "TLS" } else { "plain-http" };
