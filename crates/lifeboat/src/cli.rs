@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand};
 use crate::commands;
 use crate::connection::ConnectionArgs;
 use crate::exit::Exit;
-use crate::output::{self, Format};
+use crate::output::{self, Format, OutputArg};
 
 /// Prevent, detect and recover Kubernetes control-plane disasters around etcd.
 ///
@@ -16,9 +16,10 @@ use crate::output::{self, Format};
 #[derive(Debug, Parser)]
 #[command(name = "lifeboat", version, about, long_about = None, max_term_width = 110)]
 pub struct Cli {
-    /// Output format: a table for people, JSON for scripts (the same data)
-    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = Format::Table)]
-    pub output: Format,
+    /// Output format: a table for people, JSON for scripts (the same data); txt and dot for
+    /// `policy connectivity` only
+    #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputArg::Table)]
+    pub output: OutputArg,
 
     #[command(flatten)]
     pub connection: ConnectionArgs,
@@ -53,6 +54,8 @@ pub enum Command {
 /// Shared by every command: how to print and how to reach etcd.
 pub struct Context {
     pub format: Format,
+    /// `-o` as given (`txt`/`dot` only reach `policy connectivity`).
+    pub requested: OutputArg,
     pub connection: ConnectionArgs,
 }
 
@@ -70,9 +73,16 @@ pub fn main() -> ExitCode {
             return code.into();
         }
     };
+    if !cli.output_fits() {
+        output::note(
+            "lifeboat: -o txt and -o dot are for `policy connectivity`; use -o table or -o json",
+        );
+        return Exit::Usage.into();
+    }
     init_logging();
     let ctx = Context {
-        format: cli.format(),
+        format: cli.output.format(),
+        requested: cli.output,
         connection: cli.connection.clone(),
     };
     let result = match cli.command {
@@ -99,8 +109,13 @@ pub fn main() -> ExitCode {
 }
 
 impl Cli {
-    fn format(&self) -> Format {
-        self.output
+    /// `-o txt|dot` means something only to `policy connectivity`.
+    fn output_fits(&self) -> bool {
+        matches!(self.output, OutputArg::Table | OutputArg::Json)
+            || matches!(
+                self.command,
+                Command::Policy(commands::policy::PolicyCommand::Connectivity(_))
+            )
     }
 }
 

@@ -15,6 +15,26 @@ pub enum Format {
     Json,
 }
 
+/// What `-o` asked for. `txt` and `dot` exist for `policy connectivity` (np-guard's listing and a
+/// graph); every other command knows only a table or JSON, and refuses them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum OutputArg {
+    #[default]
+    Table,
+    Json,
+    Txt,
+    Dot,
+}
+
+impl OutputArg {
+    pub fn format(self) -> Format {
+        match self {
+            OutputArg::Json => Format::Json,
+            _ => Format::Table,
+        }
+    }
+}
+
 /// Writes `text` to stdout; on a broken pipe, exits 0 at once (the reader has all it wanted).
 pub fn print(text: &str) {
     let mut out = io::stdout().lock();

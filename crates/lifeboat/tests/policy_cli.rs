@@ -111,3 +111,28 @@ fn malformed_policy_is_one_clear_error_with_file_and_line() {
     assert!(stderr.contains("bad.yaml"), "{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
 }
+
+#[test]
+fn connectivity_speaks_txt_json_and_dot_through_dash_o() {
+    let dir = format!("{CORPUS}/minimal_test_in_ns/input");
+    let run = |o: &str| {
+        lifeboat()
+            .args(["policy", "connectivity", "-o", o, "--dir", &dir])
+            .output()
+            .unwrap()
+    };
+    let dot = run("dot");
+    assert_eq!(dot.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&dot.stdout).starts_with("digraph"));
+    let txt = run("txt");
+    let table = lifeboat()
+        .args(["policy", "connectivity", "--dir", &dir])
+        .output()
+        .unwrap();
+    assert_eq!(txt.stdout, table.stdout, "-o txt is the default listing");
+    let json = run("json");
+    assert!(serde_json::from_slice::<serde_json::Value>(&json.stdout).is_ok());
+    // Elsewhere txt and dot mean nothing: a usage error, not a surprise.
+    let other = lifeboat().args(["status", "-o", "dot"]).output().unwrap();
+    assert_eq!(other.status.code(), Some(64));
+}

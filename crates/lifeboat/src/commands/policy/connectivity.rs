@@ -6,7 +6,7 @@ use clap::{Args, ValueEnum};
 
 use crate::cli::Context;
 use crate::exit::Exit;
-use crate::output::{self, Format};
+use crate::output::{self, OutputArg};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ConnFormat {
@@ -20,7 +20,7 @@ pub struct ConnectivityArgs {
     /// Folder (or file) with NetworkPolicies and pods/workloads/namespaces
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
-    /// Listing format; `-o json` also selects JSON
+    /// Listing format (the same as `-o txt|json|dot`)
     #[arg(long = "format", value_enum)]
     pub format: Option<ConnFormat>,
 }
@@ -34,9 +34,10 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
     let inv =
         policy::inventory::read::inventory(&docs).map_err(policy::error::LoadError::Invalid)?;
     let conns = policy::connectivity::connectivity(&inv, &parsed.policies.network_policies);
-    let format = args.format.unwrap_or(match ctx.format {
-        Format::Json => ConnFormat::Json,
-        Format::Table => ConnFormat::Txt,
+    let format = args.format.unwrap_or(match ctx.requested {
+        OutputArg::Json => ConnFormat::Json,
+        OutputArg::Dot => ConnFormat::Dot,
+        OutputArg::Table | OutputArg::Txt => ConnFormat::Txt,
     });
     match format {
         ConnFormat::Txt => output::print(&policy::connectivity::render_txt(&conns)),
