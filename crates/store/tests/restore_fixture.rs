@@ -96,6 +96,7 @@ fn restore_of_the_fixture_snapshot_matches_etcd_except_the_trimmed_members() {
     assert!(outcome.db.kubernetes);
     assert_eq!(outcome.db.revision, 37);
     assert_eq!(outcome.db.trimmed_members, 1);
+    assert_eq!(outcome.db.alarms, 0);
     assert!(outcome.db.bump.is_none());
 
     let golden = common::extract("restored-a-b-3.4.23.tar.gz");
@@ -274,4 +275,64 @@ fn a_non_empty_target_is_refused_and_kept() {
     })
     .unwrap();
     assert!(t[1].data_dir.join(WAL).exists());
+}
+
+/// A minimal backend written with the compact writer: `key` (one put), `meta` and an `alarm`
+/// entry, but no `members` buckets (as in a 3.3 snapshot), with a SHA-256 trailer.
+fn synthetic_snapshot(path: &Path) {
+    use sha2::{Digest, Sha256};
+    let mut w = bolt::Writer::new(std::io::Cursor::new(Vec::new()), 4096).unwrap();
+    w.begin_bucket(b"alarm", 0).unwrap();
+    w.put(b"\x08\x01\x10\x01", b"").unwrap();
+    w.end_bucket().unwrap();
+    w.begin_bucket(b"key", 0).unwrap();
+    let rev = Revision {
+        main: 5,
+        sub: 0,
+        tombstone: false,
+    }
+    .to_key();
+    // mvccpb.KeyValue{key "/a", create 5, mod 5, version 1, value "v"}
+    w.put(&rev, b"\x0a\x02/a\x10\x05\x18\x05\x20\x01\x2a\x01v")
+        .unwrap();
+    w.end_bucket().unwrap();
+    w.begin_bucket(b"meta", 0).unwrap();
+    w.put(b"consistent_index", &9u64.to_be_bytes()).unwrap();
+    w.end_bucket().unwrap();
+    let (cur, _) = w.finish(3).unwrap();
+    let mut bytes = cur.into_inner();
+    let sum = Sha256::digest(&bytes);
+    bytes.extend_from_slice(&sum);
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn missing_member_buckets_are_created_and_alarms_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("s.db");
+    synthetic_snapshot(&file);
+    let c = cluster();
+    let t = targets(dir.path());
+    let out = restore::restore(&Request {
+        snapshot: &file,
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::By(100),
+        move_aside: None,
+        identities: None,
+    })
+    .unwrap();
+    assert_eq!(out.db.alarms, 1);
+    assert!(!out.db.kubernetes);
+    assert_eq!(
+        out.db.bump.map(|b| (b.revision, b.automatic)),
+        Some((105, false))
+    );
+    let db = bolt::Db::open(&t[0].data_dir.join("member/snap/db")).unwrap();
+    let meta = EtcdMeta::read(&db).unwrap();
+    assert_eq!(meta.members.len(), 2);
+    assert!(meta.buckets.iter().any(|b| b == "members_removed"));
+    assert_eq!(meta.consistent_index, Some(2));
+    assert_eq!(meta.scheduled_compact_revision, Some(105));
 }

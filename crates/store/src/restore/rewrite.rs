@@ -50,6 +50,9 @@ pub struct DbOutcome {
     pub page_size: u32,
     /// Old member IDs dropped from `members` / `members_removed`.
     pub trimmed_members: usize,
+    /// Alarms kept from the source (etcd keeps them too); a NOSPACE alarm makes the restored
+    /// cluster refuse writes until it is disarmed.
+    pub alarms: usize,
 }
 
 /// Facts read with point lookups before the walk.
@@ -107,6 +110,7 @@ struct State<W: Write + Seek> {
     kubernetes: bool,
     bumped: Option<Bumped>,
     trimmed: usize,
+    alarms: usize,
 }
 
 impl<W: Write + Seek> State<W> {
@@ -221,6 +225,9 @@ impl<W: Write + Seek> State<W> {
             self.drain_before(Some(e.key))?;
             let mut in_key_bucket = false;
             if let Some((name, patch)) = self.current.as_mut() {
+                if name == b"alarm" {
+                    self.alarms += 1;
+                }
                 if let Some(v) = patch.set.remove(e.key) {
                     self.w.put(e.key, &v)?;
                     return Ok(());
@@ -314,6 +321,7 @@ pub fn rewrite<W: Write + Seek>(
         kubernetes: false,
         bumped: None,
         trimmed: 0,
+        alarms: 0,
     };
     let mut failed = None;
     let report = db.walk(1, &mut |e| match st.visit(e) {
@@ -355,6 +363,7 @@ pub fn rewrite<W: Write + Seek>(
             size: pages * u64::from(page_size),
             page_size,
             trimmed_members: st.trimmed,
+            alarms: st.alarms,
         },
     ))
 }

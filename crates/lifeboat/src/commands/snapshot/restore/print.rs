@@ -139,6 +139,13 @@ impl Report {
             t.add_row([m.name.clone(), m.id.clone(), m.peer_urls.join(","), dir]);
         }
         s.push_str(&format!("{t}\n"));
+        if o.db.alarms > 0 {
+            s.push_str(&format!(
+                "The snapshot carries {} alarm(s), kept as etcd keeps them: after start, run \
+                 `etcdctl alarm list` and `etcdctl alarm disarm` (a NOSPACE alarm blocks writes)\n",
+                o.db.alarms
+            ));
+        }
         for (from, to) in &o.moved_aside {
             s.push_str(&format!(
                 "The old {} was moved aside to {}\n",
