@@ -82,7 +82,13 @@ pub struct RestoredMember {
     /// Lowercase hex, unpadded, as etcd prints it.
     pub id: String,
     pub peer_urls: Vec<String>,
+    /// Where it was restored (not serialised for members to be restored elsewhere).
+    #[serde(skip_serializing_if = "is_empty_path")]
     pub data_dir: PathBuf,
+}
+
+fn is_empty_path(p: &Path) -> bool {
+    p.as_os_str().is_empty()
 }
 
 #[derive(Debug, Clone, Serialize)]
