@@ -336,3 +336,40 @@ fn missing_member_buckets_are_created_and_alarms_are_counted() {
     assert_eq!(meta.consistent_index, Some(2));
     assert_eq!(meta.scheduled_compact_revision, Some(105));
 }
+
+#[test]
+fn member_ids_with_leading_zero_digits_restore_and_are_stored_unpadded() {
+    // Find a peer URL whose member ID starts with a zero nibble (1 in 16 do).
+    let (url, id) = (1u16..)
+        .map(|p| format!("http://127.0.0.1:{}", 20000 + p))
+        .map(|u| {
+            let id = restore::member_id(std::slice::from_ref(&u), "t");
+            (u, id)
+        })
+        .find(|(_, id)| *id < 1 << 60)
+        .unwrap();
+    let c = restore::parse(&format!("z={url}"), "t").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let t = [Target {
+        name: "z".into(),
+        data_dir: dir.path().join("z"),
+    }];
+    restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::Off,
+        move_aside: None,
+        identities: None,
+    })
+    .unwrap();
+    let got = contents(&t[0].data_dir.join("member/snap/db"));
+    let keys: Vec<Vec<u8>> = got
+        .keys()
+        .filter(|(b, _)| b == b"members")
+        .map(|(_, k)| k.clone())
+        .collect();
+    assert_eq!(keys, [format!("{id:x}").into_bytes()]);
+    assert!(keys[0].len() < 16, "unpadded, as etcd keys them");
+}

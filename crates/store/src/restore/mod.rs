@@ -172,8 +172,13 @@ fn self_check_db(path: &Path, cluster: &NewCluster) -> Result<(), RestoreError> 
             meta.consistent_index
         )));
     }
-    let mut ids: Vec<String> = meta.members.iter().map(|m| m.id.clone()).collect();
-    let mut want: Vec<String> = cluster.ids().iter().map(|i| format!("{i:x}")).collect();
+    // EtcdMeta pads IDs to 16 digits; compare numbers, not strings.
+    let mut ids: Vec<Option<u64>> = meta
+        .members
+        .iter()
+        .map(|m| u64::from_str_radix(&m.id, 16).ok())
+        .collect();
+    let mut want: Vec<Option<u64>> = cluster.ids().into_iter().map(Some).collect();
     ids.sort();
     want.sort();
     if ids != want || !meta.removed_members.is_empty() {
