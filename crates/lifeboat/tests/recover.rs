@@ -142,3 +142,51 @@ async fn plan_refuses_while_the_cluster_has_quorum() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("member replace"));
 }
+
+#[test]
+fn plan_from_the_stopped_cluster3_fixture_alone_never_seeds_the_laggard() {
+    let fixtures = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../../shared/fixtures/etcd-3.4.23"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let ok = std::process::Command::new("tar")
+        .arg("-xzf")
+        .arg(format!("{fixtures}/cluster3-stopped-3.4.23.tar.gz"))
+        .arg("-C")
+        .arg(dir.path())
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    let port = ops::local::free_port().unwrap();
+    let mut cmd = lifeboat();
+    cmd.args(["recover", "plan", "-o", "json", "--dial-timeout=1s"])
+        .arg(format!("--endpoints=http://127.0.0.1:{port}"));
+    for m in ["c1", "c2", "c3"] {
+        cmd.arg("--data-dir").arg(dir.path().join(m));
+    }
+    let out = cmd.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seed = json["plan"]["seed"].as_str().unwrap();
+    assert!(seed == "c1" || seed == "c2", "{json:#}");
+    assert!(
+        json["plan"]["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("same progress")
+    );
+    let committed: Vec<u64> = json["plan"]["evidence"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["committed"].as_u64().unwrap())
+        .collect();
+    assert_eq!(committed.iter().filter(|c| **c == 16).count(), 2);
+    assert!(committed.contains(&13));
+}
