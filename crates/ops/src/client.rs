@@ -78,7 +78,11 @@ pub async fn connect(
         .connect_timeout(dial)
         .timeout(settings.command_timeout)
         .http2_keep_alive_interval(Duration::from_secs(10))
-        .keep_alive_timeout(dial);
+        .keep_alive_timeout(dial)
+        // A snapshot is one long stream: HTTP/2's default 64 KiB window would cap it at one
+        // window per round trip. Size the window from the measured bandwidth-delay product, as
+        // Go's gRPC (and so etcdctl) does.
+        .http2_adaptive_window(true);
     if endpoint.is_tls() {
         let tls = tls.ok_or_else(|| {
             OpsError::Config(format!("{endpoint} is https but no --cacert was given"))
