@@ -37,7 +37,7 @@ fn etcdctl(args: &[String]) -> std::process::Output {
 async fn three_members_restored_with_all_form_a_healthy_cluster_holding_every_key() {
     let mut tc = TestCluster::tls(3).await;
     let mut c = tc.any_client().await.unwrap();
-    data::mixed_history(&mut c, "/registry/configmaps/default/cm-", 2000)
+    data::mixed_history(&mut c, "/registry/configmaps/default/cm-", 10_000)
         .await
         .unwrap();
     let (before, rev) = restored::all_kvs(&mut c).await.unwrap();
