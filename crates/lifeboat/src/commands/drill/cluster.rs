@@ -9,6 +9,10 @@ use ops::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
 
 use super::{DrillArgs, Timeline};
 
+/// Backend quota of drill members: large drills (`--size 1GiB`) must not trip etcd's default
+/// 2 GiB quota, nor the DB_NEAR_QUOTA warning computed against it.
+const DRILL_QUOTA: u64 = 8 << 30;
+
 /// Starts the cluster a drill runs on and waits until it is healthy.
 pub(super) async fn start_cluster(
     args: &DrillArgs,
@@ -19,6 +23,7 @@ pub(super) async fn start_cluster(
         members: args.members,
         tls: args.tls,
         token: "lifeboat-drill".into(),
+        quota_bytes: Some(DRILL_QUOTA),
         ..LocalClusterSpec::default()
     };
     let cluster = LocalCluster::start_healthy(spec, Duration::from_secs(60))
@@ -40,7 +45,13 @@ pub(super) async fn observe(cluster: &LocalCluster) -> anyhow::Result<ClusterSta
     let settings = cluster.settings();
     let tls = settings.validate()?;
     let obs = gather(&settings, tls.as_ref(), true).await;
-    Ok(diagnose(&obs, &DiagnoseOptions::default()))
+    Ok(diagnose(
+        &obs,
+        &DiagnoseOptions {
+            quota_bytes: DRILL_QUOTA,
+            ..DiagnoseOptions::default()
+        },
+    ))
 }
 
 /// Waits until every member has applied the same raft index: the steady state a real cluster is
@@ -61,11 +72,9 @@ pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
     }
 }
 
-pub(super) async fn read_registry(
-    cluster: &LocalCluster,
-) -> anyhow::Result<BTreeMap<String, String>> {
+pub(super) async fn read_registry(cluster: &LocalCluster) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut client = first_member_client(cluster).await?.client;
-    Ok(ops::kv::read_prefix(&mut client, "/registry/").await?)
+    Ok(ops::kv::read_prefix_digests(&mut client, "/registry/").await?)
 }
 
 /// A client to the first member, which every scenario keeps alive.
@@ -86,7 +95,7 @@ async fn first_member_client(
 pub(super) async fn prepare(
     args: &DrillArgs,
     tl: &mut Timeline,
-) -> anyhow::Result<(LocalCluster, BTreeMap<String, String>, ClusterStatus)> {
+) -> anyhow::Result<(LocalCluster, BTreeMap<String, u64>, ClusterStatus)> {
     let cluster = start_cluster(args, tl).await?;
     let t = Instant::now();
     let (count, pad) = args.workload();
@@ -113,7 +122,7 @@ pub(super) async fn write_kubernetes_keys(
     cluster: &LocalCluster,
     count: usize,
     pad: usize,
-) -> anyhow::Result<BTreeMap<String, String>> {
+) -> anyhow::Result<BTreeMap<String, u64>> {
     use futures::StreamExt;
     let client = first_member_client(cluster).await?.client;
     let filler = "x".repeat(pad);
@@ -130,7 +139,7 @@ pub(super) async fn write_kubernetes_keys(
     let mut done = writes.buffer_unordered(32);
     while let Some(result) = done.next().await {
         let (key, value) = result.context("writing drill data")?;
-        acked.insert(key, value);
+        acked.insert(key, ops::kv::digest(value.as_bytes()));
     }
     Ok(acked)
 }
