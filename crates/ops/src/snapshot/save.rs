@@ -155,8 +155,8 @@ pub async fn save_with(
     };
 
     let written = stream_to(&req, &source, &part, encryption, progress).await;
-    let size = match written {
-        Ok(n) => n,
+    let (size, file) = match written {
+        Ok(done) => done,
         Err(e) => {
             return Err(OpsError::Endpoint {
                 endpoint: source.endpoint.to_string(),
@@ -169,9 +169,19 @@ pub async fn save_with(
         }
     };
 
-    // Proof before naming: trailer, structure, schema.
+    // Proof before naming: trailer, structure, schema. The fsync runs beside it (both only
+    // need what is already in the page cache); the file is named only once both are done.
     let check_key = encryption.map(Encryption::check_identities);
-    let report = store::report::inspect_with(&part, check_key.as_ref()).map_err(|e| {
+    let syncing = std::thread::spawn(move || file.sync_all());
+    let report = store::report::inspect_with(&part, check_key.as_ref());
+    let synced = syncing
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread failed")));
+    synced.map_err(|source| OpsError::LocalIo {
+        path: part.clone(),
+        source,
+    })?;
+    let report = report.map_err(|e| {
         OpsError::Local(format!(
             "the received snapshot is not sound: {e}; kept as {} for inspection",
             part.display()
@@ -313,7 +323,7 @@ async fn stream_to(
     part: &Path,
     encryption: Option<&Encryption>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<u64, String> {
+) -> Result<(u64, std::fs::File), String> {
     let mut client = connect(&source.endpoint, req.tls, req.settings)
         .await
         .map_err(|e| e.to_string())?
@@ -358,7 +368,5 @@ async fn stream_to(
     let file = out
         .finish()
         .map_err(|e| format!("writing {}: {e}", part.display()))?;
-    file.sync_all()
-        .map_err(|e| format!("fsync {}: {e}", part.display()))?;
-    Ok(written)
+    Ok((written, file))
 }
