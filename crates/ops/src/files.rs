@@ -64,6 +64,33 @@ pub fn move_aside(path: &Path) -> Result<PathBuf, OpsError> {
     Ok(target)
 }
 
+/// Copies a directory to `DIR.lifeboat-<UTC time>` (every file fsynced) and returns the copy:
+/// the backup of a data dir that must stay in place (the seed of a recovery).
+pub fn copy_aside(dir: &Path) -> Result<PathBuf, OpsError> {
+    let target = with_suffix(dir, &format!(".lifeboat-{}", utc::compact_now()));
+    copy_dir(dir, &target)?;
+    sync_parent(&target)?;
+    Ok(target)
+}
+
+fn copy_dir(from: &Path, to: &Path) -> Result<(), OpsError> {
+    std::fs::create_dir_all(to).map_err(io(to))?;
+    for entry in std::fs::read_dir(from).map_err(io(from))? {
+        let entry = entry.map_err(io(from))?;
+        let src = entry.path();
+        let dst = to.join(entry.file_name());
+        if entry.file_type().map_err(io(&src))?.is_dir() {
+            copy_dir(&src, &dst)?;
+        } else {
+            std::fs::copy(&src, &dst).map_err(io(&src))?;
+            File::open(&dst)
+                .and_then(|f| f.sync_all())
+                .map_err(io(&dst))?;
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -81,5 +108,19 @@ mod tests {
         assert_eq!(std::fs::read(&aside2).unwrap(), b"two");
         assert!(!p.exists());
         assert!(!with_suffix(&p, ".tmp").exists());
+    }
+
+    #[test]
+    fn copy_aside_keeps_the_original_and_copies_every_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(data.join("member/wal")).unwrap();
+        std::fs::write(data.join("member/wal/0.wal"), b"wal").unwrap();
+        let copy = copy_aside(&data).unwrap();
+        assert_eq!(
+            std::fs::read(copy.join("member/wal/0.wal")).unwrap(),
+            b"wal"
+        );
+        assert!(data.join("member/wal/0.wal").exists());
     }
 }

@@ -2,12 +2,12 @@
 //! etcd processes on this machine (drills and tests); systemd and static-pod executors will
 //! implement the same trait for real nodes.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
+use crate::OpsError;
 use crate::files::move_aside;
 use crate::local::{LocalCluster, MemberState};
 use crate::settings::ConnectionSettings;
-use crate::{OpsError, utc};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StartMode {
@@ -92,9 +92,7 @@ impl Executor for LocalExecutor<'_> {
         let Some(dir) = self.data_dir(member) else {
             return Ok(None);
         };
-        let target = crate::files::with_suffix(&dir, &format!(".lifeboat-{}", utc::compact_now()));
-        copy_dir(&dir, &target)?;
-        Ok(Some(target))
+        crate::files::copy_aside(&dir).map(Some)
     }
 
     fn clear_data(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError> {
@@ -122,27 +120,4 @@ impl Executor for LocalExecutor<'_> {
             .map(|i| vec![self.cluster.peer_url(i)])
             .unwrap_or_default()
     }
-}
-
-/// A plain recursive copy with fsync of each file: the backup must survive a crash too.
-fn copy_dir(from: &Path, to: &Path) -> Result<(), OpsError> {
-    let io = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| OpsError::LocalIo { path: p, source }
-    };
-    std::fs::create_dir_all(to).map_err(io(to))?;
-    for entry in std::fs::read_dir(from).map_err(io(from))? {
-        let entry = entry.map_err(io(from))?;
-        let src = entry.path();
-        let dst = to.join(entry.file_name());
-        if entry.file_type().map_err(io(&src))?.is_dir() {
-            copy_dir(&src, &dst)?;
-        } else {
-            std::fs::copy(&src, &dst).map_err(io(&src))?;
-            std::fs::File::open(&dst)
-                .and_then(|f| f.sync_all())
-                .map_err(io(&dst))?;
-        }
-    }
-    Ok(())
 }

@@ -13,6 +13,7 @@ pub mod node;
 mod plan;
 mod run;
 mod runbook;
+mod wait;
 
 pub use evidence::{from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};

@@ -120,7 +120,13 @@ async fn execute(
         Step::ForceNewCluster { member } => {
             exec.stop(member)?;
             exec.start(member, StartMode::ForceNewCluster)?;
-            wait_leader(&exec.settings_for(member), 1).await?;
+            super::wait::until_leading(
+                &exec.settings_for(member),
+                Some(1),
+                START_TIMEOUT,
+                "the seed",
+            )
+            .await?;
         }
         Step::CheckSeed {
             member,
@@ -137,7 +143,13 @@ async fn execute(
         Step::RestartNormally { member } => {
             exec.stop(member)?;
             exec.start(member, StartMode::Normal)?;
-            wait_leader(&exec.settings_for(member), 1).await?;
+            super::wait::until_leading(
+                &exec.settings_for(member),
+                Some(1),
+                START_TIMEOUT,
+                "the seed",
+            )
+            .await?;
         }
         Step::AddLearner { peer_urls, .. } => {
             let settings = exec.settings_all();
@@ -162,7 +174,12 @@ async fn execute(
                     },
                 )?;
             }
-            wait_answers(&exec.settings_for(member)).await?;
+            super::wait::until_answering(
+                &exec.settings_for(member),
+                START_TIMEOUT,
+                "the joining member",
+            )
+            .await?;
         }
         Step::Promote { member } => {
             let settings = exec.settings_all();
@@ -212,45 +229,6 @@ async fn leader_with_retry(
             Err(e) if tokio::time::Instant::now() >= deadline => return Err(e),
             Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
         }
-    }
-}
-
-async fn wait_leader(settings: &ConnectionSettings, members: usize) -> Result<(), OpsError> {
-    let tls = settings.validate()?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        let st = diagnose(
-            &gather(settings, tls.as_ref(), true).await,
-            &DiagnoseOptions::default(),
-        );
-        let leads = st.endpoints.iter().any(|e| e.is_leader);
-        if leads && st.quorum.has_quorum && st.members.len() == members {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(OpsError::Local(format!(
-                "the seed did not lead a {members}-member cluster within {START_TIMEOUT:?}: {:?}",
-                st.findings.iter().map(|f| f.code).collect::<Vec<_>>()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
-
-async fn wait_answers(settings: &ConnectionSettings) -> Result<(), OpsError> {
-    let tls = settings.validate()?;
-    let deadline = tokio::time::Instant::now() + START_TIMEOUT;
-    loop {
-        let obs = gather(settings, tls.as_ref(), true).await;
-        if obs.endpoints.iter().all(|e| e.status.is_ok()) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(OpsError::Local(format!(
-                "the joining member did not answer within {START_TIMEOUT:?}"
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

@@ -11,7 +11,6 @@ use crate::files::move_aside;
 use crate::member::{add, leader_endpoint, promote_when_ready};
 use crate::recover::Journal;
 use crate::settings::ConnectionSettings;
-use crate::status::gather;
 
 pub struct RejoinRequest<'a> {
     pub service: &'a mut dyn NodeService,
@@ -79,7 +78,12 @@ pub async fn rejoin(
                 }
                 4 => {
                     req.service.start()?;
-                    wait_answers(&req.local).await?;
+                    crate::recover::wait::until_answering(
+                        &req.local,
+                        super::seed::NODE_TIMEOUT,
+                        "etcd on this node",
+                    )
+                    .await?;
                 }
                 _ => {
                     let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
@@ -108,22 +112,4 @@ pub async fn rejoin(
         done.push(step);
     }
     Ok(done)
-}
-
-async fn wait_answers(local: &ConnectionSettings) -> Result<(), OpsError> {
-    let tls = local.validate()?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let obs = gather(local, tls.as_ref(), true).await;
-        if obs.endpoints.iter().any(|e| e.status.is_ok()) {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(OpsError::Local(
-                "etcd on this node did not answer within 120 s after starting; check its log"
-                    .into(),
-            ));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }

@@ -6,10 +6,9 @@ use std::time::{Duration, Instant};
 
 use super::NodeStep;
 use super::service::{NodeService, Setting};
+use crate::OpsError;
 use crate::recover::Journal;
 use crate::settings::ConnectionSettings;
-use crate::status::{DiagnoseOptions, diagnose, gather};
-use crate::{OpsError, utc};
 
 pub struct SeedRequest<'a> {
     pub service: &'a mut dyn NodeService,
@@ -19,6 +18,9 @@ pub struct SeedRequest<'a> {
     /// Skip the check that no other member still answers.
     pub i_have_fenced: bool,
 }
+
+/// How long etcd on a real node may take to start (a large db, a slow disk).
+pub(super) const NODE_TIMEOUT: Duration = Duration::from_secs(120);
 
 const STEPS: [&str; 5] = [
     "check that no other member answers (split-brain guard)",
@@ -50,13 +52,25 @@ pub async fn seed(
                 3 => {
                     req.service.set(Setting::ForceNewCluster, Some("true"))?;
                     req.service.start()?;
-                    wait_single_leader(&req.local).await?;
+                    crate::recover::wait::until_leading(
+                        &req.local,
+                        None,
+                        NODE_TIMEOUT,
+                        "etcd on this node",
+                    )
+                    .await?;
                 }
                 _ => {
                     req.service.set(Setting::ForceNewCluster, None)?;
                     req.service.stop()?;
                     req.service.start()?;
-                    wait_single_leader(&req.local).await?;
+                    crate::recover::wait::until_leading(
+                        &req.local,
+                        None,
+                        NODE_TIMEOUT,
+                        "etcd on this node",
+                    )
+                    .await?;
                 }
             }
             journal.mark_done(i, name)?;
@@ -127,43 +141,6 @@ fn backup(service: &dyn NodeService) -> Result<(), OpsError> {
             dir.display()
         )));
     }
-    let target = crate::files::with_suffix(&dir, &format!(".lifeboat-{}", utc::compact_now()));
-    let status = std::process::Command::new("cp")
-        .arg("-a")
-        .arg(&dir)
-        .arg(&target)
-        .status()
-        .map_err(|e| OpsError::Local(format!("cp -a {}: {e}", dir.display())))?;
-    if !status.success() {
-        return Err(OpsError::Local(format!(
-            "copying {} to {} failed",
-            dir.display(),
-            target.display()
-        )));
-    }
+    crate::files::copy_aside(&dir)?;
     Ok(())
-}
-
-pub(super) async fn wait_single_leader(local: &ConnectionSettings) -> Result<(), OpsError> {
-    let tls = local.validate()?;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
-    loop {
-        let st = diagnose(
-            &gather(local, tls.as_ref(), true).await,
-            &DiagnoseOptions::default(),
-        );
-        if st.endpoints.iter().any(|e| e.is_leader) && st.quorum.has_quorum {
-            return Ok(());
-        }
-        if tokio::time::Instant::now() >= deadline {
-            return Err(OpsError::Local(format!(
-                "etcd on this node did not lead within 120 s: {:?}; check its log (journalctl -u etcd, or crictl logs)",
-                st.findings
-                    .iter()
-                    .map(|f| f.message.clone())
-                    .collect::<Vec<_>>()
-            )));
-        }
-        tokio::time::sleep(Duration::from_millis(300)).await;
-    }
 }
