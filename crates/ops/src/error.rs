@@ -37,7 +37,9 @@ pub enum OpsError {
     #[error("local cluster: {0}")]
     Local(String),
 
-    #[error("local cluster I/O on {path}: {source}")]
+    /// A file on this machine could not be read, written, moved or synced (data dirs, backups,
+    /// env files, manifests, journals). The OS error says why (permission, space, missing).
+    #[error("{path}: {source} (check that path: permissions, free space, that it exists)")]
     LocalIo {
         path: PathBuf,
         #[source]

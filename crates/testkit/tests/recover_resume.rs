@@ -95,3 +95,42 @@ async fn interrupted_recovery_resumes_and_converges() {
         "the seed's data dir was backed up before force-new-cluster"
     );
 }
+
+#[tokio::test]
+async fn a_saved_plan_of_another_cluster_is_refused_and_nothing_is_touched() {
+    use ops::recover::{Journal, MemberSpec, SurvivorEvidence, plan};
+    let mut tc = TestCluster::plain(1).await;
+    let state = tc.cluster.dir().join("state");
+    let other = plan(
+        &[MemberSpec {
+            name: "elsewhere".into(),
+            peer_urls: vec!["http://198.18.0.9:2380".into()],
+        }],
+        &[SurvivorEvidence {
+            name: "elsewhere".into(),
+            committed: 1,
+            last_term: 1,
+            last_index: 1,
+            revision: None,
+            source: "test".into(),
+        }],
+    )
+    .unwrap();
+    Journal::open(&state).unwrap().save_plan(&other).unwrap();
+    let mut exec = LocalExecutor {
+        cluster: &mut tc.cluster,
+    };
+    let err = recover_local(&mut exec, &state, &mut |_| {})
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("elsewhere") && err.contains("state dir"),
+        "{err}"
+    );
+    assert_eq!(
+        tc.cluster.members()[0].state,
+        testkit::MemberState::Running,
+        "m1 was not fenced"
+    );
+}

@@ -319,7 +319,25 @@ pub async fn recover_local(
 ) -> Result<(Plan, RunReport), OpsError> {
     let mut journal = Journal::open(state_dir)?;
     let plan = match journal.saved_plan()? {
-        Some(p) => p,
+        Some(p) => {
+            // A state dir left from another cluster must not steer this one.
+            let known = exec.members();
+            let strangers: Vec<&str> = p
+                .steps
+                .iter()
+                .filter_map(step_member)
+                .filter(|m| !known.iter().any(|k| k == m))
+                .collect();
+            if !strangers.is_empty() {
+                return Err(OpsError::Config(format!(
+                    "the saved plan in {} names members this cluster does not have ({}); it \
+                     belongs to another recovery. Move that state dir aside to plan anew",
+                    state_dir.display(),
+                    strangers.join(", ")
+                )));
+            }
+            p
+        }
         None => {
             for m in exec.members() {
                 exec.stop(&m)?;
@@ -341,4 +359,18 @@ pub async fn recover_local(
     };
     let report = run(&plan, exec, &mut journal, on_step).await?;
     Ok((plan, report))
+}
+
+fn step_member(step: &Step) -> Option<&str> {
+    match step {
+        Step::Fence { member }
+        | Step::Backup { member }
+        | Step::ForceNewCluster { member }
+        | Step::CheckSeed { member, .. }
+        | Step::RestartNormally { member }
+        | Step::AddLearner { member, .. }
+        | Step::StartJoining { member }
+        | Step::Promote { member } => Some(member),
+        Step::Verify => None,
+    }
 }
