@@ -4,8 +4,6 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
-use etcd_client::MemberAddOptions;
-
 use super::pki::Pki;
 use super::ports::free_port;
 use super::process::{etcd_binary, signal, spawn};
@@ -281,81 +279,27 @@ impl LocalCluster {
     }
 
     /// Adds a member to the running cluster's membership (as a learner if asked) without
-    /// starting it. Returns its index and its member ID.
+    /// starting it, the way `lifeboat member add` does. Returns its index and its member ID.
     pub async fn add_member(
         &mut self,
         name: &str,
         learner: bool,
     ) -> Result<(usize, u64), OpsError> {
         let mut member = self.new_member(name)?;
-        let peer = format!("{}://127.0.0.1:{}", self.scheme(), member.peer_port);
+        let peers = [format!(
+            "{}://127.0.0.1:{}",
+            self.scheme(),
+            member.peer_port
+        )];
         let settings = self.settings();
         let tls = settings.validate()?;
-        // etcd 3.4 refuses to add a voter until the leader has been connected to every member
-        // for 5 s ("unhealthy cluster"); a fresh cluster needs a few retries.
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match self
-                .try_add_member(&mut member, name, &peer, learner, &settings, tls.as_ref())
-                .await
-            {
-                Ok(id) => {
-                    self.members.push(member);
-                    return Ok((self.members.len() - 1, id));
-                }
-                Err(e)
-                    if e.to_string().contains("unhealthy cluster")
-                        && tokio::time::Instant::now() < deadline =>
-                {
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    async fn try_add_member(
-        &self,
-        member: &mut LocalMember,
-        name: &str,
-        peer: &str,
-        learner: bool,
-        settings: &ConnectionSettings,
-        tls: Option<&crate::settings::ValidatedTls>,
-    ) -> Result<u64, OpsError> {
-        let mut last_err = None;
-        for ep in &settings.endpoints {
-            let Ok(c) = crate::client::connect(ep, tls, settings).await else {
-                continue;
-            };
-            let opts = learner.then(|| MemberAddOptions::new().with_is_learner());
-            let peers = [peer.to_string()];
-            match c
-                .call(|mut cl| async move { cl.member_add(peers, opts).await })
-                .await
-            {
-                Ok(resp) => {
-                    let id = resp.member().map(|m| m.id()).unwrap_or(0);
-                    // The new member must be told about everyone the cluster lists, itself too.
-                    let mut parts: Vec<String> = resp
-                        .member_list()
-                        .iter()
-                        .filter(|m| m.id() != id)
-                        .filter_map(|m| {
-                            let name = self.name_for_peer(m.peer_urls().first()?)?;
-                            Some(format!("{name}={}", m.peer_urls().first()?))
-                        })
-                        .collect();
-                    parts.push(format!("{name}={peer}"));
-                    member.initial_cluster = parts.join(",");
-                    member.initial_state = "existing";
-                    member.state = MemberState::NeverStarted;
-                    return Ok(id);
-                }
-                Err(e) => last_err = Some(e),
-            }
-        }
-        Err(last_err.unwrap_or_else(|| OpsError::Local("no member reachable to add to".into())))
+        let (_, mut client) = crate::member::leader_endpoint(&settings, tls.as_ref()).await?;
+        let (id, members) = crate::member::add(&mut client, &peers, learner).await?;
+        member.initial_cluster = crate::member::initial_cluster(&members, &peers, name);
+        member.initial_state = "existing";
+        member.state = MemberState::NeverStarted;
+        self.members.push(member);
+        Ok((self.members.len() - 1, id))
     }
 
     /// Reserves ports and a data dir for a member that something else (lifeboat itself, in
@@ -413,12 +357,6 @@ impl LocalCluster {
         let text = std::fs::read_to_string(&self.members[i].log).unwrap_or_default();
         let all: Vec<&str> = text.lines().collect();
         all[all.len().saturating_sub(lines)..].join("\n")
-    }
-
-    fn name_for_peer(&self, peer: &str) -> Option<String> {
-        (0..self.members.len())
-            .find(|i| self.peer_url(*i) == peer)
-            .map(|i| self.members[i].name.clone())
     }
 
     fn new_member(&self, name: &str) -> Result<LocalMember, OpsError> {

@@ -65,14 +65,7 @@ pub fn run(ctx: &Context, args: &AddArgs) -> anyhow::Result<Exit> {
             },
         );
     }
-    let safety = super::Safety {
-        dry_run: false,
-        yes: true,
-        force: args.force,
-        backup_dir: Default::default(),
-        no_backup: true,
-    };
-    super::guard(&change, &safety)?;
+    super::guard(&change, args.force)?;
     super::require_all_voters_up(&status, None)?;
     let (id, members) = rt.block_on(add(&mut client, &args.peer_urls, !args.voter))?;
     let id_hex = ops::ids::hex_id(id);

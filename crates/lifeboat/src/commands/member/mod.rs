@@ -83,8 +83,8 @@ pub fn describe(change: &Change) -> String {
 }
 
 /// Applies the guard: a refused change stops here unless `--force`.
-pub fn guard(change: &Change, safety: &Safety) -> anyhow::Result<()> {
-    match (&change.refusal, safety.force) {
+pub fn guard(change: &Change, force: bool) -> anyhow::Result<()> {
+    match (&change.refusal, force) {
         (Some(r), false) => anyhow::bail!(
             "refused: {r}. Fix the unhealthy members first (see `lifeboat status`), or pass --force \
              if an outage is what you want"
@@ -116,8 +116,8 @@ pub fn require_all_voters_up(
 }
 
 /// Asks on a terminal; elsewhere requires --yes.
-pub fn confirm(safety: &Safety, what: &str) -> anyhow::Result<()> {
-    if safety.yes {
+pub fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
+    if yes {
         return Ok(());
     }
     if !std::io::stdin().is_terminal() {

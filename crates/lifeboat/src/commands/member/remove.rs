@@ -38,9 +38,9 @@ pub fn run(ctx: &Context, args: &RemoveArgs) -> anyhow::Result<Exit> {
         dry_run: args.safety.dry_run,
     };
     if !args.safety.dry_run {
-        super::guard(&result.change, &args.safety)?;
+        super::guard(&result.change, args.safety.force)?;
         let label = target.label();
-        super::confirm(&args.safety, &format!("Remove member {label}"))?;
+        super::confirm(args.safety.yes, &format!("Remove member {label}"))?;
         result.backup = rt.block_on(super::backup(&settings, tls.as_ref(), &args.safety))?;
         let id = ops::ids::parse_hex_id(&target.id).unwrap_or(0);
         rt.block_on(remove(&mut client, id))?;

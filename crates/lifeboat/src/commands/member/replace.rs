@@ -89,9 +89,9 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
             out.steps
                 .push(format!("remove old member {} ({})", o.name, o.id));
             if !args.safety.dry_run {
-                super::guard(&change, &args.safety)?;
+                super::guard(&change, args.safety.force)?;
                 super::confirm(
-                    &args.safety,
+                    args.safety.yes,
                     &format!("Replace member {} ({}) with {}", o.name, o.id, args.name),
                 )?;
                 out.backup = rt.block_on(super::backup(&settings, tls.as_ref(), &args.safety))?;

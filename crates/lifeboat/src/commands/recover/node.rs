@@ -96,16 +96,7 @@ impl NodeArgs {
 impl NodeArgs {
     /// Asks on a terminal; elsewhere requires --yes.
     pub fn confirm(&self, what: &str) -> anyhow::Result<()> {
-        crate::commands::member::confirm(
-            &crate::commands::member::Safety {
-                dry_run: false,
-                yes: self.yes,
-                force: false,
-                backup_dir: Default::default(),
-                no_backup: true,
-            },
-            what,
-        )
+        crate::commands::member::confirm(self.yes, what)
     }
 }
 
