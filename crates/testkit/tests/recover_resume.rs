@@ -85,6 +85,16 @@ async fn interrupted_recovery_resumes_and_converges() {
     for (k, v) in &acked {
         assert_eq!(found.get(k), Some(v), "acknowledged key {k} lost");
     }
+    // The finished run's journal is closed: the next disaster starts a new plan.
+    assert!(
+        !state.exists(),
+        "the state dir of a finished recovery is moved aside"
+    );
+    let closed = std::fs::read_dir(tc.cluster.dir())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .any(|e| e.file_name().to_string_lossy().starts_with("state.done-"));
+    assert!(closed, "the journal is kept as state.done-<time>");
     // The seed's original data dir was kept as a backup.
     let kept = std::fs::read_dir(tc.cluster.dir())
         .unwrap()

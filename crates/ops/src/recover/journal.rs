@@ -74,6 +74,18 @@ impl Journal {
         write_atomic(&self.dir.join(Self::PLAN), &bytes, 0o600)
     }
 
+    /// Closes a completed run: the state dir is renamed to `DIR.done-<UTC time>` (kept, for the
+    /// record), so the next disaster starts a new run instead of finding every step "done".
+    pub fn finish(self) -> Result<std::path::PathBuf, OpsError> {
+        let done = crate::files::with_suffix(&self.dir, &format!(".done-{}", utc::compact_now()));
+        std::fs::rename(&self.dir, &done).map_err(|source| OpsError::LocalIo {
+            path: self.dir.clone(),
+            source,
+        })?;
+        crate::files::sync_parent(&done)?;
+        Ok(done)
+    }
+
     pub fn is_done(&self, step: usize) -> bool {
         self.done.contains(&step)
     }

@@ -358,6 +358,7 @@ pub async fn recover_local(
         }
     };
     let report = run(&plan, exec, &mut journal, on_step).await?;
+    journal.finish()?;
     Ok((plan, report))
 }
 

@@ -111,5 +111,6 @@ pub async fn rejoin(
         on_step(&step);
         done.push(step);
     }
+    journal.finish()?;
     Ok(done)
 }

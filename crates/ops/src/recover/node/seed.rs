@@ -83,6 +83,7 @@ pub async fn seed(
         on_step(&step);
         done.push(step);
     }
+    journal.finish()?;
     Ok(done)
 }
 
