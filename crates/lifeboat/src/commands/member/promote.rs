@@ -17,6 +17,10 @@ pub struct PromoteArgs {
     /// How long to keep retrying while the learner catches up
     #[arg(long, default_value = "2m", value_parser = humantime::parse_duration)]
     pub wait: Duration,
+
+    /// Override the quorum guard
+    #[arg(long)]
+    pub force: bool,
 }
 
 pub fn run(ctx: &Context, args: &PromoteArgs) -> anyhow::Result<Exit> {
@@ -28,6 +32,7 @@ pub fn run(ctx: &Context, args: &PromoteArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("member {} is already a voter", target.id);
     }
     let change = Change::promote(&status, &target.id);
+    super::guard(&change, args.force)?;
     let id = ops::ids::parse_hex_id(&target.id).unwrap_or(0);
     rt.block_on(promote_when_ready(&settings, tls.as_ref(), id, args.wait))?;
     match ctx.format {
