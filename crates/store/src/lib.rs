@@ -9,6 +9,7 @@
 //! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
 //! - [`keys`]: live keys under a prefix, metadata only.
+//! - [`objects`]: latest values (or value digests) under a prefix.
 //! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
 //! - [`mvcc`]: revision keys and `mvccpb.KeyValue`.
 //! - [`kube`]: Kubernetes key layout and value encodings.
@@ -33,6 +34,7 @@ pub mod keys;
 pub mod kube;
 pub mod live;
 pub mod mvcc;
+pub mod objects;
 pub mod proto;
 pub mod raftpb;
 pub mod rank;

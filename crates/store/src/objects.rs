@@ -1,0 +1,95 @@
+//! The latest live value of every key under a prefix, read from a backend: what `kube list`,
+//! `kube get` and `snapshot diff` see in a snapshot. Unlike [`crate::keys`], values are
+//! returned; callers decide what to show (Secrets are redacted by the `kube` crate).
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use crate::mvcc::{KeyValue, Revision};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LatestKv {
+    pub key: Vec<u8>,
+    pub value: Vec<u8>,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+}
+
+/// A key's latest state without its value: enough to compare two backends in little memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeyDigest {
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub size: u64,
+    /// FNV-1a 64 of the value.
+    pub digest: u64,
+}
+
+fn fnv64(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Walks the `key` bucket (revision order) and keeps, per key under `prefix`, what `keep`
+/// makes of its newest revision; tombstones remove the key.
+fn latest_by<T>(
+    db: &bolt::Db,
+    prefix: &[u8],
+    keep: &mut dyn FnMut(&KeyValue<'_>) -> T,
+) -> Result<BTreeMap<Vec<u8>, T>, bolt::Error> {
+    let mut latest: BTreeMap<Vec<u8>, T> = BTreeMap::new();
+    let Some(bucket) = db.bucket(b"key")? else {
+        return Ok(latest);
+    };
+    db.for_each(&bucket, &mut |e| {
+        let (Ok(rev), Ok(kv)) = (Revision::parse(e.key), KeyValue::decode(e.value)) else {
+            return ControlFlow::Continue(());
+        };
+        if !kv.key.starts_with(prefix) {
+            return ControlFlow::Continue(());
+        }
+        if rev.tombstone {
+            latest.remove(kv.key);
+        } else if let Some(slot) = latest.get_mut(kv.key) {
+            *slot = keep(&kv);
+        } else {
+            latest.insert(kv.key.to_vec(), keep(&kv));
+        }
+        ControlFlow::Continue(())
+    })?;
+    Ok(latest)
+}
+
+/// Latest live key-values under `prefix`, in key order.
+pub fn latest(db: &bolt::Db, prefix: &[u8]) -> Result<Vec<LatestKv>, bolt::Error> {
+    let map = latest_by(db, prefix, &mut |kv| LatestKv {
+        key: kv.key.to_vec(),
+        value: kv.value.to_vec(),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+        lease: kv.lease,
+    })?;
+    Ok(map.into_values().collect())
+}
+
+/// Latest live keys under `prefix` with a digest of their values, in key order.
+pub fn digests(db: &bolt::Db, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, KeyDigest>, bolt::Error> {
+    latest_by(db, prefix, &mut |kv| KeyDigest {
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        size: kv.value.len() as u64,
+        digest: fnv64(kv.value),
+    })
+}
+
+/// The digest [`digests`] records, for values read elsewhere (a live member).
+pub fn value_digest(value: &[u8]) -> u64 {
+    fnv64(value)
+}
