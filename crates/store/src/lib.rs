@@ -21,13 +21,15 @@
 //! - [`datadir`]: one member dir summarised; [`rank`]: survivors ordered for recovery.
 //! - [`live`]: whether a process holds the files (from `/proc/locks`).
 //!
-//! Restore (the one writer here):
+//! Writers (a new file each time, the source untouched):
 //! - [`restore`]: new member data dirs from a snapshot: backend rewrite, WAL, snap.
+//! - [`edit`]: a new snapshot with keys deleted (offline `kube delete`).
 //!
 //! Shared: [`proto`] (bounds-checked protobuf wire decoding), [`error`].
 
 pub mod analyze;
 pub mod datadir;
+pub mod edit;
 pub mod encrypted;
 pub mod error;
 pub mod keys;

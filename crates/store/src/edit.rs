@@ -1,0 +1,251 @@
+//! Offline edits of a snapshot (spec 6.4): a new snapshot file is written, the source is never
+//! touched. Deleting a key appends its tombstone at revision `R+1` (R = the store's current
+//! revision, compaction marks included) to the `key` bucket, as etcd's own delete would: key
+//! `(R+1)_<i>t`, value `KeyValue{key}`. Every other bucket, key, value and revision is copied
+//! unchanged; `consistent_index` and `term` are left alone.
+
+use std::collections::BTreeSet;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use bolt::{Db, Writer};
+use sha2::{Digest, Sha256};
+
+use crate::mvcc::Revision;
+use crate::objects;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EditError {
+    #[error("{0}")]
+    Source(String),
+    #[error("key {0} is not in the snapshot (or already deleted): nothing to delete")]
+    NotFound(String),
+    #[error("{}: {what}", path.display())]
+    Io { path: PathBuf, what: String },
+    #[error(transparent)]
+    Write(#[from] bolt::WriteError),
+}
+
+/// One deleted key and the state it had.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Deleted {
+    pub key: String,
+    pub mod_revision: i64,
+    pub create_revision: i64,
+    pub version: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct EditOutcome {
+    /// The revision the tombstones were written at.
+    pub revision: i64,
+    pub deleted: Vec<Deleted>,
+    pub size: u64,
+}
+
+fn meta_revision(db: &Db, key: &[u8]) -> Result<i64, EditError> {
+    let Some(meta) = db
+        .bucket(b"meta")
+        .map_err(|e| EditError::Source(e.to_string()))?
+    else {
+        return Err(EditError::Source(
+            "no meta bucket: not an etcd backend".into(),
+        ));
+    };
+    Ok(meta
+        .get(db, key)
+        .map_err(|e| EditError::Source(e.to_string()))?
+        .and_then(|v| Revision::main_of(&v))
+        .unwrap_or(0))
+}
+
+/// The tombstone value: `mvccpb.KeyValue{key}` (field 1).
+fn tombstone_value(key: &[u8]) -> Vec<u8> {
+    let mut out = vec![0x0a];
+    let mut n = key.len() as u64;
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+    out.extend_from_slice(key);
+    out
+}
+
+/// Writes `db` with `keys` deleted to `out` (bbolt only, no trailer).
+pub fn delete_keys<W: Write + Seek>(
+    db: &Db,
+    out: W,
+    keys: &[Vec<u8>],
+) -> Result<(W, EditOutcome), EditError> {
+    let wanted: BTreeSet<&[u8]> = keys.iter().map(Vec::as_slice).collect();
+    // Every key must be live now; the state it had goes into the outcome (and the backup).
+    let mut deleted = Vec::new();
+    for key in &wanted {
+        let live = objects::latest(db, key).map_err(|e| EditError::Source(e.to_string()))?;
+        let kv = live
+            .into_iter()
+            .find(|kv| kv.key.as_slice() == *key)
+            .ok_or_else(|| EditError::NotFound(String::from_utf8_lossy(key).into_owned()))?;
+        deleted.push(Deleted {
+            key: String::from_utf8_lossy(key).into_owned(),
+            mod_revision: kv.mod_revision,
+            create_revision: kv.create_revision,
+            version: kv.version,
+        });
+    }
+    let compact =
+        meta_revision(db, b"scheduledCompactRev")?.max(meta_revision(db, b"finishedCompactRev")?);
+
+    let mut w = Writer::new(out, db.page_size() as usize)?;
+    let mut last_main = 0i64;
+    let mut failed: Option<EditError> = None;
+    let mut tombstones_at = 0i64;
+    let mut in_key = false;
+    let finish_key_bucket = |w: &mut Writer<W>, last_main: i64| -> Result<i64, EditError> {
+        let revision = last_main.max(compact) + 1;
+        for (sub, key) in wanted.iter().enumerate() {
+            let rev = Revision {
+                main: revision,
+                sub: sub as i64,
+                tombstone: true,
+            };
+            w.put(&rev.to_key(), &tombstone_value(key))?;
+        }
+        Ok(revision)
+    };
+    let report = db.walk(1, &mut |e| {
+        let step = (|| -> Result<(), EditError> {
+            let depth = e.path.len();
+            while w.depth() > depth {
+                if w.depth() == 1 && in_key {
+                    tombstones_at = finish_key_bucket(&mut w, last_main)?;
+                    in_key = false;
+                }
+                w.end_bucket()?;
+            }
+            if depth == 1 && in_key {
+                if let Some(m) = Revision::main_of(e.key) {
+                    last_main = last_main.max(m);
+                }
+            }
+            if e.is_bucket {
+                let seq = e.value.get(8..16).map_or(0, |s| {
+                    let mut a = [0u8; 8];
+                    a.copy_from_slice(s);
+                    u64::from_le_bytes(a)
+                });
+                w.begin_bucket(e.key, seq)?;
+                if depth == 0 {
+                    in_key = e.key == b"key";
+                }
+            } else {
+                w.put(e.key, e.value)?;
+            }
+            Ok(())
+        })();
+        match step {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(err) => {
+                failed = Some(err);
+                ControlFlow::Break(())
+            }
+        }
+    });
+    if let Some(err) = failed {
+        return Err(err);
+    }
+    if let Some(p) = report.problems.into_iter().next() {
+        return Err(EditError::Source(format!("bbolt structure: {p}")));
+    }
+    while w.depth() > 0 {
+        if w.depth() == 1 && in_key {
+            tombstones_at = finish_key_bucket(&mut w, last_main)?;
+            in_key = false;
+        }
+        w.end_bucket()?;
+    }
+    if tombstones_at == 0 {
+        return Err(EditError::Source(
+            "no key bucket: not an etcd backend".into(),
+        ));
+    }
+    let txid = db.meta().txid.saturating_add(1);
+    let (out, written) = w.finish(txid)?;
+    Ok((
+        out,
+        EditOutcome {
+            revision: tombstones_at,
+            deleted,
+            size: written.pages * u64::from(written.page_size),
+        },
+    ))
+}
+
+/// Writes a new snapshot file (bbolt + SHA-256 trailer) at `out` with `keys` deleted. `out`
+/// must not exist; it is written as `out.part`, fsynced, then renamed.
+pub fn delete_to_snapshot(db: &Db, out: &Path, keys: &[Vec<u8>]) -> Result<EditOutcome, EditError> {
+    let io = |what: String| EditError::Io {
+        path: out.to_path_buf(),
+        what,
+    };
+    if out.exists() {
+        return Err(io(
+            "exists; choose another --out (nothing is overwritten)".into()
+        ));
+    }
+    let mut part_name = out.as_os_str().to_owned();
+    part_name.push(".part");
+    let part = PathBuf::from(part_name);
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(&part)
+        .map_err(|e| io(format!("cannot create {}: {e}", part.display())))?;
+    let result = (|| {
+        let (mut file, outcome) = delete_keys(db, file, keys)?;
+        // The trailer: SHA-256 of the bbolt bytes, as `etcdctl snapshot save` appends it.
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| io(e.to_string()))?;
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        let mut left = outcome.size;
+        while left > 0 {
+            let want = buf.len().min(left as usize);
+            let n = file.read(&mut buf[..want]).map_err(|e| io(e.to_string()))?;
+            if n == 0 {
+                return Err(io("short read while hashing".into()));
+            }
+            hasher.update(&buf[..n]);
+            left -= n as u64;
+        }
+        file.seek(SeekFrom::Start(outcome.size))
+            .map_err(|e| io(e.to_string()))?;
+        file.write_all(&hasher.finalize())
+            .map_err(|e| io(e.to_string()))?;
+        file.set_len(outcome.size + 32)
+            .map_err(|e| io(e.to_string()))?;
+        file.sync_all().map_err(|e| io(e.to_string()))?;
+        Ok(outcome)
+    })();
+    match result {
+        Ok(outcome) => {
+            std::fs::rename(&part, out)
+                .map_err(|e| io(format!("rename from {}: {e}", part.display())))?;
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                if let Ok(d) = std::fs::File::open(dir) {
+                    let _ = d.sync_all();
+                }
+            }
+            Ok(outcome)
+        }
+        Err(e) => {
+            // A half-written edit is of no use and holds a copy of the data: remove it.
+            let _ = std::fs::remove_file(&part);
+            Err(e)
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! Offline delete on the real etcd 3.4.23 fixture snapshot: the new file is a sound snapshot
+//! with exactly that key gone and everything else identical.
+
+use std::path::PathBuf;
+
+use store::edit::{EditError, delete_to_snapshot};
+use store::objects::latest;
+use store::snapshot::SnapshotFile;
+
+const CCNP: &[u8] = b"/registry/cilium.io/ciliumclusterwidenetworkpolicies/default-deny";
+
+fn fixture() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/fixtures/etcd-3.4.23/snapshot.db")
+}
+
+#[test]
+fn delete_writes_a_sound_snapshot_without_the_key() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("edited.db");
+    let src = SnapshotFile::open(&fixture()).expect("fixture");
+    let db = src.db().expect("db");
+    let before = latest(&db, b"").expect("walk");
+    let outcome = delete_to_snapshot(&db, &out, &[CCNP.to_vec()]).expect("delete");
+    assert_eq!(outcome.deleted.len(), 1);
+    // Revision 37 is the fixture's current revision; the tombstone goes one above.
+    assert_eq!(outcome.revision, 38);
+
+    let report = store::report::verify(&out).expect("verify runs");
+    assert!(report.sound, "{report:?}");
+    let edited = SnapshotFile::open(&out).expect("edited");
+    let after = latest(&edited.db().expect("db"), b"").expect("walk");
+    let expected: Vec<_> = before.iter().filter(|kv| kv.key != CCNP).cloned().collect();
+    assert_eq!(after, expected);
+    assert_eq!(before.len(), after.len() + 1);
+    assert!(!dir.path().join("edited.db.part").exists());
+}
+
+#[test]
+fn missing_keys_and_existing_outputs_are_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = SnapshotFile::open(&fixture()).expect("fixture");
+    let db = src.db().expect("db");
+    let out = dir.path().join("x.db");
+    let err = delete_to_snapshot(&db, &out, &[b"/registry/pods/none/none".to_vec()]).unwrap_err();
+    assert!(matches!(err, EditError::NotFound(_)), "{err}");
+    assert!(!out.exists() && !dir.path().join("x.db.part").exists());
+    std::fs::write(&out, b"keep me").expect("write");
+    let err = delete_to_snapshot(&db, &out, &[CCNP.to_vec()]).unwrap_err();
+    assert!(err.to_string().contains("exists"), "{err}");
+    assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
+}
