@@ -17,7 +17,7 @@ use crate::output::{self, Format, OutputArg};
 #[command(name = "lifeboat", version, about, long_about = None, max_term_width = 110)]
 pub struct Cli {
     /// Output format: a table for people, JSON for scripts (the same data); txt and dot for
-    /// `policy connectivity` only
+    /// `policy connectivity` only, yaml for `kube get` only
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputArg::Table)]
     pub output: OutputArg,
 
@@ -49,6 +49,9 @@ pub enum Command {
     /// Network policy before `kubectl apply`: which control-plane flows it cuts, and why
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Kubernetes objects through etcd, without the API server: list, get, delete, put back
+    #[command(subcommand)]
+    Kube(commands::kube::KubeCommand),
 }
 
 /// Shared by every command: how to print and how to reach etcd.
@@ -75,7 +78,8 @@ pub fn main() -> ExitCode {
     };
     if !cli.output_fits() {
         output::note(
-            "lifeboat: -o txt and -o dot are for `policy connectivity`; use -o table or -o json",
+            "lifeboat: -o txt and -o dot are for `policy connectivity`, -o yaml for `kube get`; \
+             use -o table or -o json",
         );
         return Exit::Usage.into();
     }
@@ -93,6 +97,7 @@ pub fn main() -> ExitCode {
         Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
         Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
+        Command::Kube(cmd) => commands::kube::run(&ctx, &cmd),
     };
     match result {
         Ok(code) => code.into(),
@@ -109,13 +114,19 @@ pub fn main() -> ExitCode {
 }
 
 impl Cli {
-    /// `-o txt|dot` means something only to `policy connectivity`.
+    /// `-o txt|dot` means something only to `policy connectivity`, `-o yaml` to `kube get`.
     fn output_fits(&self) -> bool {
-        matches!(self.output, OutputArg::Table | OutputArg::Json)
-            || matches!(
+        match self.output {
+            OutputArg::Table | OutputArg::Json => true,
+            OutputArg::Txt | OutputArg::Dot => matches!(
                 self.command,
                 Command::Policy(commands::policy::PolicyCommand::Connectivity(_))
-            )
+            ),
+            OutputArg::Yaml => matches!(
+                self.command,
+                Command::Kube(commands::kube::KubeCommand::Get(_))
+            ),
+        }
     }
 }
 

@@ -24,6 +24,7 @@ pub enum OutputArg {
     Json,
     Txt,
     Dot,
+    Yaml,
 }
 
 impl OutputArg {

@@ -20,12 +20,14 @@
 //! - [`files`]: crash-safe writes (temp, fsync, rename) and move-aside instead of delete.
 //! - [`utc`]: UTC timestamps for file names and manifests.
 //! - [`kv`]: reading key ranges in pages (responses are capped at 4 MiB).
+//! - [`kube`]: Kubernetes objects through etcd: list, get, delete with a backup, put it back.
 //! - [`ids`]: member and cluster IDs as etcd prints them (16 hex digits).
 
 pub mod client;
 pub mod error;
 pub mod files;
 pub mod ids;
+pub mod kube;
 pub mod kv;
 pub mod local;
 pub mod member;

@@ -1,12 +1,15 @@
 //! Offline edits of a snapshot (spec 6.4): a new snapshot file is written, the source is never
-//! touched. Deleting a key appends its tombstone at revision `R+1` (R = the store's current
-//! revision, compaction marks included) to the `key` bucket, as etcd's own delete would: key
-//! `(R+1)_<i>t`, value `KeyValue{key}`. Every other bucket, key, value and revision is copied
+//! touched. All changes land in one new revision `R+1` (R = the store's current revision,
+//! compaction marks included), appended to the `key` bucket as etcd's own transaction would
+//! write them: a delete is key `(R+1)_<i>t` with value `KeyValue{key}`; a put is key
+//! `(R+1)_<i>` with `KeyValue{key, create_revision (kept, or R+1 when new), mod_revision R+1,
+//! version+1, value}` and no lease. Every other bucket, key, value and revision is copied
 //! unchanged; `consistent_index` and `term` are left alone.
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::ops::ControlFlow;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bolt::{Db, Writer};
@@ -27,7 +30,22 @@ pub enum EditError {
     Write(#[from] bolt::WriteError),
 }
 
-/// One deleted key and the state it had.
+/// One change to make.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    Delete(Vec<u8>),
+    Put { key: Vec<u8>, value: Vec<u8> },
+}
+
+impl Change {
+    fn key(&self) -> &[u8] {
+        match self {
+            Change::Delete(k) | Change::Put { key: k, .. } => k,
+        }
+    }
+}
+
+/// One changed key and the state it had before (`mod_revision` 0: it did not exist).
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Deleted {
     pub key: String,
@@ -38,8 +56,9 @@ pub struct Deleted {
 
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct EditOutcome {
-    /// The revision the tombstones were written at.
+    /// The revision the changes were written at.
     pub revision: i64,
+    /// What each changed key held before, in the order of the changes.
     pub deleted: Vec<Deleted>,
     pub size: u64,
 }
@@ -74,25 +93,69 @@ fn tombstone_value(key: &[u8]) -> Vec<u8> {
 }
 
 /// Writes `db` with `keys` deleted to `out` (bbolt only, no trailer).
+fn key_value(key: &[u8], create: i64, modr: i64, version: i64, value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(key.len() + value.len() + 32);
+    let varint = |out: &mut Vec<u8>, mut v: u64| {
+        while v >= 0x80 {
+            out.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        out.push(v as u8);
+    };
+    out.push(0x0a);
+    varint(&mut out, key.len() as u64);
+    out.extend_from_slice(key);
+    for (tag, v) in [(0x10u8, create), (0x18, modr), (0x20, version)] {
+        out.push(tag);
+        varint(&mut out, v as u64);
+    }
+    if !value.is_empty() {
+        out.push(0x2a);
+        varint(&mut out, value.len() as u64);
+        out.extend_from_slice(value);
+    }
+    out
+}
+
+/// Writes `db` with `keys` deleted to `out` (bbolt only, no trailer).
 pub fn delete_keys<W: Write + Seek>(
     db: &Db,
     out: W,
     keys: &[Vec<u8>],
 ) -> Result<(W, EditOutcome), EditError> {
-    let wanted: BTreeSet<&[u8]> = keys.iter().map(Vec::as_slice).collect();
-    // Every key must be live now; the state it had goes into the outcome (and the backup).
+    let changes: Vec<Change> = keys.iter().cloned().map(Change::Delete).collect();
+    apply(db, out, &changes)
+}
+
+/// Writes `db` with `changes` applied to `out` (bbolt only, no trailer).
+pub fn apply<W: Write + Seek>(
+    db: &Db,
+    out: W,
+    changes: &[Change],
+) -> Result<(W, EditOutcome), EditError> {
+    let keys: BTreeSet<&[u8]> = changes.iter().map(Change::key).collect();
+    if keys.len() != changes.len() {
+        return Err(EditError::Source(
+            "the same key is changed twice in one edit".into(),
+        ));
+    }
+    // The state every key has now goes into the outcome (and the backup); a delete needs a
+    // live key.
     let mut deleted = Vec::new();
-    for key in &wanted {
+    for change in changes {
+        let key = change.key();
         let live = objects::latest(db, key).map_err(|e| EditError::Source(e.to_string()))?;
-        let kv = live
-            .into_iter()
-            .find(|kv| kv.key.as_slice() == *key)
-            .ok_or_else(|| EditError::NotFound(String::from_utf8_lossy(key).into_owned()))?;
+        let kv = live.into_iter().find(|kv| kv.key.as_slice() == key);
+        if kv.is_none() && matches!(change, Change::Delete(_)) {
+            return Err(EditError::NotFound(
+                String::from_utf8_lossy(key).into_owned(),
+            ));
+        }
         deleted.push(Deleted {
             key: String::from_utf8_lossy(key).into_owned(),
-            mod_revision: kv.mod_revision,
-            create_revision: kv.create_revision,
-            version: kv.version,
+            mod_revision: kv.as_ref().map_or(0, |kv| kv.mod_revision),
+            create_revision: kv.as_ref().map_or(0, |kv| kv.create_revision),
+            version: kv.as_ref().map_or(0, |kv| kv.version),
         });
     }
     let compact =
@@ -105,13 +168,27 @@ pub fn delete_keys<W: Write + Seek>(
     let mut in_key = false;
     let finish_key_bucket = |w: &mut Writer<W>, last_main: i64| -> Result<i64, EditError> {
         let revision = last_main.max(compact) + 1;
-        for (sub, key) in wanted.iter().enumerate() {
+        for (sub, (change, before)) in changes.iter().zip(&deleted).enumerate() {
+            let (tombstone, value) = match change {
+                Change::Delete(key) => (true, tombstone_value(key)),
+                Change::Put { key, value } => {
+                    let create = if before.create_revision > 0 {
+                        before.create_revision
+                    } else {
+                        revision
+                    };
+                    (
+                        false,
+                        key_value(key, create, revision, before.version + 1, value),
+                    )
+                }
+            };
             let rev = Revision {
                 main: revision,
                 sub: sub as i64,
-                tombstone: true,
+                tombstone,
             };
-            w.put(&rev.to_key(), &tombstone_value(key))?;
+            w.put(&rev.to_key(), &value)?;
         }
         Ok(revision)
     };
@@ -125,10 +202,11 @@ pub fn delete_keys<W: Write + Seek>(
                 }
                 w.end_bucket()?;
             }
-            if depth == 1 && in_key {
-                if let Some(m) = Revision::main_of(e.key) {
-                    last_main = last_main.max(m);
-                }
+            if depth == 1
+                && in_key
+                && let Some(m) = Revision::main_of(e.key)
+            {
+                last_main = last_main.max(m);
             }
             if e.is_bucket {
                 let seq = e.value.get(8..16).map_or(0, |s| {
@@ -183,9 +261,19 @@ pub fn delete_keys<W: Write + Seek>(
     ))
 }
 
-/// Writes a new snapshot file (bbolt + SHA-256 trailer) at `out` with `keys` deleted. `out`
-/// must not exist; it is written as `out.part`, fsynced, then renamed.
+/// Writes a new snapshot file (bbolt + SHA-256 trailer) at `out` with `keys` deleted.
 pub fn delete_to_snapshot(db: &Db, out: &Path, keys: &[Vec<u8>]) -> Result<EditOutcome, EditError> {
+    let changes: Vec<Change> = keys.iter().cloned().map(Change::Delete).collect();
+    apply_to_snapshot(db, out, &changes)
+}
+
+/// Writes a new snapshot file (bbolt + SHA-256 trailer) at `out` with `changes` applied. `out`
+/// must not exist; it is written as `out.part`, fsynced, then renamed.
+pub fn apply_to_snapshot(
+    db: &Db,
+    out: &Path,
+    changes: &[Change],
+) -> Result<EditOutcome, EditError> {
     let io = |what: String| EditError::Io {
         path: out.to_path_buf(),
         what,
@@ -203,10 +291,12 @@ pub fn delete_to_snapshot(db: &Db, out: &Path, keys: &[Vec<u8>]) -> Result<EditO
         .write(true)
         .create(true)
         .truncate(true)
+        // A snapshot holds every Secret of a cluster.
+        .mode(0o600)
         .open(&part)
         .map_err(|e| io(format!("cannot create {}: {e}", part.display())))?;
     let result = (|| {
-        let (mut file, outcome) = delete_keys(db, file, keys)?;
+        let (mut file, outcome) = apply(db, file, changes)?;
         // The trailer: SHA-256 of the bbolt bytes, as `etcdctl snapshot save` appends it.
         file.seek(SeekFrom::Start(0))
             .map_err(|e| io(e.to_string()))?;
@@ -235,10 +325,10 @@ pub fn delete_to_snapshot(db: &Db, out: &Path, keys: &[Vec<u8>]) -> Result<EditO
         Ok(outcome) => {
             std::fs::rename(&part, out)
                 .map_err(|e| io(format!("rename from {}: {e}", part.display())))?;
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                if let Ok(d) = std::fs::File::open(dir) {
-                    let _ = d.sync_all();
-                }
+            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+                && let Ok(d) = std::fs::File::open(dir)
+            {
+                let _ = d.sync_all();
             }
             Ok(outcome)
         }

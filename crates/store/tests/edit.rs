@@ -50,3 +50,46 @@ fn missing_keys_and_existing_outputs_are_refused() {
     assert!(err.to_string().contains("exists"), "{err}");
     assert_eq!(std::fs::read(&out).expect("read"), b"keep me");
 }
+
+#[test]
+fn put_adds_a_revision_and_keeps_create_revision() {
+    use store::edit::{Change, apply_to_snapshot};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let src = SnapshotFile::open(&fixture()).expect("fixture");
+    let db = src.db().expect("db");
+    let old = latest(&db, CCNP)
+        .expect("walk")
+        .into_iter()
+        .find(|kv| kv.key == CCNP)
+        .expect("ccnp");
+    let out = dir.path().join("put.db");
+    let changes = [
+        Change::Put {
+            key: CCNP.to_vec(),
+            value: b"{\"replaced\":true}\n".to_vec(),
+        },
+        Change::Put {
+            key: b"/registry/namespaces/new".to_vec(),
+            value: b"{}\n".to_vec(),
+        },
+    ];
+    let outcome = apply_to_snapshot(&db, &out, &changes).expect("apply");
+    assert_eq!(outcome.revision, 38);
+    assert!(store::report::verify(&out).expect("verify").sound);
+    let edited = SnapshotFile::open(&out).expect("edited");
+    let after = latest(&edited.db().expect("db"), b"/registry/").expect("walk");
+    let ccnp = after.iter().find(|kv| kv.key == CCNP).expect("ccnp kept");
+    assert_eq!(ccnp.value, b"{\"replaced\":true}\n");
+    assert_eq!(
+        (ccnp.create_revision, ccnp.mod_revision, ccnp.version),
+        (old.create_revision, 38, old.version + 1)
+    );
+    let new = after
+        .iter()
+        .find(|kv| kv.key == b"/registry/namespaces/new")
+        .expect("new key");
+    assert_eq!(
+        (new.create_revision, new.mod_revision, new.version),
+        (38, 38, 1)
+    );
+}

@@ -37,7 +37,7 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
     let format = args.format.unwrap_or(match ctx.requested {
         OutputArg::Json => ConnFormat::Json,
         OutputArg::Dot => ConnFormat::Dot,
-        OutputArg::Table | OutputArg::Txt => ConnFormat::Txt,
+        OutputArg::Table | OutputArg::Txt | OutputArg::Yaml => ConnFormat::Txt,
     });
     match format {
         ConnFormat::Txt => output::print(&policy::connectivity::render_txt(&conns)),

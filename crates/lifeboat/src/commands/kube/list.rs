@@ -1,0 +1,186 @@
+//! `lifeboat kube list [RESOURCE] [-n NS]`: what etcd holds, per resource type or per object.
+//! Metadata only (size, encoding, revisions): values are shown by `kube get`.
+
+use std::collections::BTreeMap;
+
+use clap::Args;
+use serde::Serialize;
+
+use super::{Source, SourceArgs};
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format, human_bytes};
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    /// Resource type (po, cm, netpol, ccnp, ...); without it, a count per type
+    pub resource: Option<String>,
+    /// Only this namespace
+    #[arg(short = 'n', long)]
+    pub namespace: Option<String>,
+    #[command(flatten)]
+    pub source: SourceArgs,
+}
+
+#[derive(Serialize)]
+struct ObjectRow {
+    namespace: Option<String>,
+    name: String,
+    key: String,
+    encoding: &'static str,
+    create_revision: i64,
+    mod_revision: i64,
+    version: i64,
+    size: usize,
+}
+
+#[derive(Serialize)]
+struct ObjectList {
+    source: String,
+    resource: String,
+    /// The revision the list was read at (live only; 0 for a snapshot).
+    revision: i64,
+    count: usize,
+    objects: Vec<ObjectRow>,
+}
+
+#[derive(Serialize, Default)]
+struct TypeRow {
+    resource: String,
+    objects: u64,
+    bytes: u64,
+    encodings: BTreeMap<&'static str, u64>,
+}
+
+#[derive(Serialize)]
+struct TypeList {
+    source: String,
+    revision: i64,
+    types: Vec<TypeRow>,
+}
+
+pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Exit> {
+    let source = Source::open(ctx, &args.source)?;
+    match &args.resource {
+        Some(r) => list_objects(ctx, args, &source, r),
+        None => list_types(ctx, args, &source),
+    }
+}
+
+fn list_objects(
+    ctx: &Context,
+    args: &ListArgs,
+    source: &Source,
+    resource: &str,
+) -> anyhow::Result<Exit> {
+    let rt = kube::resolve(resource)?;
+    if rt.namespaced == Some(false) && args.namespace.is_some() {
+        anyhow::bail!("{} are cluster-scoped: drop -n", rt.plural);
+    }
+    let (kvs, revision) = source.list(rt.list_prefix(args.namespace.as_deref()).as_bytes())?;
+    let objects: Vec<ObjectRow> = kvs
+        .iter()
+        .filter_map(|kv| {
+            let parts = store::kube::parse_key(&kv.key)?;
+            // `services/specs` must not list `services/endpoints`: the prefix has to match whole.
+            (parts.resource == rt.prefix).then(|| ObjectRow {
+                namespace: parts.namespace.map(str::to_owned),
+                name: parts.name.to_owned(),
+                key: String::from_utf8_lossy(&kv.key).into_owned(),
+                encoding: kube::Encoding::of(&kv.value).as_str(),
+                create_revision: kv.create_revision,
+                mod_revision: kv.mod_revision,
+                version: kv.version,
+                size: kv.value.len(),
+            })
+        })
+        .collect();
+    let list = ObjectList {
+        source: source.describe(),
+        resource: rt.api_group_label(),
+        revision,
+        count: objects.len(),
+        objects,
+    };
+    match ctx.format {
+        Format::Json => output::print_json(&list),
+        Format::Table => {
+            let mut t = output::table(&[
+                "NAMESPACE",
+                "NAME",
+                "ENCODING",
+                "MOD REV",
+                "VERSION",
+                "SIZE",
+            ]);
+            for o in &list.objects {
+                t.add_row(vec![
+                    o.namespace.clone().unwrap_or_default(),
+                    o.name.clone(),
+                    o.encoding.to_string(),
+                    o.mod_revision.to_string(),
+                    o.version.to_string(),
+                    human_bytes(o.size as u64),
+                ]);
+            }
+            output::print(&format!(
+                "{t}\n{} {} in {}\n",
+                list.count, list.resource, list.source
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}
+
+fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result<Exit> {
+    let (kvs, revision) = source.list(kube::resource::REGISTRY.as_bytes())?;
+    let mut types: BTreeMap<String, TypeRow> = BTreeMap::new();
+    for kv in &kvs {
+        let Some(parts) = store::kube::parse_key(&kv.key) else {
+            continue;
+        };
+        if args.namespace.is_some() && parts.namespace != args.namespace.as_deref() {
+            continue;
+        }
+        let label = kube::resource::for_prefix(parts.resource).api_group_label();
+        let row = types.entry(label.clone()).or_insert_with(|| TypeRow {
+            resource: label,
+            ..TypeRow::default()
+        });
+        row.objects += 1;
+        row.bytes += kv.value.len() as u64;
+        *row.encodings
+            .entry(kube::Encoding::of(&kv.value).as_str())
+            .or_default() += 1;
+    }
+    let list = TypeList {
+        source: source.describe(),
+        revision,
+        types: types.into_values().collect(),
+    };
+    match ctx.format {
+        Format::Json => output::print_json(&list),
+        Format::Table => {
+            let mut t = output::table(&["RESOURCE", "OBJECTS", "SIZE", "ENCODINGS"]);
+            for r in &list.types {
+                let enc: Vec<String> = r
+                    .encodings
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                t.add_row(vec![
+                    r.resource.clone(),
+                    r.objects.to_string(),
+                    human_bytes(r.bytes),
+                    enc.join(", "),
+                ]);
+            }
+            output::print(&format!(
+                "{t}\n{} resource types in {}\n",
+                list.types.len(),
+                list.source
+            ));
+        }
+    }
+    Ok(Exit::Ok)
+}

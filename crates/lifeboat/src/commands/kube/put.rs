@@ -1,0 +1,136 @@
+//! `lifeboat kube put -f BACKUP`: puts an object back from the file `kube delete` wrote.
+//! Refuses to overwrite a newer revision unless `--force`; the write compares what it checked.
+//! Offline with `--snapshot IN --out OUT`: a new, verified snapshot with the object in it.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use ops::kube::{Backup, PutOutcome};
+use serde::Serialize;
+
+use super::{Source, SourceArgs};
+use crate::cli::Context;
+use crate::exit::Exit;
+use crate::output::{self, Format};
+
+#[derive(Debug, Clone, Args)]
+pub struct PutArgs {
+    /// Backup file written by `lifeboat kube delete`
+    #[arg(short = 'f', long = "file", value_name = "BACKUP")]
+    pub file: PathBuf,
+    #[command(flatten)]
+    pub source: SourceArgs,
+    /// With --snapshot: the new snapshot to write (never overwritten)
+    #[arg(long, value_name = "FILE", requires = "snapshot")]
+    pub out: Option<PathBuf>,
+    /// Overwrite even when the key now holds a newer revision than the backup
+    #[arg(long)]
+    pub force: bool,
+    /// Show what would be written, change nothing
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do it without asking (required when not on a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+}
+
+#[derive(Serialize)]
+struct Report {
+    key: String,
+    source: String,
+    backup: PathBuf,
+    backup_mod_revision: i64,
+    /// What the key holds now (None: absent).
+    current_mod_revision: Option<i64>,
+    dry_run: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    written_at_revision: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out: Option<PathBuf>,
+}
+
+pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
+    let backup = Backup::read(&args.file)?;
+    if args.source.snapshot.is_some() && args.out.is_none() && !args.dry_run {
+        anyhow::bail!(
+            "offline put writes a new snapshot: give --out FILE (the input is never changed)"
+        );
+    }
+    let source = Source::open(ctx, &args.source)?;
+    let current = source.get(&backup.key)?;
+    let current_rev = current.as_ref().map(|kv| kv.mod_revision);
+    if let Some(rev) = current_rev.filter(|&r| r > backup.mod_revision && !args.force) {
+        anyhow::bail!(
+            "{} holds revision {rev}, newer than the backup's {}: refusing to overwrite it. \
+             `lifeboat kube get` shows it; --force overwrites",
+            backup.key,
+            backup.mod_revision
+        );
+    }
+    let mut report = Report {
+        key: backup.key.clone(),
+        source: source.describe(),
+        backup: args.file.clone(),
+        backup_mod_revision: backup.mod_revision,
+        current_mod_revision: current_rev,
+        dry_run: args.dry_run,
+        written_at_revision: None,
+        out: args.out.clone(),
+    };
+    if !args.dry_run {
+        crate::commands::member::confirm(
+            args.yes,
+            &format!("Put {} back into {}", backup.key, source.describe()),
+        )?;
+        report.written_at_revision = Some(match &source {
+            Source::Live { client, rt } => {
+                match rt.block_on(ops::kube::put_backup(client, &backup, args.force))? {
+                    PutOutcome::Put { revision, .. } => revision,
+                    PutOutcome::Newer { mod_revision } => anyhow::bail!(
+                        "{} now holds revision {mod_revision}, newer than the backup: nothing written (--force overwrites)",
+                        backup.key
+                    ),
+                    PutOutcome::Raced => anyhow::bail!(
+                        "{} changed while being written: nothing written; run it again",
+                        backup.key
+                    ),
+                }
+            }
+            Source::Snapshot { db, .. } => {
+                let out = args
+                    .out
+                    .as_deref()
+                    .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
+                let change = store::edit::Change::Put {
+                    key: backup.key.as_bytes().to_vec(),
+                    value: backup.value()?,
+                };
+                let outcome = store::edit::apply_to_snapshot(db, out, &[change])?;
+                super::delete::verify_written(out)?;
+                outcome.revision
+            }
+        });
+    }
+    match ctx.format {
+        Format::Json => output::print_json(&report),
+        Format::Table => {
+            let verb = if args.dry_run { "Would put" } else { "Put" };
+            let mut s = format!(
+                "{verb} {} back (backup of mod revision {}; the key now: {})\n",
+                report.key,
+                report.backup_mod_revision,
+                report
+                    .current_mod_revision
+                    .map_or("absent".into(), |r| format!("revision {r}"))
+            );
+            if let Some(rev) = report.written_at_revision {
+                s.push_str(&format!("  written at revision {rev}\n"));
+            }
+            if let (Some(out), false) = (&report.out, args.dry_run) {
+                s.push_str(&format!("  new snapshot: {}\n", out.display()));
+            }
+            output::print(&s);
+        }
+    }
+    Ok(Exit::Ok)
+}

@@ -1,0 +1,372 @@
+//! `lifeboat kube` against real etcd 3.4 (TLS): objects encoded the way the API server stores
+//! them, listed, shown, deleted with a backup under a concurrent writer, put back; and offline:
+//! a snapshot edited, restored and started with only that object gone.
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use common::lifeboat;
+use etcd_client::Client;
+use serde_json::{Value, json};
+use testkit::TestCluster;
+use testkit::restored::{self, Plan};
+
+const CCNP_KEY: &str = "/registry/cilium.io/ciliumclusterwidenetworkpolicies/lockout";
+
+fn stored(object: Value, encoding: kube::Encoding) -> Vec<u8> {
+    let Value::Object(m) = object else {
+        panic!("object")
+    };
+    kube::envelope::encode(&m, encoding).expect("encode")
+}
+
+fn pod() -> Vec<u8> {
+    stored(
+        json!({"apiVersion": "v1", "kind": "Pod",
+               "metadata": {"name": "web-0", "namespace": "demo", "labels": {"app": "web"}},
+               "spec": {"nodeName": "cp-1", "containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]},
+               "status": {"phase": "Running", "podIP": "198.18.1.5", "podIPs": [{"ip": "198.18.1.5"}]}}),
+        kube::Encoding::Protobuf,
+    )
+}
+
+fn secret() -> Vec<u8> {
+    stored(
+        json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "demo"},
+               "data": {"password": "aHVudGVyMg=="}, "type": "Opaque"}),
+        kube::Encoding::Protobuf,
+    )
+}
+
+fn ccnp(generation: i64) -> Vec<u8> {
+    stored(
+        json!({"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+               "metadata": {"name": "lockout", "generation": generation},
+               "spec": {"nodeSelector": {"matchLabels": {}},
+                        "ingress": [{"fromEntities": ["cluster"], "toPorts": [{"ports": [{"port": "9100", "protocol": "TCP"}]}]}]}}),
+        kube::Encoding::Json,
+    )
+}
+
+async fn seed(c: &mut Client) {
+    c.put("/registry/pods/demo/web-0", pod(), None)
+        .await
+        .unwrap();
+    c.put("/registry/secrets/demo/db", secret(), None)
+        .await
+        .unwrap();
+    c.put(CCNP_KEY, ccnp(1), None).await.unwrap();
+    c.put(
+        "/registry/namespaces/demo",
+        stored(
+            json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}),
+            kube::Encoding::Protobuf,
+        ),
+        None,
+    )
+    .await
+    .unwrap();
+}
+
+fn run(args: &[&str], extra: &[String]) -> (i32, Value, String) {
+    let out = lifeboat()
+        .args(args)
+        .args(extra)
+        .output()
+        .expect("lifeboat runs");
+    (
+        out.status.code().unwrap_or(-1),
+        serde_json::from_slice(&out.stdout).unwrap_or(Value::Null),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test]
+async fn list_get_delete_and_put_back_online() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let conn = tc.cli_args();
+    let backups = tempfile::tempdir().unwrap();
+
+    let (code, listing, text) = run(&["kube", "list", "-o", "json"], &conn);
+    assert_eq!(code, 0, "{text}");
+    let types: Vec<&str> = listing["types"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["resource"].as_str().unwrap())
+        .collect();
+    assert!(
+        types.contains(&"pods") && types.contains(&"ciliumclusterwidenetworkpolicies.cilium.io"),
+        "{types:?}"
+    );
+
+    let (code, view, text) = run(
+        &["kube", "get", "po", "web-0", "-n", "demo", "-o", "json"],
+        &conn,
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(view["object"]["status"]["podIP"], "198.18.1.5");
+    assert_eq!(view["encoding"], "protobuf");
+    let (_, view, _) = run(
+        &["kube", "get", "secret", "db", "-n", "demo", "-o", "json"],
+        &conn,
+    );
+    assert!(
+        view["object"]["data"]["password"]
+            .as_str()
+            .unwrap()
+            .starts_with("<redacted")
+    );
+    let (code, _, text) = run(&["kube", "get", "po", "web-0", "-o", "json"], &conn);
+    assert_eq!(code, 3, "a namespaced type without -n is refused: {text}");
+    assert!(text.contains("-n NAMESPACE"), "{text}");
+
+    let before = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
+    let bdir = backups.path().to_str().unwrap().to_string();
+    let (code, report, text) = run(
+        &[
+            "kube",
+            "delete",
+            "ccnp",
+            "lockout",
+            "--yes",
+            "-o",
+            "json",
+            "--backup-dir",
+            &bdir,
+        ],
+        &conn,
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        c.get(CCNP_KEY, None).await.unwrap().kvs().is_empty(),
+        "deleted"
+    );
+    let backup = report["backup"].as_str().unwrap().to_string();
+    let mode = std::fs::metadata(&backup).unwrap().permissions();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    assert_eq!(report["mod_revision"], before.mod_revision());
+
+    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes"], &conn);
+    assert_eq!(code, 0, "{text}");
+    let back = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
+    assert_eq!(back.value(), before.value(), "put back byte for byte");
+    // Now the key is newer than the backup: a second put is refused, --force overrides.
+    c.put(CCNP_KEY, ccnp(2), None).await.unwrap();
+    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes"], &conn);
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("newer"), "{text}");
+    assert_eq!(
+        c.get(CCNP_KEY, None).await.unwrap().kvs()[0].value(),
+        ccnp(2).as_slice()
+    );
+    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes", "--force"], &conn);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        c.get(CCNP_KEY, None).await.unwrap().kvs()[0].value(),
+        before.value()
+    );
+}
+
+/// The compare in the delete transaction: whatever the interleaving with a writer, a delete
+/// never removes a version it did not read, and a refused delete leaves the writer's value.
+#[tokio::test]
+async fn delete_under_a_concurrent_writer_loses_no_acknowledged_write() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let conn = tc.cli_args();
+    let backups = tempfile::tempdir().unwrap();
+    let bdir = backups.path().to_str().unwrap().to_string();
+
+    // Deterministic interleaving at the library level: read, a writer changes it, delete.
+    let settings = tc.cluster.settings_for(&[0]);
+    let tls = settings.validate().unwrap();
+    let ec = ops::kube::connect_any(&settings, tls.as_ref())
+        .await
+        .unwrap();
+    let read = ops::kube::get(&ec, CCNP_KEY.as_bytes())
+        .await
+        .unwrap()
+        .unwrap();
+    let write = c.put(CCNP_KEY, ccnp(7), None).await.unwrap();
+    let outcome = ops::kube::delete_if_unchanged(&ec, CCNP_KEY.as_bytes(), read.mod_revision)
+        .await
+        .unwrap();
+    assert!(
+        matches!(outcome, ops::kube::DeleteOutcome::Changed { mod_revision: Some(r) } if r == write.header().unwrap().revision())
+    );
+    assert_eq!(
+        c.get(CCNP_KEY, None).await.unwrap().kvs()[0].value(),
+        ccnp(7).as_slice()
+    );
+
+    // The CLI against a writer that keeps updating the object.
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut wc = tc.any_client().await.unwrap();
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut g = 100;
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            g += 1;
+            if let Ok(r) = wc.put(CCNP_KEY, ccnp(g), None).await {
+                acked.push((r.header().unwrap().revision(), g));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        acked
+    });
+    let mut outcomes = Vec::new();
+    for _ in 0..6 {
+        let conn = conn.clone();
+        let bdir = bdir.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            run(
+                &[
+                    "kube",
+                    "delete",
+                    "ccnp",
+                    "lockout",
+                    "--yes",
+                    "-o",
+                    "json",
+                    "--backup-dir",
+                    &bdir,
+                ],
+                &conn,
+            )
+        })
+        .await
+        .unwrap();
+        outcomes.push(out);
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let acked = writer.await.unwrap();
+    assert!(!acked.is_empty());
+    for (code, report, text) in &outcomes {
+        match code {
+            0 => {
+                // Deleted at D: the version read was the newest one below D.
+                let read = report["mod_revision"].as_i64().unwrap();
+                let at = report["deleted_at_revision"].as_i64().unwrap();
+                assert!(
+                    !acked.iter().any(|(r, _)| *r > read && *r < at),
+                    "an acknowledged write between the read ({read}) and the delete ({at}) was lost: {acked:?}"
+                );
+            }
+            3 => assert!(
+                text.contains("changed after it was read") || text.contains("not found"),
+                "{text}"
+            ),
+            other => panic!("unexpected exit {other}: {text}"),
+        }
+    }
+    // The writer's last acknowledged value is what the key holds, unless a delete came after it.
+    let (last_rev, last_g) = *acked.last().unwrap();
+    match c.get(CCNP_KEY, None).await.unwrap().kvs().first() {
+        Some(kv) => {
+            assert_eq!(kv.mod_revision(), last_rev);
+            assert_eq!(kv.value(), ccnp(last_g).as_slice());
+        }
+        None => assert!(outcomes.iter().any(
+            |(code, r, _)| *code == 0 && r["deleted_at_revision"].as_i64().unwrap() > last_rev
+        )),
+    }
+}
+
+fn run_ok(args: &[&str], extra: &[String], files: &[&Path]) -> Value {
+    let out = lifeboat()
+        .args(args)
+        .args(extra)
+        .args(files)
+        .output()
+        .expect("lifeboat runs");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn offline_delete_then_restore_starts_a_cluster_without_only_that_object() {
+    let mut tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    testkit::data::mixed_history(&mut c, "/registry/configmaps/default/cm-", 500)
+        .await
+        .unwrap();
+    let (before, _) = restored::all_kvs(&mut c).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("backup.db");
+    run_ok(&["snapshot", "save"], &tc.cli_args(), &[&snap]);
+    let pki = tc.cluster.pki.clone().expect("TLS");
+    tc.cluster.stop(0);
+
+    let edited = dir.path().join("edited.db");
+    let bdir = dir.path().join("bk");
+    let report = run_ok(
+        &[
+            "kube",
+            "delete",
+            "ccnp",
+            "lockout",
+            "--yes",
+            "-o",
+            "json",
+            "--snapshot",
+            snap.to_str().unwrap(),
+            "--out",
+            edited.to_str().unwrap(),
+            "--backup-dir",
+            bdir.to_str().unwrap(),
+        ],
+        &[],
+        &[],
+    );
+    assert!(Path::new(report["backup"].as_str().unwrap()).exists());
+    let plan = Plan::new(&["k1"], true).unwrap();
+    let root = dir.path().join("restored");
+    run_ok(
+        &[
+            "snapshot",
+            "restore",
+            "-o",
+            "json",
+            "--all",
+            "--no-bump",
+            "--initial-cluster-token=tok-kube",
+            "--output-root",
+            root.to_str().unwrap(),
+            &format!("--initial-cluster={}", plan.initial_cluster()),
+        ],
+        &[],
+        &[&edited],
+    );
+    let r = plan.start(&root, "tok-kube", Some(&pki)).unwrap();
+    r.wait_healthy(Duration::from_secs(60)).await.unwrap();
+    let mut rc = r.client(0).await.unwrap();
+    let (after, _) = restored::all_kvs(&mut rc).await.unwrap();
+    let mut expected = before.clone();
+    expected.remove(CCNP_KEY.as_bytes());
+    assert_eq!(after.len(), expected.len());
+    assert!(
+        after == expected,
+        "every other key, value and revision must be identical"
+    );
+}

@@ -1,0 +1,136 @@
+//! The file `kube delete` writes before it deletes: the stored bytes and revisions of the
+//! object, enough for `kube put -f` to put it back exactly. Mode 0600: it may hold a Secret.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use store::objects::LatestKv;
+
+use crate::OpsError;
+use crate::files::write_atomic;
+use crate::utc;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Backup {
+    /// Format version; files with another number are refused.
+    pub lifeboat_backup: u32,
+    pub key: String,
+    /// The stored value, byte for byte (protobuf envelope, JSON or ciphertext).
+    pub value_base64: String,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub lease: i64,
+    /// `etcd https://...` or `snapshot FILE`.
+    pub source: String,
+    pub taken_at: String,
+    /// The object as kubectl would show it (Secret data redacted), for people reading the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object: Option<serde_json::Value>,
+}
+
+pub const BACKUP_FORMAT: u32 = 1;
+
+impl Backup {
+    pub fn of(kv: &LatestKv, source: String) -> Backup {
+        let (object, _) =
+            kube::decode_object(&kv.value, kv.mod_revision, kube::ViewOptions::default());
+        Backup {
+            lifeboat_backup: BACKUP_FORMAT,
+            key: String::from_utf8_lossy(&kv.key).into_owned(),
+            value_base64: base64::engine::general_purpose::STANDARD.encode(&kv.value),
+            create_revision: kv.create_revision,
+            mod_revision: kv.mod_revision,
+            version: kv.version,
+            lease: kv.lease,
+            source,
+            taken_at: utc::rfc3339_now(),
+            object: object.map(serde_json::Value::Object),
+        }
+    }
+
+    pub fn value(&self) -> Result<Vec<u8>, OpsError> {
+        base64::engine::general_purpose::STANDARD
+            .decode(&self.value_base64)
+            .map_err(|e| OpsError::Config(format!("backup value_base64 is not base64: {e}")))
+    }
+
+    pub fn read(path: &Path) -> Result<Backup, OpsError> {
+        let bytes = std::fs::read(path).map_err(|source| OpsError::LocalIo {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
+            OpsError::Config(format!(
+                "{} is not a lifeboat object backup (written by `lifeboat kube delete`): {e}",
+                path.display()
+            ))
+        })?;
+        if b.lifeboat_backup != BACKUP_FORMAT {
+            return Err(OpsError::Config(format!(
+                "{}: backup format {} is not supported (this lifeboat reads {BACKUP_FORMAT})",
+                path.display(),
+                b.lifeboat_backup
+            )));
+        }
+        if !b.key.starts_with('/') && !b.key.starts_with("compact_rev_key") {
+            return Err(OpsError::Config(format!(
+                "{}: key {:?} is not an etcd key path",
+                path.display(),
+                b.key
+            )));
+        }
+        b.value()?;
+        Ok(b)
+    }
+}
+
+fn file_safe(s: &str) -> String {
+    s.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Writes the backup into `dir` (created 0700 if missing) and returns its path. The name says
+/// what it holds: `kube-<key path>-rev<mod revision>-<UTC>.json`; an existing file is never
+/// overwritten.
+pub fn write_backup(dir: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(|source| OpsError::LocalIo {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+    let stem = file_safe(
+        backup
+            .key
+            .trim_start_matches("/registry/")
+            .trim_start_matches('/'),
+    );
+    let base = format!(
+        "kube-{stem}-rev{}-{}",
+        backup.mod_revision,
+        utc::compact_now()
+    );
+    let mut path = dir.join(format!("{base}.json"));
+    let mut n = 1;
+    while path.exists() {
+        path = dir.join(format!("{base}-{n}.json"));
+        n += 1;
+    }
+    let mut text =
+        serde_json::to_vec_pretty(backup).map_err(|e| OpsError::Config(e.to_string()))?;
+    text.push(b'\n');
+    write_atomic(&path, &text, 0o600)?;
+    Ok(path)
+}
