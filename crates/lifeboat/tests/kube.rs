@@ -370,3 +370,74 @@ async fn offline_delete_then_restore_starts_a_cluster_without_only_that_object()
         "every other key, value and revision must be identical"
     );
 }
+
+#[tokio::test]
+async fn snapshot_diff_answers_what_a_restore_would_change() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("before.db");
+    run_ok(&["snapshot", "save"], &tc.cli_args(), &[&snap]);
+    // After the backup: one object added, one changed, one deleted.
+    c.put("/registry/pods/demo/web-1", pod(), None)
+        .await
+        .unwrap();
+    c.put(CCNP_KEY, ccnp(2), None).await.unwrap();
+    c.delete("/registry/secrets/demo/db", None).await.unwrap();
+
+    let out = lifeboat()
+        .args(["snapshot", "diff", "-o", "json", "--live"])
+        .arg(&snap)
+        .args(tc.cli_args())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (
+            r["added"].as_u64(),
+            r["removed"].as_u64(),
+            r["changed"].as_u64()
+        ),
+        (Some(1), Some(1), Some(1)),
+        "{r}"
+    );
+    let keyed: Vec<(String, String)> = r["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["change"].as_str().unwrap().to_string(),
+                c["key"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    assert!(keyed.contains(&("added".into(), "/registry/pods/demo/web-1".into())));
+    assert!(keyed.contains(&("removed".into(), "/registry/secrets/demo/db".into())));
+    assert!(keyed.contains(&("changed".into(), CCNP_KEY.into())));
+    let pods = r["resources"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|x| x["resource"] == "pods")
+        .unwrap()
+        .clone();
+    assert!(pods["newest_b"].as_i64().unwrap() > pods["newest_a"].as_i64().unwrap());
+
+    // A file against itself: no differences, exit 0.
+    let same = lifeboat()
+        .args(["snapshot", "diff"])
+        .arg(&snap)
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert_eq!(same.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&same.stdout).contains("No differences"));
+}

@@ -9,7 +9,7 @@
 //! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
 //! - [`keys`]: live keys under a prefix, metadata only.
-//! - [`objects`]: latest values (or value digests) under a prefix.
+//! - [`objects`]: latest values (or value digests) under a prefix; [`diff`]: two keyspaces compared.
 //! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
 //! - [`mvcc`]: revision keys and `mvccpb.KeyValue`.
 //! - [`kube`]: Kubernetes key layout and value encodings.
@@ -29,6 +29,7 @@
 
 pub mod analyze;
 pub mod datadir;
+pub mod diff;
 pub mod edit;
 pub mod encrypted;
 pub mod error;

@@ -10,5 +10,5 @@ mod online;
 
 pub use backup::{Backup, write_backup};
 pub use online::{
-    DeleteOutcome, PutOutcome, connect_any, delete_if_unchanged, get, list, put_backup,
+    DeleteOutcome, PutOutcome, connect_any, delete_if_unchanged, digests, get, list, put_backup,
 };

@@ -191,3 +191,65 @@ pub async fn put_backup(
         replaced_mod_revision: current.map(|kv| kv.mod_revision),
     })
 }
+
+/// Every key under `prefix` with a digest of its value (see `store::objects::digests`), read
+/// in pages at one revision; returns that revision too.
+pub async fn digests(
+    c: &EndpointClient,
+    prefix: &[u8],
+) -> Result<
+    (
+        std::collections::BTreeMap<Vec<u8>, store::objects::KeyDigest>,
+        i64,
+    ),
+    OpsError,
+> {
+    let end = if prefix.is_empty() {
+        vec![0u8]
+    } else {
+        prefix_end(prefix)
+    };
+    let mut start = if prefix.is_empty() {
+        vec![0u8]
+    } else {
+        prefix.to_vec()
+    };
+    let mut out = std::collections::BTreeMap::new();
+    let mut at = 0i64;
+    loop {
+        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(1000);
+        if at > 0 {
+            opts = opts.with_revision(at);
+        }
+        let key = start.clone();
+        let resp = c
+            .call(|client| async move {
+                let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
+                kv.get(key, Some(opts)).await
+            })
+            .await
+            .map_err(no_leader_hint)?;
+        if at == 0 {
+            at = resp.header().map_or(0, |h| h.revision());
+        }
+        for kv in resp.kvs() {
+            out.insert(
+                kv.key().to_vec(),
+                store::objects::KeyDigest {
+                    create_revision: kv.create_revision(),
+                    mod_revision: kv.mod_revision(),
+                    size: kv.value().len() as u64,
+                    digest: store::objects::value_digest(kv.value()),
+                },
+            );
+        }
+        match resp.kvs().last() {
+            Some(last) if resp.more() => {
+                start = last.key().to_vec();
+                start.push(0);
+            }
+            _ => break,
+        }
+    }
+    Ok((out, at))
+}

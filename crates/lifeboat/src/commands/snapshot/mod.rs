@@ -5,6 +5,7 @@ use clap::Subcommand;
 use crate::cli::Context;
 use crate::exit::Exit;
 
+pub mod diff;
 pub mod inspect;
 pub mod restore;
 pub mod save;
@@ -20,6 +21,8 @@ pub enum SnapshotCommand {
     Save(save::SaveArgs),
     /// Restore member data dirs natively from one verified snapshot (one member, or --all)
     Restore(restore::RestoreArgs),
+    /// What restoring A would bring back, lose and revert, against B or the live cluster (--live)
+    Diff(diff::DiffArgs),
 }
 
 pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
@@ -28,6 +31,7 @@ pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
         SnapshotCommand::Inspect(args) => inspect::run(ctx, args),
         SnapshotCommand::Save(args) => save::run(ctx, args),
         SnapshotCommand::Restore(args) => restore::run(ctx, args),
+        SnapshotCommand::Diff(args) => diff::run(ctx, args),
     }
 }
 
