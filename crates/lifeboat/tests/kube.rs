@@ -441,3 +441,85 @@ async fn snapshot_diff_answers_what_a_restore_would_change() {
     assert_eq!(same.status.code(), Some(0));
     assert!(String::from_utf8_lossy(&same.stdout).contains("No differences"));
 }
+
+/// The field incident's state in etcd: `policy check --from-etcd` predicts the lockout from
+/// what etcd holds, also from a snapshot; after `kube delete` of the policy it is clean.
+#[tokio::test]
+async fn policy_check_reads_the_cluster_from_etcd_and_from_a_snapshot() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    let ips: Vec<String> = (1..=3).map(|i| format!("198.18.0.{i}")).collect();
+    for (k, v) in ops::kube::sample::control_plane(&ips).unwrap() {
+        c.put(k, v, None).await.unwrap();
+    }
+    let (k, v) = ops::kube::sample::lockout_policy().unwrap();
+    c.put(k, v, None).await.unwrap();
+    let conn = tc.cli_args();
+
+    let check = |extra: &[&str]| {
+        let out = lifeboat()
+            .args(["policy", "check", "-o", "json"])
+            .args(extra)
+            .args(&conn)
+            .output()
+            .unwrap();
+        let json: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+        (
+            out.status.code(),
+            json,
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, r, err) = check(&["--from-etcd"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(r["assumed_inventory"], false);
+    let denied: Vec<(u64, String)> = r["flows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|f| f["verdict"] == "deny" && f["critical"] == true)
+        .map(|f| {
+            (
+                f["port"].as_u64().unwrap_or(0),
+                f["dst"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    for port in [2379, 2380, 6443, 10250] {
+        assert!(
+            denied.iter().any(|(p, _)| *p == port),
+            "{port} not denied: {denied:?}"
+        );
+    }
+    assert!(
+        denied.iter().any(|(_, d)| d.contains("cp-")),
+        "the sample's nodes are used: {denied:?}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let snap = dir.path().join("s.db");
+    run_ok(&["snapshot", "save"], &conn, &[&snap]);
+    let (code, r2, err) = check(&["--from-snapshot", snap.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert_eq!(
+        r2["flows"], r["flows"],
+        "the snapshot and the live cluster give the same verdicts"
+    );
+
+    let bdir = dir.path().join("bk");
+    let (code, _, text) = run(
+        &[
+            "kube",
+            "delete",
+            "ccnp",
+            ops::kube::sample::LOCKOUT_POLICY,
+            "--yes",
+            "--backup-dir",
+            bdir.to_str().unwrap(),
+        ],
+        &conn,
+    );
+    assert_eq!(code, 0, "{text}");
+    let (code, r3, err) = check(&["--from-etcd"]);
+    assert_ne!(code, Some(2), "{err} {r3}");
+}

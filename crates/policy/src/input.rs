@@ -51,10 +51,45 @@ pub fn load_inventory(
     cilium_config: Option<&Path>,
     version: Option<&str>,
 ) -> Result<Inventory, LoadError> {
-    let mut inv = match cluster {
+    let inv = match cluster {
         Some(path) => read::inventory_from_path(path)?,
         None => reference::reference_cluster(),
     };
+    apply_cilium_overrides(inv, cilium_config, version)
+}
+
+/// A cluster whose objects were read elsewhere (from etcd, or a snapshot of it): its inventory
+/// and its current policies, plus the proposed policies of `spec.policies` on top, so the check
+/// answers "what would this cluster do with these applied". `spec.cluster` is ignored.
+pub fn load_from_documents(
+    docs: &[source::Document],
+    spec: &InputSpec,
+) -> Result<Loaded, LoadError> {
+    let (mut policies, mut findings) = load_policies(&spec.policies)?;
+    let current = parse::policies(docs);
+    if !current.errors.is_empty() {
+        return Err(LoadError::Invalid(current.errors));
+    }
+    policies.extend(current.policies);
+    findings.extend(current.findings);
+    let inv = read::inventory(docs).map_err(LoadError::Invalid)?;
+    let inventory = apply_cilium_overrides(
+        inv,
+        spec.cilium_config.as_deref(),
+        spec.cilium_version.as_deref(),
+    )?;
+    Ok(Loaded {
+        policies,
+        inventory,
+        findings,
+    })
+}
+
+fn apply_cilium_overrides(
+    mut inv: Inventory,
+    cilium_config: Option<&Path>,
+    version: Option<&str>,
+) -> Result<Inventory, LoadError> {
     if let Some(path) = cilium_config {
         let docs = source::load_path(path)?;
         for doc in &docs {

@@ -7,6 +7,7 @@
 
 mod backup;
 mod online;
+pub mod sample;
 
 pub use backup::{Backup, write_backup};
 pub use online::{

@@ -25,7 +25,7 @@ pub struct CheckArgs {
 }
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
-    let loaded = policy::input::load(&args.input.spec())?;
+    let loaded = args.input.load(ctx)?;
     let user_flows = match &args.flows {
         Some(path) => {
             let text = std::fs::read_to_string(path)

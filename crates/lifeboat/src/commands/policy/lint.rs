@@ -21,7 +21,7 @@ struct LintReport {
 }
 
 pub fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<Exit> {
-    let loaded = policy::input::load(&args.input.spec())?;
+    let loaded = args.input.load(ctx)?;
     let mut findings = loaded.findings;
     findings.extend(policy::lint::lint(&loaded.policies, &loaded.inventory));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));

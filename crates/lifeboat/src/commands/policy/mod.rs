@@ -5,6 +5,7 @@
 pub mod check;
 pub mod connectivity;
 pub mod diff;
+pub mod from_etcd;
 pub mod lint;
 
 use std::path::PathBuf;
@@ -33,8 +34,20 @@ pub enum PolicyCommand {
 #[derive(Debug, Clone, Args)]
 pub struct InputArgs {
     /// Policy file or folder (YAML/JSON, multi-document, `kind: List`); repeatable
-    #[arg(short = 'f', long = "file", value_name = "POLICIES", required = true)]
+    #[arg(
+        short = 'f',
+        long = "file",
+        value_name = "POLICIES",
+        required_unless_present_any = ["from_etcd", "from_snapshot"]
+    )]
     pub files: Vec<PathBuf>,
+    /// Read the cluster from etcd: inventory (nodes, namespaces, pods, workloads, services,
+    /// webhooks, cilium-config) and the policies in force; -f files are checked on top of them
+    #[arg(long, conflicts_with_all = ["cluster", "from_snapshot"])]
+    pub from_etcd: bool,
+    /// The same from an etcd snapshot file (works when the cluster is down)
+    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
+    pub from_snapshot: Option<PathBuf>,
     /// Cluster inventory: `kubectl get nodes,ns,pods,deploy,svc,... -o yaml` output (file or folder).
     /// Without it a built-in reference cluster is assumed and the output says so
     #[arg(long, value_name = "FILE|DIR")]
@@ -48,6 +61,14 @@ pub struct InputArgs {
 }
 
 impl InputArgs {
+    /// Policies and inventory from files, or from etcd / a snapshot of it.
+    pub fn load(&self, ctx: &Context) -> anyhow::Result<policy::input::Loaded> {
+        if self.from_etcd || self.from_snapshot.is_some() {
+            return from_etcd::load(ctx, self);
+        }
+        Ok(policy::input::load(&self.spec())?)
+    }
+
     pub fn spec(&self) -> policy::input::InputSpec {
         policy::input::InputSpec {
             policies: self.files.clone(),
