@@ -22,6 +22,17 @@ pub struct LocalClusterSpec {
     pub etcd_bin: PathBuf,
     /// Keep the directory (data, logs, PKI) after drop, for a post-mortem.
     pub keep_dir: bool,
+    /// Where member `i` runs: a network namespace and its address (see [`super::netns`]).
+    /// Members without a placement run on 127.0.0.1 with free ports; placed members listen on
+    /// their address with etcd's standard ports 2379 and 2380.
+    pub placements: Vec<Placement>,
+}
+
+/// A member placed in a network namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placement {
+    pub netns: String,
+    pub address: String,
 }
 
 impl Default for LocalClusterSpec {
@@ -34,6 +45,7 @@ impl Default for LocalClusterSpec {
             extra_args: Vec::new(),
             etcd_bin: etcd_binary(),
             keep_dir: std::env::var_os("LIFEBOAT_KEEP_DIRS").is_some(),
+            placements: Vec::new(),
         }
     }
 }
@@ -50,6 +62,9 @@ pub enum MemberState {
 #[derive(Debug)]
 pub struct LocalMember {
     pub name: String,
+    /// The address it listens on: 127.0.0.1, or its network namespace's address.
+    pub host: String,
+    pub netns: Option<String>,
     pub client_port: u16,
     pub peer_port: u16,
     pub data_dir: PathBuf,
@@ -93,7 +108,8 @@ impl LocalCluster {
             })?;
         let path = dir.path().to_path_buf();
         let pki = if spec.tls {
-            Some(Pki::generate(&path.join("pki"))?)
+            let hosts: Vec<String> = spec.placements.iter().map(|p| p.address.clone()).collect();
+            Some(Pki::generate_for(&path.join("pki"), &hosts)?)
         } else {
             None
         };
@@ -167,19 +183,13 @@ impl LocalCluster {
     }
 
     pub fn client_url(&self, i: usize) -> String {
-        format!(
-            "{}://127.0.0.1:{}",
-            self.scheme(),
-            self.members[i].client_port
-        )
+        let m = &self.members[i];
+        format!("{}://{}:{}", self.scheme(), m.host, m.client_port)
     }
 
     pub fn peer_url(&self, i: usize) -> String {
-        format!(
-            "{}://127.0.0.1:{}",
-            self.scheme(),
-            self.members[i].peer_port
-        )
+        let m = &self.members[i];
+        format!("{}://{}:{}", self.scheme(), m.host, m.peer_port)
     }
 
     /// The TLS files a client needs (empty for a plain-http cluster).
@@ -287,8 +297,9 @@ impl LocalCluster {
     ) -> Result<(usize, u64), OpsError> {
         let mut member = self.new_member(name)?;
         let peers = [format!(
-            "{}://127.0.0.1:{}",
+            "{}://{}:{}",
             self.scheme(),
+            member.host,
             member.peer_port
         )];
         let settings = self.settings();
@@ -360,6 +371,22 @@ impl LocalCluster {
     }
 
     fn new_member(&self, name: &str) -> Result<LocalMember, OpsError> {
+        if let Some(p) = self.spec.placements.get(self.members.len()) {
+            // Its own network stack: etcd's standard ports, as on a real node.
+            return Ok(LocalMember {
+                name: name.to_string(),
+                host: p.address.clone(),
+                netns: Some(p.netns.clone()),
+                client_port: 2379,
+                peer_port: 2380,
+                data_dir: self.path.join(name),
+                log: self.path.join(format!("{name}.log")),
+                state: MemberState::Stopped,
+                initial_cluster: String::new(),
+                initial_state: "new",
+                child: None,
+            });
+        }
         let no_port = || OpsError::Local("no free port on 127.0.0.1".into());
         let client_port = free_port().ok_or_else(no_port)?;
         let mut peer_port = free_port().ok_or_else(no_port)?;
@@ -368,6 +395,8 @@ impl LocalCluster {
         }
         Ok(LocalMember {
             name: name.to_string(),
+            host: "127.0.0.1".into(),
+            netns: None,
             client_port,
             peer_port,
             data_dir: self.path.join(name),
@@ -381,7 +410,7 @@ impl LocalCluster {
 
     fn initial_cluster<'a>(&self, members: impl Iterator<Item = &'a LocalMember>) -> String {
         members
-            .map(|m| format!("{}={}://127.0.0.1:{}", m.name, self.scheme(), m.peer_port))
+            .map(|m| format!("{}={}://{}:{}", m.name, self.scheme(), m.host, m.peer_port))
             .collect::<Vec<_>>()
             .join(",")
     }
@@ -394,15 +423,34 @@ impl LocalCluster {
         }
         let mut args = self.member_args(i);
         args.extend(extra.iter().cloned());
-        let child = spawn(&self.spec.etcd_bin, &args, &self.members[i].log)?;
+        let child = self.spawn_etcd(i, &args)?;
         self.members[i].child = Some(child);
         self.members[i].state = MemberState::Running;
         Ok(())
     }
 
+    /// etcd itself, or `ip netns exec NS etcd ...` for a placed member (ip execs etcd, so the
+    /// child is etcd and dies with us just the same).
+    fn spawn_etcd(&self, i: usize, args: &[String]) -> Result<Child, OpsError> {
+        let m = &self.members[i];
+        match &m.netns {
+            None => spawn(&self.spec.etcd_bin, args, &m.log),
+            Some(ns) => {
+                let mut full = vec![
+                    "netns".to_string(),
+                    "exec".to_string(),
+                    ns.clone(),
+                    self.spec.etcd_bin.display().to_string(),
+                ];
+                full.extend(args.iter().cloned());
+                spawn(Path::new("ip"), &full, &m.log)
+            }
+        }
+    }
+
     fn spawn_member(&mut self, i: usize) -> Result<(), OpsError> {
         let args = self.member_args(i);
-        let child = spawn(&self.spec.etcd_bin, &args, &self.members[i].log)?;
+        let child = self.spawn_etcd(i, &args)?;
         self.members[i].child = Some(child);
         self.members[i].state = MemberState::Running;
         Ok(())

@@ -20,6 +20,12 @@ pub struct Pki {
 impl Pki {
     /// Writes the PKI into `dir` (created if missing), keys with mode 0600.
     pub fn generate(dir: &Path) -> Result<Pki, OpsError> {
+        Self::generate_for(dir, &[])
+    }
+
+    /// [`Pki::generate`] with the member certificate also valid for `hosts` (addresses of
+    /// members placed in network namespaces).
+    pub fn generate_for(dir: &Path, hosts: &[String]) -> Result<Pki, OpsError> {
         let fail = |e: rcgen::Error| OpsError::Local(format!("generating certificates: {e}"));
         std::fs::create_dir_all(dir).map_err(|source| OpsError::LocalIo {
             path: dir.to_path_buf(),
@@ -42,9 +48,9 @@ impl Pki {
         let issuer = Issuer::new(ca_params, ca_key);
 
         let server_key = KeyPair::generate().map_err(fail)?;
-        let mut server_params =
-            CertificateParams::new(vec!["127.0.0.1".to_string(), "localhost".to_string()])
-                .map_err(fail)?;
+        let mut names = vec!["127.0.0.1".to_string(), "localhost".to_string()];
+        names.extend(hosts.iter().cloned());
+        let mut server_params = CertificateParams::new(names).map_err(fail)?;
         server_params
             .distinguished_name
             .push(DnType::CommonName, "etcd member");

@@ -11,12 +11,21 @@ use super::{DrillArgs, Timeline};
 
 /// Backend quota of drill members: large drills (`--size 1GiB`) must not trip etcd's default
 /// 2 GiB quota, nor the DB_NEAR_QUOTA warning computed against it.
-const DRILL_QUOTA: u64 = 8 << 30;
+pub(super) const DRILL_QUOTA: u64 = 8 << 30;
 
 /// Starts the cluster a drill runs on and waits until it is healthy.
 pub(super) async fn start_cluster(
     args: &DrillArgs,
     tl: &mut Timeline,
+) -> anyhow::Result<LocalCluster> {
+    start_placed(args, tl, Vec::new()).await
+}
+
+/// [`start_cluster`] with members placed in network namespaces.
+pub(super) async fn start_placed(
+    args: &DrillArgs,
+    tl: &mut Timeline,
+    placements: Vec<ops::local::Placement>,
 ) -> anyhow::Result<LocalCluster> {
     let t = Instant::now();
     let spec = LocalClusterSpec {
@@ -24,6 +33,7 @@ pub(super) async fn start_cluster(
         tls: args.tls,
         token: "lifeboat-drill".into(),
         quota_bytes: Some(DRILL_QUOTA),
+        placements,
         ..LocalClusterSpec::default()
     };
     let cluster = LocalCluster::start_healthy(spec, Duration::from_secs(60))

@@ -153,6 +153,7 @@ pub(super) async fn rehearse(
         recovery: recovery_timing,
         verdict,
         verdict_reason: reason,
+        lockout: None,
     })
 }
 

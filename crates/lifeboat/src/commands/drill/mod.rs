@@ -7,12 +7,14 @@
 
 //!
 //! # Layout
-//! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`: one file per scenario: the disaster and the way out.
+//! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`, `policy_lockout.rs`: one file per
+//!   scenario: the disaster and the way out.
 //! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
 //! - `render.rs`: the people's view of a report.
 
 mod cluster;
 mod lost_quorum;
+mod policy_lockout;
 mod render;
 mod restore;
 mod stale_member;
@@ -38,6 +40,9 @@ pub enum Scenario {
     StaleMember,
     /// Every member and disk lost: the cluster rebuilt from one backup by native restore
     Restore,
+    /// The field incident: a CCNP puts every node into default deny and cuts etcd; predicted
+    /// from etcd, enforced with nftables in per-node network namespaces, recovered, removed
+    PolicyLockout,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -152,6 +157,9 @@ pub(super) struct DrillReport {
     pub(super) recovery: Option<RecoveryTiming>,
     pub(super) verdict: &'static str,
     pub(super) verdict_reason: String,
+    /// What the policy-lockout scenario predicted, enforced and removed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) lockout: Option<policy_lockout::LockoutReport>,
 }
 
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -168,6 +176,7 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
         Scenario::LostQuorum => rt.block_on(lost_quorum::rehearse(ctx, args, lose))?,
         Scenario::StaleMember => rt.block_on(stale_member::rehearse(ctx, args))?,
         Scenario::Restore => rt.block_on(restore::rehearse(ctx, args))?,
+        Scenario::PolicyLockout => rt.block_on(policy_lockout::rehearse(ctx, args))?,
     };
     match ctx.format {
         Format::Json => output::print_json(&report),

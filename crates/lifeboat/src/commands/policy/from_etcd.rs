@@ -50,9 +50,21 @@ pub fn load(ctx: &Context, args: &InputArgs) -> anyhow::Result<policy::input::Lo
             all
         }
     };
+    crate::output::note(&format!(
+        "lifeboat: reading the inventory and the policies in force from {}",
+        source.describe()
+    ));
+    loaded_from_kvs(&kvs, &args.spec())
+}
+
+/// Decodes the objects read under [`PREFIXES`] and builds the policy input from them.
+pub fn loaded_from_kvs(
+    kvs: &[store::objects::LatestKv],
+    spec: &policy::input::InputSpec,
+) -> anyhow::Result<policy::input::Loaded> {
     let mut docs = Vec::new();
     let mut undecoded = Vec::new();
-    for kv in &kvs {
+    for kv in kvs {
         let key = String::from_utf8_lossy(&kv.key);
         // `cilium-config` is a prefix; the key must be that ConfigMap exactly.
         if key.starts_with("/registry/configmaps/")
@@ -81,10 +93,5 @@ pub fn load(ctx: &Context, args: &InputArgs) -> anyhow::Result<policy::input::Lo
                 .join("; ")
         ));
     }
-    crate::output::note(&format!(
-        "lifeboat: inventory and policies in force read from {} ({} objects)",
-        source.describe(),
-        docs.len()
-    ));
-    Ok(policy::input::load_from_documents(&docs, &args.spec())?)
+    Ok(policy::input::load_from_documents(&docs, spec)?)
 }
