@@ -523,3 +523,79 @@ async fn policy_check_reads_the_cluster_from_etcd_and_from_a_snapshot() {
     let (code, r3, err) = check(&["--from-etcd"]);
     assert_ne!(code, Some(2), "{err} {r3}");
 }
+
+/// `kube put` while a writer keeps changing the key: the put never overwrites a write it did
+/// not see; every acknowledged write survives unless a put was accepted after it.
+#[tokio::test]
+async fn put_under_a_concurrent_writer_never_overwrites_newer_data() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let conn = tc.cli_args();
+    let dir = tempfile::tempdir().unwrap();
+    let bdir = dir.path().to_str().unwrap().to_string();
+    let (code, report, text) = run(
+        &[
+            "kube",
+            "delete",
+            "ccnp",
+            "lockout",
+            "--yes",
+            "-o",
+            "json",
+            "--backup-dir",
+            &bdir,
+        ],
+        &conn,
+    );
+    assert_eq!(code, 0, "{text}");
+    let backup = report["backup"].as_str().unwrap().to_string();
+
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut wc = tc.any_client().await.unwrap();
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut g = 1000;
+        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
+            g += 1;
+            if let Ok(r) = wc.put(CCNP_KEY, ccnp(g), None).await {
+                acked.push((r.header().unwrap().revision(), g));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        acked
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let mut outcomes = Vec::new();
+    for _ in 0..4 {
+        let conn = conn.clone();
+        let backup = backup.clone();
+        outcomes.push(
+            tokio::task::spawn_blocking(move || {
+                run(
+                    &["kube", "put", "-f", &backup, "--yes", "-o", "json"],
+                    &conn,
+                )
+            })
+            .await
+            .unwrap(),
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let acked = writer.await.unwrap();
+    // The writer created the key before the first put, so every put finds newer data.
+    for (code, _, text) in &outcomes {
+        assert_eq!(*code, 3, "{text}");
+        assert!(
+            text.contains("newer") || text.contains("changed while being written"),
+            "{text}"
+        );
+    }
+    let (last_rev, last_g) = *acked.last().unwrap();
+    let kv = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
+    assert_eq!(
+        (kv.mod_revision(), kv.value()),
+        (last_rev, ccnp(last_g).as_slice())
+    );
+}
