@@ -10,6 +10,8 @@
 #
 #   scripts/bench-kube.sh                                   # both, data generated here
 #   BENCH_PART=list scripts/bench-kube.sh                   # only part 1
+#   BENCH_LIST_SNAPSHOT=/path/list.db BENCH_PART=list ...   # part 1 on an existing snapshot
+#   BENCH_KEEP=1 ...                                        # keep part 1's generated snapshot
 #   BENCH_DIFF_SNAPSHOT=/path/big.db scripts/bench-kube.sh  # part 2 on an existing snapshot
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -28,8 +30,8 @@ BENCH_NAME=bench-kube
 
 if [ "$PART" = all ] || [ "$PART" = list ]; then
   WORK=$(mktemp -d /tmp/lifeboat-bench-kube-list.XXXXXX)
-  SIZE_MIB=${BENCH_LIST_MIB:-112}; VALUE=512; SNAP=$WORK/list.db
-  generate
+  SIZE_MIB=${BENCH_LIST_MIB:-112}; VALUE=512; SNAP=${BENCH_LIST_SNAPSHOT:-$WORK/list.db}
+  [ -f "$SNAP" ] || generate
   n=$("$LIFEBOAT" kube list configmaps --snapshot "$SNAP" -o json | python3 -c 'import json,sys; print(json.load(sys.stdin)["count"])')
   echo "kube list: $n configmaps in $(stat -c %s "$SNAP") bytes"
   cat "$SNAP" >/dev/null
@@ -54,7 +56,7 @@ if [ "$PART" = all ] || [ "$PART" = list ]; then
   echo "etcdctl restore + start before the get: $(python3 -c "print(round($t1 - $t0, 2))") s"
   kill $pid; wait $pid 2>/dev/null || true
   trap - EXIT
-  rm -rf "$WORK"
+  if [ -n "${BENCH_KEEP:-}" ]; then echo "kept $SNAP"; else rm -rf "$WORK"; fi
 fi
 
 if [ "$PART" = all ] || [ "$PART" = diff ]; then

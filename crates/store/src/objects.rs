@@ -89,6 +89,36 @@ pub fn digests(db: &bolt::Db, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, KeyDige
     })
 }
 
+/// A key's latest state without its value, for listings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyMeta {
+    pub key: Vec<u8>,
+    pub create_revision: i64,
+    pub mod_revision: i64,
+    pub version: i64,
+    pub size: u64,
+    pub encoding: crate::kube::Encoding,
+}
+
+/// Latest live keys under `prefix` with their metadata (no values copied), in key order.
+pub fn latest_meta(db: &bolt::Db, prefix: &[u8]) -> Result<Vec<KeyMeta>, bolt::Error> {
+    let map = latest_by(db, prefix, &mut |kv| KeyMeta {
+        key: Vec::new(),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+        size: kv.value.len() as u64,
+        encoding: crate::kube::Encoding::of(kv.value),
+    })?;
+    Ok(map
+        .into_iter()
+        .map(|(key, mut m)| {
+            m.key = key;
+            m
+        })
+        .collect())
+}
+
 /// The digest [`digests`] records, for values read elsewhere (a live member).
 pub fn value_digest(value: &[u8]) -> u64 {
     fnv64(value)

@@ -31,7 +31,7 @@ struct ObjectRow {
     create_revision: i64,
     mod_revision: i64,
     version: i64,
-    size: usize,
+    size: u64,
 }
 
 #[derive(Serialize)]
@@ -77,7 +77,7 @@ fn list_objects(
     if rt.namespaced == Some(false) && args.namespace.is_some() {
         anyhow::bail!("{} are cluster-scoped: drop -n", rt.plural);
     }
-    let (kvs, revision) = source.list(rt.list_prefix(args.namespace.as_deref()).as_bytes())?;
+    let (kvs, revision) = source.list_meta(rt.list_prefix(args.namespace.as_deref()).as_bytes())?;
     let objects: Vec<ObjectRow> = kvs
         .iter()
         .filter_map(|kv| {
@@ -87,11 +87,11 @@ fn list_objects(
                 namespace: parts.namespace.map(str::to_owned),
                 name: parts.name.to_owned(),
                 key: String::from_utf8_lossy(&kv.key).into_owned(),
-                encoding: kube::Encoding::of(&kv.value).as_str(),
+                encoding: kv.encoding.as_str(),
                 create_revision: kv.create_revision,
                 mod_revision: kv.mod_revision,
                 version: kv.version,
-                size: kv.value.len(),
+                size: kv.size,
             })
         })
         .collect();
@@ -120,7 +120,7 @@ fn list_objects(
                     o.encoding.to_string(),
                     o.mod_revision.to_string(),
                     o.version.to_string(),
-                    human_bytes(o.size as u64),
+                    human_bytes(o.size),
                 ]);
             }
             output::print(&format!(
@@ -133,7 +133,7 @@ fn list_objects(
 }
 
 fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result<Exit> {
-    let (kvs, revision) = source.list(kube::resource::REGISTRY.as_bytes())?;
+    let (kvs, revision) = source.list_meta(kube::resource::REGISTRY.as_bytes())?;
     let mut types: BTreeMap<String, TypeRow> = BTreeMap::new();
     for kv in &kvs {
         let Some(parts) = store::kube::parse_key(&kv.key) else {
@@ -148,10 +148,8 @@ fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result
             ..TypeRow::default()
         });
         row.objects += 1;
-        row.bytes += kv.value.len() as u64;
-        *row.encodings
-            .entry(kube::Encoding::of(&kv.value).as_str())
-            .or_default() += 1;
+        row.bytes += kv.size;
+        *row.encodings.entry(kv.encoding.as_str()).or_default() += 1;
     }
     let list = TypeList {
         source: source.describe(),
