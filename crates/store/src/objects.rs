@@ -23,17 +23,26 @@ pub struct KeyDigest {
     pub create_revision: i64,
     pub mod_revision: i64,
     pub size: u64,
-    /// FNV-1a 64 of the value.
+    /// [`value_digest`] of the value.
     pub digest: u64,
 }
 
-fn fnv64(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in bytes {
-        h ^= u64::from(*b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// A fast 64-bit digest for change detection (not for adversaries): eight bytes per step, so
+/// digesting a 1.5 GB keyspace costs a fraction of reading it.
+fn digest64(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut h = (bytes.len() as u64 ^ 0x2545_F491_4F6C_DD1D).wrapping_mul(K);
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(c);
+        h = (h ^ u64::from_le_bytes(w)).wrapping_mul(K).rotate_left(29);
     }
-    h
+    let rest = chunks.remainder();
+    let mut tail = [0u8; 8];
+    tail[..rest.len()].copy_from_slice(rest);
+    h = (h ^ u64::from_le_bytes(tail)).wrapping_mul(K);
+    h ^ (h >> 31)
 }
 
 /// Walks the `key` bucket (revision order) and keeps, per key under `prefix`, what `keep`
@@ -85,7 +94,7 @@ pub fn digests(db: &bolt::Db, prefix: &[u8]) -> Result<BTreeMap<Vec<u8>, KeyDige
         create_revision: kv.create_revision,
         mod_revision: kv.mod_revision,
         size: kv.value.len() as u64,
-        digest: fnv64(kv.value),
+        digest: digest64(kv.value),
     })
 }
 
@@ -121,5 +130,23 @@ pub fn latest_meta(db: &bolt::Db, prefix: &[u8]) -> Result<Vec<KeyMeta>, bolt::E
 
 /// The digest [`digests`] records, for values read elsewhere (a live member).
 pub fn value_digest(value: &[u8]) -> u64 {
-    fnv64(value)
+    digest64(value)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::value_digest;
+
+    #[test]
+    fn digest_sees_every_byte_and_the_length() {
+        let base = b"{\"kind\":\"ConfigMap\",\"data\":{\"a\":\"1\"}}\n".to_vec();
+        let d = value_digest(&base);
+        for i in 0..base.len() {
+            let mut v = base.clone();
+            v[i] ^= 1;
+            assert_ne!(value_digest(&v), d, "byte {i}");
+        }
+        assert_ne!(value_digest(&base[..base.len() - 1]), d);
+        assert_ne!(value_digest(b""), value_digest(b"\0"));
+    }
 }

@@ -86,6 +86,25 @@ fn read_file(
     )?)
 }
 
+type Digests = BTreeMap<Vec<u8>, KeyDigest>;
+
+fn read_b(ctx: &Context, args: &DiffArgs) -> anyhow::Result<(Digests, String)> {
+    match &args.b {
+        Some(path) => Ok((
+            read_file(path, args)?,
+            format!("snapshot {}", path.display()),
+        )),
+        None => {
+            let settings = ctx.connection.resolve()?;
+            let tls = settings.validate()?;
+            let rt = crate::commands::runtime()?;
+            let client = rt.block_on(ops::kube::connect_any(&settings, tls.as_ref()))?;
+            let (d, _) = rt.block_on(ops::kube::digests(&client, args.prefix.as_bytes()))?;
+            Ok((d, format!("etcd {}", client.endpoint)))
+        }
+    }
+}
+
 fn resource_of(key: &str) -> String {
     match store::kube::parse_key(key.as_bytes()) {
         Some(p) => kube::resource::for_prefix(p.resource).api_group_label(),
@@ -94,21 +113,16 @@ fn resource_of(key: &str) -> String {
 }
 
 pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Exit> {
-    let a = read_file(&args.a, args)?;
-    let (b, b_source) = match &args.b {
-        Some(path) => (
-            read_file(path, args)?,
-            format!("snapshot {}", path.display()),
-        ),
-        None => {
-            let settings = ctx.connection.resolve()?;
-            let tls = settings.validate()?;
-            let rt = crate::commands::runtime()?;
-            let client = rt.block_on(ops::kube::connect_any(&settings, tls.as_ref()))?;
-            let (d, _) = rt.block_on(ops::kube::digests(&client, args.prefix.as_bytes()))?;
-            (d, format!("etcd {}", client.endpoint))
-        }
-    };
+    // The two sides are read at the same time, one per core.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| read_file(&args.a, args));
+        let b = read_b(ctx, args);
+        let a = a
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("reading {} failed", args.a.display())));
+        (a, b)
+    });
+    let (a, (b, b_source)) = (a?, b?);
     let changes = store::diff::diff(&a, &b);
     let mut per: BTreeMap<String, ResourceDiff> = BTreeMap::new();
     for c in &changes {
