@@ -7,6 +7,7 @@
 //! - [`snapshot`]: snapshot files and their SHA-256 trailer.
 //! - [`encrypted`]: age-encrypted snapshot files, decrypted on the fly.
 //! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
+//! - [`stream`]: the same proof and numbers, computed while a snapshot streams in (save).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
 //! - [`keys`]: live keys under a prefix, metadata only.
 //! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
@@ -23,9 +24,10 @@
 //! Restore (the one writer here):
 //! - [`restore`]: new member data dirs from a snapshot: backend rewrite, WAL, snap.
 //!
-//! Shared: [`proto`] (bounds-checked protobuf wire decoding), [`error`].
+//! Shared: [`proto`] (bounds-checked protobuf wire decoding), `crc` (CRC-32C combine), [`error`].
 
 pub mod analyze;
+mod crc;
 pub mod datadir;
 pub mod encrypted;
 pub mod error;
@@ -41,6 +43,7 @@ pub mod restore;
 pub mod schema;
 pub mod snap;
 pub mod snapshot;
+pub mod stream;
 pub mod wal;
 
 pub use error::{Error, Result};
