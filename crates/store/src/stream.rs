@@ -114,11 +114,51 @@ pub struct Proven {
     pub live_keys: u64,
 }
 
+/// SHA-256 of all but the last 32 bytes fed, which are kept: a snapshot's image and its
+/// trailer, before it is known where the stream ends.
+struct TrailedSha {
+    sha: Sha256,
+    held: Vec<u8>,
+    len: u64,
+}
+
+impl Default for TrailedSha {
+    fn default() -> Self {
+        TrailedSha {
+            sha: Sha256::new(),
+            held: Vec::with_capacity(2 * TRAILER as usize),
+            len: 0,
+        }
+    }
+}
+
+impl TrailedSha {
+    fn update(&mut self, chunk: &[u8]) {
+        self.len += chunk.len() as u64;
+        let keep = TRAILER as usize;
+        if chunk.len() >= keep {
+            self.sha.update(&self.held);
+            let (body, tail) = chunk.split_at(chunk.len() - keep);
+            self.sha.update(body);
+            self.held.clear();
+            self.held.extend_from_slice(tail);
+        } else {
+            self.held.extend_from_slice(chunk);
+            let over = self.held.len().saturating_sub(keep);
+            self.sha.update(&self.held[..over]);
+            self.held.drain(..over);
+        }
+    }
+
+    /// (bytes fed, SHA-256 of all but the last 32, those last 32 or fewer).
+    fn finish(self) -> (u64, [u8; 32], Vec<u8>) {
+        (self.len, self.sha.finalize().into(), self.held)
+    }
+}
+
 /// Feed it the snapshot stream; [`StreamProof::finish`] once the file is written.
 pub struct StreamProof {
-    sha: Sha256,
-    /// The last bytes seen, not hashed yet: they may be the trailer.
-    held: Vec<u8>,
+    sha: TrailedSha,
     pages: PageStream<EtcdDigest>,
 }
 
@@ -187,8 +227,7 @@ impl Totals {
 impl StreamProof {
     pub fn new() -> StreamProof {
         StreamProof {
-            sha: Sha256::new(),
-            held: Vec::with_capacity(2 * TRAILER as usize),
+            sha: TrailedSha::default(),
             pages: PageStream::new(EtcdDigest {
                 seed: process_seed(),
                 keys: Vec::new(),
@@ -200,19 +239,7 @@ impl StreamProof {
     /// The next bytes of the snapshot, in order.
     pub fn update(&mut self, chunk: &[u8]) {
         self.pages.feed(chunk);
-        let keep = TRAILER as usize;
-        if chunk.len() >= keep {
-            self.sha.update(&self.held);
-            let (body, tail) = chunk.split_at(chunk.len() - keep);
-            self.sha.update(body);
-            self.held.clear();
-            self.held.extend_from_slice(tail);
-        } else {
-            self.held.extend_from_slice(chunk);
-            let over = self.held.len().saturating_sub(keep);
-            self.sha.update(&self.held[..over]);
-            self.held.drain(..over);
-        }
+        self.sha.update(chunk);
     }
 
     /// Bytes fed so far.
@@ -224,32 +251,45 @@ impl StreamProof {
     /// what was streamed and is sound. Reads only its meta pages and small buckets, or,
     /// for an age file, decrypts it once to prove it holds exactly the bytes checked.
     pub fn finish(self, snap: &SnapshotFile) -> Result<Proven> {
+        self.finish_with(snap, None)
+    }
+
+    /// [`StreamProof::finish`] for an age file whose ciphertext the caller decrypted as it
+    /// was written and found equal, byte for byte, to the bytes streamed here: `decrypted`
+    /// is how many, and stands in for decrypting the file again.
+    pub fn finish_with(self, snap: &SnapshotFile, decrypted: Option<u64>) -> Result<Proven> {
         let fail = |what: String| Error::Schema {
             path: snap.path.clone(),
             what,
         };
         let len = self.pages.received();
+        let (_, sha, held) = self.sha.finish();
         if snap.file_len != len {
             return Err(fail(format!(
                 "the file holds {} bytes, {len} were streamed",
                 snap.file_len
             )));
         }
-        if !has_trailer(len) || self.held.len() != TRAILER as usize {
+        if !has_trailer(len) || held.len() != TRAILER as usize {
             return Err(fail("no SHA-256 trailer after the stream".into()));
         }
-        let sha: [u8; 32] = self.sha.finalize().into();
-        if sha[..] != self.held[..] {
+        if sha[..] != held[..] {
             return Err(fail(format!(
                 "SHA-256 trailer says {}, content is {}",
-                hex::encode(&self.held),
+                hex::encode(&held),
                 hex::encode(sha)
             )));
         }
-        if snap.age.is_some() && snap.sha256()? != sha {
-            return Err(fail(
-                "the encrypted file does not decrypt to the bytes streamed".into(),
-            ));
+        if snap.age.is_some() {
+            let same = match decrypted {
+                Some(n) => n == len,
+                None => snap.sha256()? == sha,
+            };
+            if !same {
+                return Err(fail(
+                    "the encrypted file does not decrypt to the bytes streamed".into(),
+                ));
+            }
         }
         let db = snap.db()?;
         let mut t = Totals {

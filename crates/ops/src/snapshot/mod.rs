@@ -4,6 +4,7 @@
 
 mod encrypt;
 mod prove;
+mod readback;
 mod retain;
 mod save;
 

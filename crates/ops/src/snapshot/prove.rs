@@ -15,6 +15,7 @@ use store::snapshot::{ShaStatus, SnapshotFile};
 use store::stream::{Proven, StreamProof};
 use tokio::sync::mpsc;
 
+use super::readback::ReadBack;
 use crate::OpsError;
 
 /// Chunks in flight to the checker (etcd sends 32 KiB ones): enough to ride out a stall
@@ -63,13 +64,22 @@ impl Checker {
 }
 
 /// Prove `part` sound: from the in-stream proof when it holds, else by the full check.
+/// `read_back` is what the encrypted save decrypted from its ciphertext as it was written.
 pub fn prove(
     part: &Path,
     streamed: Option<StreamProof>,
+    read_back: Option<std::io::Result<ReadBack>>,
     key: Option<&Identities>,
 ) -> Result<Proven, OpsError> {
     if let Some(proof) = streamed {
-        let fast = SnapshotFile::open_with(part, key).and_then(|snap| proof.finish(&snap));
+        // The read-back counts only if it covered every byte of the file.
+        let on_disk = std::fs::metadata(part).map(|m| m.len()).ok();
+        let decrypted = match read_back {
+            Some(Ok((plain, cipher_len))) if Some(cipher_len) == on_disk => Some(plain),
+            _ => None,
+        };
+        let fast =
+            SnapshotFile::open_with(part, key).and_then(|snap| proof.finish_with(&snap, decrypted));
         match fast {
             Ok(p) => return Ok(p),
             Err(e) => tracing::debug!("in-stream proof did not hold ({e}); full check"),

@@ -156,7 +156,7 @@ pub async fn save_with(
     };
 
     let written = stream_to(&req, &source, &part, encryption, progress).await;
-    let (size, file, streamed) = match written {
+    let (size, file, streamed, read_back) = match written {
         Ok(done) => done,
         Err(e) => {
             return Err(OpsError::Endpoint {
@@ -175,7 +175,7 @@ pub async fn save_with(
     // cache); the file is named only once both are done.
     let check_key = encryption.map(Encryption::check_identities);
     let syncing = std::thread::spawn(move || file.sync_all());
-    let report = prove(&part, streamed, check_key.as_ref());
+    let report = prove(&part, streamed, read_back, check_key.as_ref());
     let synced = syncing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread failed")));
@@ -306,13 +306,21 @@ async fn pick_source(req: &SaveRequest<'_>) -> Result<Source, OpsError> {
     })
 }
 
+/// Bytes written, the file, the in-stream proof, and (encrypting) the read-back.
+type Streamed = (
+    u64,
+    std::fs::File,
+    Option<store::stream::StreamProof>,
+    Option<std::io::Result<super::readback::ReadBack>>,
+);
+
 async fn stream_to(
     req: &SaveRequest<'_>,
     source: &Source,
     part: &Path,
     encryption: Option<&Encryption>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<(u64, std::fs::File, Option<store::stream::StreamProof>), String> {
+) -> Result<Streamed, String> {
     let mut client = connect(&source.endpoint, req.tls, req.settings)
         .await
         .map_err(|e| e.to_string())?
@@ -357,8 +365,8 @@ async fn stream_to(
             }
         }
     }
-    let file = out
+    let (file, read_back) = out
         .finish()
         .map_err(|e| format!("writing {}: {e}", part.display()))?;
-    Ok((written, file, checker.done()))
+    Ok((written, file, checker.done(), read_back))
 }
