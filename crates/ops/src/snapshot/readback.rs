@@ -161,3 +161,42 @@ fn compare(chan: &mut Chan, plain: &mut Chan, key: &Identity) -> io::Result<u64>
     }
     Ok(matched)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Encrypt `written` through the read-back while `pushed` is announced as its plaintext.
+    fn run(written: &[u8], pushed: &[u8]) -> io::Result<ReadBack> {
+        let dir = tempfile::tempdir()?;
+        let file = File::create(dir.path().join("x.age"))?;
+        let key = Identity::generate();
+        let (tee, mut plain, thread) = start(BufWriter::new(file), key.clone());
+        let public = key.to_public();
+        let enc = age::Encryptor::with_recipients(std::iter::once(&public as &dyn age::Recipient))
+            .map_err(io::Error::other)?;
+        let mut w = enc.wrap_output(tee)?;
+        for c in written.chunks(32 << 10) {
+            w.write_all(c)?;
+        }
+        for c in pushed.chunks(32 << 10) {
+            plain.push(c);
+        }
+        drop(plain);
+        let (_file, read) = w.finish()?.finish(thread)?;
+        read
+    }
+
+    #[test]
+    fn the_same_bytes_are_counted_and_any_difference_is_an_error() {
+        let data: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        let (plain, cipher) = run(&data, &data).expect("same bytes");
+        assert_eq!(plain, 200_000);
+        assert!(cipher > plain);
+        let mut flipped = data.clone();
+        flipped[150_000] ^= 1;
+        assert!(run(&data, &flipped).is_err(), "a flipped byte");
+        assert!(run(&data, &data[..100_000]).is_err(), "less plaintext");
+        assert!(run(&data[..100_000], &data).is_err(), "more plaintext");
+    }
+}
