@@ -11,6 +11,7 @@
 //! - `page`: bounds-checked views of page headers and branch/leaf elements.
 //! - [`db`]: opening a file: page-size discovery, meta choice, page reads, point lookups.
 //! - [`bucket`]: bucket handles (page-rooted or inline).
+//! - [`stream`]: the same check done on bytes as they stream in, in file order.
 //! - [`walk`]: in-order traversal of all buckets with the `Tx.Check` rules applied on the way.
 //! - `freelist`: the persisted freelist, when there is one.
 //! - [`error`]: typed errors naming bucket, page and file offset.
@@ -23,6 +24,7 @@ mod freelist;
 pub mod meta;
 mod page;
 pub mod source;
+pub mod stream;
 pub mod walk;
 pub mod writer;
 

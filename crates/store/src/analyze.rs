@@ -45,7 +45,7 @@ struct Latest {
 
 /// The key is already a hash; hashing it again is wasted work.
 #[derive(Default)]
-struct PassThrough(u64);
+pub(crate) struct PassThrough(u64);
 impl Hasher for PassThrough {
     fn finish(&self) -> u64 {
         self.0
@@ -63,7 +63,7 @@ impl Hasher for PassThrough {
 /// A fast 64-bit hash of a user key (8 bytes per step, then a full avalanche). SipHash
 /// cost a third of the walk on small-object databases. The per-process seed keeps a crafted
 /// file from aiming many keys at one bucket.
-fn key_hash(seed: u64, k: &[u8]) -> u64 {
+pub(crate) fn key_hash(seed: u64, k: &[u8]) -> u64 {
     const M: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut h = seed ^ (k.len() as u64).wrapping_mul(M);
     let mut chunks = k.chunks_exact(8);
@@ -83,7 +83,7 @@ fn key_hash(seed: u64, k: &[u8]) -> u64 {
     h ^ (h >> 31)
 }
 
-fn process_seed() -> u64 {
+pub(crate) fn process_seed() -> u64 {
     use std::hash::BuildHasher;
     std::collections::hash_map::RandomState::new().hash_one(0x6c69_6665_626f_6174u64)
 }

@@ -7,6 +7,7 @@
 //! - [`snapshot`]: snapshot files and their SHA-256 trailer.
 //! - [`encrypted`]: age-encrypted snapshot files, decrypted on the fly.
 //! - [`report`]: what `snapshot verify` and `snapshot inspect` print (hashing beside the walk).
+//! - [`stream`]: the same proof and numbers, computed while a snapshot streams in (save).
 //! - [`analyze`]: one pass over a backend: `snapshot status` numbers, live keys, Kubernetes view.
 //! - [`keys`]: live keys under a prefix, metadata only.
 //! - [`objects`]: latest values (or value digests) under a prefix; [`diff`]: two keyspaces compared.
@@ -25,9 +26,10 @@
 //! - [`restore`]: new member data dirs from a snapshot: backend rewrite, WAL, snap.
 //! - [`edit`]: a new snapshot with keys deleted (offline `kube delete`).
 //!
-//! Shared: [`proto`] (bounds-checked protobuf wire decoding), [`error`].
+//! Shared: [`proto`] (bounds-checked protobuf wire decoding), `crc` (CRC-32C combine), [`error`].
 
 pub mod analyze;
+mod crc;
 pub mod datadir;
 pub mod diff;
 pub mod edit;
@@ -46,6 +48,7 @@ pub mod restore;
 pub mod schema;
 pub mod snap;
 pub mod snapshot;
+pub mod stream;
 pub mod wal;
 
 pub use error::{Error, Result};

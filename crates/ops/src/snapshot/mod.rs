@@ -3,6 +3,8 @@
 //! beside them, optional retention, and optional age encryption on the way to disk.
 
 mod encrypt;
+mod prove;
+mod readback;
 mod retain;
 mod save;
 

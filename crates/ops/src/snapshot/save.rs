@@ -13,6 +13,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::encrypt::{Encryption, Sink};
+use super::prove::{Checker, prove};
 use super::retain::{managed_name, prune};
 use crate::client::connect;
 use crate::files::{move_aside, sync_parent, with_suffix, write_atomic};
@@ -155,7 +156,7 @@ pub async fn save_with(
     };
 
     let written = stream_to(&req, &source, &part, encryption, progress).await;
-    let (size, file) = match written {
+    let (size, file, streamed, read_back) = match written {
         Ok(done) => done,
         Err(e) => {
             return Err(OpsError::Endpoint {
@@ -169,11 +170,12 @@ pub async fn save_with(
         }
     };
 
-    // Proof before naming: trailer, structure, schema. The fsync runs beside it (both only
-    // need what is already in the page cache); the file is named only once both are done.
+    // Proof before naming: trailer, structure, schema, mostly done while the bytes
+    // arrived. The fsync runs beside the rest (both only need what is already in the page
+    // cache); the file is named only once both are done.
     let check_key = encryption.map(Encryption::check_identities);
     let syncing = std::thread::spawn(move || file.sync_all());
-    let report = store::report::inspect_with(&part, check_key.as_ref());
+    let report = prove(&part, streamed, read_back, check_key.as_ref());
     let synced = syncing
         .join()
         .unwrap_or_else(|_| Err(std::io::Error::other("the fsync thread failed")));
@@ -181,21 +183,8 @@ pub async fn save_with(
         path: part.clone(),
         source,
     })?;
-    let report = report.map_err(|e| {
-        OpsError::Local(format!(
-            "the received snapshot is not sound: {e}; kept as {} for inspection",
-            part.display()
-        ))
-    })?;
-    let sha256 = match &report.sha256 {
-        store::snapshot::ShaStatus::Ok { sha256 } => sha256.clone(),
-        other => {
-            return Err(OpsError::Local(format!(
-                "the received snapshot's SHA-256 trailer does not check out ({other:?}); kept as {}",
-                part.display()
-            )));
-        }
-    };
+    let report = report?;
+    let sha256 = report.sha256.clone();
 
     let stamp = utc::compact_now();
     let final_path = final_path.unwrap_or_else(|| {
@@ -317,13 +306,21 @@ async fn pick_source(req: &SaveRequest<'_>) -> Result<Source, OpsError> {
     })
 }
 
+/// Bytes written, the file, the in-stream proof, and (encrypting) the read-back.
+type Streamed = (
+    u64,
+    std::fs::File,
+    Option<store::stream::StreamProof>,
+    Option<std::io::Result<super::readback::ReadBack>>,
+);
+
 async fn stream_to(
     req: &SaveRequest<'_>,
     source: &Source,
     part: &Path,
     encryption: Option<&Encryption>,
     progress: &mut dyn FnMut(u64, u64),
-) -> Result<(u64, std::fs::File), String> {
+) -> Result<Streamed, String> {
     let mut client = connect(&source.endpoint, req.tls, req.settings)
         .await
         .map_err(|e| e.to_string())?
@@ -343,6 +340,7 @@ async fn stream_to(
         Err(_) => return Err("the member did not start sending within the command timeout".into()),
     };
     let mut written: u64 = 0;
+    let mut checker = Checker::start();
     loop {
         // etcd-client's request timeout does not cover a streaming body: a member that stops
         // sending would hang the save forever without this.
@@ -356,17 +354,19 @@ async fn stream_to(
             }
             Ok(Err(e)) => return Err(crate::client::explain(&e, &req.settings.tls)),
             Ok(Ok(None)) => break,
-            Ok(Ok(Some(msg))) => {
-                let blob = msg.blob();
-                out.write_all(blob)
+            Ok(Ok(Some(mut msg))) => {
+                // Taken, not copied: after the write the same buffer goes to the checker.
+                let blob = std::mem::take(&mut msg.0.blob);
+                out.write_all(&blob)
                     .map_err(|e| format!("writing {}: {e}", part.display()))?;
                 written += blob.len() as u64;
                 progress(written, written + msg.remaining_bytes());
+                checker.push(blob).await;
             }
         }
     }
-    let file = out
+    let (file, read_back) = out
         .finish()
         .map_err(|e| format!("writing {}: {e}", part.display()))?;
-    Ok((written, file))
+    Ok((written, file, checker.done(), read_back))
 }
