@@ -6,7 +6,7 @@ use std::net::IpAddr;
 
 use super::workloads::expand_workloads;
 use super::{
-    ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, ServicePort, TargetPort,
+    ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, ServicePort, Taint, TargetPort,
     Webhook,
 };
 use crate::error::ParseError;
@@ -245,6 +245,34 @@ fn node(cx: &mut Cx, doc: &yaml::Node) -> Node {
         labels: m.labels,
         ..Node::default()
     };
+    if let Some(taints) = field(doc, "spec").and_then(|s| field(s, "taints")) {
+        for (i, t) in cx
+            .list(taints, "spec.taints")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let text = |k: &str| {
+                field(t, k)
+                    .and_then(|n| n.scalar_text())
+                    .unwrap_or_default()
+            };
+            let taint = Taint {
+                key: text("key"),
+                value: text("value"),
+                effect: text("effect"),
+            };
+            if taint.key.is_empty() {
+                cx.error(
+                    t.line,
+                    &format!("spec.taints[{i}].key"),
+                    "a taint needs a key",
+                );
+                continue;
+            }
+            n.taints.push(taint);
+        }
+    }
     if let Some(st) = field(doc, "status") {
         if let Some(addrs) = field(st, "addresses") {
             for (i, a) in cx
