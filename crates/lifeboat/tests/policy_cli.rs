@@ -136,3 +136,38 @@ fn connectivity_speaks_txt_json_and_dot_through_dash_o() {
     let other = lifeboat().args(["status", "-o", "dot"]).output().unwrap();
     assert_eq!(other.status.code(), Some(64));
 }
+
+#[test]
+fn lint_names_the_cilium_version_that_added_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("range.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: range, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEntities: [cluster]\n    toPorts: [{ports: [{port: '8000', endPort: 8100, protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    // (version, reported?) C1: a field the cluster's CRD lacks is a finding.
+    for (version, reported) in [("1.15.7", true), ("1.16.0", false)] {
+        let out = lifeboat()
+            .args([
+                "policy",
+                "lint",
+                "-o",
+                "json",
+                "--cilium-version",
+                version,
+                "-f",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hit = json["findings"].as_array().unwrap().iter().any(|f| {
+            f["code"] == "field-not-in-cilium-version"
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("endPort was added in Cilium 1.16"))
+        });
+        assert_eq!(hit, reported, "{version}: {json}");
+    }
+}

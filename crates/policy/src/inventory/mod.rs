@@ -7,6 +7,7 @@ pub mod cilium_config;
 pub mod read;
 pub mod reference;
 mod schedule;
+mod services;
 mod workloads;
 
 pub use workloads::{MAX_DAEMON_PODS, MAX_REPLICAS};

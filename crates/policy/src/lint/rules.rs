@@ -260,9 +260,8 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
         r.enable_default_deny.ingress.is_some() || r.enable_default_deny.egress.is_some();
     if has_flag {
         match inv.cilium.at_least(1, 16) {
-            Some(false) => out.push(Finding::new(Severity::Critical, "enable-default-deny-unsupported", format!(
-                "{name}: enableDefaultDeny needs Cilium 1.16+; on this cluster's version the field is dropped and the policy isolates its subjects"
-            )).at(loc.clone()).rules(&["C2.7"])),
+            // Known and older: reported from the version table (parse::versions).
+            Some(false) => {}
             None => out.push(Finding::new(Severity::Info, "enable-default-deny-version", format!(
                 "{name}: enableDefaultDeny needs Cilium 1.16+ (pass --cilium-version to check)"
             )).at(loc.clone()).rules(&["C2.7"])),
