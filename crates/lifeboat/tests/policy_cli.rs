@@ -171,3 +171,35 @@ fn lint_names_the_cilium_version_that_added_a_field() {
         assert_eq!(hit, reported, "{version}: {json}");
     }
 }
+
+#[test]
+fn connectivity_lists_cilium_policies_with_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\nspec: {containers: [{name: c}]}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toEntities: [kube-apiserver]\n    toPorts: [{ports: [{port: '6443', protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "connectivity", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // C2.4: web egress default-deny; C8: only the kube-apiserver entity on 6443.
+    assert!(
+        text.lines()
+            .any(|l| l == "shop/web[Pod] => kube-apiserver[Entity] : TCP 6443"),
+        "{text}"
+    );
+    assert!(!text.contains("shop/web[Pod] => shop/db[Pod]"), "{text}");
+    assert!(
+        text.contains("shop/db[Pod] => shop/web[Pod] : All Connections"),
+        "{text}"
+    );
+}
