@@ -203,3 +203,47 @@ fn connectivity_lists_cilium_policies_with_entities() {
         "{text}"
     );
 }
+
+#[test]
+fn check_judges_to_fqdns_by_the_name_a_flow_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: out}\nspec:\n  endpointSelector: {matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system}}\n  egress:\n  - toEndpoints: [{}]\n    toPorts:\n    - ports: [{port: '53', protocol: ANY}]\n      rules: {dns: [{matchPattern: '*'}]}\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let flows = dir.path().join("flows.yaml");
+    std::fs::write(
+        &flows,
+        "- {name: named, src: kube-system/coredns-5d78c9869d-0, dst: 203.0.113.7, port: 443, fqdn: api.example.com}\n- {name: unnamed, src: kube-system/coredns-5d78c9869d-0, dst: 203.0.113.7, port: 443}\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "check", "-o", "json", "-f"])
+        .arg(&policy)
+        .arg("--flows")
+        .arg(&flows)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let flow = |name: &str| {
+        json["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+    };
+    // C12: with the name, the toFQDNs rule decides; without it, it depends on DNS.
+    assert_eq!(flow("named")["verdict"], "allow", "{}", flow("named"));
+    assert_eq!(flow("unnamed")["verdict"], "deny");
+    assert_eq!(flow("unnamed")["depends_on_dns"], true);
+    assert!(
+        flow("unnamed")["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("depends on DNS"))
+    );
+}

@@ -122,6 +122,7 @@ fn synthetic_host(node: &str, apiserver: bool) -> Endpoint {
         namespace: None,
         pod: None,
         apiserver,
+        fqdn: None,
     }
 }
 
