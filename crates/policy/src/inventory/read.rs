@@ -213,14 +213,22 @@ pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) 
         let Some(list) = field(spec, key) else {
             continue;
         };
-        let cp = format!("{path}.{key}");
-        for (i, c) in cx.list(list, &cp).unwrap_or_default().iter().enumerate() {
+        // Paths are formatted only on error (this runs for every container of 10^5 pods).
+        let items = match &list.value {
+            Value::Seq(v) => v.as_slice(),
+            _ => cx.list(list, &format!("{path}.{key}")).unwrap_or_default(),
+        };
+        for (i, c) in items.iter().enumerate() {
             let Some(ports) = field(c, "ports") else {
                 continue;
             };
-            let pp = format!("{cp}[{i}].ports");
-            for (j, port) in cx.list(ports, &pp).unwrap_or_default().iter().enumerate() {
-                let jp = format!("{pp}[{j}]");
+            let ports = match &ports.value {
+                Value::Seq(v) => v.as_slice(),
+                _ => cx
+                    .list(ports, &format!("{path}.{key}[{i}].ports"))
+                    .unwrap_or_default(),
+            };
+            for (j, port) in ports.iter().enumerate() {
                 // Go's JSON decoding matches field names case-insensitively; so do we here.
                 let key = ["containerPort", "containerport", "ContainerPort"]
                     .into_iter()
@@ -234,15 +242,16 @@ pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) 
                 let Some(number) = number else {
                     cx.error(
                         port.line,
-                        &format!("{jp}.containerPort"),
+                        &format!("{path}.{key}[{i}].ports[{j}].containerPort"),
                         "containerPort must be a number in 1-65535",
                     );
                     continue;
                 };
-                let protocol = field(port, "protocol")
-                    .and_then(|n| n.scalar_text())
-                    .and_then(|s| Protocol::parse(&s))
-                    .unwrap_or(Protocol::Tcp);
+                let protocol = match field(port, "protocol").map(|n| &n.value) {
+                    Some(Value::Str(s)) => Protocol::parse(s),
+                    _ => None,
+                }
+                .unwrap_or(Protocol::Tcp);
                 let name = field(port, "name").and_then(|n| n.scalar_text());
                 p.ports.push(ContainerPort {
                     name,
