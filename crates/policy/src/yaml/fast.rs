@@ -552,8 +552,9 @@ fn split_key(t: &str) -> R<Option<(String, &str)>> {
         _ => {
             for i in 0..b.len() {
                 if b[i] == b':' && (i + 1 == b.len() || b[i + 1] == b' ') {
+                    // `i` is the first `: ` (or final `:`), so the key holds no `: `.
                     let key = t[..i].trim_end();
-                    if key.is_empty() || key.contains(": ") || key.starts_with("- ") {
+                    if key.is_empty() || key.starts_with("- ") {
                         return Err(Bail);
                     }
                     let value = if i + 1 == b.len() {
