@@ -243,3 +243,24 @@ fn allow_localhost_reaches_only_the_pod_on_that_node_c14() {
         assert_eq!(v.allowed, want, "{src}: {}", v.explanation());
     }
 }
+
+#[test]
+fn workloads_with_pods_of_their_own_are_not_expanded() {
+    // Pods owned through a ReplicaSet (Deployment) and a Job (CronJob) stand for their
+    // workloads; a Deployment whose name is only a prefix of the ReplicaSet's parent is not
+    // theirs and expands.
+    let inv = inv_with(
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-api-7d9f-x1\n  namespace: shop\n  ownerReferences: [{kind: ReplicaSet, name: web-api-7d9f, controller: true}]\nspec: {nodeName: worker-1, containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata:\n  name: nightly-2900-abc\n  namespace: shop\n  ownerReferences: [{kind: Job, name: nightly-2900, controller: true}]\nspec: {nodeName: worker-2, containers: [{name: c}]}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web-api, namespace: shop}\nspec:\n  replicas: 3\n  template: {metadata: {labels: {app: api}}, spec: {containers: [{name: c}]}}\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly, namespace: shop}\nspec:\n  jobTemplate: {spec: {template: {spec: {containers: [{name: c}]}}}}\n---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  replicas: 2\n  template: {metadata: {labels: {app: web}}, spec: {containers: [{name: c}]}}\n",
+    );
+    let mut names: Vec<&str> = inv
+        .pods
+        .iter()
+        .filter(|p| p.namespace == "shop")
+        .map(|p| p.name.as_str())
+        .collect();
+    names.sort_unstable();
+    assert_eq!(
+        names,
+        ["nightly-2900-abc", "web-0", "web-1", "web-api-7d9f-x1"]
+    );
+}
