@@ -136,3 +136,114 @@ fn connectivity_speaks_txt_json_and_dot_through_dash_o() {
     let other = lifeboat().args(["status", "-o", "dot"]).output().unwrap();
     assert_eq!(other.status.code(), Some(64));
 }
+
+#[test]
+fn lint_names_the_cilium_version_that_added_a_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("range.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: range, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  ingress:\n  - fromEntities: [cluster]\n    toPorts: [{ports: [{port: '8000', endPort: 8100, protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    // (version, reported?) C1: a field the cluster's CRD lacks is a finding.
+    for (version, reported) in [("1.15.7", true), ("1.16.0", false)] {
+        let out = lifeboat()
+            .args([
+                "policy",
+                "lint",
+                "-o",
+                "json",
+                "--cilium-version",
+                version,
+                "-f",
+            ])
+            .arg(&path)
+            .output()
+            .unwrap();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let hit = json["findings"].as_array().unwrap().iter().any(|f| {
+            f["code"] == "field-not-in-cilium-version"
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("endPort was added in Cilium 1.16"))
+        });
+        assert_eq!(hit, reported, "{version}: {json}");
+    }
+}
+
+#[test]
+fn connectivity_lists_cilium_policies_with_entities() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("all.yaml"),
+        "apiVersion: v1\nkind: Pod\nmetadata: {name: web, namespace: shop, labels: {app: web}}\nspec: {containers: [{name: c}]}\n---\napiVersion: v1\nkind: Pod\nmetadata: {name: db, namespace: shop, labels: {app: db}}\nspec: {containers: [{name: c}]}\n---\napiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: web, namespace: shop}\nspec:\n  endpointSelector: {matchLabels: {app: web}}\n  egress:\n  - toEntities: [kube-apiserver]\n    toPorts: [{ports: [{port: '6443', protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "connectivity", "--dir"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    // C2.4: web egress default-deny; C8: only the kube-apiserver entity on 6443.
+    assert!(
+        text.lines()
+            .any(|l| l == "shop/web[Pod] => kube-apiserver[Entity] : TCP 6443"),
+        "{text}"
+    );
+    assert!(!text.contains("shop/web[Pod] => shop/db[Pod]"), "{text}");
+    assert!(
+        text.contains("shop/db[Pod] => shop/web[Pod] : All Connections"),
+        "{text}"
+    );
+}
+
+#[test]
+fn check_judges_to_fqdns_by_the_name_a_flow_gives() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = dir.path().join("p.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: out}\nspec:\n  endpointSelector: {matchLabels: {k8s:io.kubernetes.pod.namespace: kube-system}}\n  egress:\n  - toEndpoints: [{}]\n    toPorts:\n    - ports: [{port: '53', protocol: ANY}]\n      rules: {dns: [{matchPattern: '*'}]}\n  - toFQDNs: [{matchName: api.example.com}]\n    toPorts: [{ports: [{port: '443', protocol: TCP}]}]\n",
+    )
+    .unwrap();
+    let flows = dir.path().join("flows.yaml");
+    std::fs::write(
+        &flows,
+        "- {name: named, src: kube-system/coredns-5d78c9869d-0, dst: 203.0.113.7, port: 443, fqdn: api.example.com}\n- {name: unnamed, src: kube-system/coredns-5d78c9869d-0, dst: 203.0.113.7, port: 443}\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "check", "-o", "json", "-f"])
+        .arg(&policy)
+        .arg("--flows")
+        .arg(&flows)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let flow = |name: &str| {
+        json["flows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["name"] == name)
+            .cloned()
+            .unwrap_or_else(|| panic!("{name} in {json}"))
+    };
+    // C12: with the name, the toFQDNs rule decides; without it, it depends on DNS.
+    assert_eq!(flow("named")["verdict"], "allow", "{}", flow("named"));
+    assert_eq!(flow("unnamed")["verdict"], "deny");
+    assert_eq!(flow("unnamed")["depends_on_dns"], true);
+    assert!(
+        flow("unnamed")["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains("depends on DNS"))
+    );
+}

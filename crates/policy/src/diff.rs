@@ -89,6 +89,7 @@ fn workload_flows(inv: &Inventory, findings: &mut Vec<Finding>) -> Vec<Flow> {
                     port: cp.port,
                     critical: false,
                     purpose: "pod to a declared container port",
+                    fqdn: None,
                 });
             }
         }

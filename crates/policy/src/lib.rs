@@ -10,11 +10,14 @@
 //! - [`source`]: files, folders, multi-document streams and `kind: List` → [`source::Document`]s;
 //!   large lists converted item by item in parallel ([`source::load_objects`]).
 //! - [`model`]: typed policies (NetworkPolicy, CNP, CCNP), selectors, ports.
-//! - [`parse`]: documents → model, with C1 validation (errors) and unknown fields (findings).
-//! - [`inventory`]: nodes, namespaces, pods (workloads expanded), services, webhooks and
+//! - [`parse`]: documents → model, with C1 validation (errors) and unknown fields (findings);
+//!   [`parse::versions`]: fields newer than the cluster's Cilium version.
+//! - [`inventory`]: nodes (taints), namespaces, pods (workloads expanded to pods on the nodes
+//!   they fit, DaemonSets one per node), services, webhooks and
 //!   Cilium settings from `kubectl get -o yaml` files, or the built-in reference cluster.
 //! - [`connset`]: (protocol, port-range) sets with np-guard's text form.
-//! - [`connectivity`]: every allowed connection under Kubernetes NetworkPolicies (np-guard format).
+//! - [`connectivity`]: every allowed connection under Kubernetes NetworkPolicies (np-guard format),
+//!   and under Cilium semantics for CNP/CCNP ([`connectivity::cilium`]).
 //! - [`engine`]: Cilium semantics: identities (C6-C8), CIDR (C9), ports (C10), L7/FQDN
 //!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.

@@ -65,7 +65,11 @@ fn bad_field_in_big_list_names_file_and_line() {
 fn workloads_expand_from_templates() {
     let docs = load_bytes("w.yaml", b"apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web, namespace: shop}\nspec:\n  template:\n    metadata: {labels: {app: web}}\n    spec:\n      containers: [{name: c, ports: [{containerPort: 80, name: http}]}]\n---\napiVersion: batch/v1\nkind: CronJob\nmetadata: {name: nightly}\nspec:\n  jobTemplate:\n    spec:\n      template:\n        metadata: {labels: {job: nightly}}\n        spec: {containers: [{name: c}]}\n").expect("yaml");
     let inv = inventory(&docs).expect("inventory");
-    let web = inv.pods.iter().find(|p| p.name == "web").expect("web pod");
+    let web = inv
+        .pods
+        .iter()
+        .find(|p| p.name == "web-0")
+        .expect("web pod");
     assert_eq!(web.labels.get("app").map(String::as_str), Some("web"));
     assert_eq!(
         web.owner.as_ref().map(|o| o.kind.as_str()),
@@ -78,7 +82,7 @@ fn workloads_expand_from_templates() {
     assert!(
         inv.pods
             .iter()
-            .any(|p| p.name == "nightly" && p.namespace == "default")
+            .any(|p| p.name == "nightly-0" && p.namespace == "default")
     );
     assert!(inv.namespace("shop").is_some_and(|n| {
         n.labels

@@ -27,6 +27,9 @@ pub struct Flow {
     pub critical: bool,
     /// Why the cluster needs it, for the report.
     pub purpose: &'static str,
+    /// For a flow to an outside address: the DNS name it answers for, which toFQDNs rules
+    /// are judged on (C12). Only user flows carry one.
+    pub fqdn: Option<String>,
 }
 
 /// Options that add flows.
@@ -132,6 +135,7 @@ fn node_flows(
             port,
             critical,
             purpose,
+            fqdn: None,
         });
     }
 }
@@ -188,6 +192,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
             port: 4240,
             critical: false,
             purpose: "Cilium health probes to the health endpoint of each node",
+            fqdn: None,
         });
     }
     node_flows(
@@ -254,6 +259,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
             port: 6443,
             critical: true,
             purpose: "pods (controllers, operators, CoreDNS) to the API server",
+            fqdn: None,
         });
     }
     let dns = dns_targets(inv);
@@ -272,6 +278,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
                 port: 6443,
                 critical: true,
                 purpose: "pods (controllers, operators, CoreDNS) to the API server",
+                fqdn: None,
             });
         }
     }
@@ -287,6 +294,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
                 port: 6443,
                 critical: true,
                 purpose: "administrators to the API server",
+                fqdn: None,
             });
         }
         for (members, _, _) in &classes {
@@ -299,6 +307,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
                     port: 22,
                     critical: true,
                     purpose: "administrators' SSH: the recovery path",
+                    fqdn: None,
                 });
             }
         }
@@ -382,6 +391,7 @@ fn dns_flows(targets: &[(String, Protocol, u16)], probe: &str, limit: usize, out
             port: *port,
             critical: true,
             purpose: "name resolution for pods (backend port of kube-dns)",
+            fqdn: None,
         });
     }
 }
@@ -414,6 +424,7 @@ fn webhook_flows(inv: &Inventory, out: &mut Vec<Flow>) {
                 port: target,
                 critical: w.fail_closed,
                 purpose: "API server to an admission webhook (failurePolicy Fail blocks writes)",
+                fqdn: None,
             });
         }
     }

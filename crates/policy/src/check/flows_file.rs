@@ -1,5 +1,6 @@
 //! `--flows FILE`: user flows, a YAML list (or `flows:` key) of
-//! `{name, src, dst, protocol, port, critical}`.
+//! `{name, src, dst, protocol, port, critical, fqdn}`; `fqdn` names the DNS name an outside
+//! `dst` address answers for, so toFQDNs rules can be judged (C12).
 
 use super::Flow;
 use crate::error::ParseError;
@@ -49,7 +50,7 @@ pub fn parse_flows(file: &str, text: &str) -> Result<Vec<Flow>, Vec<ParseError>>
             cx.check_known(
                 item,
                 &p,
-                &["name", "src", "dst", "protocol", "port", "critical"],
+                &["name", "src", "dst", "protocol", "port", "critical", "fqdn"],
             );
             let name = field(item, "name")
                 .and_then(|n| cx.string(n, &format!("{p}.name")))
@@ -72,6 +73,7 @@ pub fn parse_flows(file: &str, text: &str) -> Result<Vec<Flow>, Vec<ParseError>>
                 Value::Str(s) => s.parse().ok(),
                 _ => None,
             });
+            let fqdn = field(item, "fqdn").and_then(|n| cx.string(n, &format!("{p}.fqdn")));
             let critical = field(item, "critical")
                 .and_then(|n| cx.bool(n, &format!("{p}.critical")))
                 .unwrap_or(false);
@@ -84,6 +86,7 @@ pub fn parse_flows(file: &str, text: &str) -> Result<Vec<Flow>, Vec<ParseError>>
                     port,
                     critical,
                     purpose: "user flow",
+                    fqdn,
                 }),
                 _ => cx.error(item.line, &p, "a flow needs src, dst and a port in 0-65535"),
             }

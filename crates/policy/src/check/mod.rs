@@ -30,6 +30,14 @@ pub struct FlowResult {
     pub purpose: String,
     /// Rule numbers of policy-semantics.md behind the verdict.
     pub rules: Vec<&'static str>,
+    /// Allowed at L4 by rules that carry L7 rules: requests they do not allow are refused by
+    /// the proxy (C11).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub l7_filtered: bool,
+    /// Denied, but a toFQDNs rule may allow the address at runtime; the flow names no DNS
+    /// name (`fqdn:`) to judge it by (C12).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub depends_on_dns: bool,
 }
 
 impl FlowResult {
@@ -73,7 +81,7 @@ pub struct CheckOptions {
 pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) -> Vec<FlowResult> {
     let mut out = Vec::with_capacity(flows.len());
     for f in flows {
-        let (Some(src), Some(dst)) = (engine.resolve(&f.src), engine.resolve(&f.dst)) else {
+        let (Some(src), Some(mut dst)) = (engine.resolve(&f.src), engine.resolve(&f.dst)) else {
             findings.push(Finding::new(
                 Severity::Warning,
                 "flow-endpoint-unknown",
@@ -84,6 +92,7 @@ pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
             ));
             continue;
         };
+        dst.fqdn = f.fqdn.clone();
         let v = engine.flow(&src, &dst, f.protocol, f.port);
         let fix = fix::suggest(
             engine, &src, &dst, f.protocol, f.port, &v.ingress, &v.egress,
@@ -109,6 +118,8 @@ pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
             fix,
             purpose: f.purpose.to_owned(),
             rules,
+            l7_filtered: v.allowed && (v.egress.l7 || v.ingress.l7),
+            depends_on_dns: !v.allowed && v.egress.depends_on_dns,
         });
     }
     out

@@ -4,8 +4,9 @@
 use super::labels::CSelector;
 use crate::inventory::CiliumConfig;
 use crate::model::{
-    CidrRule, CiliumPolicy, Direction, Entity, IcmpField, KnpPeer, L7Kind, LabelSelector,
-    NetworkPolicy, Op, Peer, PolicySet, PortProtocol, PortSpec, Protocol, RuleItem, Subject,
+    CidrRule, CiliumPolicy, Direction, Entity, FqdnSelector, IcmpField, KnpPeer, L7Kind,
+    LabelSelector, NetworkPolicy, Op, Peer, PolicySet, PortProtocol, PortSpec, Protocol, RuleItem,
+    Subject,
 };
 
 /// Which subjects an entry applies to.
@@ -23,7 +24,7 @@ pub enum CPeer {
     Entity(Entity),
     Cidr(CidrRule),
     Nodes(CSelector),
-    Fqdn(String),
+    Fqdn(FqdnSelector),
     Service {
         name: Option<String>,
         namespace: Option<String>,
@@ -71,6 +72,8 @@ pub struct Entry {
     pub default_deny_explicit: bool,
     pub l3: L3,
     pub l4: L4,
+    /// Patterns of the item's L7 DNS rules: names whose answers the DNS proxy sees (C12).
+    pub dns_patterns: Vec<String>,
 }
 
 pub fn compile(set: &PolicySet, cfg: &CiliumConfig) -> Vec<Entry> {
@@ -157,6 +160,13 @@ fn cilium_entries(p: &CiliumPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
                     default_deny_explicit: flag.is_some(),
                     l3: item_l3(item, ns, cfg),
                     l4: item_l4(item),
+                    dns_patterns: item
+                        .ports
+                        .iter()
+                        .flatten()
+                        .filter(|r| r.l7 == Some(L7Kind::Dns))
+                        .flat_map(|r| r.dns_patterns.iter().cloned())
+                        .collect(),
                 });
             }
         }
@@ -183,10 +193,7 @@ fn item_l3(item: &RuleItem, ns: Option<&str>, cfg: &CiliumConfig) -> L3 {
                 Peer::Entity(e) => CPeer::Entity(*e),
                 Peer::Cidr(c) => CPeer::Cidr(c.clone()),
                 Peer::Nodes(s) => CPeer::Nodes(CSelector::from_k8s(s)),
-                Peer::Fqdn(f) => CPeer::Fqdn(match f {
-                    crate::model::FqdnSelector::Name(n)
-                    | crate::model::FqdnSelector::Pattern(n) => n.clone(),
-                }),
+                Peer::Fqdn(f) => CPeer::Fqdn(f.clone()),
                 Peer::Service {
                     name,
                     namespace,
@@ -243,6 +250,7 @@ fn knp_entries(p: &NetworkPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
             default_deny_explicit: false,
             l3,
             l4,
+            dns_patterns: Vec::new(),
         };
         let rules = p.rules(dir);
         if rules.is_empty() {

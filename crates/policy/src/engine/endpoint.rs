@@ -6,6 +6,7 @@ use std::net::IpAddr;
 
 use super::labels::{Label, Labels, filtered_k8s, k8s, reserved};
 use crate::inventory::{Inventory, Pod};
+use crate::model::Entity;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum EpKind {
@@ -29,6 +30,9 @@ pub struct Endpoint {
     pub pod: Option<usize>,
     /// Runs the API server: its host identity carries `reserved:kube-apiserver` (C8).
     pub apiserver: bool,
+    /// The DNS name the user says this (outside) address answers for: what toFQDNs
+    /// rules are judged on (C12).
+    pub fqdn: Option<String>,
 }
 
 impl Endpoint {
@@ -99,6 +103,7 @@ pub fn pod_endpoint(
         namespace: Some(p.namespace.clone()),
         pod: Some(index),
         apiserver: false,
+        fqdn: None,
     })
 }
 
@@ -113,6 +118,7 @@ pub fn synthetic_pod_endpoint(inv: &Inventory, p: &Pod) -> Endpoint {
         namespace: Some(p.namespace.clone()),
         pod: None,
         apiserver: false,
+        fqdn: None,
     }
 }
 
@@ -135,6 +141,7 @@ pub fn host_endpoint(
         namespace: None,
         pod: None,
         apiserver,
+        fqdn: None,
     })
 }
 
@@ -148,6 +155,7 @@ pub fn health_endpoint(node: &str) -> Endpoint {
         namespace: None,
         pod: None,
         apiserver: false,
+        fqdn: None,
     }
 }
 
@@ -166,6 +174,7 @@ pub fn world_endpoint(ip: IpAddr) -> Endpoint {
         namespace: None,
         pod: None,
         apiserver: false,
+        fqdn: None,
     }
 }
 
@@ -182,4 +191,20 @@ pub fn show_labels(labels: &[Label]) -> String {
         })
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+/// C8: entity membership of a peer seen from `observer` (the subject's node).
+pub fn entity_matches(e: Entity, p: &Endpoint, observer: Option<&str>) -> bool {
+    match e {
+        Entity::All => true,
+        Entity::World => p.kind == EpKind::World,
+        Entity::WorldIpv4 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv4()),
+        Entity::WorldIpv6 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv6()),
+        Entity::Cluster => p.kind != EpKind::World,
+        Entity::Host => p.is_local_host_of(observer),
+        Entity::RemoteNode => p.kind == EpKind::Host && !p.is_local_host_of(observer),
+        Entity::KubeApiserver => p.kind == EpKind::Host && p.apiserver,
+        Entity::Health => p.kind == EpKind::Health,
+        Entity::Ingress | Entity::Init | Entity::Unmanaged | Entity::None => false,
+    }
 }

@@ -5,9 +5,12 @@ use serde::Serialize;
 
 use super::Engine;
 use super::compile::{CPeer, EntrySubject, L3, L4};
+pub use super::endpoint::entity_matches;
 use super::endpoint::{Endpoint, EpKind};
+use super::fqdn::{self, Learned};
+use super::l7::l7_note;
 use crate::inventory::EnforcementMode;
-use crate::model::{Direction, Entity, PortSpec, Protocol};
+use crate::model::{Direction, PortSpec, Protocol};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct DirVerdict {
@@ -28,6 +31,9 @@ pub struct DirVerdict {
     pub cites: Vec<&'static str>,
     /// An allow that carries L7 rules: requests may still be refused at L7 (C11).
     pub l7: bool,
+    /// Denied here, but a toFQDNs rule on this port may allow the address at runtime: the
+    /// flow names no DNS name to judge it by (C12).
+    pub depends_on_dns: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -77,6 +83,7 @@ fn verdict(
         reason,
         cites: cites.to_vec(),
         l7: false,
+        depends_on_dns: false,
     }
 }
 
@@ -137,8 +144,17 @@ impl Engine<'_> {
                             .any(|b| b.namespace == pod.namespace && b.name == pod.name)
                 })
             }
-            // C12: FQDN-selected IPs are learned at runtime; statically unknown.
-            CPeer::Fqdn(_) | CPeer::Group => false,
+            // C12: the address is one of the name's only if the user says so, and the name's
+            // answers are learned only through a DNS rule of the subject.
+            CPeer::Fqdn(sel) => {
+                p.kind == EpKind::World
+                    && p.fqdn.as_deref().is_some_and(|n| {
+                        fqdn::selector_matches(sel, n)
+                            && self.fqdn_learned(subject, n) == Learned::Yes
+                    })
+            }
+            // Cloud provider groups are resolved at runtime: unknown here.
+            CPeer::Group => false,
         }
     }
 
@@ -150,7 +166,13 @@ impl Engine<'_> {
         }
     }
 
-    fn l4_matches(&self, l4: &L4, proto: Protocol, port: u16, dst: &Endpoint) -> (bool, bool) {
+    pub(super) fn l4_matches(
+        &self,
+        l4: &L4,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) -> (bool, bool) {
         match l4 {
             L4::Any => (true, false),
             L4::Ports(ports) => {
@@ -290,27 +312,38 @@ impl Engine<'_> {
             base.cites = vec!["C14"];
             return base;
         }
+        // C11: an allow without L7 for this port and peer overrides L7 rules on it; only
+        // when every matching allow carries L7 is the flow L7-filtered.
+        let (mut plain, mut with_l7) = (None, None);
         for &i in &selecting {
             let e = &self.entries[i];
             if e.deny || !self.l3_matches(&e.l3, subject, peer) {
                 continue;
             }
-            let (hit, l7) = self.l4_matches(&e.l4, proto, port, dst);
-            if hit {
-                base.entry = Some(i);
-                base.l7 = l7;
-                base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
-                base.reason = format!(
-                    "{what} is allowed by {} {} ({}).",
-                    e.policy, e.path, e.location
-                );
-                base.cites = vec!["C5.1", "K5"];
-                if l7 {
-                    base.reason.push_str(" That rule has L7 rules: requests they do not allow are refused at L7, not dropped.");
-                    base.cites.push("C11");
+            match self.l4_matches(&e.l4, proto, port, dst) {
+                (true, false) => {
+                    plain = Some(i);
+                    break;
                 }
-                return base;
+                (true, true) => {
+                    with_l7.get_or_insert(i);
+                }
+                _ => {}
             }
+        }
+        if let Some(i) = plain.or(with_l7) {
+            let e = &self.entries[i];
+            base.entry = Some(i);
+            base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
+            base.reason = format!(
+                "{what} is allowed by {} {} ({}).",
+                e.policy, e.path, e.location
+            );
+            base.cites = vec!["C5.1", "K5"];
+            if plain.is_none() {
+                l7_note(&mut base, default_deny, cfg.at_least(1, 18));
+            }
+            return base;
         }
         if default_deny {
             base.allowed = false;
@@ -336,16 +369,8 @@ impl Engine<'_> {
             base.reason = format!("{why}, and no rule allows {what}.",);
             base.reason = format!("{}: {}", subject.name, base.reason);
             base.cites = vec!["C2.4", "C2.6"];
-            // C12: FQDN-selected IPs are learned at runtime; say so instead of guessing.
-            let fqdn = selecting.iter().any(|&i| {
-                let e = &self.entries[i];
-                !e.deny
-                    && matches!(&e.l3, L3::Peers(ps) if ps.iter().any(|x| matches!(x, CPeer::Fqdn(_))))
-                    && self.l4_matches(&e.l4, proto, port, dst).0
-            });
-            if fqdn && peer.kind == EpKind::World {
-                base.reason.push_str(" A toFQDNs rule on this port may still allow it at runtime if DNS through Cilium's proxy resolved a name to this address.");
-                base.cites.push("C12");
+            if peer.kind == EpKind::World {
+                self.fqdn_note(&mut base, &selecting, subject, peer, proto, port, dst);
             }
             if subject.kind == EpKind::Host {
                 base.cites.push("C13.4");
@@ -384,22 +409,6 @@ impl Engine<'_> {
             egress,
             ingress,
         }
-    }
-}
-
-/// C8: entity membership of a peer seen from `observer` (the subject's node).
-pub fn entity_matches(e: Entity, p: &Endpoint, observer: Option<&str>) -> bool {
-    match e {
-        Entity::All => true,
-        Entity::World => p.kind == EpKind::World,
-        Entity::WorldIpv4 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv4()),
-        Entity::WorldIpv6 => p.kind == EpKind::World && p.ip.is_some_and(|i| i.is_ipv6()),
-        Entity::Cluster => p.kind != EpKind::World,
-        Entity::Host => p.is_local_host_of(observer),
-        Entity::RemoteNode => p.kind == EpKind::Host && !p.is_local_host_of(observer),
-        Entity::KubeApiserver => p.kind == EpKind::Host && p.apiserver,
-        Entity::Health => p.kind == EpKind::Health,
-        Entity::Ingress | Entity::Init | Entity::Unmanaged | Entity::None => false,
     }
 }
 

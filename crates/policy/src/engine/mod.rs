@@ -9,6 +9,8 @@
 pub mod compile;
 pub mod endpoint;
 pub mod eval;
+pub mod fqdn;
+mod l7;
 pub mod labels;
 
 use std::collections::HashMap;

@@ -146,3 +146,22 @@ impl CiliumConfig {
         self.version.map(|v| v >= (major, minor))
     }
 }
+
+/// The Cilium version from the image of a container named or imaged `cilium` (the agent) in
+/// a pod or pod template: `quay.io/cilium/cilium:v1.15.4@sha256:...` → (1, 15).
+pub fn image_version(pod: &crate::yaml::Node) -> Option<(u32, u32)> {
+    let containers = crate::parse::reader::field(pod, "spec")
+        .and_then(|s| crate::parse::reader::field(s, "containers"))?;
+    let crate::yaml::Value::Seq(list) = &containers.value else {
+        return None;
+    };
+    list.iter().find_map(|c| {
+        let image = crate::parse::reader::field(c, "image")?.scalar_text()?;
+        let image = image.split('@').next()?;
+        let (repo, tag) = image.rsplit_once(':')?;
+        if repo.rsplit('/').next()? != "cilium" {
+            return None;
+        }
+        CiliumConfig::parse_version(tag)
+    })
+}

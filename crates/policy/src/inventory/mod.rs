@@ -6,7 +6,11 @@
 pub mod cilium_config;
 pub mod read;
 pub mod reference;
+mod schedule;
+mod services;
 mod workloads;
+
+pub use workloads::{MAX_DAEMON_PODS, MAX_REPLICAS};
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -25,6 +29,9 @@ pub struct Inventory {
     pub services: Vec<Service>,
     pub webhooks: Vec<Webhook>,
     pub cilium: CiliumConfig,
+    /// Notes about how the inventory was built (e.g. a capped workload expansion); `lint`
+    /// and `check` report them.
+    pub findings: Vec<crate::findings::Finding>,
     /// Namespace name → index into `namespaces`, rebuilt by [`Inventory::normalise`].
     ns_index: std::collections::HashMap<String, usize>,
 }
@@ -35,6 +42,17 @@ pub struct Node {
     pub labels: BTreeMap<String, String>,
     pub addresses: Vec<IpAddr>,
     pub kernel: Option<String>,
+    /// `spec.taints`: which pods the scheduler keeps off this node.
+    pub taints: Vec<Taint>,
+}
+
+/// A node taint (`spec.taints[]`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Taint {
+    pub key: String,
+    pub value: String,
+    /// `NoSchedule`, `PreferNoSchedule` or `NoExecute`.
+    pub effect: String,
 }
 
 impl Node {

@@ -4,11 +4,9 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 
+use super::services;
 use super::workloads::expand_workloads;
-use super::{
-    ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, ServicePort, TargetPort,
-    Webhook,
-};
+use super::{ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, Taint, Webhook};
 use crate::error::ParseError;
 use crate::model::Protocol;
 use crate::parse::meta::{meta, string_map};
@@ -36,6 +34,8 @@ pub enum Object {
     Service(Service),
     Webhooks(Vec<Webhook>),
     CiliumConfig(BTreeMap<String, String>),
+    /// A cilium-agent pod and the Cilium version of its image.
+    CiliumAgent(Pod, (u32, u32)),
     /// Expanded once all pods are known (their template becomes a pod when none is given).
     Workload(Box<Document>),
     Other,
@@ -46,7 +46,22 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
     let mut cx = Cx::new(&doc.origin);
     let kind = doc.kind();
     let obj = match kind {
-        "Pod" => Object::Pod(pod(&mut cx, &doc.node)),
+        "Pod" => {
+            let p = pod(&mut cx, &doc.node);
+            // The agent's image tag is the cluster's Cilium version (checked only for the
+            // agent's own pods: inventories hold 10^5 pods).
+            let agent = p
+                .owner
+                .as_ref()
+                .is_some_and(|o| o.kind == "DaemonSet" && o.name == "cilium");
+            match agent
+                .then(|| super::cilium_config::image_version(&doc.node))
+                .flatten()
+            {
+                Some(v) => Object::CiliumAgent(p, v),
+                None => Object::Pod(p),
+            }
+        }
         "Namespace" => {
             let m = meta(&mut cx, &doc.node);
             Object::Namespace(Namespace {
@@ -55,10 +70,10 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
             })
         }
         "Node" => Object::Node(node(&mut cx, &doc.node)),
-        "Service" => Object::Service(service(&mut cx, &doc.node)),
-        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => {
-            Object::Webhooks(webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")))
-        }
+        "Service" => Object::Service(services::service(&mut cx, &doc.node)),
+        "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => Object::Webhooks(
+            services::webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")),
+        ),
         "ConfigMap" => {
             let m = meta(&mut cx, &doc.node);
             if m.name == "cilium-config" {
@@ -82,6 +97,10 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
         errors.append(&mut errs);
         match obj {
             Object::Pod(p) => inv.pods.push(p),
+            Object::CiliumAgent(p, v) => {
+                inv.pods.push(p);
+                inv.cilium.version = inv.cilium.version.max(Some(v));
+            }
             Object::Namespace(n) => inv.namespaces.push(n),
             Object::Node(n) => inv.nodes.push(n),
             Object::Service(s) => inv.services.push(s),
@@ -90,6 +109,19 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
             Object::Workload(doc) => workloads.push(*doc),
             Object::Other => {}
         }
+    }
+    if inv.cilium.version.is_none() {
+        inv.cilium.version = workloads
+            .iter()
+            .filter(|d| {
+                d.kind() == "DaemonSet"
+                    && field(&d.node, "metadata")
+                        .and_then(|m| field(m, "name"))
+                        .and_then(|n| n.scalar_text())
+                        .is_some_and(|n| n == "cilium")
+            })
+            .filter_map(|d| field(&d.node, "spec").and_then(|s| field(s, "template")))
+            .find_map(super::cilium_config::image_version);
     }
     let refs: Vec<&Document> = workloads.iter().collect();
     expand_workloads(&mut inv, &refs, &mut errors);
@@ -112,7 +144,7 @@ pub fn inventory(docs: &[Document]) -> Result<Inventory, Vec<ParseError>> {
     assemble(docs.iter().map(object).collect())
 }
 
-fn ip(cx: &mut Cx, n: &yaml::Node, path: &str) -> Option<IpAddr> {
+pub(super) fn ip(cx: &mut Cx, n: &yaml::Node, path: &str) -> Option<IpAddr> {
     let s = cx.string(n, path)?;
     if s.is_empty() || s == "None" {
         return None;
@@ -181,14 +213,22 @@ pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) 
         let Some(list) = field(spec, key) else {
             continue;
         };
-        let cp = format!("{path}.{key}");
-        for (i, c) in cx.list(list, &cp).unwrap_or_default().iter().enumerate() {
+        // Paths are formatted only on error (this runs for every container of 10^5 pods).
+        let items = match &list.value {
+            Value::Seq(v) => v.as_slice(),
+            _ => cx.list(list, &format!("{path}.{key}")).unwrap_or_default(),
+        };
+        for (i, c) in items.iter().enumerate() {
             let Some(ports) = field(c, "ports") else {
                 continue;
             };
-            let pp = format!("{cp}[{i}].ports");
-            for (j, port) in cx.list(ports, &pp).unwrap_or_default().iter().enumerate() {
-                let jp = format!("{pp}[{j}]");
+            let ports = match &ports.value {
+                Value::Seq(v) => v.as_slice(),
+                _ => cx
+                    .list(ports, &format!("{path}.{key}[{i}].ports"))
+                    .unwrap_or_default(),
+            };
+            for (j, port) in ports.iter().enumerate() {
                 // Go's JSON decoding matches field names case-insensitively; so do we here.
                 let key = ["containerPort", "containerport", "ContainerPort"]
                     .into_iter()
@@ -202,15 +242,16 @@ pub(crate) fn pod_spec(cx: &mut Cx, spec: &yaml::Node, path: &str, p: &mut Pod) 
                 let Some(number) = number else {
                     cx.error(
                         port.line,
-                        &format!("{jp}.containerPort"),
+                        &format!("{path}.{key}[{i}].ports[{j}].containerPort"),
                         "containerPort must be a number in 1-65535",
                     );
                     continue;
                 };
-                let protocol = field(port, "protocol")
-                    .and_then(|n| n.scalar_text())
-                    .and_then(|s| Protocol::parse(&s))
-                    .unwrap_or(Protocol::Tcp);
+                let protocol = match field(port, "protocol").map(|n| &n.value) {
+                    Some(Value::Str(s)) => Protocol::parse(s),
+                    _ => None,
+                }
+                .unwrap_or(Protocol::Tcp);
                 let name = field(port, "name").and_then(|n| n.scalar_text());
                 p.ports.push(ContainerPort {
                     name,
@@ -245,6 +286,34 @@ fn node(cx: &mut Cx, doc: &yaml::Node) -> Node {
         labels: m.labels,
         ..Node::default()
     };
+    if let Some(taints) = field(doc, "spec").and_then(|s| field(s, "taints")) {
+        for (i, t) in cx
+            .list(taints, "spec.taints")
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let text = |k: &str| {
+                field(t, k)
+                    .and_then(|n| n.scalar_text())
+                    .unwrap_or_default()
+            };
+            let taint = Taint {
+                key: text("key"),
+                value: text("value"),
+                effect: text("effect"),
+            };
+            if taint.key.is_empty() {
+                cx.error(
+                    t.line,
+                    &format!("spec.taints[{i}].key"),
+                    "a taint needs a key",
+                );
+                continue;
+            }
+            n.taints.push(taint);
+        }
+    }
     if let Some(st) = field(doc, "status") {
         if let Some(addrs) = field(st, "addresses") {
             for (i, a) in cx
@@ -269,117 +338,6 @@ fn node(cx: &mut Cx, doc: &yaml::Node) -> Node {
             .and_then(|k| k.scalar_text());
     }
     n
-}
-
-fn service(cx: &mut Cx, doc: &yaml::Node) -> Service {
-    let m = meta(cx, doc);
-    let mut s = Service {
-        namespace: m.namespace.unwrap_or_else(|| "default".to_owned()),
-        name: m.name,
-        labels: m.labels,
-        ..Service::default()
-    };
-    let Some(spec) = field(doc, "spec") else {
-        return s;
-    };
-    if field(spec, "selector").is_some() {
-        s.selector = Some(string_map(cx, spec, "selector", "spec.selector"));
-    }
-    s.cluster_ip = field(spec, "clusterIP").and_then(|n| ip(cx, n, "spec.clusterIP"));
-    if let Some(ports) = field(spec, "ports") {
-        for (i, p) in cx
-            .list(ports, "spec.ports")
-            .unwrap_or_default()
-            .iter()
-            .enumerate()
-        {
-            let pp = format!("spec.ports[{i}]");
-            let port = field(p, "port").and_then(|n| match &n.value {
-                Value::Int(v) => u16::try_from(*v).ok(),
-                Value::Str(s) => s.parse().ok(),
-                _ => None,
-            });
-            let Some(port) = port else {
-                cx.error(
-                    p.line,
-                    &format!("{pp}.port"),
-                    "service port must be a number in 1-65535",
-                );
-                continue;
-            };
-            let target = match field(p, "targetPort").map(|n| &n.value) {
-                Some(Value::Int(v)) => TargetPort::Number(u16::try_from(*v).unwrap_or(port)),
-                Some(Value::Str(t)) => match t.parse::<u16>() {
-                    Ok(v) => TargetPort::Number(v),
-                    Err(_) => TargetPort::Named(t.clone()),
-                },
-                _ => TargetPort::Number(port),
-            };
-            let protocol = field(p, "protocol")
-                .and_then(|n| n.scalar_text())
-                .and_then(|s| Protocol::parse(&s))
-                .unwrap_or(Protocol::Tcp);
-            let name = field(p, "name").and_then(|n| n.scalar_text());
-            s.ports.push(ServicePort {
-                name,
-                port,
-                target,
-                protocol,
-            });
-        }
-    }
-    s
-}
-
-fn webhooks(cx: &mut Cx, doc: &yaml::Node, mutating: bool) -> Vec<Webhook> {
-    let m = meta(cx, doc);
-    let mut out = Vec::new();
-    let Some(list) = field(doc, "webhooks") else {
-        return out;
-    };
-    for (i, w) in cx
-        .list(list, "webhooks")
-        .unwrap_or_default()
-        .iter()
-        .enumerate()
-    {
-        let name = field(w, "name")
-            .and_then(|n| n.scalar_text())
-            .unwrap_or_else(|| format!("webhook-{i}"));
-        let cc = field(w, "clientConfig");
-        let service = cc.and_then(|c| field(c, "service")).map(|s| {
-            let port = field(s, "port")
-                .and_then(|p| match &p.value {
-                    Value::Int(v) => u16::try_from(*v).ok(),
-                    _ => None,
-                })
-                .unwrap_or(443);
-            (
-                field(s, "namespace")
-                    .and_then(|n| n.scalar_text())
-                    .unwrap_or_else(|| "default".to_owned()),
-                field(s, "name")
-                    .and_then(|n| n.scalar_text())
-                    .unwrap_or_default(),
-                port,
-            )
-        });
-        let url = cc
-            .and_then(|c| field(c, "url"))
-            .and_then(|u| u.scalar_text());
-        let fail_closed = field(w, "failurePolicy")
-            .and_then(|f| f.scalar_text())
-            .is_none_or(|f| f == "Fail");
-        out.push(Webhook {
-            configuration: m.name.clone(),
-            name,
-            mutating,
-            service,
-            url,
-            fail_closed,
-        });
-    }
-    out
 }
 
 /// Helper for tests and callers: labels as a map.

@@ -7,7 +7,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use super::read::labels;
 use super::{
     CiliumConfig, ContainerPort, Inventory, Namespace, Node, Owner, Pod, Service, ServicePort,
-    TargetPort,
+    Taint, TargetPort,
 };
 use crate::model::Protocol;
 
@@ -20,7 +20,14 @@ fn node(name: &str, ip: IpAddr, control_plane: bool) -> Node {
         ("kubernetes.io/hostname", name),
         ("kubernetes.io/os", "linux"),
     ]);
+    let mut taints = Vec::new();
     if control_plane {
+        // kubeadm taints control-plane nodes so that only tolerating pods run there.
+        taints.push(Taint {
+            key: "node-role.kubernetes.io/control-plane".to_owned(),
+            value: String::new(),
+            effect: "NoSchedule".to_owned(),
+        });
         l.insert(
             "node-role.kubernetes.io/control-plane".to_owned(),
             String::new(),
@@ -31,6 +38,7 @@ fn node(name: &str, ip: IpAddr, control_plane: bool) -> Node {
         labels: l,
         addresses: vec![ip],
         kernel: Some("6.1.0".to_owned()),
+        taints,
     }
 }
 

@@ -16,6 +16,10 @@ pub fn lint(set: &PolicySet, inv: &Inventory) -> Vec<Finding> {
     let mut out = Vec::new();
     rules::lint_policies(set, inv, &mut out);
     cluster::lint_cluster(set, inv, &mut out);
+    // Fields newer than the cluster's Cilium version (C1).
+    out.extend(crate::parse::versions::findings(set, inv.cilium.version));
+    // How the inventory was built (e.g. a capped workload expansion).
+    out.extend(inv.findings.iter().cloned());
     out.sort_by_key(|f| std::cmp::Reverse(f.severity));
     out
 }

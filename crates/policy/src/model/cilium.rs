@@ -11,6 +11,8 @@ pub struct CiliumPolicy {
     pub origin: Origin,
     /// `spec` first, then `specs[]` (C1).
     pub rules: Vec<CiliumRule>,
+    /// Fields that older Cilium versions do not have ([`crate::parse::versions`]).
+    pub versioned: Vec<crate::parse::versions::FieldUse>,
 }
 
 impl CiliumPolicy {

@@ -29,16 +29,20 @@ impl Protocol {
         }
     }
 
+    /// Case-insensitive, without allocating (runs for every container port of an inventory).
     pub fn parse(s: &str) -> Option<Protocol> {
-        match s.to_ascii_uppercase().as_str() {
-            "TCP" => Some(Protocol::Tcp),
-            "UDP" => Some(Protocol::Udp),
-            "SCTP" => Some(Protocol::Sctp),
-            "ICMP" => Some(Protocol::Icmp),
-            "ICMPV6" => Some(Protocol::IcmpV6),
-            "ANY" | "" => Some(Protocol::Any),
-            _ => None,
-        }
+        [
+            ("TCP", Protocol::Tcp),
+            ("UDP", Protocol::Udp),
+            ("SCTP", Protocol::Sctp),
+            ("ICMP", Protocol::Icmp),
+            ("ICMPV6", Protocol::IcmpV6),
+            ("ANY", Protocol::Any),
+            ("", Protocol::Any),
+        ]
+        .into_iter()
+        .find(|(name, _)| name.eq_ignore_ascii_case(s))
+        .map(|(_, p)| p)
     }
 
     /// The concrete protocols this one stands for (C10: ANY = TCP+UDP+SCTP).

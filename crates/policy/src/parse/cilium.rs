@@ -4,6 +4,7 @@
 use super::common::{check_range, cidr, end_port, excepts, port_spec, protocol, selector};
 use super::meta::Meta;
 use super::reader::{Cx, field};
+use super::versions::{self, Place};
 use crate::model::{
     CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
     PortProtocol, PortRule, Protocol, RuleItem, Subject,
@@ -152,6 +153,7 @@ pub(crate) fn cilium_policy(
         namespace,
         origin: cx.origin.clone(),
         rules,
+        versioned: std::mem::take(&mut cx.versioned),
     })
 }
 
@@ -173,6 +175,7 @@ fn rule(cx: &mut Cx, node: &Node, path: String, clusterwide: bool) -> Option<Cil
             "log",
         ],
     );
+    versions::note(&mut cx.versioned, node, &path, Place::Rule);
     // C1: exactly one of endpointSelector / nodeSelector; nodeSelector only in a CCNP.
     let es = field(node, "endpointSelector");
     let ns = field(node, "nodeSelector");
@@ -273,6 +276,12 @@ fn rule_item(
 ) -> Option<RuleItem> {
     let node = cx.map(node, &path)?;
     cx.check_known(node, &path, section.known());
+    let place = if section.is_ingress() {
+        Place::Ingress
+    } else {
+        Place::Egress
+    };
+    versions::note(&mut cx.versioned, node, &path, place);
     if section == Section::EgressDeny && field(node, "toFQDNs").is_some() {
         cx.error(
             node.line,
@@ -364,6 +373,12 @@ fn rule_item(
                 &cp,
                 &["cidr", "except", "cidrGroupRef", "cidrGroupSelector"],
             );
+            let place = if pre == "from" {
+                Place::IngressCidrSet
+            } else {
+                Place::EgressCidrSet
+            };
+            versions::note(&mut cx.versioned, c, &cp, place);
             match field(c, "cidr") {
                 Some(n) => {
                     if let Some(net) = cidr(cx, n, &format!("{cp}.cidr")) {
@@ -604,6 +619,7 @@ fn port_rule(
             let ip = format!("{pp}[{i}]");
             let Some(p) = cx.map(p, &ip) else { continue };
             cx.check_known(p, &ip, &["port", "endPort", "protocol"]);
+            versions::note(&mut cx.versioned, p, &ip, Place::Port);
             let protocol = match field(p, "protocol") {
                 Some(n) => {
                     let text = n.scalar_text().unwrap_or_default().to_ascii_uppercase();

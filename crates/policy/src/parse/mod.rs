@@ -6,6 +6,7 @@ pub(crate) mod common;
 pub(crate) mod knp;
 pub(crate) mod meta;
 pub(crate) mod reader;
+pub mod versions;
 
 use crate::error::ParseError;
 use crate::findings::Finding;

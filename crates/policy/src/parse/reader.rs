@@ -10,6 +10,8 @@ pub(crate) struct Cx<'a> {
     pub origin: &'a Origin,
     pub errors: Vec<ParseError>,
     pub findings: Vec<Finding>,
+    /// Uses of fields newer than some Cilium versions (judged once the version is known).
+    pub versioned: Vec<super::versions::FieldUse>,
 }
 
 impl<'a> Cx<'a> {
@@ -18,6 +20,7 @@ impl<'a> Cx<'a> {
             origin,
             errors: Vec::new(),
             findings: Vec::new(),
+            versioned: Vec::new(),
         }
     }
 

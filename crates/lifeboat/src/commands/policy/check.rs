@@ -18,8 +18,9 @@ pub struct CheckArgs {
     /// Where administrators come from: adds API server 6443 and SSH 22 flows; repeatable
     #[arg(long, value_name = "CIDR")]
     pub admin_cidr: Vec<IpNet>,
-    /// More flows to check: YAML list of {name, src, dst, protocol, port, critical}; src and dst
-    /// are `node/NAME`, `NS/POD`, `health/NODE` or an IP address (a node's IP means that node)
+    /// More flows to check: YAML list of {name, src, dst, protocol, port, critical, fqdn}; src and
+    /// dst are `node/NAME`, `NS/POD`, `health/NODE` or an IP address (a node's IP means that
+    /// node); `fqdn` is the DNS name an outside dst answers for (judges toFQDNs rules)
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
 }

@@ -17,7 +17,8 @@ pub enum ConnFormat {
 
 #[derive(Debug, Args)]
 pub struct ConnectivityArgs {
-    /// Folder (or file) with NetworkPolicies and pods/workloads/namespaces
+    /// Folder (or file) with NetworkPolicies, CiliumNetworkPolicies,
+    /// CiliumClusterwideNetworkPolicies and pods/workloads/namespaces
     #[arg(long, value_name = "DIR")]
     pub dir: PathBuf,
     /// Listing format (the same as `-o txt|json|dot`)
@@ -33,7 +34,15 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
     }
     let inv =
         policy::inventory::read::inventory(&docs).map_err(policy::error::LoadError::Invalid)?;
-    let conns = policy::connectivity::connectivity(&inv, &parsed.policies.network_policies);
+    // NetworkPolicies alone: Kubernetes semantics, as np-guard computes them. With Cilium
+    // policies: Cilium's semantics for all of them (NetworkPolicies as Cilium translates
+    // them, K9), entities and CIDR ranges as external peers.
+    let cilium = !parsed.policies.cilium.is_empty();
+    let conns = if cilium {
+        policy::connectivity::cilium::connectivity(&inv, &parsed.policies)
+    } else {
+        policy::connectivity::connectivity(&inv, &parsed.policies.network_policies)
+    };
     let format = args.format.unwrap_or(match ctx.requested {
         OutputArg::Json => ConnFormat::Json,
         OutputArg::Dot => ConnFormat::Dot,
@@ -44,9 +53,9 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
         ConnFormat::Json => output::print_json(&conns),
         ConnFormat::Dot => output::print(&policy::connectivity::render_dot(&conns)),
     }
-    if !parsed.policies.cilium.is_empty() {
+    if cilium {
         output::note(&format!(
-            "note: {} Cilium policies in {} are not part of this listing (Kubernetes NetworkPolicy semantics only); use `lifeboat policy check`",
+            "note: {} Cilium policies in {}: listed under Cilium semantics (NetworkPolicies as Cilium translates them); `host[Entity]` is each pod's own node",
             parsed.policies.cilium.len(),
             args.dir.display()
         ));

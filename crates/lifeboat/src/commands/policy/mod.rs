@@ -26,7 +26,8 @@ pub enum PolicyCommand {
     Lint(lint::LintArgs),
     /// Flows whose verdict changes between two policy sets (or two inventories), critical first
     Diff(diff::DiffArgs),
-    /// Every allowed connection for the NetworkPolicies and workloads in a folder (np-guard format)
+    /// Every allowed connection for the policies (NetworkPolicy, CNP, CCNP) and workloads in a
+    /// folder (np-guard format)
     Connectivity(connectivity::ConnectivityArgs),
 }
 

@@ -5,6 +5,10 @@
 //! pods included), the outside world is split into IPv4 ranges at every ipBlock boundary.
 //! Pods with equal namespace, labels and container ports behave alike, so the work is done
 //! per such class and then spread over workloads.
+//!
+//! [`cilium`]: the same listing under Cilium semantics, for CNP/CCNP (and KNPs beside them).
+
+pub mod cilium;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
