@@ -8,6 +8,7 @@
 
 mod evidence;
 mod executor;
+mod fence;
 mod journal;
 pub mod node;
 mod plan;
@@ -19,5 +20,8 @@ pub use evidence::{from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
 pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
-pub use run::{RunReport, StepTiming, recover_local, run};
+pub use run::{
+    LocalRecoverOptions, RunReport, StepTiming, check_seed_has_data, plan_local, recover_local,
+    recover_local_with, run,
+};
 pub use runbook::{RunbookStep, runbook};

@@ -310,6 +310,16 @@ async fn hashes_agree(
     }
 }
 
+/// What a local recovery may be told from outside.
+#[derive(Debug, Clone, Default)]
+pub struct LocalRecoverOptions {
+    /// A plan decided elsewhere (`lifeboat recover plan -o json`), instead of one made here from
+    /// the fenced data dirs.
+    pub plan: Option<Plan>,
+    /// Skip the split-brain guard (only when what answers on a member's ports is not etcd).
+    pub i_have_fenced: bool,
+}
+
 /// The whole local recovery: resume a saved plan, or fence every member, read their data dirs,
 /// plan, save the plan, and run it.
 pub async fn recover_local(
@@ -317,42 +327,46 @@ pub async fn recover_local(
     state_dir: &std::path::Path,
     on_step: &mut dyn FnMut(&StepTiming),
 ) -> Result<(Plan, RunReport), OpsError> {
+    recover_local_with(exec, state_dir, &LocalRecoverOptions::default(), on_step).await
+}
+
+/// [`recover_local`] with a given plan and the guard's override.
+pub async fn recover_local_with(
+    exec: &mut dyn Executor,
+    state_dir: &std::path::Path,
+    opts: &LocalRecoverOptions,
+    on_step: &mut dyn FnMut(&StepTiming),
+) -> Result<(Plan, RunReport), OpsError> {
     let mut journal = Journal::open(state_dir)?;
     let plan = match journal.saved_plan()? {
-        Some(p) => {
-            // A state dir left from another cluster must not steer this one.
-            let known = exec.members();
-            let strangers: Vec<&str> = p
-                .steps
-                .iter()
-                .filter_map(step_member)
-                .filter(|m| !known.iter().any(|k| k == m))
-                .collect();
-            if !strangers.is_empty() {
+        Some(saved) => {
+            if let Some(given) = &opts.plan
+                && given.steps != saved.steps
+            {
                 return Err(OpsError::Config(format!(
-                    "the saved plan in {} names members this cluster does not have ({}); it \
-                     belongs to another recovery. Move that state dir aside to plan anew",
-                    state_dir.display(),
-                    strangers.join(", ")
+                    "{} holds an interrupted recovery with another plan: finish it (rerun without                      --plan) or move that state dir aside to start over",
+                    state_dir.display()
                 )));
             }
-            p
+            check_plan_fits(&saved, exec, state_dir)?;
+            saved
         }
         None => {
+            // A given plan is checked before anything is fenced.
+            if let Some(given) = &opts.plan {
+                check_plan_fits(given, exec, state_dir)?;
+                check_seed_has_data(given, exec)?;
+            }
             for m in exec.members() {
                 exec.stop(&m)?;
             }
-            let (evidence, problems) = super::evidence::from_data_dirs(exec);
-            let members: Vec<super::plan::MemberSpec> = exec
-                .members()
-                .into_iter()
-                .map(|name| super::plan::MemberSpec {
-                    peer_urls: exec.peer_urls(&name),
-                    name,
-                })
-                .collect();
-            let mut plan = super::plan::plan(&members, &evidence)?;
-            plan.warnings.extend(problems);
+            if !opts.i_have_fenced {
+                super::fence::nothing_answers(exec)?;
+            }
+            let plan = match &opts.plan {
+                Some(p) => p.clone(),
+                None => plan_local(exec)?,
+            };
             journal.save_plan(&plan)?;
             plan
         }
@@ -360,6 +374,62 @@ pub async fn recover_local(
     let report = run(&plan, exec, &mut journal, on_step).await?;
     journal.finish()?;
     Ok((plan, report))
+}
+
+/// A plan from the members' data dirs as they are now (stopped members give final evidence;
+/// a running member's may still move, which is why the runner fences first).
+pub fn plan_local(exec: &dyn Executor) -> Result<Plan, OpsError> {
+    let (evidence, problems) = super::evidence::from_data_dirs(exec);
+    let members: Vec<super::plan::MemberSpec> = exec
+        .members()
+        .into_iter()
+        .map(|name| super::plan::MemberSpec {
+            peer_urls: exec.peer_urls(&name),
+            name,
+        })
+        .collect();
+    let mut plan = super::plan::plan(&members, &evidence)?;
+    plan.warnings.extend(problems);
+    Ok(plan)
+}
+
+/// A plan (saved, or given) must name only members this cluster has, and its seed must hold a
+/// data dir here: forcing a new cluster on an empty dir would start an empty cluster.
+fn check_plan_fits(
+    plan: &Plan,
+    exec: &dyn Executor,
+    state_dir: &std::path::Path,
+) -> Result<(), OpsError> {
+    // A state dir left from another cluster must not steer this one.
+    let known = exec.members();
+    let strangers: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(step_member)
+        .filter(|m| !known.iter().any(|k| k == m))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(OpsError::Config(format!(
+            "the plan for {} names members this cluster does not have ({}); it belongs to \
+             another recovery. Move that state dir aside (or give the right --plan) to plan anew",
+            state_dir.display(),
+            strangers.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Checked only for a plan that has not started: once the seed was forced, its data dir is
+/// the new cluster's and the check is moot.
+pub fn check_seed_has_data(plan: &Plan, exec: &dyn Executor) -> Result<(), OpsError> {
+    if exec.data_dir(&plan.seed).is_none() {
+        return Err(OpsError::Config(format!(
+            "the plan's seed {} has no data dir here: forcing a new cluster on it would start an \
+             empty cluster. Plan again from the data dirs that exist",
+            plan.seed
+        )));
+    }
+    Ok(())
 }
 
 fn step_member(step: &Step) -> Option<&str> {
