@@ -24,6 +24,8 @@ pub(super) async fn start_cluster(
         tls: args.tls,
         token: "lifeboat-drill".into(),
         quota_bytes: Some(DRILL_QUOTA),
+        // Kept clusters outlive the drill for `lifeboat recover run --local-root`.
+        detached: args.keep,
         ..LocalClusterSpec::default()
     };
     let cluster = LocalCluster::start_healthy(spec, Duration::from_secs(60))

@@ -51,6 +51,20 @@ pub(super) async fn rehearse(
         codes.contains(&"MEMBER_UNREACHABLE")
     };
 
+    if args.keep {
+        return Ok(kept(
+            args,
+            cluster,
+            acked.len(),
+            lost_members,
+            tl,
+            before,
+            after,
+            codes,
+            detected_ok,
+        ));
+    }
+
     // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
     let state_dir = cluster.dir().join("recover-state");
     let loud = tl.loud;
@@ -153,6 +167,7 @@ pub(super) async fn rehearse(
         recovery: recovery_timing,
         verdict,
         verdict_reason: reason,
+        kept: None,
     })
 }
 
@@ -185,4 +200,71 @@ fn timing(steps: &[Step]) -> Option<RecoveryTiming> {
         floor_seconds: ms(floor_seconds),
         ratio: (recovery_seconds / floor_seconds * 100.0).round() / 100.0,
     })
+}
+
+/// `--keep`: the broken cluster stays (detached members, dir in place) for the operator to
+/// recover with `lifeboat recover run`.
+#[allow(clippy::too_many_arguments)]
+fn kept(
+    args: &DrillArgs,
+    cluster: ops::local::LocalCluster,
+    keys_before: usize,
+    lost_members: Vec<String>,
+    tl: Timeline,
+    before: ops::status::ClusterStatus,
+    after: ops::status::ClusterStatus,
+    codes: Vec<&'static str>,
+    detected_ok: bool,
+) -> DrillReport {
+    let root = cluster.dir().display().to_string();
+    let how = format!(
+        "the broken cluster is kept in {root}. Recover it with:\n  lifeboat recover run --local-root {root} --yes\nthen look: lifeboat status {}. Remove it afterwards: stop the etcd processes named in {root}/*.pid, then rm -r {root}",
+        status_args(&cluster)
+    );
+    if tl.loud {
+        output::note(&how);
+    }
+    let (verdict, reason) = if detected_ok {
+        ("kept", how)
+    } else {
+        (
+            "fail",
+            format!("status did not diagnose the disaster: {codes:?}; {how}"),
+        )
+    };
+    DrillReport {
+        scenario: args.scenario,
+        members: args.members,
+        lost_members,
+        tls: args.tls,
+        keys_before,
+        keys_after: 0,
+        lost: 0,
+        steps: tl.steps,
+        status_before: before,
+        status_after: after,
+        detected: codes,
+        plan: None,
+        status_final: None,
+        recovery: None,
+        verdict,
+        verdict_reason: reason,
+        kept: Some(root),
+    }
+}
+
+/// `--endpoints ... --cacert ...` for looking at the kept cluster.
+fn status_args(cluster: &ops::local::LocalCluster) -> String {
+    let tls = cluster.client_tls();
+    let mut s = format!("--endpoints {}", cluster.endpoints_arg());
+    for (flag, file) in [
+        ("--cacert", tls.cacert),
+        ("--cert", tls.cert),
+        ("--key", tls.key),
+    ] {
+        if let Some(f) = file {
+            s.push_str(&format!(" {flag} {}", f.display()));
+        }
+    }
+    s
 }

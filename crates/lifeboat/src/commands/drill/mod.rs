@@ -65,6 +65,11 @@ pub struct DrillArgs {
     /// Instead of --keys: write about this much data (e.g. 64MiB, 1GiB), in 4 KiB objects
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub size: Option<u64>,
+
+    /// lost-quorum: stop after the disaster and leave the broken cluster (survivors running,
+    /// dirs in place), printing how to recover it with `lifeboat recover run`
+    #[arg(long)]
+    pub keep: bool,
 }
 
 impl DrillArgs {
@@ -152,6 +157,9 @@ pub(super) struct DrillReport {
     pub(super) recovery: Option<RecoveryTiming>,
     pub(super) verdict: &'static str,
     pub(super) verdict_reason: String,
+    /// `--keep`: the root dir of the broken cluster left for `lifeboat recover run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) kept: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -163,6 +171,9 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
             args.members
         );
     }
+    if args.keep && args.scenario != Scenario::LostQuorum {
+        bail!("--keep is for --scenario lost-quorum");
+    }
     let rt = super::runtime()?;
     let report = match args.scenario {
         Scenario::LostQuorum => rt.block_on(lost_quorum::rehearse(ctx, args, lose))?,
@@ -173,7 +184,7 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&report),
         Format::Table => output::print(&render::render(&report)),
     }
-    Ok(if report.verdict == "pass" {
+    Ok(if report.verdict == "pass" || report.verdict == "kept" {
         Exit::Ok
     } else {
         Exit::Critical

@@ -176,5 +176,6 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         recovery: None,
         verdict,
         verdict_reason: reason,
+        kept: None,
     })
 }
