@@ -12,6 +12,7 @@ mod fence;
 mod journal;
 pub mod node;
 mod plan;
+mod rebuild;
 mod run;
 mod runbook;
 mod wait;
@@ -20,8 +21,10 @@ pub use evidence::{from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
 pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
+pub use rebuild::plan_rebuild;
 pub use run::{
-    LocalRecoverOptions, RunReport, StepTiming, check_seed_has_data, plan_local, recover_local,
-    recover_local_with, run,
+    LocalRecoverOptions, RunReport, StepTiming, Strategy, check_seed_has_data, plan_local,
+    recover_local, recover_local_with, run,
 };
 pub use runbook::{RunbookStep, runbook};
+pub use wait::{until_answering, until_leading};

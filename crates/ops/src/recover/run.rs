@@ -39,7 +39,7 @@ pub async fn run(
     journal: &mut Journal,
     on_step: &mut dyn FnMut(&StepTiming),
 ) -> Result<RunReport, OpsError> {
-    reconcile(plan, exec, journal)?;
+    reconcile(plan, exec, journal).await?;
     let mut timings = Vec::new();
     let mut verified = None;
     for (i, step) in plan.steps.iter().enumerate() {
@@ -82,7 +82,12 @@ pub async fn run(
 /// After a crash the processes that finished steps had started may be gone (a local etcd dies
 /// with lifeboat; a node may have rebooted). Start again, on their data dirs, the members that
 /// the journal says should be running, before resuming.
-fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<(), OpsError> {
+async fn reconcile(
+    plan: &Plan,
+    exec: &mut dyn Executor,
+    journal: &Journal,
+) -> Result<(), OpsError> {
+    let members = exec.members();
     let mut should_run: Vec<&str> = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         if !journal.is_done(i) {
@@ -96,13 +101,27 @@ fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<
             {
                 should_run.push(member);
             }
+            Step::StartAll => {
+                for m in &members {
+                    if !should_run.contains(&m.as_str()) {
+                        should_run.push(m);
+                    }
+                }
+            }
             _ => {}
         }
     }
+    let mut started = Vec::new();
     for member in should_run {
         if !exec.is_running(member) {
             exec.start(member, StartMode::Normal)?;
+            started.push(member);
         }
+    }
+    // The next step may talk to them at once (the seed check connects once): wait until they
+    // answer, as the step that first started them did.
+    for member in started {
+        super::wait::until_answering(&exec.settings_for(member), START_TIMEOUT, member).await?;
     }
     Ok(())
 }
@@ -196,6 +215,8 @@ async fn execute(
                 promote_when_ready(&settings, tls.as_ref(), id, START_TIMEOUT).await?;
             }
         }
+        Step::RestoreAll { seed, token } => super::rebuild::restore_all(exec, seed, token)?,
+        Step::StartAll => super::rebuild::start_all(exec, START_TIMEOUT).await?,
         Step::Verify => return verify(exec).await.map(Some),
     }
     Ok(None)
@@ -318,6 +339,18 @@ pub struct LocalRecoverOptions {
     pub plan: Option<Plan>,
     /// Skip the split-brain guard (only when what answers on a member's ports is not etcd).
     pub i_have_fenced: bool,
+    /// How a plan made here rebuilds the cluster (a given or saved plan says so itself).
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Force a new cluster on the seed, re-add the others one learner at a time.
+    #[default]
+    Rejoin,
+    /// Restore every member from the seed's db and start them together, when the seed's db
+    /// holds every committed entry; else as `Rejoin`.
+    Rebuild,
 }
 
 /// The whole local recovery: resume a saved plan, or fence every member, read their data dirs,
@@ -365,7 +398,7 @@ pub async fn recover_local_with(
             }
             let plan = match &opts.plan {
                 Some(p) => p.clone(),
-                None => plan_local(exec)?,
+                None => plan_local(exec, opts.strategy)?,
             };
             journal.save_plan(&plan)?;
             plan
@@ -378,7 +411,7 @@ pub async fn recover_local_with(
 
 /// A plan from the members' data dirs as they are now (stopped members give final evidence;
 /// a running member's may still move, which is why the runner fences first).
-pub fn plan_local(exec: &dyn Executor) -> Result<Plan, OpsError> {
+pub fn plan_local(exec: &dyn Executor, strategy: Strategy) -> Result<Plan, OpsError> {
     let (evidence, problems) = super::evidence::from_data_dirs(exec);
     let members: Vec<super::plan::MemberSpec> = exec
         .members()
@@ -388,7 +421,13 @@ pub fn plan_local(exec: &dyn Executor) -> Result<Plan, OpsError> {
             name,
         })
         .collect();
-    let mut plan = super::plan::plan(&members, &evidence)?;
+    let mut plan = match strategy {
+        Strategy::Rejoin => super::plan::plan(&members, &evidence)?,
+        Strategy::Rebuild => {
+            let token = format!("lifeboat-rebuilt-{}", crate::utc::compact_now());
+            super::rebuild::plan_rebuild(&members, &evidence, &token)?
+        }
+    };
     plan.warnings.extend(problems);
     Ok(plan)
 }
@@ -441,7 +480,8 @@ fn step_member(step: &Step) -> Option<&str> {
         | Step::RestartNormally { member }
         | Step::AddLearner { member, .. }
         | Step::StartJoining { member }
-        | Step::Promote { member } => Some(member),
-        Step::Verify => None,
+        | Step::Promote { member }
+        | Step::RestoreAll { seed: member, .. } => Some(member),
+        Step::StartAll | Step::Verify => None,
     }
 }
