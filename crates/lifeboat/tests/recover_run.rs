@@ -109,6 +109,13 @@ async fn recover_run_brings_every_member_back_and_loses_nothing() {
             .all(|s| s["seconds"].is_number() && s["ran"] == true)
     );
     assert!(json["hash_kv"].is_number() && json["revision"].as_i64() > Some(0));
+    // The survivor's db held everything committed: the default rebuild restored from it.
+    assert!(
+        steps
+            .iter()
+            .any(|s| s["name"] == "restore every member's data dir from m1's db"),
+        "{json:#}"
+    );
 
     assert_recovered(&tc, &acked).await;
     assert!(
@@ -133,20 +140,26 @@ async fn recover_run_brings_every_member_back_and_loses_nothing() {
 
 /// Starts `recover run` and SIGKILLs it once the journal holds `kill_at` finished steps.
 /// Returns true when the run finished on its own first.
-fn run_and_kill_at(root: &Path, kill_at: usize) -> bool {
+fn run_and_kill_at(root: &Path, strategy: &str, kill_at: usize) -> bool {
     let journal = root.join("recover-state").join("recover-journal.jsonl");
+    let errors = root.join(format!("recover-run-{kill_at}.stderr"));
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
-        .args(["recover", "run", "-y", "-o", "json", "--local-root"])
+        .args(["recover", "run", "-y", "-o", "json", "--strategy", strategy])
+        .arg("--local-root")
         .arg(root)
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(&errors).unwrap())
         .spawn()
         .unwrap();
     // A guard against a hang, not a measurement.
     let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "recover run failed: {status}");
+            assert!(
+                status.success(),
+                "recover run failed: {status}: {}",
+                std::fs::read_to_string(&errors).unwrap_or_default()
+            );
             return true;
         }
         let done = std::fs::read_to_string(&journal)
@@ -162,24 +175,22 @@ fn run_and_kill_at(root: &Path, kill_at: usize) -> bool {
     }
 }
 
-#[tokio::test]
-async fn recover_run_killed_at_several_steps_resumes_and_converges() {
+/// Breaks a cluster, kills `recover run` once the journal holds each of `kill_points` steps
+/// (after the kill numbered `power_cut`, every etcd dies too), then runs it to the end.
+async fn killed_and_rerun(strategy: &str, kill_points: &[usize], power_cut: usize) {
     let mut tc = TestCluster::plain(3).await;
     let acked = break_cluster(&mut tc).await;
     let root = tc.cluster.dir().to_path_buf();
 
-    // 14 steps: fence x3, back up m1, force, check, restart m1, then add/start/promote m2, m3,
-    // verify. Killed after the backup, after the seed check, with m2 added but not started,
-    // and with m2 promoted; at the third, every etcd dies too, as in a power cut.
     let mut finished = false;
     let mut kills = 0;
-    for (round, kill_at) in [4usize, 6, 8, 10].into_iter().enumerate() {
-        if run_and_kill_at(&root, kill_at) {
+    for (round, kill_at) in kill_points.iter().enumerate() {
+        if run_and_kill_at(&root, strategy, *kill_at) {
             finished = true;
             break;
         }
         kills += 1;
-        if round == 2 {
+        if round == power_cut {
             let mut opened = ops::local::LocalCluster::open(&root).unwrap();
             for i in 0..opened.members().len() {
                 opened.kill(i);
@@ -191,7 +202,8 @@ async fn recover_run_killed_at_several_steps_resumes_and_converges() {
     assert!(kills >= 2, "recover run was killed only {kills} times");
     if !finished {
         let out = lifeboat()
-            .args(["recover", "run", "-y", "-o", "json", "--local-root"])
+            .args(["recover", "run", "-y", "-o", "json", "--strategy", strategy])
+            .arg("--local-root")
             .arg(&root)
             .output()
             .unwrap();
@@ -204,17 +216,36 @@ async fn recover_run_killed_at_several_steps_resumes_and_converges() {
             .iter()
             .filter(|s| s["ran"] == false)
             .count();
-        assert!(skipped >= 10, "journaled steps are skipped: {json:#}");
+        assert!(
+            skipped >= kill_points[1],
+            "journaled steps are skipped: {json:#}"
+        );
     }
     assert_recovered(&tc, &acked).await;
     assert!(
         names_starting(&root, "m1.lifeboat-") >= 1,
-        "the seed was backed up"
+        "the seed's dir was kept"
     );
     assert!(
         !root.join("recover-state").exists(),
         "the journal is closed"
     );
+}
+
+#[tokio::test]
+async fn rejoin_killed_at_several_steps_resumes_and_converges() {
+    // 14 steps: fence x3, back up m1, force, check, restart m1, then add/start/promote m2, m3,
+    // verify. Killed after the backup, after the seed check, with m2 added but not started,
+    // and with m2 promoted; at the third, every etcd dies too, as in a power cut.
+    killed_and_rerun("rejoin", &[4, 6, 8, 10], 2).await;
+}
+
+#[tokio::test]
+async fn rebuild_killed_at_several_steps_resumes_and_converges() {
+    // 7 steps: fence x3, restore all from m1, start all, check m1's revision, verify. Killed
+    // after the fences (restoring), after the restore (starting), after the start (every etcd
+    // then dies too), and after the check.
+    killed_and_rerun("rebuild", &[3, 4, 5, 6], 2).await;
 }
 
 /// Stops the members of a kept (detached) cluster and removes its dir, even if the test fails.
@@ -264,6 +295,9 @@ fn a_drill_kept_broken_is_recovered_by_recover_run() {
         String::from_utf8_lossy(&out.stderr)
     );
     // The table for people: every step with its seconds, and the agreement found at the end.
-    assert!(stdout.contains("SECONDS") && stdout.contains("force a new cluster on m1"));
+    assert!(
+        stdout.contains("SECONDS")
+            && stdout.contains("restore every member's data dir from m1's db")
+    );
     assert!(stdout.contains("RECOVERED  3 members"), "{stdout}");
 }

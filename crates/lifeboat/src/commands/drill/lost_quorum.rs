@@ -4,7 +4,7 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
-use ops::recover::{LocalExecutor, StepTiming, recover_local};
+use ops::recover::{LocalExecutor, LocalRecoverOptions, StepTiming, recover_local_with};
 use ops::status::Verdict;
 
 use super::cluster::{clean_up, observe, prepare, read_registry};
@@ -88,11 +88,16 @@ pub(super) async fn rehearse(
                 seconds: s.seconds,
             });
         };
-        recover_local(&mut exec, &state_dir, &mut on_step).await
+        let opts = LocalRecoverOptions {
+            strategy: args.strategy.into(),
+            ..LocalRecoverOptions::default()
+        };
+        recover_local_with(&mut exec, &state_dir, &opts, &mut on_step).await
     };
-    let recovery_timing = timing(&recovery_steps);
-    tl.steps.extend(recovery_steps);
+    let mut recovery_timing = timing(&recovery_steps);
 
+    let recovery_total: f64 = recovery_steps.iter().map(|s| s.seconds).sum();
+    tl.steps.extend(recovery_steps);
     let (plan, final_status, keys_after, lost, recovery_error) = match outcome {
         Ok((plan, report)) => {
             let t = Instant::now();
@@ -102,6 +107,19 @@ pub(super) async fn rehearse(
                 .filter(|(k, v)| found.get(*k) != Some(*v))
                 .count();
             tl.since("count acknowledged keys after recovery", t);
+            if recovery_timing.is_none() {
+                // A rebuild has no step that shows the floor: measure it now, outside the
+                // recovery's time, on the recovered cluster.
+                let t = Instant::now();
+                let (seed_start, receive) = super::floor::measure(&mut cluster, &plan.seed)
+                    .await
+                    .context("measuring the floor after the recovery")?;
+                recovery_timing = Some(floor_timing(recovery_total, seed_start, receive));
+                tl.since(
+                    "measure the floor: restart the seed, re-add one member empty (not part of the recovery)",
+                    t,
+                );
+            }
             (
                 Some(plan),
                 Some(report.final_status),
@@ -200,6 +218,23 @@ fn timing(steps: &[Step]) -> Option<RecoveryTiming> {
         floor_seconds: ms(floor_seconds),
         ratio: (recovery_seconds / floor_seconds * 100.0).round() / 100.0,
     })
+}
+
+/// Recovery against a floor measured after it (see `floor.rs`).
+fn floor_timing(recovery_seconds: f64, seed_start: f64, receive: f64) -> RecoveryTiming {
+    let ms = |x: f64| (x * 1000.0).round() / 1000.0;
+    let floor = seed_start + receive;
+    RecoveryTiming {
+        recovery_seconds: ms(recovery_seconds),
+        seed_start_seconds: ms(seed_start),
+        member_receive_seconds: ms(receive),
+        floor_seconds: ms(floor),
+        ratio: if floor > 0.0 {
+            (recovery_seconds / floor * 100.0).round() / 100.0
+        } else {
+            0.0
+        },
+    }
 }
 
 /// `--keep`: the broken cluster stays (detached members, dir in place) for the operator to

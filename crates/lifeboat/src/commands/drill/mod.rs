@@ -12,6 +12,7 @@
 //! - `render.rs`: the people's view of a report.
 
 mod cluster;
+mod floor;
 mod lost_quorum;
 mod render;
 mod restore;
@@ -26,6 +27,7 @@ use ops::status::ClusterStatus;
 use serde::Serialize;
 
 use crate::cli::Context;
+pub use crate::commands::recover::run::StrategyArg;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -70,6 +72,10 @@ pub struct DrillArgs {
     /// dirs in place), printing how to recover it with `lifeboat recover run`
     #[arg(long)]
     pub keep: bool,
+
+    /// lost-quorum: how the recovery brings the members back
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rebuild)]
+    pub strategy: StrategyArg,
 }
 
 impl DrillArgs {

@@ -5,12 +5,12 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::Args;
+use clap::{Args, ValueEnum};
 use ops::OpsError;
 use ops::local::LocalCluster;
 use ops::recover::{
-    Executor, Journal, LocalExecutor, LocalRecoverOptions, Plan, RunReport, StepTiming, plan_local,
-    recover_local_with,
+    Executor, Journal, LocalExecutor, LocalRecoverOptions, Plan, RunReport, StepTiming, Strategy,
+    plan_local, recover_local_with,
 };
 use ops::status::{DiagnoseOptions, diagnose, gather};
 use serde::Serialize;
@@ -34,6 +34,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
 
+    /// How a new plan brings the members back
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rebuild)]
+    pub strategy: StrategyArg,
+
     /// Show the plan and which steps are done, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -49,6 +53,24 @@ pub struct RunArgs {
     /// Do it without asking (required when not on a terminal)
     #[arg(long, short = 'y')]
     pub yes: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StrategyArg {
+    /// Restore every member from the seed's db and start them together (when the seed's db
+    /// holds every committed entry; otherwise as rejoin)
+    Rebuild,
+    /// Force a new cluster on the seed, then re-add the others one learner at a time
+    Rejoin,
+}
+
+impl From<StrategyArg> for Strategy {
+    fn from(s: StrategyArg) -> Strategy {
+        match s {
+            StrategyArg::Rebuild => Strategy::Rebuild,
+            StrategyArg::Rejoin => Strategy::Rejoin,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -115,8 +137,8 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<Exit> {
     crate::commands::member::confirm(
         args.yes,
         &format!(
-            "Recover the local cluster in {}: stop every member, force a new cluster on the \
-             freshest, rejoin the others on empty data dirs (old ones are moved aside)",
+            "Recover the local cluster in {}: stop every member and rebuild the cluster from \
+             the freshest one's data (old data dirs are moved aside, never deleted)",
             args.local_root.display()
         ),
     )?;
@@ -136,6 +158,7 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<Exit> {
     let opts = LocalRecoverOptions {
         plan: given,
         i_have_fenced: args.i_have_fenced,
+        strategy: args.strategy.into(),
     };
     let mut exec = LocalExecutor {
         cluster: &mut cluster,
@@ -196,7 +219,7 @@ fn dry_run(
     let (mut plan, done) = match (saved, given) {
         (Some((p, done)), _) => (p, done),
         (None, Some(p)) => (p, Default::default()),
-        (None, None) => (plan_local(&exec)?, Default::default()),
+        (None, None) => (plan_local(&exec, args.strategy.into())?, Default::default()),
     };
     if !resuming {
         let running: Vec<String> = exec
