@@ -422,7 +422,7 @@ pub fn plan_local(exec: &dyn Executor, strategy: Strategy) -> Result<Plan, OpsEr
         })
         .collect();
     let mut plan = match strategy {
-        Strategy::Rejoin => super::plan::plan(&members, &evidence)?,
+        Strategy::Rejoin => without_restart(super::plan::plan(&members, &evidence)?),
         Strategy::Rebuild => {
             let token = format!("lifeboat-rebuilt-{}", crate::utc::compact_now());
             super::rebuild::plan_rebuild(&members, &evidence, &token)?
@@ -430,6 +430,17 @@ pub fn plan_local(exec: &dyn Executor, strategy: Strategy) -> Result<Plan, OpsEr
     };
     plan.warnings.extend(problems);
     Ok(plan)
+}
+
+/// A local plan skips restarting the seed without `--force-new-cluster`: that restart exists
+/// because a node's etcd keeps its flags (env file, manifest) and would force again on its next
+/// restart. A local member gets the flag for that one start only, and lifeboat starts it again
+/// only without it, so the second start of the largest data dir (as long as the first) buys
+/// nothing here.
+fn without_restart(mut plan: Plan) -> Plan {
+    plan.steps
+        .retain(|s| !matches!(s, Step::RestartNormally { .. }));
+    plan
 }
 
 /// A plan (saved, or given) must name only members this cluster has, and its seed must hold a

@@ -30,15 +30,23 @@ pub(super) async fn measure(cluster: &mut LocalCluster, seed: &str) -> anyhow::R
     until_answering(&cluster.settings_for(&[s]), TIMEOUT, "the seed").await?;
     let seed_start = t.elapsed().as_secs_f64();
 
-    let j = (0..names.len())
-        .rev()
-        .find(|i| *i != s)
-        .context("no member besides the seed")?;
     let everyone: Vec<usize> = (0..names.len()).collect();
     let all = cluster.settings_for(&everyone);
     let tls = all.validate()?;
-    let peer = cluster.peer_url(j);
     let (status, mut client) = ops::member::leader_endpoint(&all, tls.as_ref()).await?;
+    // Neither the seed nor the leader: stopping it must not cost an election, and the client
+    // just opened to the leader must stay usable.
+    let leader_peers: Vec<String> = status
+        .members
+        .iter()
+        .filter(|m| m.is_leader || status.quorum.leader_id.as_ref() == Some(&m.id))
+        .flat_map(|m| m.peer_urls.clone())
+        .collect();
+    let j = (0..names.len())
+        .rev()
+        .find(|i| *i != s && !leader_peers.contains(&cluster.peer_url(*i)))
+        .context("no member besides the seed and the leader")?;
+    let peer = cluster.peer_url(j);
     let id = status
         .members
         .iter()

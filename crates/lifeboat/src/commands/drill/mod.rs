@@ -74,7 +74,7 @@ pub struct DrillArgs {
     pub keep: bool,
 
     /// lost-quorum: how the recovery brings the members back
-    #[arg(long, value_enum, default_value_t = StrategyArg::Rebuild)]
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rejoin)]
     pub strategy: StrategyArg,
 }
 

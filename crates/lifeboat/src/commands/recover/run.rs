@@ -35,7 +35,7 @@ pub struct RunArgs {
     pub plan: Option<PathBuf>,
 
     /// How a new plan brings the members back
-    #[arg(long, value_enum, default_value_t = StrategyArg::Rebuild)]
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rejoin)]
     pub strategy: StrategyArg,
 
     /// Show the plan and which steps are done, change nothing
@@ -57,11 +57,12 @@ pub struct RunArgs {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum StrategyArg {
+    /// Force a new cluster on the seed, then re-add the others one learner at a time (the
+    /// faster of the two at 1 GiB here: see BENCHMARKS.md, "Drill")
+    Rejoin,
     /// Restore every member from the seed's db and start them together (when the seed's db
     /// holds every committed entry; otherwise as rejoin)
     Rebuild,
-    /// Force a new cluster on the seed, then re-add the others one learner at a time
-    Rejoin,
 }
 
 impl From<StrategyArg> for Strategy {
