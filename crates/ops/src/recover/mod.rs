@@ -5,6 +5,8 @@
 //! tested without a cluster. [`run`] carries a plan out through an [`Executor`] (how members are
 //! started and stopped: local processes today), recording each finished step in a [`Journal`],
 //! so running the same recovery again after a crash skips what is done and converges.
+//! [`plan_rebuild`] is the other way back for local clusters: every member restored from the
+//! seed's db at once, when that db provably holds every committed entry.
 
 mod evidence;
 mod executor;

@@ -4,11 +4,14 @@
 //! members lost for good (process and disk), detection by `status`, then the recovery: fence,
 //! back up, force a new cluster on the freshest survivor, re-add the others as learners, promote,
 //! verify. The verdict is `pass` only when no acknowledged key is lost and every member is back.
+//! `--strategy rebuild` restores every member from the seed's db instead; `--keep` stops after
+//! the disaster and leaves the broken cluster for `lifeboat recover run --local-root DIR`.
 
 //!
 //! # Layout
 //! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`: one file per scenario: the disaster and the way out.
 //! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
+//! - `floor.rs`: the recovery's floor, measured after a rebuild (which has no step showing it).
 //! - `render.rs`: the people's view of a report.
 
 mod cluster;
