@@ -66,7 +66,16 @@ async fn recover_run_brings_every_member_back_and_loses_nothing() {
 
     // A dry run plans from the data dirs and changes nothing.
     let out = lifeboat()
-        .args(["recover", "run", "--dry-run", "-o", "json", "--local-root"])
+        .args([
+            "recover",
+            "run",
+            "--dry-run",
+            "-o",
+            "json",
+            "--strategy",
+            "rebuild",
+        ])
+        .arg("--local-root")
         .arg(&root)
         .output()
         .unwrap();
@@ -74,9 +83,30 @@ async fn recover_run_brings_every_member_back_and_loses_nothing() {
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["plan"]["seed"], "m1", "{json:#}");
+    // The dry run's output is a plan file `--plan` takes; one naming members this cluster
+    // lacks is refused before anything is fenced.
+    let plan_file = root.join("plan.json");
+    std::fs::write(&plan_file, &out.stdout).unwrap();
+    let stranger = root.join("stranger-plan.json");
+    let renamed = String::from_utf8_lossy(&out.stdout).replace("\"m1\"", "\"m9\"");
+    std::fs::write(&stranger, renamed).unwrap();
+    let out = lifeboat()
+        .args(["recover", "run", "-y", "--plan"])
+        .arg(&stranger)
+        .arg("--local-root")
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("m9"));
+    assert_eq!(
+        names_starting(&root, "m1.lifeboat-"),
+        0,
+        "nothing was touched"
+    );
     assert!(
-        !root.join("recover-state").exists(),
-        "a dry run journals nothing"
+        !root.join("recover-state/recover-plan.json").exists(),
+        "neither the dry run nor the refused plan journals anything"
     );
     assert_eq!(
         names_starting(&root, "m1.lifeboat-"),
@@ -94,15 +124,8 @@ async fn recover_run_brings_every_member_back_and_loses_nothing() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--yes"));
 
     let out = lifeboat()
-        .args([
-            "recover",
-            "run",
-            "-y",
-            "-o",
-            "json",
-            "--strategy",
-            "rebuild",
-        ])
+        .args(["recover", "run", "-y", "-o", "json", "--plan"])
+        .arg(&plan_file)
         .arg("--local-root")
         .arg(&root)
         .output()
