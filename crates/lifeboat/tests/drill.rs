@@ -4,10 +4,19 @@ mod common;
 
 use common::lifeboat;
 
-#[test]
-fn lost_quorum_drill_detects_and_passes() {
+/// Runs a lost-quorum drill with `--strategy strategy`, checks what every strategy must give
+/// (pass, nothing lost, all members back, a floor), and returns the step names in order.
+fn lost_quorum_drill(strategy: &str) -> Vec<String> {
     let out = lifeboat()
-        .args(["drill", "-o", "json", "--keys", "200"])
+        .args([
+            "drill",
+            "-o",
+            "json",
+            "--keys",
+            "200",
+            "--strategy",
+            strategy,
+        ])
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -26,24 +35,16 @@ fn lost_quorum_drill_detects_and_passes() {
     assert_eq!(json["status_final"]["quorum"]["reachable_voters"], 3);
     let seed = json["plan"]["seed"].as_str().unwrap();
     assert_eq!(seed, "m1", "the only survivor seeds");
-    let names: Vec<&str> = json["steps"]
+    let names: Vec<String> = json["steps"]
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|s| s["name"].as_str())
+        .filter_map(|s| s["name"].as_str().map(String::from))
         .collect();
-    let pos = |needle: &str| {
-        names
-            .iter()
-            .position(|n| n.contains(needle))
-            .unwrap_or_else(|| panic!("{needle} in {names:?}"))
-    };
-    assert!(pos("force a new cluster") < pos("restart m1 without --force-new-cluster"));
-    assert!(pos("add m2 as a learner") < pos("promote m2"));
-    assert!(pos("verify membership") > pos("promote m3"));
     let rt = &json["recovery"];
     assert!(rt["floor_seconds"].as_f64().unwrap() > 0.0, "{rt}");
-    assert!(rt["recovery_seconds"].as_f64().unwrap() >= rt["floor_seconds"].as_f64().unwrap());
+    assert!(rt["seed_start_seconds"].as_f64().unwrap() > 0.0, "{rt}");
+    assert!(rt["member_receive_seconds"].as_f64().unwrap() > 0.0, "{rt}");
     assert_eq!(json["lost_members"].as_array().map(Vec::len), Some(2));
     let detected: Vec<&str> = json["detected"]
         .as_array()
@@ -57,6 +58,41 @@ fn lost_quorum_drill_detects_and_passes() {
     );
     assert_eq!(json["status_before"]["quorum"]["has_quorum"], true);
     assert!(json["steps"].as_array().unwrap().len() >= 5);
+    names
+}
+
+fn pos(names: &[String], needle: &str) -> usize {
+    names
+        .iter()
+        .position(|n| n.contains(needle))
+        .unwrap_or_else(|| panic!("{needle} in {names:?}"))
+}
+
+#[test]
+fn lost_quorum_drill_by_rebuild_passes() {
+    // The survivor was stopped cleanly, so its db holds everything: rebuilt from it.
+    let names = lost_quorum_drill("rebuild");
+    assert!(
+        pos(&names, "restore every member's data dir from m1") < pos(&names, "start every member")
+    );
+    assert!(pos(&names, "verify membership") > pos(&names, "start every member"));
+    // The floor is measured after the recovery, on the recovered cluster.
+    assert!(pos(&names, "measure the floor") > pos(&names, "verify membership"));
+}
+
+#[test]
+fn lost_quorum_drill_detects_and_passes() {
+    let names = lost_quorum_drill("rejoin");
+    // A local seed gets --force-new-cluster for one start only: no second start.
+    assert!(pos(&names, "force a new cluster") < pos(&names, "add m2 as a learner"));
+    assert!(
+        !names
+            .iter()
+            .any(|n| n.contains("without --force-new-cluster"))
+    );
+    assert!(pos(&names, "add m2 as a learner") < pos(&names, "promote m2"));
+    assert!(pos(&names, "verify membership") > pos(&names, "promote m3"));
+    assert!(!names.iter().any(|n| n.contains("measure the floor")));
 }
 
 #[test]

@@ -123,6 +123,7 @@ async fn a_saved_plan_of_another_cluster_is_refused_and_nothing_is_touched() {
             last_index: 1,
             revision: None,
             source: "test".into(),
+            db_has_all_committed: false,
         }],
     )
     .unwrap();

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Child;
 use std::time::Duration;
 
+use super::pidfile;
 use super::pki::Pki;
 use super::ports::free_port;
 use super::process::{etcd_binary, signal, spawn};
@@ -26,6 +27,9 @@ pub struct LocalClusterSpec {
     /// Members without a placement run on 127.0.0.1 with free ports; placed members listen on
     /// their address with etcd's standard ports 2379 and 2380.
     pub placements: Vec<Placement>,
+    /// Members outlive this process and the directory is kept: `lifeboat drill --keep` leaves a
+    /// broken cluster for `lifeboat recover run --local-root DIR` to recover.
+    pub detached: bool,
 }
 
 /// A member placed in a network namespace.
@@ -46,6 +50,7 @@ impl Default for LocalClusterSpec {
             etcd_bin: etcd_binary(),
             keep_dir: std::env::var_os("LIFEBOAT_KEEP_DIRS").is_some(),
             placements: Vec::new(),
+            detached: false,
         }
     }
 }
@@ -71,23 +76,25 @@ pub struct LocalMember {
     pub log: PathBuf,
     pub state: MemberState,
     /// What `--initial-cluster` said when this member was first started.
-    initial_cluster: String,
-    initial_state: &'static str,
-    child: Option<Child>,
+    pub(super) initial_cluster: String,
+    pub(super) initial_state: &'static str,
+    pub(super) child: Option<Child>,
+    /// A running member this process did not start (found through its pid file).
+    pub(super) adopted: Option<u32>,
 }
 
 impl LocalMember {
     pub fn pid(&self) -> Option<u32> {
-        self.child.as_ref().map(Child::id)
+        self.child.as_ref().map(Child::id).or(self.adopted)
     }
 }
 
 pub struct LocalCluster {
-    dir: Option<tempfile::TempDir>,
-    path: PathBuf,
+    pub(super) dir: Option<tempfile::TempDir>,
+    pub(super) path: PathBuf,
     pub spec: LocalClusterSpec,
     pub pki: Option<Pki>,
-    members: Vec<LocalMember>,
+    pub(super) members: Vec<LocalMember>,
 }
 
 impl LocalCluster {
@@ -125,11 +132,15 @@ impl LocalCluster {
             cluster.members.push(m);
         }
         let initial = cluster.initial_cluster(cluster.members.iter());
+        for m in &mut cluster.members {
+            m.initial_cluster = initial.clone();
+        }
+        cluster.persist()?;
         for i in 0..cluster.members.len() {
             cluster.members[i].initial_cluster = initial.clone();
             cluster.spawn_member(i)?;
         }
-        if cluster.spec.keep_dir
+        if (cluster.spec.keep_dir || cluster.spec.detached)
             && let Some(d) = cluster.dir.take()
         {
             let _ = d.keep();
@@ -243,6 +254,10 @@ impl LocalCluster {
             let _ = child.kill();
             let _ = child.wait();
         }
+        if let Some(pid) = self.members[i].adopted.take() {
+            let dir = &self.members[i].data_dir;
+            pidfile::signal_and_wait(pid, dir, libc::SIGKILL, Duration::from_secs(10));
+        }
         self.members[i].state = MemberState::Stopped;
     }
 
@@ -261,6 +276,15 @@ impl LocalCluster {
             }
             let _ = child.kill();
             let _ = child.wait();
+        }
+        if let Some(pid) = self.members[i].adopted.take() {
+            let dir = self.members[i].data_dir.clone();
+            if let Err(e) = pidfile::stop(pid, &dir, Duration::from_secs(5)) {
+                // Keep it: a member that will not die must not be reported stopped.
+                self.members[i].adopted = Some(pid);
+                tracing::warn!("{e}");
+                return;
+            }
         }
         self.members[i].state = MemberState::Stopped;
     }
@@ -282,7 +306,7 @@ impl LocalCluster {
 
     /// Starts a stopped or never-started member again on its data dir.
     pub fn restart(&mut self, i: usize) -> Result<(), OpsError> {
-        if self.members[i].child.is_some() {
+        if self.members[i].pid().is_some() {
             return Ok(());
         }
         self.spawn_member(i)
@@ -310,6 +334,7 @@ impl LocalCluster {
         member.initial_state = "existing";
         member.state = MemberState::NeverStarted;
         self.members.push(member);
+        self.persist()?;
         Ok((self.members.len() - 1, id))
     }
 
@@ -320,6 +345,7 @@ impl LocalCluster {
         let mut m = self.new_member(name)?;
         m.state = MemberState::NeverStarted;
         self.members.push(m);
+        self.persist()?;
         Ok(self.members.len() - 1)
     }
 
@@ -327,6 +353,7 @@ impl LocalCluster {
     pub fn start_joining(&mut self, i: usize, initial_cluster: &str) -> Result<(), OpsError> {
         self.members[i].initial_cluster = initial_cluster.to_string();
         self.members[i].initial_state = "existing";
+        self.persist()?;
         self.spawn_member(i)
     }
 
@@ -385,6 +412,7 @@ impl LocalCluster {
                 initial_cluster: String::new(),
                 initial_state: "new",
                 child: None,
+                adopted: None,
             });
         }
         let no_port = || OpsError::Local("no free port on 127.0.0.1".into());
@@ -405,6 +433,7 @@ impl LocalCluster {
             initial_cluster: String::new(),
             initial_state: "new",
             child: None,
+            adopted: None,
         })
     }
 
@@ -418,15 +447,12 @@ impl LocalCluster {
     /// Starts a stopped member on its data dir with one-off extra flags (for example
     /// `--force-new-cluster`); the flags are not kept for later restarts.
     pub fn start_with(&mut self, i: usize, extra: &[String]) -> Result<(), OpsError> {
-        if self.members[i].child.is_some() {
+        if self.members[i].pid().is_some() {
             return Ok(());
         }
         let mut args = self.member_args(i);
         args.extend(extra.iter().cloned());
-        let child = self.spawn_etcd(i, &args)?;
-        self.members[i].child = Some(child);
-        self.members[i].state = MemberState::Running;
-        Ok(())
+        self.spawn_args(i, &args)
     }
 
     /// etcd itself, or `ip netns exec NS etcd ...` for a placed member (ip execs etcd, so the
@@ -434,7 +460,7 @@ impl LocalCluster {
     fn spawn_etcd(&self, i: usize, args: &[String]) -> Result<Child, OpsError> {
         let m = &self.members[i];
         match &m.netns {
-            None => spawn(&self.spec.etcd_bin, args, &m.log),
+            None => spawn(&self.spec.etcd_bin, args, &m.log, self.spec.detached),
             Some(ns) => {
                 let mut full = vec![
                     "netns".to_string(),
@@ -443,17 +469,24 @@ impl LocalCluster {
                     self.spec.etcd_bin.display().to_string(),
                 ];
                 full.extend(args.iter().cloned());
-                spawn(Path::new("ip"), &full, &m.log)
+                spawn(Path::new("ip"), &full, &m.log, self.spec.detached)
             }
         }
     }
 
     fn spawn_member(&mut self, i: usize) -> Result<(), OpsError> {
         let args = self.member_args(i);
-        let child = self.spawn_etcd(i, &args)?;
+        self.spawn_args(i, &args)
+    }
+
+    /// Spawns and records the pid file at once, so another lifeboat finds the member.
+    fn spawn_args(&mut self, i: usize, args: &[String]) -> Result<(), OpsError> {
+        let m = &self.members[i];
+        let child = self.spawn_etcd(i, args)?;
+        let written = pidfile::write(&self.path, &m.name, child.id());
         self.members[i].child = Some(child);
         self.members[i].state = MemberState::Running;
-        Ok(())
+        written
     }
 
     fn member_args(&self, i: usize) -> Vec<String> {
@@ -498,6 +531,10 @@ impl LocalCluster {
 
 impl Drop for LocalCluster {
     fn drop(&mut self) {
+        if self.spec.detached {
+            // Meant to outlive us; the child handles are simply forgotten.
+            return;
+        }
         for m in &mut self.members {
             if let Some(mut child) = m.child.take() {
                 // A stopped process cannot act on SIGKILL until continued on some kernels' views
@@ -505,6 +542,20 @@ impl Drop for LocalCluster {
                 signal(&child, libc::SIGCONT);
                 let _ = child.kill();
                 let _ = child.wait();
+            }
+        }
+        // Members another process started in this cluster's dir (`lifeboat recover run` in a
+        // test) outlive it by design; a cluster that owns its dir takes them down with it.
+        if self.dir.is_some() {
+            for m in &self.members {
+                if let Some(pid) = pidfile::live(&self.path, &m.name, &m.data_dir) {
+                    pidfile::signal_and_wait(
+                        pid,
+                        &m.data_dir,
+                        libc::SIGKILL,
+                        Duration::from_secs(5),
+                    );
+                }
             }
         }
     }

@@ -3,10 +3,18 @@
 //! [`netns`]), a private temp dir, a PKI made on the spot.
 //!
 //! Children are killed when the [`LocalCluster`] is dropped, and (Linux) when the thread that
-//! spawned them dies, so a panicking test or an interrupted drill leaves no etcd behind.
+//! spawned them dies, so a panicking test or an interrupted drill leaves no etcd behind. A
+//! detached cluster (`drill --keep`, or one opened from its dir by [`LocalCluster::open`]) is the
+//! exception: its members outlive lifeboat on purpose.
+//!
+//! Every cluster writes `lifeboat-cluster.json` ([`description`]) and one pid file per running
+//! member into its root dir, so another process can recover it.
 
 mod cluster;
+pub mod description;
 pub mod netns;
+mod open;
+mod pidfile;
 mod pki;
 mod ports;
 mod process;

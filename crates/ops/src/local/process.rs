@@ -14,7 +14,15 @@ pub fn etcd_binary() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("etcd"))
 }
 
-pub(crate) fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<Child, OpsError> {
+/// `detached`: the member outlives lifeboat (a recovered cluster keeps running after `recover
+/// run` exits, a kept drill cluster waits for the operator): its own session, so a Ctrl-C at the
+/// terminal does not reach it, and no death signal. Otherwise it dies with the spawning thread.
+pub(crate) fn spawn(
+    bin: &Path,
+    args: &[String],
+    log: &Path,
+    detached: bool,
+) -> Result<Child, OpsError> {
     let io = |source| OpsError::LocalIo {
         path: log.to_path_buf(),
         source,
@@ -31,11 +39,15 @@ pub(crate) fn spawn(bin: &Path, args: &[String], log: &Path) -> Result<Child, Op
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err))
         .env("ETCD_UNSUPPORTED_ARCH", std::env::consts::ARCH);
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    // SAFETY: prctl and setsid are async-signal-safe and touch no memory of the parent.
     unsafe {
-        cmd.pre_exec(|| {
-            // If the thread that spawned us dies (a test panics, a drill is killed), so do we.
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+        cmd.pre_exec(move || {
+            if detached {
+                libc::setsid();
+            } else {
+                // If the thread that spawned us dies (a test panics, a drill is killed), so do we.
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            }
             Ok(())
         });
     }

@@ -35,5 +35,6 @@ pub fn from_rank_input(name: &str, r: &store::datadir::RankInput) -> SurvivorEvi
         last_index: r.last_entry.map_or(0, |p| p.index),
         revision: r.db.as_ref().and_then(|d| d.revision),
         source: format!("data dir report {}", r.dir),
+        db_has_all_committed: r.hard_state.is_some_and(|h| h.commit > 0 && ci >= h.commit),
     }
 }

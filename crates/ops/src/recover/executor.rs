@@ -29,6 +29,9 @@ pub trait Executor {
     fn backup(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError>;
     /// Moves the data dir aside so the member starts empty; `None` when there is none.
     fn clear_data(&mut self, member: &str) -> Result<Option<PathBuf>, OpsError>;
+    /// Every member's data dir restored from the seed's db as one new cluster (IDs from
+    /// `token`); old dirs moved aside once the new ones are complete. Members must be stopped.
+    fn restore_all(&mut self, seed: &str, token: &str) -> Result<(), OpsError>;
     /// Settings that reach exactly this member.
     fn settings_for(&self, member: &str) -> ConnectionSettings;
     /// Settings that reach every member.
@@ -103,6 +106,65 @@ impl Executor for LocalExecutor<'_> {
         } else {
             Ok(None)
         }
+    }
+
+    fn restore_all(&mut self, seed: &str, token: &str) -> Result<(), OpsError> {
+        use store::restore::{Bump, Request, Target, parse, restore};
+        let seed_dir = self.cluster.members()[self.index(seed)?].data_dir.clone();
+        // The seed's dir is first renamed to a name fixed by the plan (its token), and restored
+        // from there: a rerun after a crash anywhere in this step finds the original by that
+        // name, whatever state the dir under the member's own name was left in.
+        let kept = crate::files::with_suffix(&seed_dir, &format!(".lifeboat-seed-{token}"));
+        if !kept.exists() {
+            if !seed_dir.join("member").join("snap").join("db").is_file() {
+                return Err(OpsError::Local(format!(
+                    "{} holds no member/snap/db: nothing to rebuild from",
+                    seed_dir.display()
+                )));
+            }
+            std::fs::rename(&seed_dir, &kept).map_err(|source| OpsError::LocalIo {
+                path: seed_dir.clone(),
+                source,
+            })?;
+            crate::files::sync_parent(&kept)?;
+        }
+        let db = kept.join("member").join("snap").join("db");
+        let n = self.cluster.members().len();
+        let initial: Vec<String> = (0..n)
+            .map(|i| {
+                format!(
+                    "{}={}",
+                    self.cluster.members()[i].name,
+                    self.cluster.peer_url(i)
+                )
+            })
+            .collect();
+        let new_cluster = parse(&initial.join(","), token)
+            .map_err(|e| OpsError::Local(format!("the rebuilt membership: {e}")))?;
+        let targets: Vec<Target> = self
+            .cluster
+            .members()
+            .iter()
+            .map(|m| Target {
+                name: m.name.clone(),
+                data_dir: m.data_dir.clone(),
+            })
+            .collect();
+        let aside = |p: &std::path::Path| move_aside(p).map_err(|e| e.to_string());
+        let req = Request {
+            snapshot: &db,
+            cluster: &new_cluster,
+            targets: &targets,
+            // A live data dir's db has no snapshot trailer; it was checked by evidence instead.
+            skip_hash_check: true,
+            // The seed's data is the newest there is: no revision jump is needed.
+            bump: Bump::Off,
+            move_aside: Some(&aside),
+            identities: None,
+        };
+        restore(&req)
+            .map(|_| ())
+            .map_err(|e| OpsError::Local(format!("restoring from {}: {e}", db.display())))
     }
 
     fn settings_for(&self, member: &str) -> ConnectionSettings {

@@ -54,6 +54,15 @@ impl Journal {
         })
     }
 
+    /// The saved plan and the finished steps in `dir`, creating nothing (for `--dry-run`).
+    pub fn peek(dir: &Path) -> Result<Option<(Plan, BTreeSet<usize>)>, OpsError> {
+        if !dir.join(Self::PLAN).is_file() {
+            return Ok(None);
+        }
+        let j = Journal::open(dir)?;
+        Ok(j.saved_plan()?.map(|p| (p, j.done.clone())))
+    }
+
     /// The plan of an interrupted recovery, if there is one.
     pub fn saved_plan(&self) -> Result<Option<Plan>, OpsError> {
         let path = self.dir.join(Self::PLAN);

@@ -23,6 +23,11 @@ pub struct SurvivorEvidence {
     /// Where this came from: a data dir read here, a report from another node, or live Status.
     #[serde(default)]
     pub source: String,
+    /// The backend db already holds every entry the WAL says is committed (its consistent index
+    /// reaches HardState.commit), so a copy of the db alone loses nothing committed: what a
+    /// restore-based rebuild needs. False when unknown.
+    #[serde(default)]
+    pub db_has_all_committed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +52,12 @@ pub enum Step {
     StartJoining { member: String },
     /// Promote it once it has caught up.
     Promote { member: String },
+    /// Build every member's data dir anew from the seed's db, the membership rewritten to all
+    /// members and a new cluster ID from `token`; old dirs are moved aside (the seed's, renamed
+    /// to `DIR.lifeboat-seed-<token>`, is read, never modified).
+    RestoreAll { seed: String, token: String },
+    /// Start every member on its restored data dir, together.
+    StartAll,
     /// Every member lists the same membership and returns the same `hash_kv` at one revision.
     Verify,
 }
@@ -69,6 +80,10 @@ impl Step {
             Step::AddLearner { member, .. } => format!("add {member} as a learner"),
             Step::StartJoining { member } => format!("start {member} on an empty data dir"),
             Step::Promote { member } => format!("promote {member}"),
+            Step::RestoreAll { seed, .. } => {
+                format!("restore every member's data dir from {seed}'s db")
+            }
+            Step::StartAll => "start every member together".into(),
             Step::Verify => "verify membership and hash_kv on every member".into(),
         }
     }
@@ -194,6 +209,7 @@ mod tests {
             last_index: index,
             revision: Some(rev),
             source: "test".into(),
+            db_has_all_committed: false,
         }
     }
 

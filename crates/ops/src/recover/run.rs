@@ -39,7 +39,7 @@ pub async fn run(
     journal: &mut Journal,
     on_step: &mut dyn FnMut(&StepTiming),
 ) -> Result<RunReport, OpsError> {
-    reconcile(plan, exec, journal)?;
+    reconcile(plan, exec, journal).await?;
     let mut timings = Vec::new();
     let mut verified = None;
     for (i, step) in plan.steps.iter().enumerate() {
@@ -82,7 +82,12 @@ pub async fn run(
 /// After a crash the processes that finished steps had started may be gone (a local etcd dies
 /// with lifeboat; a node may have rebooted). Start again, on their data dirs, the members that
 /// the journal says should be running, before resuming.
-fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<(), OpsError> {
+async fn reconcile(
+    plan: &Plan,
+    exec: &mut dyn Executor,
+    journal: &Journal,
+) -> Result<(), OpsError> {
+    let members = exec.members();
     let mut should_run: Vec<&str> = Vec::new();
     for (i, step) in plan.steps.iter().enumerate() {
         if !journal.is_done(i) {
@@ -96,13 +101,27 @@ fn reconcile(plan: &Plan, exec: &mut dyn Executor, journal: &Journal) -> Result<
             {
                 should_run.push(member);
             }
+            Step::StartAll => {
+                for m in &members {
+                    if !should_run.contains(&m.as_str()) {
+                        should_run.push(m);
+                    }
+                }
+            }
             _ => {}
         }
     }
+    let mut started = Vec::new();
     for member in should_run {
         if !exec.is_running(member) {
             exec.start(member, StartMode::Normal)?;
+            started.push(member);
         }
+    }
+    // The next step may talk to them at once (the seed check connects once): wait until they
+    // answer, as the step that first started them did.
+    for member in started {
+        super::wait::until_answering(&exec.settings_for(member), START_TIMEOUT, member).await?;
     }
     Ok(())
 }
@@ -196,6 +215,8 @@ async fn execute(
                 promote_when_ready(&settings, tls.as_ref(), id, START_TIMEOUT).await?;
             }
         }
+        Step::RestoreAll { seed, token } => super::rebuild::restore_all(exec, seed, token)?,
+        Step::StartAll => super::rebuild::start_all(exec, START_TIMEOUT).await?,
         Step::Verify => return verify(exec).await.map(Some),
     }
     Ok(None)
@@ -310,6 +331,28 @@ async fn hashes_agree(
     }
 }
 
+/// What a local recovery may be told from outside.
+#[derive(Debug, Clone, Default)]
+pub struct LocalRecoverOptions {
+    /// A plan decided elsewhere (`lifeboat recover plan -o json`), instead of one made here from
+    /// the fenced data dirs.
+    pub plan: Option<Plan>,
+    /// Skip the split-brain guard (only when what answers on a member's ports is not etcd).
+    pub i_have_fenced: bool,
+    /// How a plan made here rebuilds the cluster (a given or saved plan says so itself).
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Strategy {
+    /// Force a new cluster on the seed, re-add the others one learner at a time.
+    #[default]
+    Rejoin,
+    /// Restore every member from the seed's db and start them together, when the seed's db
+    /// holds every committed entry; else as `Rejoin`.
+    Rebuild,
+}
+
 /// The whole local recovery: resume a saved plan, or fence every member, read their data dirs,
 /// plan, save the plan, and run it.
 pub async fn recover_local(
@@ -317,42 +360,46 @@ pub async fn recover_local(
     state_dir: &std::path::Path,
     on_step: &mut dyn FnMut(&StepTiming),
 ) -> Result<(Plan, RunReport), OpsError> {
+    recover_local_with(exec, state_dir, &LocalRecoverOptions::default(), on_step).await
+}
+
+/// [`recover_local`] with a given plan and the guard's override.
+pub async fn recover_local_with(
+    exec: &mut dyn Executor,
+    state_dir: &std::path::Path,
+    opts: &LocalRecoverOptions,
+    on_step: &mut dyn FnMut(&StepTiming),
+) -> Result<(Plan, RunReport), OpsError> {
     let mut journal = Journal::open(state_dir)?;
     let plan = match journal.saved_plan()? {
-        Some(p) => {
-            // A state dir left from another cluster must not steer this one.
-            let known = exec.members();
-            let strangers: Vec<&str> = p
-                .steps
-                .iter()
-                .filter_map(step_member)
-                .filter(|m| !known.iter().any(|k| k == m))
-                .collect();
-            if !strangers.is_empty() {
+        Some(saved) => {
+            if let Some(given) = &opts.plan
+                && given.steps != saved.steps
+            {
                 return Err(OpsError::Config(format!(
-                    "the saved plan in {} names members this cluster does not have ({}); it \
-                     belongs to another recovery. Move that state dir aside to plan anew",
-                    state_dir.display(),
-                    strangers.join(", ")
+                    "{} holds an interrupted recovery with another plan: finish it (rerun without                      --plan) or move that state dir aside to start over",
+                    state_dir.display()
                 )));
             }
-            p
+            check_plan_fits(&saved, exec, state_dir)?;
+            saved
         }
         None => {
+            // A given plan is checked before anything is fenced.
+            if let Some(given) = &opts.plan {
+                check_plan_fits(given, exec, state_dir)?;
+                check_seed_has_data(given, exec)?;
+            }
             for m in exec.members() {
                 exec.stop(&m)?;
             }
-            let (evidence, problems) = super::evidence::from_data_dirs(exec);
-            let members: Vec<super::plan::MemberSpec> = exec
-                .members()
-                .into_iter()
-                .map(|name| super::plan::MemberSpec {
-                    peer_urls: exec.peer_urls(&name),
-                    name,
-                })
-                .collect();
-            let mut plan = super::plan::plan(&members, &evidence)?;
-            plan.warnings.extend(problems);
+            if !opts.i_have_fenced {
+                super::fence::nothing_answers(exec)?;
+            }
+            let plan = match &opts.plan {
+                Some(p) => p.clone(),
+                None => plan_local(exec, opts.strategy)?,
+            };
             journal.save_plan(&plan)?;
             plan
         }
@@ -360,6 +407,79 @@ pub async fn recover_local(
     let report = run(&plan, exec, &mut journal, on_step).await?;
     journal.finish()?;
     Ok((plan, report))
+}
+
+/// A plan from the members' data dirs as they are now (stopped members give final evidence;
+/// a running member's may still move, which is why the runner fences first).
+pub fn plan_local(exec: &dyn Executor, strategy: Strategy) -> Result<Plan, OpsError> {
+    let (evidence, problems) = super::evidence::from_data_dirs(exec);
+    let members: Vec<super::plan::MemberSpec> = exec
+        .members()
+        .into_iter()
+        .map(|name| super::plan::MemberSpec {
+            peer_urls: exec.peer_urls(&name),
+            name,
+        })
+        .collect();
+    let mut plan = match strategy {
+        Strategy::Rejoin => without_restart(super::plan::plan(&members, &evidence)?),
+        Strategy::Rebuild => {
+            let token = format!("lifeboat-rebuilt-{}", crate::utc::compact_now());
+            super::rebuild::plan_rebuild(&members, &evidence, &token)?
+        }
+    };
+    plan.warnings.extend(problems);
+    Ok(plan)
+}
+
+/// A local plan skips restarting the seed without `--force-new-cluster`: that restart exists
+/// because a node's etcd keeps its flags (env file, manifest) and would force again on its next
+/// restart. A local member gets the flag for that one start only, and lifeboat starts it again
+/// only without it, so the second start of the largest data dir (as long as the first) buys
+/// nothing here.
+fn without_restart(mut plan: Plan) -> Plan {
+    plan.steps
+        .retain(|s| !matches!(s, Step::RestartNormally { .. }));
+    plan
+}
+
+/// A plan (saved, or given) must name only members this cluster has, and its seed must hold a
+/// data dir here: forcing a new cluster on an empty dir would start an empty cluster.
+fn check_plan_fits(
+    plan: &Plan,
+    exec: &dyn Executor,
+    state_dir: &std::path::Path,
+) -> Result<(), OpsError> {
+    // A state dir left from another cluster must not steer this one.
+    let known = exec.members();
+    let strangers: Vec<&str> = plan
+        .steps
+        .iter()
+        .filter_map(step_member)
+        .filter(|m| !known.iter().any(|k| k == m))
+        .collect();
+    if !strangers.is_empty() {
+        return Err(OpsError::Config(format!(
+            "the plan for {} names members this cluster does not have ({}); it belongs to \
+             another recovery. Move that state dir aside (or give the right --plan) to plan anew",
+            state_dir.display(),
+            strangers.join(", ")
+        )));
+    }
+    Ok(())
+}
+
+/// Checked only for a plan that has not started: once the seed was forced, its data dir is
+/// the new cluster's and the check is moot.
+pub fn check_seed_has_data(plan: &Plan, exec: &dyn Executor) -> Result<(), OpsError> {
+    if exec.data_dir(&plan.seed).is_none() {
+        return Err(OpsError::Config(format!(
+            "the plan's seed {} has no data dir here: forcing a new cluster on it would start an \
+             empty cluster. Plan again from the data dirs that exist",
+            plan.seed
+        )));
+    }
+    Ok(())
 }
 
 fn step_member(step: &Step) -> Option<&str> {
@@ -371,7 +491,8 @@ fn step_member(step: &Step) -> Option<&str> {
         | Step::RestartNormally { member }
         | Step::AddLearner { member, .. }
         | Step::StartJoining { member }
-        | Step::Promote { member } => Some(member),
-        Step::Verify => None,
+        | Step::Promote { member }
+        | Step::RestoreAll { seed: member, .. } => Some(member),
+        Step::StartAll | Step::Verify => None,
     }
 }

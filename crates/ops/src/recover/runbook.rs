@@ -90,6 +90,29 @@ pub fn runbook(plan: &Plan, members: &[MemberSpec], data_dir: &str) -> Vec<Runbo
                     "any node with lifeboat".into(),
                     vec![format!("lifeboat member promote {member}   # retries until it has caught up")],
                 ),
+                Step::RestoreAll { seed, token } => {
+                    let initial = members
+                        .iter()
+                        .map(|m| format!("{}={}", m.name, m.peer_urls.join(",")))
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    (
+                        host_of(seed, members),
+                        vec![
+                            format!("cp {data_dir}/member/snap/db /root/{seed}-seed.db   # then copy it to every node"),
+                            format!(
+                                "# on every node: lifeboat snapshot restore /root/{seed}-seed.db --skip-hash-check --no-bump --move-aside --name <this member> --initial-cluster {initial} --initial-cluster-token {token} --data-dir {data_dir}"
+                            ),
+                        ],
+                    )
+                }
+                Step::StartAll => (
+                    "every node".into(),
+                    vec![
+                        "# set ETCD_INITIAL_CLUSTER_STATE=new and the --initial-cluster the restore used (kubeadm: in etcd.yaml)".into(),
+                        "# start etcd on every node at about the same time: systemctl start etcd, or move etcd.yaml back".into(),
+                    ],
+                ),
                 Step::Verify => (
                     "any node with lifeboat".into(),
                     vec!["lifeboat status   # every member answers, one leader, exit 0".into()],
@@ -129,6 +152,7 @@ mod tests {
             last_index: 9,
             revision: Some(5),
             source: "test".into(),
+            db_has_all_committed: false,
         }];
         let p = plan(&members, &ev).unwrap();
         let rb = runbook(&p, &members, "/var/lib/etcd");

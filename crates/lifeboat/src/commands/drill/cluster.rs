@@ -34,6 +34,8 @@ pub(super) async fn start_placed(
         token: "lifeboat-drill".into(),
         quota_bytes: Some(DRILL_QUOTA),
         placements,
+        // Kept clusters outlive the drill for `lifeboat recover run --local-root`.
+        detached: args.keep,
         ..LocalClusterSpec::default()
     };
     let cluster = LocalCluster::start_healthy(spec, Duration::from_secs(60))

@@ -4,15 +4,19 @@
 //! members lost for good (process and disk), detection by `status`, then the recovery: fence,
 //! back up, force a new cluster on the freshest survivor, re-add the others as learners, promote,
 //! verify. The verdict is `pass` only when no acknowledged key is lost and every member is back.
+//! `--strategy rebuild` restores every member from the seed's db instead; `--keep` stops after
+//! the disaster and leaves the broken cluster for `lifeboat recover run --local-root DIR`.
 
 //!
 //! # Layout
 //! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`, `policy_lockout.rs`: one file per
 //!   scenario: the disaster and the way out.
 //! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
+//! - `floor.rs`: the recovery's floor, measured after a rebuild (which has no step showing it).
 //! - `render.rs`: the people's view of a report.
 
 mod cluster;
+mod floor;
 mod lost_quorum;
 mod policy_lockout;
 mod render;
@@ -28,6 +32,7 @@ use ops::status::ClusterStatus;
 use serde::Serialize;
 
 use crate::cli::Context;
+pub use crate::commands::recover::run::StrategyArg;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -70,6 +75,15 @@ pub struct DrillArgs {
     /// Instead of --keys: write about this much data (e.g. 64MiB, 1GiB), in 4 KiB objects
     #[arg(long, value_name = "BYTES", value_parser = parse_size)]
     pub size: Option<u64>,
+
+    /// lost-quorum: stop after the disaster and leave the broken cluster (survivors running,
+    /// dirs in place), printing how to recover it with `lifeboat recover run`
+    #[arg(long)]
+    pub keep: bool,
+
+    /// lost-quorum: how the recovery brings the members back
+    #[arg(long, value_enum, default_value_t = StrategyArg::Rejoin)]
+    pub strategy: StrategyArg,
 }
 
 impl DrillArgs {
@@ -160,6 +174,9 @@ pub(super) struct DrillReport {
     /// What the policy-lockout scenario predicted, enforced and removed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) lockout: Option<policy_lockout::LockoutReport>,
+    /// `--keep`: the root dir of the broken cluster left for `lifeboat recover run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) kept: Option<String>,
 }
 
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -170,6 +187,9 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
             args.members - 1,
             args.members
         );
+    }
+    if args.keep && args.scenario != Scenario::LostQuorum {
+        bail!("--keep is for --scenario lost-quorum");
     }
     let rt = super::runtime()?;
     let report = match args.scenario {
@@ -182,7 +202,7 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&report),
         Format::Table => output::print(&render::render(&report)),
     }
-    Ok(if report.verdict == "pass" {
+    Ok(if report.verdict == "pass" || report.verdict == "kept" {
         Exit::Ok
     } else {
         Exit::Critical

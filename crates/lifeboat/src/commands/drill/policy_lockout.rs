@@ -387,6 +387,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         recovery: None,
         verdict,
         verdict_reason: reason,
+        kept: None,
         lockout: Some(LockoutReport {
             enforcement,
             enforcement_note,

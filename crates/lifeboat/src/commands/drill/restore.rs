@@ -177,5 +177,6 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         verdict,
         verdict_reason: reason,
         lockout: None,
+        kept: None,
     })
 }

@@ -1,6 +1,7 @@
 //! `lifeboat recover ...`: lost-quorum recovery on real nodes. `plan` says what to do and where;
 //! `seed` runs on the chosen node, `rejoin` on each other node (systemd or kubeadm static pod).
-//! `lifeboat drill` runs whole plans on local processes.
+//! `run` carries a whole plan out on a local cluster (etcd processes on this machine), as
+//! `lifeboat drill` does.
 
 use clap::Subcommand;
 
@@ -10,6 +11,7 @@ use crate::exit::Exit;
 mod node;
 pub mod plan;
 pub mod rejoin;
+pub mod run;
 pub mod seed;
 
 #[derive(Debug, Subcommand)]
@@ -20,6 +22,8 @@ pub enum RecoverCommand {
     Seed(seed::SeedArgs),
     /// On every other node: stop, move the data aside, join the seed as a learner, catch up, promote
     Rejoin(rejoin::RejoinArgs),
+    /// Run a whole recovery on a local cluster (members are etcd processes on this machine)
+    Run(run::RunArgs),
 }
 
 pub fn run(ctx: &Context, cmd: &RecoverCommand) -> anyhow::Result<Exit> {
@@ -27,5 +31,6 @@ pub fn run(ctx: &Context, cmd: &RecoverCommand) -> anyhow::Result<Exit> {
         RecoverCommand::Plan(a) => plan::run(ctx, a),
         RecoverCommand::Seed(a) => seed::run(ctx, a),
         RecoverCommand::Rejoin(a) => rejoin::run(ctx, a),
+        RecoverCommand::Run(a) => run::run(ctx, a),
     }
 }

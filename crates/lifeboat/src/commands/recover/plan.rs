@@ -145,6 +145,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Exit> {
             last_index: ep.raft_index.unwrap_or(0),
             revision: None,
             source: format!("live status of {}", ep.endpoint),
+            db_has_all_committed: false,
         });
     }
     let members: Vec<MemberSpec> = ids.into_values().filter(|m| !m.name.is_empty()).collect();
