@@ -88,6 +88,9 @@ struct Source {
     version: String,
 }
 
+/// How often the save asks the kernel to start writing back (see `Sink::start_writeback`).
+const WRITEBACK_EVERY: u64 = 64 << 20;
+
 /// Streams a snapshot; `progress(written, expected_total)` is called after every chunk.
 pub async fn save(
     req: SaveRequest<'_>,
@@ -360,6 +363,9 @@ async fn stream_to(
                 out.write_all(&blob)
                     .map_err(|e| format!("writing {}: {e}", part.display()))?;
                 written += blob.len() as u64;
+                if written % WRITEBACK_EVERY < blob.len() as u64 {
+                    out.start_writeback();
+                }
                 progress(written, written + msg.remaining_bytes());
                 checker.push(blob).await;
             }

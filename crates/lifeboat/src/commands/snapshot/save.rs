@@ -87,8 +87,7 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
         force: args.force,
         stall_timeout: args.stall_timeout,
     };
-    let result =
-        super::super::runtime()?.block_on(save_with(request, encryption.as_ref(), &mut progress));
+    let result = stream_runtime()?.block_on(save_with(request, encryption.as_ref(), &mut progress));
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
@@ -136,4 +135,14 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
         }
     }
     Ok(Exit::Ok)
+}
+
+/// The save's runtime: the gRPC connection runs on its own worker thread, so it keeps reading
+/// the stream from the socket while this thread writes the previous chunk to disk (as etcdctl's
+/// Go runtime does). Only the save needs this; other commands stay on one thread.
+fn stream_runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?)
 }
