@@ -70,6 +70,44 @@ async fn seed(c: &mut Client) {
     .unwrap();
 }
 
+fn delete_lockout(conn: &[String], bdir: &str) -> (i32, Value, String) {
+    run(
+        &[
+            "kube",
+            "delete",
+            "ccnp",
+            "lockout",
+            "--yes",
+            "-o",
+            "json",
+            "--backup-dir",
+            bdir,
+        ],
+        conn,
+    )
+}
+
+/// Keeps rewriting the CCNP until `stop`; returns (revision, generation) of every
+/// acknowledged write.
+fn spawn_writer(
+    mut wc: Client,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    first: i64,
+) -> tokio::task::JoinHandle<Vec<(i64, i64)>> {
+    tokio::spawn(async move {
+        let mut acked = Vec::new();
+        let mut g = first;
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            g += 1;
+            if let Ok(r) = wc.put(CCNP_KEY, ccnp(g), None).await {
+                acked.push((r.header().map_or(0, |h| h.revision()), g));
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        acked
+    })
+}
+
 fn run(args: &[&str], extra: &[String]) -> (i32, Value, String) {
     let out = lifeboat()
         .args(args)
@@ -131,20 +169,7 @@ async fn list_get_delete_and_put_back_online() {
 
     let before = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
     let bdir = backups.path().to_str().unwrap().to_string();
-    let (code, report, text) = run(
-        &[
-            "kube",
-            "delete",
-            "ccnp",
-            "lockout",
-            "--yes",
-            "-o",
-            "json",
-            "--backup-dir",
-            &bdir,
-        ],
-        &conn,
-    );
+    let (code, report, text) = delete_lockout(&conn, &bdir);
     assert_eq!(code, 0, "{text}");
     assert!(
         c.get(CCNP_KEY, None).await.unwrap().kvs().is_empty(),
@@ -214,20 +239,7 @@ async fn delete_under_a_concurrent_writer_loses_no_acknowledged_write() {
 
     // The CLI against a writer that keeps updating the object.
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut wc = tc.any_client().await.unwrap();
-    let flag = stop.clone();
-    let writer = tokio::spawn(async move {
-        let mut acked = Vec::new();
-        let mut g = 100;
-        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
-            g += 1;
-            if let Ok(r) = wc.put(CCNP_KEY, ccnp(g), None).await {
-                acked.push((r.header().unwrap().revision(), g));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        acked
-    });
+    let writer = spawn_writer(tc.any_client().await.unwrap(), stop.clone(), 100);
     let mut outcomes = Vec::new();
     for _ in 0..6 {
         let conn = conn.clone();
@@ -534,38 +546,12 @@ async fn put_under_a_concurrent_writer_never_overwrites_newer_data() {
     let conn = tc.cli_args();
     let dir = tempfile::tempdir().unwrap();
     let bdir = dir.path().to_str().unwrap().to_string();
-    let (code, report, text) = run(
-        &[
-            "kube",
-            "delete",
-            "ccnp",
-            "lockout",
-            "--yes",
-            "-o",
-            "json",
-            "--backup-dir",
-            &bdir,
-        ],
-        &conn,
-    );
+    let (code, report, text) = delete_lockout(&conn, &bdir);
     assert_eq!(code, 0, "{text}");
     let backup = report["backup"].as_str().unwrap().to_string();
 
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let mut wc = tc.any_client().await.unwrap();
-    let flag = stop.clone();
-    let writer = tokio::spawn(async move {
-        let mut acked = Vec::new();
-        let mut g = 1000;
-        while !flag.load(std::sync::atomic::Ordering::SeqCst) {
-            g += 1;
-            if let Ok(r) = wc.put(CCNP_KEY, ccnp(g), None).await {
-                acked.push((r.header().unwrap().revision(), g));
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        acked
-    });
+    let writer = spawn_writer(tc.any_client().await.unwrap(), stop.clone(), 1000);
     tokio::time::sleep(Duration::from_millis(50)).await;
     let mut outcomes = Vec::new();
     for _ in 0..4 {

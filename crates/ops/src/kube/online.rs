@@ -56,15 +56,23 @@ fn no_leader_hint(e: OpsError) -> OpsError {
     }
 }
 
-/// Every object under `prefix`, in pages (a page of large objects stays under gRPC's limits),
-/// all read at one revision so the listing is a consistent cut. Returns that revision too.
-pub async fn list(c: &EndpointClient, prefix: &[u8]) -> Result<(Vec<LatestKv>, i64), OpsError> {
-    let end = prefix_end(prefix);
-    let mut start = prefix.to_vec();
-    let mut out = Vec::new();
+/// Reads every key under `prefix` (all keys when empty) in pages of `page` (a page of large
+/// objects stays under gRPC's limits), all at the revision of the first page so the result is a
+/// consistent cut, handing each page to `each`. Returns that revision.
+async fn for_each_page(
+    c: &EndpointClient,
+    prefix: &[u8],
+    page: i64,
+    each: &mut dyn FnMut(&[etcd_client::KeyValue]),
+) -> Result<i64, OpsError> {
+    let (mut start, end) = if prefix.is_empty() {
+        (vec![0u8], vec![0u8])
+    } else {
+        (prefix.to_vec(), prefix_end(prefix))
+    };
     let mut at = 0i64;
     loop {
-        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(500);
+        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(page);
         if at > 0 {
             opts = opts.with_revision(at);
         }
@@ -79,15 +87,21 @@ pub async fn list(c: &EndpointClient, prefix: &[u8]) -> Result<(Vec<LatestKv>, i
         if at == 0 {
             at = resp.header().map_or(0, |h| h.revision());
         }
-        out.extend(resp.kvs().iter().map(owned));
+        each(resp.kvs());
         match resp.kvs().last() {
             Some(last) if resp.more() => {
                 start = last.key().to_vec();
                 start.push(0);
             }
-            _ => break,
+            _ => return Ok(at),
         }
     }
+}
+
+/// Every object under `prefix`, read at one revision; returns that revision too.
+pub async fn list(c: &EndpointClient, prefix: &[u8]) -> Result<(Vec<LatestKv>, i64), OpsError> {
+    let mut out = Vec::new();
+    let at = for_each_page(c, prefix, 500, &mut |kvs| out.extend(kvs.iter().map(owned))).await?;
     Ok((out, at))
 }
 
@@ -193,7 +207,7 @@ pub async fn put_backup(
 }
 
 /// Every key under `prefix` with a digest of its value (see `store::objects::digests`), read
-/// in pages at one revision; returns that revision too.
+/// at one revision; returns that revision too.
 pub async fn digests(
     c: &EndpointClient,
     prefix: &[u8],
@@ -204,35 +218,9 @@ pub async fn digests(
     ),
     OpsError,
 > {
-    let end = if prefix.is_empty() {
-        vec![0u8]
-    } else {
-        prefix_end(prefix)
-    };
-    let mut start = if prefix.is_empty() {
-        vec![0u8]
-    } else {
-        prefix.to_vec()
-    };
     let mut out = std::collections::BTreeMap::new();
-    let mut at = 0i64;
-    loop {
-        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(1000);
-        if at > 0 {
-            opts = opts.with_revision(at);
-        }
-        let key = start.clone();
-        let resp = c
-            .call(|client| async move {
-                let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
-                kv.get(key, Some(opts)).await
-            })
-            .await
-            .map_err(no_leader_hint)?;
-        if at == 0 {
-            at = resp.header().map_or(0, |h| h.revision());
-        }
-        for kv in resp.kvs() {
+    let at = for_each_page(c, prefix, 1000, &mut |kvs| {
+        for kv in kvs {
             out.insert(
                 kv.key().to_vec(),
                 store::objects::KeyDigest {
@@ -243,13 +231,7 @@ pub async fn digests(
                 },
             );
         }
-        match resp.kvs().last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => break,
-        }
-    }
+    })
+    .await?;
     Ok((out, at))
 }
