@@ -186,3 +186,35 @@ pub(super) fn clean_up(cluster: LocalCluster, tl: &mut Timeline) {
     drop(cluster);
     tl.since(&format!("clean up (stop members, remove {dir})"), t);
 }
+
+/// Runs the local recovery on `cluster`, printing each step as it finishes when the timeline is
+/// loud; returns the outcome and the steps (named `recover: ...`).
+pub(super) async fn recover_timed(
+    cluster: &mut LocalCluster,
+    tl: &Timeline,
+    opts: &ops::recover::LocalRecoverOptions,
+) -> (
+    Result<(ops::recover::Plan, ops::recover::RunReport), ops::OpsError>,
+    Vec<super::Step>,
+) {
+    let state_dir = cluster.dir().join("recover-state");
+    let (loud, started) = (tl.loud, tl.started);
+    let mut steps: Vec<super::Step> = Vec::new();
+    let mut exec = ops::recover::LocalExecutor { cluster };
+    let mut on_step = |s: &ops::recover::StepTiming| {
+        if loud {
+            crate::output::note(&format!(
+                "[{:>6.1}s] recover: {} ({:.2}s)",
+                started.elapsed().as_secs_f64(),
+                s.name,
+                s.seconds
+            ));
+        }
+        steps.push(super::Step {
+            name: format!("recover: {}", s.name),
+            seconds: s.seconds,
+        });
+    };
+    let outcome = ops::recover::recover_local_with(&mut exec, &state_dir, opts, &mut on_step).await;
+    (outcome, steps)
+}

@@ -4,10 +4,10 @@
 use std::time::Instant;
 
 use anyhow::Context as _;
-use ops::recover::{LocalExecutor, LocalRecoverOptions, StepTiming, recover_local_with};
+use ops::recover::LocalRecoverOptions;
 use ops::status::Verdict;
 
-use super::cluster::{clean_up, observe, prepare, read_registry};
+use super::cluster::{clean_up, observe, prepare, read_registry, recover_timed};
 use super::{DrillArgs, DrillReport, RecoveryTiming, Step, Timeline};
 use crate::cli::Context;
 use crate::output::{self, Format};
@@ -68,34 +68,11 @@ pub(super) async fn rehearse(
     }
 
     // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
-    let state_dir = cluster.dir().join("recover-state");
-    let loud = tl.loud;
-    let started = tl.started;
-    let mut recovery_steps: Vec<Step> = Vec::new();
-    let outcome = {
-        let mut exec = LocalExecutor {
-            cluster: &mut cluster,
-        };
-        let mut on_step = |s: &StepTiming| {
-            if loud {
-                output::note(&format!(
-                    "[{:>6.1}s] recover: {} ({:.2}s)",
-                    started.elapsed().as_secs_f64(),
-                    s.name,
-                    s.seconds
-                ));
-            }
-            recovery_steps.push(Step {
-                name: format!("recover: {}", s.name),
-                seconds: s.seconds,
-            });
-        };
-        let opts = LocalRecoverOptions {
-            strategy: args.strategy.into(),
-            ..LocalRecoverOptions::default()
-        };
-        recover_local_with(&mut exec, &state_dir, &opts, &mut on_step).await
+    let opts = LocalRecoverOptions {
+        strategy: args.strategy.into(),
+        ..LocalRecoverOptions::default()
     };
+    let (outcome, recovery_steps) = recover_timed(&mut cluster, &tl, &opts).await;
     let mut recovery_timing = timing(&recovery_steps);
 
     let recovery_total: f64 = recovery_steps.iter().map(|s| s.seconds).sum();

@@ -18,14 +18,14 @@ use std::time::{Duration, Instant};
 use ops::kube::sample;
 use ops::local::netns::{DropRule, NetLab};
 use ops::local::{LocalCluster, Placement};
-use ops::recover::{LocalExecutor, StepTiming, recover_local};
 use ops::status::Verdict;
 use serde::Serialize;
 
 use super::cluster::{
-    clean_up, observe, read_registry, start_placed, wait_in_sync, write_kubernetes_keys,
+    clean_up, observe, read_registry, recover_timed, start_placed, wait_in_sync,
+    write_kubernetes_keys,
 };
-use super::{DrillArgs, DrillReport, Step, Timeline};
+use super::{DrillArgs, DrillReport, Timeline};
 use crate::cli::Context;
 use crate::output::{self, Format};
 
@@ -265,29 +265,11 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         }
     }
     tl.since("lift the enforcement (the Cilium agents stopped)", t);
-    let state_dir = cluster.dir().join("recover-state");
-    let (loud, started) = (tl.loud, tl.started);
-    let mut recovery_steps: Vec<Step> = Vec::new();
-    let outcome = {
-        let mut exec = LocalExecutor {
-            cluster: &mut cluster,
-        };
-        let mut on_step = |s: &StepTiming| {
-            if loud {
-                output::note(&format!(
-                    "[{:>6.1}s] recover: {} ({:.2}s)",
-                    started.elapsed().as_secs_f64(),
-                    s.name,
-                    s.seconds
-                ));
-            }
-            recovery_steps.push(Step {
-                name: format!("recover: {}", s.name),
-                seconds: s.seconds,
-            });
-        };
-        recover_local(&mut exec, &state_dir, &mut on_step).await
+    let opts = ops::recover::LocalRecoverOptions {
+        strategy: args.strategy.into(),
+        ..ops::recover::LocalRecoverOptions::default()
     };
+    let (outcome, recovery_steps) = recover_timed(&mut cluster, &tl, &opts).await;
     tl.steps.extend(recovery_steps);
 
     let t = Instant::now();
