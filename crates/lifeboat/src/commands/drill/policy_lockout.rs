@@ -111,8 +111,12 @@ fn critical_denials(r: &policy::check::CheckReport) -> Vec<&policy::check::FlowR
 pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
     let mut tl = Timeline::new(ctx.format == Format::Table);
     let t = Instant::now();
-    let lab = match NetLab::available() {
-        Ok(()) => Some(NetLab::create(args.members)?),
+    // Namespaces need root, iproute2, nftables and a kernel (or container) that allows them;
+    // when any is missing the drill still runs, on loopback, and says why.
+    let lab = match NetLab::available()
+        .and_then(|()| NetLab::create(args.members).map_err(|e| e.to_string()))
+    {
+        Ok(lab) => Some(lab),
         Err(why) => {
             output::note(&format!(
                 "lifeboat: network namespaces unavailable ({why}): the loopback variant partitions members with SIGSTOP instead"
