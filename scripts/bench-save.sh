@@ -19,10 +19,19 @@ etcd --name s1 --data-dir "$B/s1" --listen-client-urls http://127.0.0.1:31379 \
   >"$B/etcd.log" 2>&1 &
 ETCD=$!
 until etcdctl --endpoints http://127.0.0.1:31379 endpoint health >/dev/null 2>&1; do sleep 0.5; done
-for i in $(seq "$RUNS"); do
+# Each save starts on a clean slate: the previous file is removed and `sync` has flushed
+# everything, so neither tool pays for the other's writeback. The order alternates per run.
+etcdctl_save() {
+  rm -f "$B"/*.db "$B"/*.db.json; sync
   /usr/bin/time -f "etcdctl snapshot save   %e s  %M KiB" \
-    etcdctl --endpoints http://127.0.0.1:31379 snapshot save "$B/e$i.db" >/dev/null
+    etcdctl --endpoints http://127.0.0.1:31379 snapshot save "$B/e.db" >/dev/null
+}
+lifeboat_save() {
+  rm -f "$B"/*.db "$B"/*.db.json; sync
   /usr/bin/time -f "lifeboat snapshot save  %e s  %M KiB" \
-    ./target/release/lifeboat snapshot save --endpoints http://127.0.0.1:31379 "$B/l$i.db" >/dev/null
-  rm -f "$B/e$i.db" "$B/l$i.db" "$B/l$i.db.json"
+    ./target/release/lifeboat snapshot save --endpoints http://127.0.0.1:31379 "$B/l.db" >/dev/null
+}
+for i in $(seq "$RUNS"); do
+  if [ $((i % 2)) -eq 1 ]; then etcdctl_save; lifeboat_save; else lifeboat_save; etcdctl_save; fi
 done
+rm -f "$B"/*.db "$B"/*.db.json
