@@ -30,6 +30,8 @@ for _ in $(seq 300); do etcdctl --endpoints "$ep" endpoint health >/dev/null 2>&
 
 measure() {
   local name=$1; shift
+  # Flush the previous save first: no tool pays for another's writeback.
+  sync
   /usr/bin/time -v "$@" >"$WORK/$name.out" 2>"$WORK/$name.time" || { cat "$WORK/$name.time" >&2; exit 1; }
   local wall rss
   wall=$(awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,a,":"); s=0; for(i=1;i<=n;i++) s=s*60+a[i]; print s}' "$WORK/$name.time")

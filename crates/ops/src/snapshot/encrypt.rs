@@ -90,11 +90,15 @@ pub enum Sink {
         age::stream::StreamWriter<Tee>,
         Plain,
         JoinHandle<io::Result<ReadBack>>,
+        std::os::fd::RawFd,
     ),
 }
 
 impl Sink {
     pub fn new(file: File, encryption: Option<&Encryption>) -> io::Result<Sink> {
+        use std::os::fd::AsRawFd;
+        // The descriptor stays valid while the sink owns the file (until `finish`).
+        let fd = file.as_raw_fd();
         // Small on purpose: etcd's 32 KiB chunks (and age's 64 KiB ones) then go straight
         // to write(2) while still in the CPU cache. Gathering them into a 1 MiB buffer cost
         // a copy, and the kernel's copy out of a buffer too big for the cache took twice
@@ -103,7 +107,7 @@ impl Sink {
         Ok(match encryption {
             Some(e) => {
                 let (tee, plain, thread) = readback::start(out, e.check_key.clone());
-                Sink::Age(e.wrap(tee)?, plain, thread)
+                Sink::Age(e.wrap(tee)?, plain, thread, fd)
             }
             None => Sink::Plain(out),
         })
@@ -112,7 +116,7 @@ impl Sink {
     pub fn write_all(&mut self, b: &[u8]) -> io::Result<()> {
         match self {
             Sink::Plain(w) => w.write_all(b),
-            Sink::Age(w, plain, _) => {
+            Sink::Age(w, plain, _, _) => {
                 w.write_all(b)?;
                 plain.push(b);
                 Ok(())
@@ -120,21 +124,25 @@ impl Sink {
         }
     }
 
-    /// Starts the kernel writing back what is written so far (plain files), without waiting
+    /// Starts the kernel writing back what is written so far, without waiting
     /// for it: the disk works while the stream goes on, and the final fsync waits only for the
     /// tail instead of the whole file.
     pub fn start_writeback(&mut self) {
         use std::os::fd::AsRawFd;
-        if let Sink::Plain(w) = self {
-            if w.flush().is_err() {
-                return;
+        let fd = match self {
+            Sink::Plain(w) => {
+                if w.flush().is_err() {
+                    return;
+                }
+                w.get_ref().as_raw_fd()
             }
-            let fd = w.get_ref().as_raw_fd();
-            // SAFETY: plain syscall on a file descriptor we own; a failure only means the
-            // final fsync has more to do.
-            unsafe {
-                libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE);
-            }
+            // What the encryptor still buffers is written later; the rest is in the page cache.
+            Sink::Age(_, _, _, fd) => *fd,
+        };
+        // SAFETY: plain syscall on a file descriptor we own; a failure only means the final
+        // fsync has more to do.
+        unsafe {
+            libc::sync_file_range(fd, 0, 0, libc::SYNC_FILE_RANGE_WRITE);
         }
     }
 
@@ -143,7 +151,7 @@ impl Sink {
     pub fn finish(self) -> io::Result<(File, Option<io::Result<ReadBack>>)> {
         match self {
             Sink::Plain(w) => Ok((w.into_inner().map_err(|e| e.into_error())?, None)),
-            Sink::Age(w, plain, thread) => {
+            Sink::Age(w, plain, thread, _) => {
                 drop(plain);
                 let (file, read) = w.finish()?.finish(thread)?;
                 Ok((file, Some(read)))
