@@ -183,25 +183,49 @@ async fn list_get_delete_and_put_back_online() {
     );
     assert_eq!(report["mod_revision"], before.mod_revision());
 
-    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes"], &conn);
+    let (code, _, text) = run(
+        &["kube", "put", "-f", &backup, "--yes", "--backup-dir", &bdir],
+        &conn,
+    );
     assert_eq!(code, 0, "{text}");
     let back = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
     assert_eq!(back.value(), before.value(), "put back byte for byte");
     // Now the key is newer than the backup: a second put is refused, --force overrides.
     c.put(CCNP_KEY, ccnp(2), None).await.unwrap();
-    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes"], &conn);
+    let (code, _, text) = run(
+        &["kube", "put", "-f", &backup, "--yes", "--backup-dir", &bdir],
+        &conn,
+    );
     assert_eq!(code, 3, "{text}");
     assert!(text.contains("newer"), "{text}");
     assert_eq!(
         c.get(CCNP_KEY, None).await.unwrap().kvs()[0].value(),
         ccnp(2).as_slice()
     );
-    let (code, _, text) = run(&["kube", "put", "-f", &backup, "--yes", "--force"], &conn);
+    let (code, forced, text) = run(
+        &[
+            "kube",
+            "put",
+            "-f",
+            &backup,
+            "--yes",
+            "--force",
+            "-o",
+            "json",
+            "--backup-dir",
+            &bdir,
+        ],
+        &conn,
+    );
     assert_eq!(code, 0, "{text}");
     assert_eq!(
         c.get(CCNP_KEY, None).await.unwrap().kvs()[0].value(),
         before.value()
     );
+    // The value --force replaced was backed up first, byte for byte.
+    let replaced =
+        ops::kube::Backup::read(Path::new(forced["replaced_backup"].as_str().unwrap())).unwrap();
+    assert_eq!(replaced.value().unwrap(), ccnp(2));
 }
 
 /// The compare in the delete transaction: whatever the interleaving with a writer, a delete
@@ -557,10 +581,21 @@ async fn put_under_a_concurrent_writer_never_overwrites_newer_data() {
     for _ in 0..4 {
         let conn = conn.clone();
         let backup = backup.clone();
+        let bdir = bdir.clone();
         outcomes.push(
             tokio::task::spawn_blocking(move || {
                 run(
-                    &["kube", "put", "-f", &backup, "--yes", "-o", "json"],
+                    &[
+                        "kube",
+                        "put",
+                        "-f",
+                        &backup,
+                        "--yes",
+                        "-o",
+                        "json",
+                        "--backup-dir",
+                        &bdir,
+                    ],
                     &conn,
                 )
             })

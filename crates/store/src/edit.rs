@@ -141,11 +141,11 @@ pub fn apply<W: Write + Seek>(
     }
     // The state every key has now goes into the outcome (and the backup); a delete needs a
     // live key.
+    let live = objects::latest_of(db, &keys).map_err(|e| EditError::Source(e.to_string()))?;
     let mut deleted = Vec::new();
     for change in changes {
         let key = change.key();
-        let live = objects::latest(db, key).map_err(|e| EditError::Source(e.to_string()))?;
-        let kv = live.into_iter().find(|kv| kv.key.as_slice() == key);
+        let kv = live.get(key);
         if kv.is_none() && matches!(change, Change::Delete(_)) {
             return Err(EditError::NotFound(
                 String::from_utf8_lossy(key).into_owned(),
@@ -153,9 +153,9 @@ pub fn apply<W: Write + Seek>(
         }
         deleted.push(Deleted {
             key: String::from_utf8_lossy(key).into_owned(),
-            mod_revision: kv.as_ref().map_or(0, |kv| kv.mod_revision),
-            create_revision: kv.as_ref().map_or(0, |kv| kv.create_revision),
-            version: kv.as_ref().map_or(0, |kv| kv.version),
+            mod_revision: kv.map_or(0, |kv| kv.mod_revision),
+            create_revision: kv.map_or(0, |kv| kv.create_revision),
+            version: kv.map_or(0, |kv| kv.version),
         });
     }
     let compact =

@@ -52,6 +52,15 @@ fn latest_by<T>(
     prefix: &[u8],
     keep: &mut dyn FnMut(&KeyValue<'_>) -> T,
 ) -> Result<BTreeMap<Vec<u8>, T>, bolt::Error> {
+    latest_where(db, &|k| k.starts_with(prefix), keep)
+}
+
+/// [`latest_by`] for the keys `wanted` accepts.
+fn latest_where<T>(
+    db: &bolt::Db,
+    wanted: &dyn Fn(&[u8]) -> bool,
+    keep: &mut dyn FnMut(&KeyValue<'_>) -> T,
+) -> Result<BTreeMap<Vec<u8>, T>, bolt::Error> {
     let mut latest: BTreeMap<Vec<u8>, T> = BTreeMap::new();
     let Some(bucket) = db.bucket(b"key")? else {
         return Ok(latest);
@@ -60,7 +69,7 @@ fn latest_by<T>(
         let (Ok(rev), Ok(kv)) = (Revision::parse(e.key), KeyValue::decode(e.value)) else {
             return ControlFlow::Continue(());
         };
-        if !kv.key.starts_with(prefix) {
+        if !wanted(kv.key) {
             return ControlFlow::Continue(());
         }
         if rev.tombstone {
@@ -107,6 +116,21 @@ pub struct KeyMeta {
     pub version: i64,
     pub size: u64,
     pub encoding: crate::kube::Encoding,
+}
+
+/// The latest live state of exactly these keys, in one walk (absent keys are left out).
+pub fn latest_of(
+    db: &bolt::Db,
+    keys: &std::collections::BTreeSet<&[u8]>,
+) -> Result<BTreeMap<Vec<u8>, LatestKv>, bolt::Error> {
+    latest_where(db, &|k| keys.contains(k), &mut |kv| LatestKv {
+        key: kv.key.to_vec(),
+        value: kv.value.to_vec(),
+        create_revision: kv.create_revision,
+        mod_revision: kv.mod_revision,
+        version: kv.version,
+        lease: kv.lease,
+    })
 }
 
 /// Latest live keys under `prefix` with their metadata (no values copied), in key order.

@@ -74,11 +74,10 @@ impl Backup {
                 b.lifeboat_backup
             )));
         }
-        if !b.key.starts_with('/') && !b.key.starts_with("compact_rev_key") {
+        if b.key.is_empty() {
             return Err(OpsError::Config(format!(
-                "{}: key {:?} is not an etcd key path",
-                path.display(),
-                b.key
+                "{}: the backup names no key",
+                path.display()
             )));
         }
         b.value()?;

@@ -147,9 +147,10 @@ impl Source {
     pub fn get(&self, key: &str) -> anyhow::Result<Option<LatestKv>> {
         match self {
             Source::Live { client, rt } => Ok(rt.block_on(ops::kube::get(client, key.as_bytes()))?),
-            Source::Snapshot { db, .. } => Ok(store::objects::latest(db, key.as_bytes())?
-                .into_iter()
-                .find(|kv| kv.key == key.as_bytes())),
+            Source::Snapshot { db, .. } => {
+                let wanted = std::collections::BTreeSet::from([key.as_bytes()]);
+                Ok(store::objects::latest_of(db, &wanted)?.into_values().next())
+            }
         }
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use ops::kube::{Backup, PutOutcome};
+use ops::kube::{Backup, PutOutcome, write_backup};
 use serde::Serialize;
 
 use super::{Source, SourceArgs};
@@ -26,6 +26,10 @@ pub struct PutArgs {
     /// Overwrite even when the key now holds a newer revision than the backup
     #[arg(long)]
     pub force: bool,
+    /// Where the value being replaced is backed up first (live cluster only; a snapshot input
+    /// is never changed)
+    #[arg(long, value_name = "DIR", default_value = "/var/backups/lifeboat")]
+    pub backup_dir: PathBuf,
     /// Show what would be written, change nothing
     #[arg(long)]
     pub dry_run: bool,
@@ -43,6 +47,9 @@ struct Report {
     /// What the key holds now (None: absent).
     current_mod_revision: Option<i64>,
     dry_run: bool,
+    /// The backup of the value this put replaced (live, when the key existed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replaced_backup: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     written_at_revision: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -74,6 +81,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
         backup_mod_revision: backup.mod_revision,
         current_mod_revision: current_rev,
         dry_run: args.dry_run,
+        replaced_backup: None,
         written_at_revision: None,
         out: args.out.clone(),
     };
@@ -82,6 +90,18 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
             args.yes,
             &format!("Put {} back into {}", backup.key, source.describe()),
         )?;
+        // Overwriting is destructive: what the key holds now is backed up first.
+        if let (Source::Live { .. }, Some(kv)) = (&source, &current) {
+            let path = write_backup(&args.backup_dir, &Backup::of(kv, source.describe())).map_err(
+                |e| {
+                    anyhow::anyhow!(
+                        "the backup of the current value failed, so nothing was written: {e} \
+                         (choose another --backup-dir)"
+                    )
+                },
+            )?;
+            report.replaced_backup = Some(path);
+        }
         report.written_at_revision = Some(match &source {
             Source::Live { client, rt } => {
                 match rt.block_on(ops::kube::put_backup(client, &backup, args.force))? {
@@ -125,6 +145,12 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
             );
             if let Some(rev) = report.written_at_revision {
                 s.push_str(&format!("  written at revision {rev}\n"));
+            }
+            if let Some(b) = &report.replaced_backup {
+                s.push_str(&format!(
+                    "  the value it replaced: {} (`lifeboat kube put -f` that file undoes this)\n",
+                    b.display()
+                ));
             }
             if let (Some(out), false) = (&report.out, args.dry_run) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
