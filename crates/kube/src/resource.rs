@@ -215,12 +215,25 @@ pub fn resolve(name: &str) -> Result<ResourceType, ResourceError> {
 }
 
 /// The resource type a key prefix (as [`store::kube::parse_key`] splits it) stands for.
+/// The built-in resources by etcd prefix, computed once: a listing or diff asks per key.
+fn builtin_by_prefix() -> &'static std::collections::HashMap<String, &'static str> {
+    static MAP: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
+        std::sync::OnceLock::new();
+    MAP.get_or_init(|| {
+        let mut m = std::collections::HashMap::new();
+        for r in RESOURCES.iter().filter(|r| !r.subresource) {
+            // The first resource with a prefix wins, as the linear search did.
+            m.entry(builtin_prefix(r.group, r.plural))
+                .or_insert(r.plural);
+        }
+        m
+    })
+}
+
 pub fn for_prefix(prefix: &str) -> ResourceType {
-    let builtin_match = RESOURCES
-        .iter()
-        .filter(|r| !r.subresource)
-        .find(|r| builtin_prefix(r.group, r.plural) == prefix)
-        .and_then(|r| builtin(r.plural));
+    let builtin_match = builtin_by_prefix()
+        .get(prefix)
+        .and_then(|plural| builtin(plural));
     if let Some(r) = builtin_match {
         return r;
     }
