@@ -17,7 +17,7 @@ cd "$(dirname "$0")/.."
 
 RUNS=${BENCH_RUNS:-5}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/lifeboat-bench-policy.XXXXXX)}
-CORPUS=../shared/corpora/netpol-analyzer/cases
+CORPUS=fixtures/netpol-analyzer/cases
 LIFEBOAT=${LIFEBOAT_BIN:-target/release/lifeboat}
 NCA=${NCA_BIN:-/tmp/nca-venv/bin/nca}
 TARGET=${CARGO_TARGET_DIR:-target}

@@ -9,7 +9,7 @@ use bolt::{BucketRef, Db, Error, NO_FREELIST};
 fn fixture() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/etcd-3.4.23/snapshot.db"
+        "/../../fixtures/etcd-3.4.23/snapshot.db"
     ))
 }
 

@@ -8,7 +8,7 @@ use proptest::prelude::*;
 fn region() -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/etcd-3.4.23/snapshot.db"
+        "/../../fixtures/etcd-3.4.23/snapshot.db"
     );
     let mut b = std::fs::read(path).expect("fixture snapshot.db");
     b.truncate(24_576);

@@ -82,7 +82,7 @@ fn agree(bytes: &[u8], chunks: &[usize]) {
 fn fixture() -> Vec<u8> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/etcd-3.4.23/snapshot.db"
+        "/../../fixtures/etcd-3.4.23/snapshot.db"
     );
     let mut b = std::fs::read(path).expect("fixture snapshot.db");
     b.truncate(24_576);

@@ -10,7 +10,7 @@ use serde_json::Value;
 fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/etcd-3.4.23"
+        "/../../fixtures/etcd-3.4.23"
     ))
 }
 

@@ -8,7 +8,7 @@ use common::lifeboat;
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../policy/tests/fixtures");
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpora/netpol-analyzer/cases"
+    "/../../fixtures/netpol-analyzer/cases"
 );
 
 #[test]

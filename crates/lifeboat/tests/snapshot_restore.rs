@@ -304,7 +304,7 @@ async fn a_raw_member_db_restores_only_with_skip_hash_check() {
 }
 
 fn fixture() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/fixtures/etcd-3.4.23/snapshot.db")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/etcd-3.4.23/snapshot.db")
 }
 
 fn restore_all(file: &Path, root: &Path, extra: &[&str]) -> std::process::Output {

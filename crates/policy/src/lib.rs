@@ -1,7 +1,7 @@
 //! Network policy model, parser and engine: NetworkPolicy, CiliumNetworkPolicy and
 //! CiliumClusterwideNetworkPolicy evaluated against a cluster inventory. No network.
 //!
-//! Rule numbers (C1.., K1..) refer to `shared/docs/policy-semantics.md`.
+//! Rule numbers (C1.., K1..) refer to `docs/policy-semantics.md`.
 //!
 //! # Layout
 //! - [`yaml`]: YAML/JSON documents as a tree with line numbers: a fast reader for kubectl-style

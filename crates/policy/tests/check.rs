@@ -1,5 +1,5 @@
 //! `policy check` on the reference cluster: the lockout CCNP gives critical denials, its
-//! corrected version does not; JSON shape and exit codes as issue 6 §4 gives them.
+//! corrected version does not; JSON shape and exit codes.
 
 use policy::check::{CheckOptions, check, flows_file::parse_flows};
 use policy::inventory::reference::reference_cluster;

@@ -4,7 +4,7 @@ use std::path::Path;
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpora/netpol-analyzer"
+    "/../../fixtures/netpol-analyzer"
 );
 
 fn run_case(dir: &Path) -> Result<(), String> {

@@ -98,11 +98,11 @@ mod props {
 
     const SAMPLE: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpora/netpol-analyzer/cases/onlineboutique/input/pods.yaml"
+        "/../../fixtures/netpol-analyzer/cases/onlineboutique/input/pods.yaml"
     );
     const SAMPLE_JSON: &str = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/corpora/netpol-analyzer/cases/test_with_named_ports/input/ns_list.json"
+        "/../../fixtures/netpol-analyzer/cases/test_with_named_ports/input/ns_list.json"
     );
 
     proptest! {

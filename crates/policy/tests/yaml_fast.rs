@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 const CORPUS: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
-    "/../../../shared/corpora/netpol-analyzer"
+    "/../../fixtures/netpol-analyzer"
 );
 
 fn same(text: &str) -> bool {

@@ -1,4 +1,4 @@
-//! Offline edits of a snapshot (spec 6.4): a new snapshot file is written, the source is never
+//! Offline edits of a snapshot (docs/etcd-formats.md §6.4): a new snapshot file is written, the source is never
 //! touched. All changes land in one new revision `R+1` (R = the store's current revision,
 //! compaction marks included), appended to the `key` bucket as etcd's own transaction would
 //! write them: a delete is key `(R+1)_<i>t` with value `KeyValue{key}`; a put is key

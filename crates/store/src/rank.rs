@@ -1,4 +1,4 @@
-//! Rank survivors for lost-quorum recovery (formats spec 4.7): by committed index, then by
+//! Rank survivors for lost-quorum recovery (docs/etcd-formats.md §4.7): by committed index, then by
 //! the last log position. Never by HardState.term, which failed elections inflate.
 
 use serde::Serialize;

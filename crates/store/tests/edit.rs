@@ -11,7 +11,7 @@ const CCNP: &[u8] = b"/registry/cilium.io/ciliumclusterwidenetworkpolicies/defau
 
 fn fixture() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/fixtures/etcd-3.4.23/snapshot.db")
+        .join("../../fixtures/etcd-3.4.23/snapshot.db")
 }
 
 #[test]

@@ -98,7 +98,7 @@ pub struct Plan {
     pub warnings: Vec<String>,
 }
 
-/// Picks the seed (most committed progress; formats spec 4: committed index, then last term and
+/// Picks the seed (most committed progress; docs/etcd-formats.md §4: committed index, then last term and
 /// index; never the HardState term, which failed elections inflate) and lays out the steps.
 pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Plan, OpsError> {
     if evidence.is_empty() {

@@ -1,4 +1,4 @@
-//! The control-plane flow catalogue (issue 6 §4, policy-semantics (d) and C13.7): the flows a
+//! The control-plane flow catalogue (policy-semantics (d) and C13.7): the flows a
 //! cluster needs, derived from the inventory. Nodes are grouped by what policies can see of
 //! them (filtered labels, API server, etcd), so large clusters give one flow per class pair.
 

@@ -1,7 +1,7 @@
 //! A YAML/JSON document tree that remembers where every node came from.
 //!
 //! Policies are read through this tree rather than through derived serde structs so that
-//! (a) unknown fields become findings instead of hard errors (renamed CRD fields, see issue 6),
+//! (a) unknown fields become findings instead of hard errors (renamed CRD fields across Cilium versions),
 //! (b) every error can name the file, the document and the line, and
 //! (c) an explicitly empty list (`fromEndpoints: []`) stays distinguishable from an absent or
 //! null one (C5.4).

@@ -1,6 +1,6 @@
 //! The restored backend in one streaming pass: every bucket of the source copied into a fresh
 //! bbolt file by the compact writer, with the etcd-side changes of a restore merged in on the
-//! way (etcd 3.5+ semantics, spec 5.2/5.4):
+//! way (etcd 3.5+ semantics, docs/etcd-formats.md §5.2/5.4):
 //! - `members` holds exactly the new members and `members_removed` is empty (3.4's restore
 //!   left the old members behind; we do not);
 //! - `meta`: `consistent_index` = n, `term` = 1, `confState` rewritten to the new voters when

@@ -7,7 +7,7 @@ use std::process::Command;
 pub fn fixtures() -> PathBuf {
     PathBuf::from(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/fixtures/etcd-3.4.23"
+        "/../../fixtures/etcd-3.4.23"
     ))
 }
 
