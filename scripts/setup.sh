@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lifeboat's build, tests and drills need and the machine lacks:
 # etcd 3.4 server and client (Debian etcd-server, etcd-client), protoc (etcd-client's build),
-# nftables and iproute2 (network-namespace test hosts), GNU time (benchmarks).
+# nftables and iproute2 (network-namespace test hosts), GNU time (benchmarks), and the test
+# runner cargo-nextest (built once from crates.io, pinned; kept in ~/.cargo/bin).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
 
@@ -29,3 +30,15 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2
   exit 1
 fi
+
+# nextest runs each test in its own process with a per-test timeout and one retry (.config/).
+NEXTEST_VERSION=0.9.128
+if ! cargo nextest --version 2>/dev/null | grep -q "cargo-nextest $NEXTEST_VERSION"; then
+  echo "setup: building cargo-nextest $NEXTEST_VERSION (once; a few minutes)" >&2
+  cargo install --locked --quiet "cargo-nextest@$NEXTEST_VERSION"
+fi
+for component in rustfmt clippy; do
+  if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+    rustup component add "$component" >&2
+  fi
+done

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# Runs every test: unit, property and integration tests against real etcd 3.4 on loopback.
+# Runs every check and test: formatting, clippy (warnings are errors), the generated protobuf
+# schema against its generator, then unit, property and integration tests against real etcd on
+# loopback. LIFEBOAT_QUICK=1 skips the three checks (for a quick local rerun).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --workspace --no-fail-fast "$@"
-else
-  cargo test --locked --workspace --no-fail-fast "$@"
+if [ "${LIFEBOAT_QUICK:-0}" != 1 ]; then
+  echo "test: cargo fmt --check" >&2
+  cargo fmt --all -- --check
+  echo "test: cargo clippy -D warnings" >&2
+  cargo clippy --locked --workspace --all-targets --quiet -- -D warnings
+  ./scripts/check-generated.sh
 fi
+cargo nextest run --locked --workspace --no-fail-fast "$@"

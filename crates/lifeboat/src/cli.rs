@@ -1,21 +1,40 @@
 //! The command tree and the one place where errors become exit codes.
 
+use std::ffi::OsString;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands;
 use crate::connection::ConnectionArgs;
-use crate::exit::Exit;
+use crate::exit::{self, Exit};
 use crate::output::{self, Format, OutputArg};
+
+/// `lifeboat --version`: the crate version, the commit and the day it was built.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("LIFEBOAT_COMMIT"),
+    ", built ",
+    env!("LIFEBOAT_BUILD_DATE"),
+    ")"
+);
 
 /// Prevent, detect and recover Kubernetes control-plane disasters around etcd.
 ///
 /// Exit codes: 0 healthy/done, 1 warning, 2 critical, 3 unknown or error (nothing reachable,
 /// bad configuration or input), 64 usage error.
 #[derive(Debug, Parser)]
-#[command(name = "lifeboat", version, about, long_about = None, max_term_width = 110)]
+#[command(name = "lifeboat", version = VERSION, about, long_about = None, max_term_width = 110)]
 pub struct Cli {
+    /// More diagnostics on stderr: -v info, -vv debug, -vvv trace (`LIFEBOAT_LOG` also works)
+    #[arg(short = 'v', long = "verbose", global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Diagnostics on stderr at this level or above: error, warn, info, debug, trace
+    #[arg(long = "log-level", global = true, value_name = "LEVEL")]
+    pub log_level: Option<tracing::Level>,
+
     /// Output format: a table for people, JSON for scripts (the same data); txt and dot for
     /// `policy connectivity` only, yaml for `kube get` only
     #[arg(short = 'o', long = "output", global = true, value_enum, default_value_t = OutputArg::Table)]
@@ -52,6 +71,9 @@ pub enum Command {
     /// Kubernetes objects through etcd, without the API server: list, get, delete, put back
     #[command(subcommand)]
     Kube(commands::kube::KubeCommand),
+    /// Shell completions (bash, zsh, fish, elvish, powershell) and man pages
+    #[command(subcommand)]
+    Generate(commands::generate::GenerateCommand),
 }
 
 /// Shared by every command: how to print and how to reach etcd.
@@ -63,27 +85,27 @@ pub struct Context {
 }
 
 pub fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let args: Vec<OsString> = std::env::args_os().collect();
+    let json = wants_json(&args);
+    let cli = match parse(args) {
         Ok(cli) => cli,
-        Err(e) => {
-            let code = if e.use_stderr() {
-                Exit::Usage
-            } else {
-                Exit::Ok
-            };
-            // clap prints help/version to stdout and usage errors to stderr.
+        Err(e) if !e.use_stderr() => {
+            // --help and --version go to stdout, exit 0.
             let _ = e.print();
-            return code.into();
+            return Exit::Ok.into();
+        }
+        Err(e) => {
+            let rendered = e.render().to_string();
+            let message = rendered.trim_end().trim_start_matches("error: ");
+            return fail(json, Exit::Usage, "USAGE", message, &[]);
         }
     };
     if !cli.output_fits() {
-        output::note(
-            "lifeboat: -o txt and -o dot are for `policy connectivity`, -o yaml for `kube get`; \
-             use -o table or -o json",
-        );
-        return Exit::Usage.into();
+        let message = "-o txt and -o dot are for `policy connectivity`, -o yaml for `kube get`; \
+                       use -o table or -o json";
+        return fail(json, Exit::Usage, "USAGE", message, &[]);
     }
-    init_logging();
+    init_logging(cli.verbose, cli.log_level);
     let ctx = Context {
         format: cli.output.format(),
         requested: cli.output,
@@ -98,19 +120,67 @@ pub fn main() -> ExitCode {
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
         Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
         Command::Kube(cmd) => commands::kube::run(&ctx, &cmd),
+        Command::Generate(cmd) => commands::generate::run(&cmd, Cli::command()),
     };
     match result {
         Ok(code) => code.into(),
         Err(e) => {
-            // One line per cause, no backtrace: the operator needs the what and the next step.
-            let mut text = format!("lifeboat: {e}");
-            for cause in e.chain().skip(1) {
-                text.push_str(&format!("\n  caused by: {cause}"));
-            }
-            output::note(&text);
-            Exit::Unknown.into()
+            let (exit, code) = exit::classify(&e);
+            let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+            fail(json, exit, code, &e.to_string(), &causes)
         }
     }
+}
+
+/// Parses the command line. Run as `kubectl-lifeboat` (a kubectl plugin), help and errors
+/// name the command as the user typed it: `kubectl lifeboat`.
+fn parse(args: Vec<OsString>) -> Result<Cli, clap::Error> {
+    let mut command = Cli::command();
+    if invoked_as_kubectl_plugin(args.first()) {
+        command = command
+            .bin_name("kubectl lifeboat")
+            .display_name("kubectl lifeboat");
+    }
+    let matches = command.try_get_matches_from(args)?;
+    Cli::from_arg_matches(&matches)
+}
+
+fn invoked_as_kubectl_plugin(argv0: Option<&OsString>) -> bool {
+    argv0
+        .and_then(|a| std::path::Path::new(a).file_name())
+        .is_some_and(|name| name == "kubectl-lifeboat")
+}
+
+/// Whether `-o json` was asked for, read from the raw arguments: a usage error must answer in
+/// JSON too, and then clap has not parsed anything.
+fn wants_json(args: &[OsString]) -> bool {
+    let args: Vec<&str> = args.iter().skip(1).filter_map(|a| a.to_str()).collect();
+    args.iter().enumerate().any(|(i, a)| match *a {
+        "-ojson" | "--output=json" | "-o=json" => true,
+        "-o" | "--output" => args.get(i + 1) == Some(&"json"),
+        _ => false,
+    })
+}
+
+/// Ends a run that failed: one line per cause on stderr for people, and under `-o json` an
+/// `error` object on stdout for scripts, so stdout is JSON in every case.
+fn fail(json: bool, exit: Exit, code: &str, message: &str, causes: &[String]) -> ExitCode {
+    let mut text = format!("lifeboat: {message}");
+    for cause in causes {
+        text.push_str(&format!("\n  caused by: {cause}"));
+    }
+    output::note(&text);
+    if json {
+        output::print_json(&serde_json::json!({
+            "error": {
+                "code": code,
+                "message": message,
+                "causes": causes,
+                "exit": exit as u8,
+            }
+        }));
+    }
+    exit.into()
 }
 
 impl Cli {
@@ -130,12 +200,60 @@ impl Cli {
     }
 }
 
-/// Logs go to stderr, off unless `LIFEBOAT_LOG` asks (e.g. `LIFEBOAT_LOG=debug`).
-fn init_logging() {
+/// Logs go to stderr: off unless `-v`, `--log-level` or `LIFEBOAT_LOG` (e.g. `debug`,
+/// `ops=trace`) ask; the flags win over the variable.
+fn init_logging(verbose: u8, level: Option<tracing::Level>) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| EnvFilter::new("off"));
+    let from_flags = level
+        .map(|l| l.to_string().to_lowercase())
+        .or(match verbose {
+            0 => None,
+            1 => Some("info".into()),
+            2 => Some("debug".into()),
+            _ => Some("trace".into()),
+        });
+    let filter = match from_flags {
+        Some(level) => EnvFilter::new(level),
+        None => EnvFilter::try_from_env("LIFEBOAT_LOG").unwrap_or_else(|_| EnvFilter::new("off")),
+    };
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(line: &str) -> Vec<OsString> {
+        line.split_whitespace().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn json_is_seen_in_every_spelling() {
+        for line in [
+            "lifeboat -o json status",
+            "lifeboat status --output json",
+            "lifeboat status -ojson",
+            "lifeboat status --output=json",
+        ] {
+            assert!(wants_json(&args(line)), "{line}");
+        }
+        assert!(!wants_json(&args("lifeboat status -o table")));
+        assert!(!wants_json(&args("lifeboat kube get cm json")));
+    }
+
+    #[test]
+    fn the_plugin_name_is_recognised() {
+        assert!(invoked_as_kubectl_plugin(Some(
+            &"/usr/local/bin/kubectl-lifeboat".into()
+        )));
+        assert!(!invoked_as_kubectl_plugin(Some(&"lifeboat".into())));
+    }
+
+    #[test]
+    fn the_command_tree_is_consistent() {
+        Cli::command().debug_assert();
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod datadir;
 pub mod drill;
+pub mod generate;
 pub mod kube;
 pub mod member;
 pub mod policy;
