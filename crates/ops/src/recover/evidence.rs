@@ -1,7 +1,41 @@
 //! Evidence about survivors, read offline from their data dirs once they are fenced.
 
+use serde::Serialize;
+
 use super::executor::Executor;
-use super::plan::SurvivorEvidence;
+use super::plan::{MemberSpec, SurvivorEvidence};
+
+/// What the evidence covers: a plan may only claim a seed when every member was examined.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Coverage {
+    /// Every member of a known membership gave evidence.
+    pub complete: bool,
+    /// A member list was read (live, or from a data dir's db); without one, the members that
+    /// gave no evidence cannot even be named.
+    pub membership_known: bool,
+    /// Where each piece of evidence came from, as `member: source`.
+    pub read: Vec<String>,
+    /// Members nothing was read about: no data dir, no report, no answer.
+    pub unexamined: Vec<String>,
+}
+
+pub fn coverage(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Coverage {
+    let unexamined: Vec<String> = members
+        .iter()
+        .filter(|m| !evidence.iter().any(|e| e.name == m.name))
+        .map(|m| m.name.clone())
+        .collect();
+    let membership_known = !members.is_empty();
+    Coverage {
+        complete: membership_known && !evidence.is_empty() && unexamined.is_empty(),
+        membership_known,
+        read: evidence
+            .iter()
+            .map(|e| format!("{}: {}", e.name, e.source))
+            .collect(),
+        unexamined,
+    }
+}
 
 /// Reads every member's data dir (members must be stopped, so the files are final). A data dir
 /// that cannot be read cannot seed; it is reported and left out.
@@ -36,5 +70,43 @@ pub fn from_rank_input(name: &str, r: &store::datadir::RankInput) -> SurvivorEvi
         revision: r.db.as_ref().and_then(|d| d.revision),
         source: format!("data dir report {}", r.dir),
         db_has_all_committed: r.hard_state.is_some_and(|h| h.commit > 0 && ci >= h.commit),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(name: &str) -> MemberSpec {
+        MemberSpec {
+            name: name.into(),
+            peer_urls: vec![],
+        }
+    }
+
+    fn read(name: &str) -> SurvivorEvidence {
+        SurvivorEvidence {
+            name: name.into(),
+            committed: 1,
+            last_term: 1,
+            last_index: 1,
+            revision: None,
+            source: "live status of x".into(),
+            db_has_all_committed: false,
+        }
+    }
+
+    #[test]
+    fn coverage_is_complete_only_when_every_known_member_gave_evidence() {
+        let members = [spec("a"), spec("b")];
+        let all = coverage(&members, &[read("a"), read("b")]);
+        assert!(all.complete);
+        let some = coverage(&members, &[read("a")]);
+        assert!(!some.complete);
+        assert_eq!(some.unexamined, vec!["b"]);
+        assert_eq!(some.read, vec!["a: live status of x"]);
+        let blind = coverage(&[], &[read("a")]);
+        assert!(!blind.complete && !blind.membership_known);
+        assert!(!coverage(&members, &[]).complete);
     }
 }

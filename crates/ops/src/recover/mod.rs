@@ -19,7 +19,7 @@ mod run;
 mod runbook;
 mod wait;
 
-pub use evidence::{from_data_dirs, from_rank_input};
+pub use evidence::{Coverage, coverage, from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
 pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
@@ -28,5 +28,5 @@ pub use run::{
     LocalRecoverOptions, RunReport, StepTiming, Strategy, check_seed_has_data, plan_local,
     recover_local, recover_local_with, run,
 };
-pub use runbook::{RunbookStep, runbook};
+pub use runbook::{RunbookStep, gathering, runbook};
 pub use wait::{until_answering, until_leading};

@@ -96,6 +96,38 @@ pub struct Plan {
     pub evidence: Vec<SurvivorEvidence>,
     pub steps: Vec<Step>,
     pub warnings: Vec<String>,
+    /// Made although some members were never examined (`--accept-partial-evidence`): one of
+    /// them may hold committed data the seed lacks.
+    #[serde(default)]
+    pub partial: bool,
+    /// The members nothing was read about.
+    #[serde(default)]
+    pub unexamined: Vec<String>,
+}
+
+impl Plan {
+    /// Marks a plan made without evidence from `unexamined`, and says what that risks.
+    pub fn on_partial_evidence(mut self, unexamined: &[String]) -> Plan {
+        if unexamined.is_empty() {
+            return self;
+        }
+        self.warnings.insert(
+            0,
+            format!(
+                "PARTIAL EVIDENCE: {} {} never examined; if one of them holds committed entries \
+                 {} lacks, forcing a new cluster from {} loses them for good. Read their data \
+                 dirs first (`lifeboat datadir inspect -o json` on each node, then \
+                 --datadir-report) unless those nodes are gone",
+                unexamined.join(", "),
+                if unexamined.len() == 1 { "was" } else { "were" },
+                self.seed,
+                self.seed
+            ),
+        );
+        self.partial = true;
+        self.unexamined = unexamined.to_vec();
+        self
+    }
 }
 
 /// Picks the seed (most committed progress; docs/etcd-formats.md §4: committed index, then last term and
@@ -103,8 +135,10 @@ pub struct Plan {
 pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Plan, OpsError> {
     if evidence.is_empty() {
         return Err(OpsError::Config(
-            "no survivor holds data: there is nothing to force a new cluster from; restore from a \
-             snapshot instead (`lifeboat snapshot restore`)"
+            "no evidence from any survivor was read (no data dir, report or answering member), so \
+             nothing shows which member could seed a new cluster: run `lifeboat datadir inspect \
+             -o json <data dir>` on each node and pass the files with --datadir-report; if no \
+             member's data survived, restore from a snapshot instead (`lifeboat snapshot restore`)"
                 .into(),
         ));
     }
@@ -187,6 +221,8 @@ pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Pla
         evidence: evidence.to_vec(),
         steps,
         warnings,
+        partial: false,
+        unexamined: Vec::new(),
     })
 }
 
@@ -274,5 +310,20 @@ mod tests {
     fn no_survivor_means_restore() {
         let err = plan(&[m("a")], &[]).unwrap_err().to_string();
         assert!(err.contains("snapshot restore"));
+        assert!(
+            err.contains("no evidence") && err.contains("--datadir-report"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_plan_on_partial_evidence_says_who_was_never_examined() {
+        let members = [m("a"), m("b"), m("c")];
+        let p = plan(&members, &[e("a", 13, 2, 13, 9)]).unwrap();
+        assert!(!p.partial);
+        let p = p.on_partial_evidence(&["b".into(), "c".into()]);
+        assert!(p.partial);
+        assert_eq!(p.unexamined, vec!["b", "c"]);
+        assert!(p.warnings[0].starts_with("PARTIAL EVIDENCE: b, c were never examined"));
     }
 }
