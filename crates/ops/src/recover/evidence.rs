@@ -20,11 +20,13 @@ pub struct Coverage {
 }
 
 pub fn coverage(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Coverage {
-    let unexamined: Vec<String> = members
+    let mut unexamined: Vec<String> = members
         .iter()
         .filter(|m| !evidence.iter().any(|e| e.name == m.name))
         .map(|m| m.name.clone())
         .collect();
+    // By name, as people list nodes; members arrive ordered by ID.
+    unexamined.sort();
     let membership_known = !members.is_empty();
     Coverage {
         complete: membership_known && !evidence.is_empty() && unexamined.is_empty(),
