@@ -143,8 +143,7 @@ async fn plan_refuses_while_the_cluster_has_quorum() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("member replace"));
 }
 
-#[test]
-fn plan_from_the_stopped_cluster3_fixture_alone_never_seeds_the_laggard() {
+fn cluster3_fixture() -> tempfile::TempDir {
     let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/etcd-3.4.23");
     let dir = tempfile::tempdir().unwrap();
     let ok = std::process::Command::new("tar")
@@ -155,6 +154,46 @@ fn plan_from_the_stopped_cluster3_fixture_alone_never_seeds_the_laggard() {
         .status()
         .unwrap();
     assert!(ok.success());
+    dir
+}
+
+#[test]
+fn plan_warns_about_a_damaged_data_dir_and_a_copy_read_twice() {
+    let dir = cluster3_fixture();
+    let c3_db = dir.path().join("c3/member/snap/db");
+    std::fs::rename(&c3_db, dir.path().join("c3-db-aside")).unwrap();
+    let port = ops::local::free_port().unwrap();
+    let mut args = vec![
+        format!("--endpoints=http://127.0.0.1:{port}"),
+        "--dial-timeout=1s".into(),
+    ];
+    for m in ["c1", "c2", "c3", "c1"] {
+        args.push("--data-dir".into());
+        args.push(dir.path().join(m).display().to_string());
+    }
+    let (code, json, stderr) = plan_json(&args);
+    assert_eq!(code, 0, "{stderr}");
+    let warnings: Vec<&str> = json["plan"]["warnings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|w| w.as_str())
+        .collect();
+    assert!(
+        warnings
+            .iter()
+            .any(|w| w.contains("c3") && w.contains("may be understated")),
+        "{warnings:?}"
+    );
+    assert!(
+        warnings.iter().any(|w| w.contains("is read 2 times")),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn plan_from_the_stopped_cluster3_fixture_alone_never_seeds_the_laggard() {
+    let dir = cluster3_fixture();
     let port = ops::local::free_port().unwrap();
     let mut cmd = lifeboat();
     cmd.args(["recover", "plan", "-o", "json", "--dial-timeout=1s"])

@@ -22,7 +22,7 @@ mod wait;
 pub use evidence::{Coverage, coverage, from_data_dirs, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
-pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
+pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan, refuse_unless_lost};
 pub use rebuild::plan_rebuild;
 pub use run::{
     LocalRecoverOptions, RunReport, StepTiming, Strategy, check_seed_has_data, plan_local,

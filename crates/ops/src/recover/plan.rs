@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::OpsError;
+use crate::status::ClusterStatus;
 
 /// A member of the cluster being recovered, as it must be started again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +129,37 @@ impl Plan {
         self.unexamined = unexamined.to_vec();
         self
     }
+}
+
+/// A plan is for a cluster that lost quorum, judged on one cluster's endpoints. A majority
+/// answering is enough to refuse: without a leader yet an election is due within seconds, and
+/// forcing a new cluster beside a working majority would split it.
+pub fn refuse_unless_lost(status: &ClusterStatus, force: bool) -> Result<(), OpsError> {
+    if status.clusters.len() > 1 {
+        let groups: Vec<String> = status
+            .clusters
+            .iter()
+            .map(|g| format!("cluster {} at {}", g.cluster_id, g.endpoints.join(",")))
+            .collect();
+        return Err(OpsError::Config(format!(
+            "the endpoints answer for {} different clusters ({}): one recovery plan cannot cover \
+             them. Give only the endpoints of the cluster to recover with --endpoints, and run \
+             `lifeboat status` on each cluster first",
+            status.clusters.len(),
+            groups.join("; ")
+        )));
+    }
+    if status.quorum.has_quorum && !force {
+        let leader = match &status.quorum.leader_id {
+            Some(_) => "and a leader",
+            None => "(a leader should be elected within seconds; see `lifeboat status`)",
+        };
+        return Err(OpsError::Config(format!(
+            "the cluster has quorum {leader}: force-new-cluster is not the tool. Replace broken \
+             members with `lifeboat member replace`, or pass --force to plan anyway"
+        )));
+    }
+    Ok(())
 }
 
 /// Picks the seed (most committed progress; docs/etcd-formats.md §4: committed index, then last term and
@@ -304,6 +336,60 @@ mod tests {
         assert_eq!(p.seed, "c1");
         let p = plan(&members, &[e("c1", 16, 2, 16, 7), e("c3", 16, 2, 16, 7)]).unwrap();
         assert!(p.warnings[0].contains("same progress"));
+    }
+
+    fn status(has_quorum: bool, leader: Option<&str>, clusters: usize) -> ClusterStatus {
+        use crate::status::{ClusterGroup, Quorum, QuorumState};
+        let quorum = Quorum {
+            voting_members: 3,
+            reachable_voters: if has_quorum { 2 } else { 1 },
+            unexamined_voters: 0,
+            quorum_size: 2,
+            failures_tolerated: 0,
+            has_quorum,
+            state: if has_quorum {
+                QuorumState::Held
+            } else {
+                QuorumState::Lost
+            },
+            leader_id: leader.map(String::from),
+            leader_agreed: leader.is_some(),
+        };
+        let group = |i: usize| ClusterGroup {
+            cluster_id: format!("{i:016x}"),
+            endpoints: vec![format!("https://10.0.0.{i}:2379")],
+            member_ids: vec![],
+            quorum: quorum.clone(),
+        };
+        ClusterStatus {
+            members: vec![],
+            endpoints: vec![],
+            alarms: vec![],
+            quorum: quorum.clone(),
+            unexamined_members: vec![],
+            clusters: (1..=clusters).map(group).collect(),
+            findings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_majority_answering_refuses_a_plan_even_between_two_leaders() {
+        let err = refuse_unless_lost(&status(true, None, 1), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("elected within seconds") && err.contains("member replace"));
+        assert!(refuse_unless_lost(&status(true, Some("a"), 1), false).is_err());
+        assert!(refuse_unless_lost(&status(true, None, 1), true).is_ok());
+        assert!(refuse_unless_lost(&status(false, None, 1), false).is_ok());
+    }
+
+    #[test]
+    fn endpoints_of_two_clusters_get_no_plan() {
+        let err = refuse_unless_lost(&status(false, None, 2), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2 different clusters"), "{err}");
+        assert!(err.contains("https://10.0.0.1:2379") && err.contains("https://10.0.0.2:2379"));
     }
 
     #[test]

@@ -70,7 +70,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Exit> {
         &crate::commands::runtime()?.block_on(gather(&settings, tls.as_ref(), false)),
         &DiagnoseOptions::default(),
     );
-    refuse_unless_lost(&status, args.force)?;
+    ops::recover::refuse_unless_lost(&status, args.force)?;
 
     let mut ids = live_members(&status);
     let inputs = read_inputs(args, &mut ids)?;
@@ -88,6 +88,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Exit> {
     let may_plan = !evidence.is_empty() && (coverage.complete || args.accept_partial_evidence);
     let (the_plan, book, exit) = if may_plan {
         let mut p = plan(&members, &evidence)?.on_partial_evidence(&coverage.unexamined);
+        p.warnings.extend(doubts(&inputs));
         warn_still_answering(&mut p, &still_answering);
         let book = runbook(&p, &members, &args.node_data_dir);
         let exit = if coverage.complete {
@@ -118,30 +119,6 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Exit> {
         Format::Table => output::print(&render(&out)),
     }
     Ok(exit)
-}
-
-fn refuse_unless_lost(status: &ClusterStatus, force: bool) -> anyhow::Result<()> {
-    if status.clusters.len() > 1 {
-        let groups: Vec<String> = status
-            .clusters
-            .iter()
-            .map(|g| format!("cluster {} at {}", g.cluster_id, g.endpoints.join(",")))
-            .collect();
-        anyhow::bail!(
-            "the endpoints answer for {} different clusters ({}): one recovery plan cannot \
-             cover both. Give the endpoints of the cluster to recover with --endpoints and run \
-             `lifeboat status` on each first",
-            status.clusters.len(),
-            groups.join("; ")
-        );
-    }
-    if status.quorum.has_quorum && status.quorum.leader_id.is_some() && !force {
-        anyhow::bail!(
-            "the cluster has quorum and a leader: force-new-cluster is not the tool. Replace broken \
-             members with `lifeboat member replace`, or pass --force to plan anyway"
-        );
-    }
-    Ok(())
 }
 
 /// Names and peer URLs by member ID, from the live member list.
@@ -292,6 +269,27 @@ fn evidence_of(
         });
     }
     evidence
+}
+
+/// Evidence that is there but not whole: a data dir with problems may understate its progress,
+/// and two inputs with one member ID are copies, not two members.
+fn doubts(inputs: &[(String, RankInput)]) -> Vec<String> {
+    let mut out: Vec<String> = inputs
+        .iter()
+        .flat_map(|(source, i)| {
+            i.problems.iter().map(move |p| {
+                format!("{source}: {p}; its progress may be understated, check it before choosing")
+            })
+        })
+        .collect();
+    let mut copies: BTreeMap<String, usize> = BTreeMap::new();
+    for id in inputs.iter().filter_map(|(_, i)| i.member_id.as_deref()) {
+        *copies.entry(normalise(id)).or_default() += 1;
+    }
+    out.extend(copies.iter().filter(|(_, n)| **n > 1).map(|(id, n)| {
+        format!("member {id} is read {n} times (copies of one data dir?): it counts as one member")
+    }));
+    out
 }
 
 fn warn_still_answering(p: &mut Plan, still_answering: &[String]) {

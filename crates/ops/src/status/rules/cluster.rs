@@ -184,6 +184,12 @@ pub(super) fn no_leader(f: &Facts<'_>) -> Vec<Finding> {
              writes and no linearizable reads",
             hex_id(l)
         ),
+        // Asked members without a leader prove only their own state when others went unasked.
+        (None, None) if c.quorum.state == QuorumState::Unknown => {
+            "no member asked knows a leader: they accept no writes and no linearizable reads \
+             (whether the members not asked have one is not known)"
+                .into()
+        }
         (None, None) => "no reachable member knows a leader: the cluster accepts no writes and \
                          no linearizable reads"
             .into(),

@@ -78,12 +78,14 @@ fn no_leader_when_the_named_leader_is_dead_isolated_or_absent() {
     assert!(dead[0].message.contains("still name 0000000000000001"));
     let isolated = apply(no_leader, vec![up(1, 1000, 1, &m), down(2000), down(3000)]);
     assert!(isolated[0].message.contains("cannot reach a quorum"));
-    let none = apply(no_leader, vec![up(1, 1000, 0, &m)]);
+    let all = apply(no_leader, vec![up(1, 1000, 0, &m), up(2, 2000, 0, &m)]);
     assert!(
-        none[0]
+        all[0]
             .message
             .contains("no reachable member knows a leader")
     );
+    let none = apply(no_leader, vec![up(1, 1000, 0, &m)]);
+    assert!(none[0].message.contains("no member asked knows a leader"));
     assert!(none[0].fix.as_deref().unwrap_or("").contains("not known"));
     // One member asked, naming a leader: not confirmed, but not disproved either.
     assert!(apply(no_leader, vec![up(1, 1000, 2, &m)]).is_empty());
