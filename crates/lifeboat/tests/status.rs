@@ -82,6 +82,8 @@ async fn two_of_three_killed_is_critical_and_still_answers() {
     // The way forward is the plan that reads the evidence, not a force-new-cluster.
     assert!(fix.contains("lifeboat recover plan"), "{fix}");
     assert!(!fix.contains("force"), "{fix}");
+    // Nor "remove the dead members": removing a member needs the quorum that is gone.
+    assert!(destructive_fixes(&json).is_empty(), "{json:#}");
 }
 
 #[tokio::test]

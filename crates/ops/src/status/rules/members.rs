@@ -39,6 +39,7 @@ pub(super) fn membership_disagrees(f: &Facts<'_>) -> Vec<Finding> {
 }
 
 /// Only members that were asked and did not answer: one nobody asked is not known to be down.
+/// Replacing the member is only advised with quorum held: removing a member needs a quorum.
 pub(super) fn member_unreachable(f: &Facts<'_>) -> Vec<Finding> {
     let Some(c) = f.judged() else { return vec![] };
     c.members
@@ -46,20 +47,27 @@ pub(super) fn member_unreachable(f: &Facts<'_>) -> Vec<Finding> {
         .filter(|m| !m.name.is_empty() && c.probed_dead.contains(&m.id))
         .map(|m| {
             let host = m.peer_urls.first().cloned().unwrap_or_default();
+            let id = hex_id(m.id);
+            let check = "check etcd on that node (`systemctl status etcd`, or `crictl ps --name \
+                         etcd` with kubeadm) and the client port";
+            let then = match c.quorum.state {
+                QuorumState::Held => format!(
+                    "if the node is gone for good, replace it: `lifeboat member remove {id}` \
+                     first, then add the new node as a learner"
+                ),
+                QuorumState::Lost => "bringing it back restores quorum (see QUORUM_LOST); do \
+                                      not remove it now, removing a member needs quorum"
+                    .into(),
+                QuorumState::Unknown => format!(
+                    "replace nothing before the quorum is known (see PARTIAL_EVIDENCE): \
+                     {ASK_EVERY_MEMBER}"
+                ),
+            };
             Finding {
                 severity: Severity::Warning,
                 code: "MEMBER_UNREACHABLE",
-                message: format!(
-                    "member {} ({}, peer {host}) does not answer",
-                    m.name,
-                    hex_id(m.id)
-                ),
-                fix: Some(format!(
-                    "check etcd on that node (`systemctl status etcd`, or `crictl ps --name etcd` \
-                     with kubeadm) and the client port; if the node is gone for good, replace \
-                     it: `lifeboat member remove {}` first, then add the new node as a learner",
-                    hex_id(m.id)
-                )),
+                message: format!("member {} ({id}, peer {host}) does not answer", m.name),
+                fix: Some(format!("{check}; {then}")),
             }
         })
         .collect()
@@ -82,8 +90,8 @@ pub(super) fn member_unstarted(f: &Facts<'_>) -> Vec<Finding> {
                      {id}`"
                 ),
                 QuorumState::Unknown => format!(
-                    "{ASK_EVERY_MEMBER}; with quorum confirmed, start it or remove it: \
-                     `lifeboat member remove {id}`"
+                    "{ASK_EVERY_MEMBER} (see PARTIAL_EVIDENCE); with quorum confirmed, start it \
+                     or remove it: `lifeboat member remove {id}`"
                 ),
             };
             Finding {

@@ -40,6 +40,34 @@ fn member_unreachable_only_for_members_asked() {
     let found = apply(member_unreachable, vec![up(1, 1000, 1, &m), down(2000)]);
     assert_eq!(codes_of(&found), vec!["MEMBER_UNREACHABLE"]);
     assert!(found[0].message.contains("m2"));
+    assert!(
+        !destructive(&found[0]),
+        "quorum unknown: {:?}",
+        found[0].fix
+    );
+}
+
+#[test]
+fn member_unreachable_advises_removal_only_with_quorum_held() {
+    let m = three();
+    let held = apply(
+        member_unreachable,
+        vec![up(1, 1000, 1, &m), up(2, 2000, 1, &m), down(3000)],
+    );
+    assert!(destructive(&held[0]), "{:?}", held[0].fix);
+    let lost = apply(
+        member_unreachable,
+        vec![up(1, 1000, 1, &m), down(2000), down(3000)],
+    );
+    assert_eq!(lost.len(), 2);
+    assert!(lost.iter().all(|f| !destructive(f)), "{lost:?}");
+    assert!(
+        lost[0]
+            .fix
+            .as_deref()
+            .unwrap_or("")
+            .contains("removing a member needs quorum")
+    );
 }
 
 #[test]

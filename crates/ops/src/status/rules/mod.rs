@@ -35,7 +35,7 @@ pub(super) const RULES: &[Rule] = &[
 
 /// The fix a rule gives when the quorum it depends on was not judged.
 const ASK_EVERY_MEMBER: &str = "ask every member first: run `lifeboat status` without \
-    --only-given, or list every member's client URL in --endpoints (see PARTIAL_EVIDENCE)";
+    --only-given, or list every member's client URL in --endpoints";
 
 pub(super) use alarms::collect_alarms;
 #[cfg(test)]
