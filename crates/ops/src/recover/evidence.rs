@@ -60,6 +60,22 @@ pub fn from_data_dirs(exec: &dyn Executor) -> (Vec<SurvivorEvidence>, Vec<String
     (evidence, problems)
 }
 
+/// Evidence from a member that still answers, when none of its files were read. Status gives
+/// the committed index, but not the last log entry: its term is the current term, which failed
+/// elections inflate, so it is left unknown (0) and never decides between survivors.
+pub fn from_live_status(name: &str, ep: &crate::status::EndpointRow) -> SurvivorEvidence {
+    let committed = ep.raft_index.unwrap_or(0);
+    SurvivorEvidence {
+        name: name.to_string(),
+        committed,
+        last_term: 0,
+        last_index: committed,
+        revision: None,
+        source: format!("live status of {}", ep.endpoint),
+        db_has_all_committed: false,
+    }
+}
+
 /// Evidence from a `datadir inspect` report (JSON made on another node, or read here).
 pub fn from_rank_input(name: &str, r: &store::datadir::RankInput) -> SurvivorEvidence {
     let commit = r.hard_state.map_or(0, |h| h.commit);
@@ -96,6 +112,50 @@ mod tests {
             source: "live status of x".into(),
             db_has_all_committed: false,
         }
+    }
+
+    #[test]
+    fn a_live_member_gives_its_committed_index_never_its_current_term() {
+        let ep = crate::status::EndpointRow {
+            endpoint: "https://10.0.0.1:2379".into(),
+            reachable: true,
+            member_id: Some("0000000000000001".into()),
+            cluster_id: None,
+            version: None,
+            db_size: None,
+            db_size_in_use: None,
+            leader_id: None,
+            is_leader: false,
+            is_learner: false,
+            // Campaigning alone after quorum was lost: the term runs far ahead.
+            raft_term: Some(40),
+            raft_index: Some(100),
+            raft_applied_index: Some(100),
+            errors: vec![],
+            latency_ms: None,
+        };
+        let live = from_live_status("a", &ep);
+        assert_eq!(
+            (live.committed, live.last_term, live.last_index),
+            (100, 0, 100)
+        );
+        assert_eq!(live.source, "live status of https://10.0.0.1:2379");
+        // Same committed progress: the data dir with a real last entry is preferred.
+        let dir = SurvivorEvidence {
+            last_term: 3,
+            last_index: 104,
+            source: "data dir /d".into(),
+            ..read("b")
+        };
+        let dir = SurvivorEvidence {
+            committed: 100,
+            ..dir
+        };
+        let members = [spec("a"), spec("b")];
+        let p = super::super::plan::plan(&members, &[live.clone(), dir]).unwrap();
+        assert_eq!(p.seed, "b");
+        let p = super::super::plan::plan(&members, &[live]).unwrap();
+        assert!(!p.seed_reason.contains("term 0"), "{}", p.seed_reason);
     }
 
     #[test]

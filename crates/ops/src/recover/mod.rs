@@ -19,7 +19,7 @@ mod run;
 mod runbook;
 mod wait;
 
-pub use evidence::{Coverage, coverage, from_data_dirs, from_rank_input};
+pub use evidence::{Coverage, coverage, from_data_dirs, from_live_status, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
 pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan, refuse_unless_lost};

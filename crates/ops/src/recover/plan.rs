@@ -200,9 +200,14 @@ pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Pla
             ));
         }
     }
+    // Live evidence has no last entry (term 0): say so rather than print a made-up one.
+    let last_entry = match seed.last_term {
+        0 => "last log entry not read".to_string(),
+        t => format!("last entry term {t} index {}", seed.last_index),
+    };
     let seed_reason = format!(
-        "{} holds the most committed progress: committed index {}, last entry term {} index {}",
-        seed.name, seed.committed, seed.last_term, seed.last_index
+        "{} holds the most committed progress: committed index {}, {last_entry} ({})",
+        seed.name, seed.committed, seed.source
     );
     let min_revision = evidence
         .iter()

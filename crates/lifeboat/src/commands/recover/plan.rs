@@ -13,8 +13,8 @@ use std::path::PathBuf;
 use anyhow::Context as _;
 use clap::Args;
 use ops::recover::{
-    Coverage, MemberSpec, Plan, RunbookStep, SurvivorEvidence, coverage, from_rank_input,
-    gathering, plan, runbook,
+    Coverage, MemberSpec, Plan, RunbookStep, SurvivorEvidence, coverage, from_live_status,
+    from_rank_input, gathering, plan, runbook,
 };
 use ops::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
 use serde::Serialize;
@@ -250,23 +250,14 @@ fn evidence_of(
             e
         })
         .collect();
-    // Members that still answer, with no files read: their Status is the evidence (raft_index
-    // is the committed index a member knows).
+    // Members that still answer, with no files read: their Status is the evidence.
     for ep in status.endpoints.iter().filter(|e| e.reachable) {
         let Some(id) = &ep.member_id else { continue };
         let Some(m) = ids.get(id) else { continue };
         if evidence.iter().any(|e| e.name == m.name) {
             continue;
         }
-        evidence.push(SurvivorEvidence {
-            name: m.name.clone(),
-            committed: ep.raft_index.unwrap_or(0),
-            last_term: ep.raft_term.unwrap_or(0),
-            last_index: ep.raft_index.unwrap_or(0),
-            revision: None,
-            source: format!("live status of {}", ep.endpoint),
-            db_has_all_committed: false,
-        });
+        evidence.push(from_live_status(&m.name, ep));
     }
     evidence
 }
