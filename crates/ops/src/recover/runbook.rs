@@ -44,7 +44,7 @@ pub fn runbook(plan: &Plan, members: &[MemberSpec], data_dir: &str) -> Vec<Runbo
                     vec![
                         "# kubeadm: mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.lifeboat-fenced".into(),
                         "# systemd: systemctl stop etcd".into(),
-                        "# then check nothing answers: lifeboat status --endpoints https://<this node>:2379 --only-given".into(),
+                        "# then check nothing answers: lifeboat status --endpoints https://<this node>:2379 --only-given   # must say NOTHING_REACHABLE".into(),
                     ],
                 ),
                 Step::Backup { member } => (
