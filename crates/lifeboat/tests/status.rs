@@ -4,8 +4,8 @@ mod common;
 
 use std::time::Duration;
 
-use common::{codes, finding, status_json};
-use testkit::TestCluster;
+use common::{codes, finding, lifeboat, status_json};
+use testkit::{TestCluster, data};
 
 fn short_timeouts() -> Vec<String> {
     vec!["--dial-timeout=1s".into(), "--command-timeout=2s".into()]
@@ -79,6 +79,11 @@ async fn two_of_three_killed_is_critical_and_still_answers() {
         .unwrap_or("")
         .to_string();
     assert!(fix.contains("bring back 1 of the 2"), "{fix}");
+    // The way forward is the plan that reads the evidence, not a force-new-cluster.
+    assert!(fix.contains("lifeboat recover plan"), "{fix}");
+    assert!(!fix.contains("force"), "{fix}");
+    // Nor "remove the dead members": removing a member needs the quorum that is gone.
+    assert!(destructive_fixes(&json).is_empty(), "{json:#}");
 }
 
 #[tokio::test]
@@ -237,4 +242,124 @@ async fn a_full_backend_raises_nospace_which_status_reports() {
         c.contains(&"ALARM_NOSPACE".to_string()) && c.contains(&"DB_NEAR_QUOTA".to_string()),
         "{c:?}"
     );
+}
+
+/// Fixes that stop, remove, move or force something: never given on partial evidence.
+fn destructive_fixes(json: &serde_json::Value) -> Vec<String> {
+    json["findings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["fix"].as_str())
+        .filter(|fix| {
+            [
+                "force",
+                "member remove",
+                "move its data dir",
+                "stop etcd",
+                "stop one of",
+            ]
+            .iter()
+            .any(|w| fix.contains(w))
+        })
+        .map(String::from)
+        .collect()
+}
+
+#[tokio::test]
+async fn one_healthy_member_asked_alone_is_partial_evidence_never_quorum_lost() {
+    let tc = TestCluster::tls(3).await;
+    let mut args = tc.cli_args();
+    args[0] = format!("--endpoints={}", tc.cluster.client_url(0));
+    args.push("--only-given".into());
+    let (code, json, _) = status_json(&args);
+    let c = codes(&json);
+    assert!(!c.contains(&"QUORUM_LOST".to_string()), "{c:?}");
+    assert!(!c.contains(&"MEMBER_UNREACHABLE".to_string()), "{c:?}");
+    assert!(destructive_fixes(&json).is_empty(), "{json:#}");
+    assert!(c.contains(&"PARTIAL_EVIDENCE".to_string()), "{c:?}");
+    assert_eq!(code, 3, "quorum is not known from one member: {json:#}");
+    assert_eq!(json["quorum"]["state"], "unknown");
+    assert_eq!(json["quorum"]["reachable_voters"], 1);
+    assert_eq!(json["quorum"]["unexamined_voters"], 2);
+    assert_eq!(json["unexamined_members"].as_array().map(Vec::len), Some(2));
+
+    // The people's view says the same: not asked, quorum not known.
+    let out = lifeboat().arg("status").args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{text}");
+    assert!(
+        text.contains("not asked") && text.contains("quorum NOT KNOWN"),
+        "{text}"
+    );
+
+    // Two of three asked: quorum is proven held; the third stays unknown, a warning.
+    args[0] = format!(
+        "--endpoints={},{}",
+        tc.cluster.client_url(0),
+        tc.cluster.client_url(1)
+    );
+    let (code, json, _) = status_json(&args);
+    assert_eq!(code, 1, "{json:#}");
+    assert_eq!(json["quorum"]["state"], "held");
+    assert_eq!(json["quorum"]["has_quorum"], true);
+    assert_eq!(codes(&json), vec!["PARTIAL_EVIDENCE"]);
+}
+
+#[tokio::test]
+async fn endpoints_of_two_clusters_are_grouped_and_never_judged_as_one() {
+    let lone = TestCluster::plain(1).await;
+    let three = TestCluster::plain(3).await;
+    let mut c = three.client(0).await.expect("client");
+    data::put_keys(&mut c, "/k/", 60).await.expect("writes");
+    // The one-member cluster first: its leader's member list used to become "the" membership.
+    let mut args = vec![
+        format!(
+            "--endpoints={},{}",
+            lone.cluster.endpoints_arg(),
+            three.cluster.endpoints_arg()
+        ),
+        "--max-raft-lag=20".into(),
+    ];
+    args.extend(short_timeouts());
+    let (code, json, _) = status_json(&args);
+    let c = codes(&json);
+    for wrong in [
+        "QUORUM_LOST",
+        "ENDPOINT_NOT_MEMBER",
+        "RAFT_LAG",
+        "NO_LEADER",
+    ] {
+        assert!(!c.contains(&wrong.to_string()), "{wrong} in {c:?}");
+    }
+    assert!(destructive_fixes(&json).is_empty(), "{json:#}");
+    let mixed = finding(&json, "CLUSTERS_MIXED").expect("the mix is reported");
+    assert_eq!(mixed["severity"], "critical");
+    assert_eq!(code, 2, "{json:#}");
+    let groups = json["clusters"].as_array().expect("clusters");
+    assert_eq!(groups.len(), 2, "{json:#}");
+    let urls = |g: &serde_json::Value| {
+        let mut v: Vec<String> = g["endpoints"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.as_str().map(String::from))
+            .collect();
+        v.sort();
+        v
+    };
+    let mut expected: Vec<String> = (0..3).map(|i| three.cluster.client_url(i)).collect();
+    expected.sort();
+    assert_eq!(urls(&groups[0]), expected);
+    assert_eq!(urls(&groups[1]), vec![lone.cluster.client_url(0)]);
+    assert_eq!(groups[0]["quorum"]["state"], "held");
+    for url in expected.iter().chain([&lone.cluster.client_url(0)]) {
+        assert!(
+            mixed["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains(url.as_str()),
+            "{mixed}"
+        );
+    }
 }

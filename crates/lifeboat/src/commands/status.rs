@@ -2,7 +2,9 @@
 
 use clap::Args;
 use ops::SettingsSource;
-use ops::status::{ClusterStatus, DiagnoseOptions, Severity, Verdict, diagnose, gather};
+use ops::status::{
+    ClusterStatus, DiagnoseOptions, Quorum, QuorumState, Severity, Verdict, diagnose, gather,
+};
 
 use crate::cli::Context;
 use crate::exit::Exit;
@@ -57,7 +59,7 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
         out.push_str(&format!("Endpoints from {src}\n\n"));
     }
 
-    let members = members_table(&s.members);
+    let members = members_table_with(&s.members, &s.unexamined_members);
     if !s.members.is_empty() {
         out.push_str(&format!("MEMBERS\n{members}\n\n"));
     }
@@ -96,21 +98,19 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
     }
     out.push_str(&format!("ENDPOINTS\n{eps}\n\n"));
 
-    let q = &s.quorum;
-    out.push_str(&format!(
-        "QUORUM  {} of {} voting members answer, quorum is {}: {}, tolerates {} more failure{}; leader {}\n",
-        q.reachable_voters,
-        q.voting_members,
-        q.quorum_size,
-        if q.has_quorum { "quorum held" } else { "QUORUM LOST" },
-        q.failures_tolerated,
-        if q.failures_tolerated == 1 { "" } else { "s" },
-        match (&q.leader_id, q.leader_agreed) {
-            (Some(l), true) => format!("{l} (all agree)"),
-            (Some(l), false) => format!("{l} (not all members agree)"),
-            (None, _) => "NONE".to_string(),
+    if s.clusters.len() > 1 {
+        out.push_str("CLUSTERS  the endpoints answer for several clusters; none is judged\n");
+        for g in &s.clusters {
+            out.push_str(&format!(
+                "  {}  {}  {}\n",
+                g.cluster_id,
+                g.endpoints.join(","),
+                quorum_line(&g.quorum)
+            ));
         }
-    ));
+    } else {
+        out.push_str(&format!("QUORUM  {}\n", quorum_line(&s.quorum)));
+    }
     if s.alarms.is_empty() {
         out.push_str("ALARMS  none\n");
     } else {
@@ -137,8 +137,44 @@ pub fn render(s: &ClusterStatus, source: Option<&SettingsSource>) -> String {
     out
 }
 
+/// What the quorum block proves, in one line: unknown is said, never shown as lost.
+fn quorum_line(q: &Quorum) -> String {
+    let plural = |n: usize| if n == 1 { "" } else { "s" };
+    let leader = match (&q.leader_id, q.leader_agreed) {
+        (Some(l), true) => format!("{l} (all agree)"),
+        (Some(l), false) => format!("{l} (not all members agree)"),
+        (None, _) if q.state == QuorumState::Unknown => "not confirmed".to_string(),
+        (None, _) => "NONE".to_string(),
+    };
+    let verdict = match q.state {
+        QuorumState::Held => format!(
+            "quorum held, tolerates {} more failure{}",
+            q.failures_tolerated,
+            plural(q.failures_tolerated)
+        ),
+        QuorumState::Lost => "QUORUM LOST".to_string(),
+        QuorumState::Unknown => "quorum NOT KNOWN (see PARTIAL_EVIDENCE)".to_string(),
+    };
+    let not_asked = match q.unexamined_voters {
+        0 => String::new(),
+        n => format!(", {n} not asked"),
+    };
+    format!(
+        "{} of {} voting members answer{not_asked}, quorum is {}: {verdict}; leader {leader}",
+        q.reachable_voters, q.voting_members, q.quorum_size
+    )
+}
+
 /// Members with their role and state; shared by `status` and `member list`.
 pub fn members_table(rows: &[ops::status::MemberRow]) -> comfy_table::Table {
+    members_table_with(rows, &[])
+}
+
+/// As [`members_table`], with the members nobody asked shown as such rather than unreachable.
+pub fn members_table_with(
+    rows: &[ops::status::MemberRow],
+    not_asked: &[String],
+) -> comfy_table::Table {
     let mut t = output::table(&["ID", "NAME", "PEER URLS", "CLIENT URLS", "ROLE", "STATE"]);
     for m in rows {
         let role = if m.is_leader {
@@ -151,6 +187,7 @@ pub fn members_table(rows: &[ops::status::MemberRow]) -> comfy_table::Table {
         let state = match (m.started, m.reachable) {
             (false, _) => "never started",
             (true, true) => "answers",
+            (true, false) if not_asked.contains(&m.id) => "not asked",
             (true, false) => "UNREACHABLE",
         };
         let name = if m.name.is_empty() {

@@ -19,14 +19,14 @@ mod run;
 mod runbook;
 mod wait;
 
-pub use evidence::{from_data_dirs, from_rank_input};
+pub use evidence::{Coverage, coverage, from_data_dirs, from_live_status, from_rank_input};
 pub use executor::{Executor, LocalExecutor, StartMode};
 pub use journal::Journal;
-pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan};
+pub use plan::{MemberSpec, Plan, Step, SurvivorEvidence, plan, refuse_unless_lost};
 pub use rebuild::plan_rebuild;
 pub use run::{
     LocalRecoverOptions, RunReport, StepTiming, Strategy, check_seed_has_data, plan_local,
     recover_local, recover_local_with, run,
 };
-pub use runbook::{RunbookStep, runbook};
+pub use runbook::{RunbookStep, gathering, runbook};
 pub use wait::{until_answering, until_leading};

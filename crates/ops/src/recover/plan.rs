@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::OpsError;
+use crate::status::ClusterStatus;
 
 /// A member of the cluster being recovered, as it must be started again.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +97,69 @@ pub struct Plan {
     pub evidence: Vec<SurvivorEvidence>,
     pub steps: Vec<Step>,
     pub warnings: Vec<String>,
+    /// Made although some members were never examined (`--accept-partial-evidence`): one of
+    /// them may hold committed data the seed lacks.
+    #[serde(default)]
+    pub partial: bool,
+    /// The members nothing was read about.
+    #[serde(default)]
+    pub unexamined: Vec<String>,
+}
+
+impl Plan {
+    /// Marks a plan made without evidence from `unexamined`, and says what that risks.
+    pub fn on_partial_evidence(mut self, unexamined: &[String]) -> Plan {
+        if unexamined.is_empty() {
+            return self;
+        }
+        self.warnings.insert(
+            0,
+            format!(
+                "PARTIAL EVIDENCE: {} {} never examined; if one of them holds committed entries \
+                 {} lacks, forcing a new cluster from {} loses them for good. Read their data \
+                 dirs first (`lifeboat datadir inspect -o json` on each node, then \
+                 --datadir-report) unless those nodes are gone",
+                unexamined.join(", "),
+                if unexamined.len() == 1 { "was" } else { "were" },
+                self.seed,
+                self.seed
+            ),
+        );
+        self.partial = true;
+        self.unexamined = unexamined.to_vec();
+        self
+    }
+}
+
+/// A plan is for a cluster that lost quorum, judged on one cluster's endpoints. A majority
+/// answering is enough to refuse: without a leader yet an election is due within seconds, and
+/// forcing a new cluster beside a working majority would split it.
+pub fn refuse_unless_lost(status: &ClusterStatus, force: bool) -> Result<(), OpsError> {
+    if status.clusters.len() > 1 {
+        let groups: Vec<String> = status
+            .clusters
+            .iter()
+            .map(|g| format!("cluster {} at {}", g.cluster_id, g.endpoints.join(",")))
+            .collect();
+        return Err(OpsError::Config(format!(
+            "the endpoints answer for {} different clusters ({}): one recovery plan cannot cover \
+             them. Give only the endpoints of the cluster to recover with --endpoints, and run \
+             `lifeboat status` on each cluster first",
+            status.clusters.len(),
+            groups.join("; ")
+        )));
+    }
+    if status.quorum.has_quorum && !force {
+        let leader = match &status.quorum.leader_id {
+            Some(_) => "and a leader",
+            None => "(a leader should be elected within seconds; see `lifeboat status`)",
+        };
+        return Err(OpsError::Config(format!(
+            "the cluster has quorum {leader}: force-new-cluster is not the tool. Replace broken \
+             members with `lifeboat member replace`, or pass --force to plan anyway"
+        )));
+    }
+    Ok(())
 }
 
 /// Picks the seed (most committed progress; docs/etcd-formats.md §4: committed index, then last term and
@@ -103,8 +167,10 @@ pub struct Plan {
 pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Plan, OpsError> {
     if evidence.is_empty() {
         return Err(OpsError::Config(
-            "no survivor holds data: there is nothing to force a new cluster from; restore from a \
-             snapshot instead (`lifeboat snapshot restore`)"
+            "no evidence from any survivor was read (no data dir, report or answering member), so \
+             nothing shows which member could seed a new cluster: run `lifeboat datadir inspect \
+             -o json <data dir>` on each node and pass the files with --datadir-report; if no \
+             member's data survived, restore from a snapshot instead (`lifeboat snapshot restore`)"
                 .into(),
         ));
     }
@@ -134,9 +200,14 @@ pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Pla
             ));
         }
     }
+    // Live evidence has no last entry (term 0): say so rather than print a made-up one.
+    let last_entry = match seed.last_term {
+        0 => "last log entry not read".to_string(),
+        t => format!("last entry term {t} index {}", seed.last_index),
+    };
     let seed_reason = format!(
-        "{} holds the most committed progress: committed index {}, last entry term {} index {}",
-        seed.name, seed.committed, seed.last_term, seed.last_index
+        "{} holds the most committed progress: committed index {}, {last_entry} ({})",
+        seed.name, seed.committed, seed.source
     );
     let min_revision = evidence
         .iter()
@@ -187,6 +258,8 @@ pub fn plan(members: &[MemberSpec], evidence: &[SurvivorEvidence]) -> Result<Pla
         evidence: evidence.to_vec(),
         steps,
         warnings,
+        partial: false,
+        unexamined: Vec::new(),
     })
 }
 
@@ -270,9 +343,78 @@ mod tests {
         assert!(p.warnings[0].contains("same progress"));
     }
 
+    fn status(has_quorum: bool, leader: Option<&str>, clusters: usize) -> ClusterStatus {
+        use crate::status::{ClusterGroup, Quorum, QuorumState};
+        let quorum = Quorum {
+            voting_members: 3,
+            reachable_voters: if has_quorum { 2 } else { 1 },
+            unexamined_voters: 0,
+            quorum_size: 2,
+            failures_tolerated: 0,
+            has_quorum,
+            state: if has_quorum {
+                QuorumState::Held
+            } else {
+                QuorumState::Lost
+            },
+            leader_id: leader.map(String::from),
+            leader_agreed: leader.is_some(),
+        };
+        let group = |i: usize| ClusterGroup {
+            cluster_id: format!("{i:016x}"),
+            endpoints: vec![format!("https://10.0.0.{i}:2379")],
+            member_ids: vec![],
+            quorum: quorum.clone(),
+        };
+        ClusterStatus {
+            members: vec![],
+            endpoints: vec![],
+            alarms: vec![],
+            quorum: quorum.clone(),
+            unexamined_members: vec![],
+            clusters: (1..=clusters).map(group).collect(),
+            findings: vec![],
+        }
+    }
+
+    #[test]
+    fn a_majority_answering_refuses_a_plan_even_between_two_leaders() {
+        let err = refuse_unless_lost(&status(true, None, 1), false)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("elected within seconds") && err.contains("member replace"));
+        assert!(refuse_unless_lost(&status(true, Some("a"), 1), false).is_err());
+        assert!(refuse_unless_lost(&status(true, None, 1), true).is_ok());
+        assert!(refuse_unless_lost(&status(false, None, 1), false).is_ok());
+    }
+
+    #[test]
+    fn endpoints_of_two_clusters_get_no_plan() {
+        let err = refuse_unless_lost(&status(false, None, 2), true)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("2 different clusters"), "{err}");
+        assert!(err.contains("https://10.0.0.1:2379") && err.contains("https://10.0.0.2:2379"));
+    }
+
     #[test]
     fn no_survivor_means_restore() {
         let err = plan(&[m("a")], &[]).unwrap_err().to_string();
         assert!(err.contains("snapshot restore"));
+        assert!(
+            err.contains("no evidence") && err.contains("--datadir-report"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_plan_on_partial_evidence_says_who_was_never_examined() {
+        let members = [m("a"), m("b"), m("c")];
+        let p = plan(&members, &[e("a", 13, 2, 13, 9)]).unwrap();
+        assert!(!p.partial);
+        let p = p.on_partial_evidence(&["b".into(), "c".into()]);
+        assert!(p.partial);
+        assert_eq!(p.unexamined, vec!["b", "c"]);
+        assert!(p.warnings[0].starts_with("PARTIAL EVIDENCE: b, c were never examined"));
     }
 }

@@ -44,7 +44,7 @@ pub fn runbook(plan: &Plan, members: &[MemberSpec], data_dir: &str) -> Vec<Runbo
                     vec![
                         "# kubeadm: mv /etc/kubernetes/manifests/etcd.yaml /etc/kubernetes/etcd.yaml.lifeboat-fenced".into(),
                         "# systemd: systemctl stop etcd".into(),
-                        "# then check nothing answers: lifeboat status --endpoints https://<this node>:2379 --only-given".into(),
+                        "# then check nothing answers: lifeboat status --endpoints https://<this node>:2379 --only-given   # must say NOTHING_REACHABLE".into(),
                     ],
                 ),
                 Step::Backup { member } => (
@@ -128,6 +128,56 @@ pub fn runbook(plan: &Plan, members: &[MemberSpec], data_dir: &str) -> Vec<Runbo
         .collect()
 }
 
+/// The steps that collect the evidence a plan is missing: each unexamined member's data dir read
+/// on its node, then the plan made again with every report. Reads only; changes nothing.
+pub fn gathering(
+    unexamined: &[String],
+    members: &[MemberSpec],
+    data_dir: &str,
+    plan_args: &str,
+) -> Vec<RunbookStep> {
+    let targets: Vec<(String, String)> = if unexamined.is_empty() {
+        // No membership known: every node that ran a member.
+        vec![("every control-plane node".into(), "<member name>".into())]
+    } else {
+        unexamined
+            .iter()
+            .map(|m| (host_of(m, members), m.clone()))
+            .collect()
+    };
+    let mut steps: Vec<RunbookStep> = targets
+        .iter()
+        .map(|(node, name)| RunbookStep {
+            number: 0,
+            node: node.clone(),
+            what: format!("read the data dir of {name} (nothing about it was examined)"),
+            commands: vec![
+                format!("lifeboat datadir inspect -o json {data_dir} > /root/{name}-datadir.json"),
+                format!("# copy /root/{name}-datadir.json to the node where you plan"),
+                "# a node that is gone for good gives no report: say so with --accept-partial-evidence"
+                    .into(),
+            ],
+        })
+        .collect();
+    let mut again = vec!["lifeboat recover plan".to_string()];
+    again.extend((!plan_args.is_empty()).then(|| plan_args.to_string()));
+    again.extend(
+        targets
+            .iter()
+            .map(|(_, name)| format!("--datadir-report /root/{name}-datadir.json")),
+    );
+    steps.push(RunbookStep {
+        number: 0,
+        node: "the node where you plan".into(),
+        what: "make the plan again with every report".into(),
+        commands: vec![again.join(" ")],
+    });
+    for (i, s) in steps.iter_mut().enumerate() {
+        s.number = i + 1;
+    }
+    steps
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +222,27 @@ mod tests {
                 .iter()
                 .any(|c| c == "lifeboat member add cp1 --peer-urls https://10.0.0.1:2380")
         }));
+    }
+
+    #[test]
+    fn gathering_reads_each_unexamined_member_and_plans_again_with_the_reports() {
+        let members = vec![MemberSpec {
+            name: "cp1".into(),
+            peer_urls: vec!["https://10.0.0.1:2380".into()],
+        }];
+        let rb = gathering(&["cp1".into()], &members, "/var/lib/etcd", "--data-dir /d");
+        assert_eq!(rb.len(), 2);
+        assert_eq!(rb[0].node, "cp1 (10.0.0.1)");
+        assert_eq!(
+            rb[0].commands[0],
+            "lifeboat datadir inspect -o json /var/lib/etcd > /root/cp1-datadir.json"
+        );
+        assert_eq!(
+            rb[1].commands[0],
+            "lifeboat recover plan --data-dir /d --datadir-report /root/cp1-datadir.json"
+        );
+        assert!(rb.iter().all(|s| !s.what.contains("force")));
+        let blind = gathering(&[], &[], "/var/lib/etcd", "");
+        assert_eq!(blind[0].node, "every control-plane node");
     }
 }

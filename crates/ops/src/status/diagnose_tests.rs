@@ -2,55 +2,10 @@
 //! (a dead leader still named, an isolated leader still claiming) are pinned down here.
 
 use super::*;
-use crate::settings::Endpoint;
-use crate::status::gather::{ObservedEndpoint, ObservedStatus};
-
-const CLUSTER: u64 = 0xc1;
-
-fn member(id: u64, port: u16) -> ObservedMember {
-    ObservedMember {
-        id,
-        name: format!("m{id}"),
-        peer_urls: vec![format!("https://127.0.0.1:{}", port + 1)],
-        client_urls: vec![format!("https://127.0.0.1:{port}")],
-        is_learner: false,
-    }
-}
-
-fn up(id: u64, port: u16, leader: u64, members: &[ObservedMember]) -> ObservedEndpoint {
-    ObservedEndpoint {
-        endpoint: Endpoint::parse(&format!("https://127.0.0.1:{port}")).unwrap(),
-        status: Ok(ObservedStatus {
-            member_id: id,
-            cluster_id: CLUSTER,
-            version: "3.4.23".into(),
-            db_size: 1 << 20,
-            db_size_in_use: 1 << 19,
-            leader,
-            raft_term: 2,
-            raft_index: 100,
-            raft_applied_index: 100,
-            is_learner: false,
-            errors: vec![],
-            latency_ms: 1.0,
-        }),
-        members: Some(members.to_vec()),
-        errors: vec![],
-    }
-}
-
-fn down(port: u16) -> ObservedEndpoint {
-    ObservedEndpoint {
-        endpoint: Endpoint::parse(&format!("https://127.0.0.1:{port}")).unwrap(),
-        status: Err("cannot connect: Connection refused".into()),
-        members: None,
-        errors: vec![],
-    }
-}
-
-fn three() -> Vec<ObservedMember> {
-    vec![member(1, 1000), member(2, 2000), member(3, 3000)]
-}
+use crate::status::gather::{ObservedEndpoint, ObservedMember};
+use crate::status::rules::parse_alarm;
+use crate::status::test_support::*;
+use crate::status::{AlarmRow, Verdict};
 
 fn codes(s: &ClusterStatus) -> Vec<&'static str> {
     s.findings.iter().map(|f| f.code).collect()
@@ -215,27 +170,50 @@ fn db_near_quota_and_raft_lag() {
 
 #[test]
 fn second_cluster_and_removed_member_are_not_members() {
+    // Before: the second cluster's endpoint was an ENDPOINT_NOT_MEMBER of the first, judged in
+    // one quorum with it. Now a second cluster ID is CLUSTERS_MIXED, each group listed, and
+    // nothing is judged across them; a removed member of one cluster is ENDPOINT_NOT_MEMBER.
     let m = three();
-    let mut other = up(9, 9000, 9, &[member(9, 9000)]);
-    if let Ok(s) = &mut other.status {
-        s.cluster_id = 0xdead;
-    }
+    let other = up_in(0xdead, 9, 9000, 9, &[member(9, 9000)]);
     let mut removed = up(7, 7000, 1, &m);
     removed.members = Some(m.clone());
-    let s = run(vec![
+    let mixed = run(vec![
         up(1, 1000, 1, &m),
         up(2, 2000, 1, &m),
         up(3, 3000, 1, &m),
         other,
+        removed.clone(),
+    ]);
+    let f = mixed
+        .findings
+        .iter()
+        .find(|f| f.code == "CLUSTERS_MIXED")
+        .expect("the mix is reported");
+    assert_eq!(f.severity, Severity::Critical);
+    assert!(
+        f.message.contains("https://127.0.0.1:9000"),
+        "{}",
+        f.message
+    );
+    assert_eq!(mixed.clusters.len(), 2);
+    assert!(
+        !mixed.findings.iter().any(destructive),
+        "{:?}",
+        codes(&mixed)
+    );
+
+    let single = run(vec![
+        up(1, 1000, 1, &m),
+        up(2, 2000, 1, &m),
+        up(3, 3000, 1, &m),
         removed,
     ]);
-    let hits: Vec<&Finding> = s
+    let hits: Vec<&Finding> = single
         .findings
         .iter()
         .filter(|f| f.code == "ENDPOINT_NOT_MEMBER")
         .collect();
-    assert_eq!(hits.len(), 2, "{:?}", codes(&s));
-    assert!(hits.iter().any(|f| f.severity == Severity::Critical));
+    assert_eq!(hits.len(), 1, "{:?}", codes(&single));
 }
 
 #[test]
@@ -267,4 +245,129 @@ fn a_removed_member_still_named_as_leader_is_no_leader() {
     let s = run(vec![up(1, 1000, 3, &two), up(2, 2000, 3, &two)]);
     assert_eq!(s.quorum.leader_id, None);
     assert!(codes(&s).contains(&"NO_LEADER"), "{:?}", codes(&s));
+}
+
+#[test]
+fn one_member_asked_of_three_is_partial_evidence_not_quorum_lost() {
+    // `status --endpoints <one healthy member> --only-given` used to say QUORUM_LOST, exit 2,
+    // and advise forcing a new cluster.
+    let s = run(vec![up(1, 1000, 1, &three())]);
+    let c = codes(&s);
+    assert!(c.contains(&"PARTIAL_EVIDENCE"), "{c:?}");
+    assert!(
+        !c.contains(&"QUORUM_LOST") && !c.contains(&"NO_LEADER"),
+        "{c:?}"
+    );
+    assert!(!c.contains(&"MEMBER_UNREACHABLE"), "{c:?}");
+    assert_eq!(s.quorum.state, QuorumState::Unknown);
+    assert_eq!(s.quorum.unexamined_voters, 2);
+    assert_eq!(s.unexamined_members, vec![hex_id(2), hex_id(3)]);
+    assert_eq!(s.verdict(), Verdict::Unknown);
+    assert!(!s.findings.iter().any(destructive), "{:#?}", s.findings);
+}
+
+#[test]
+fn two_of_three_asked_hold_quorum_and_the_third_stays_unknown() {
+    let m = three();
+    let s = run(vec![up(1, 1000, 1, &m), up(2, 2000, 1, &m)]);
+    assert_eq!(s.quorum.state, QuorumState::Held);
+    assert!(s.quorum.has_quorum);
+    assert_eq!(codes(&s), vec!["PARTIAL_EVIDENCE"]);
+    assert_eq!(s.verdict(), Verdict::Warning);
+    let m3 = s
+        .members
+        .iter()
+        .find(|r| r.id == hex_id(3))
+        .expect("listed");
+    assert!(!m3.reachable);
+}
+
+#[test]
+fn a_down_member_and_an_unasked_one_leave_quorum_unknown() {
+    let m = three();
+    let s = run(vec![up(1, 1000, 1, &m), down(2000)]);
+    let c = codes(&s);
+    assert_eq!(s.quorum.state, QuorumState::Unknown);
+    assert!(c.contains(&"MEMBER_UNREACHABLE"), "{c:?}");
+    assert!(!c.contains(&"QUORUM_LOST"), "{c:?}");
+    assert_eq!(s.verdict(), Verdict::Unknown);
+}
+
+#[test]
+fn quorum_lost_points_at_recover_plan_not_at_forcing() {
+    let m = three();
+    let s = run(vec![up(1, 1000, 1, &m), down(2000), down(3000)]);
+    let fix = s
+        .findings
+        .iter()
+        .find(|f| f.code == "QUORUM_LOST")
+        .and_then(|f| f.fix.clone())
+        .unwrap_or_default();
+    assert!(fix.contains("lifeboat recover plan"), "{fix}");
+    assert!(!fix.contains("force"), "{fix}");
+}
+
+#[test]
+fn two_clusters_are_grouped_never_one_quorum_and_lag_stays_inside_each() {
+    // The minority cluster's leader is seen first: its member list used to become "the"
+    // membership, so the other cluster lost quorum and each of its members was "not a member,
+    // stop etcd on that node"; the lag was measured across the two clusters' raft logs.
+    let m = three();
+    let lone = with(up_in(0xa, 9, 9000, 9, &[member(9, 9000)]), |s| {
+        s.raft_index = 10;
+        s.raft_applied_index = 10;
+    });
+    let busy = |id, port| {
+        with(up(id, port, 1, &m), |s| {
+            s.raft_index = 5000;
+            s.raft_applied_index = 5000;
+        })
+    };
+    let s = run(vec![lone, busy(1, 1000), busy(2, 2000), busy(3, 3000)]);
+    let c = codes(&s);
+    assert!(c.contains(&"CLUSTERS_MIXED"), "{c:?}");
+    for wrong in [
+        "QUORUM_LOST",
+        "ENDPOINT_NOT_MEMBER",
+        "RAFT_LAG",
+        "NO_LEADER",
+    ] {
+        assert!(!c.contains(&wrong), "{wrong} in {c:?}");
+    }
+    assert!(!s.findings.iter().any(destructive), "{:#?}", s.findings);
+    let groups: Vec<(&str, usize)> = s
+        .clusters
+        .iter()
+        .map(|g| (g.cluster_id.as_str(), g.endpoints.len()))
+        .collect();
+    assert_eq!(
+        groups,
+        vec![(hex_id(CLUSTER).as_str(), 3), (hex_id(0xa).as_str(), 1)]
+    );
+    assert_eq!(s.clusters[0].quorum.state, QuorumState::Held);
+    assert_eq!(s.quorum.state, QuorumState::Unknown);
+    assert_eq!(s.verdict(), Verdict::Critical);
+}
+
+#[test]
+fn a_forced_member_beside_the_old_ones_is_no_reason_to_stop_the_majority() {
+    // m1 was forced into a one-member cluster (same cluster ID) while m2 and m3 still run.
+    let m = three();
+    let s = run(vec![
+        up(1, 1000, 1, &[member(1, 1000)]),
+        up(2, 2000, 2, &m),
+        up(3, 3000, 2, &m),
+    ]);
+    let c = codes(&s);
+    assert!(c.contains(&"MEMBERSHIP_DISAGREES"), "{c:?}");
+    assert!(!s.findings.iter().any(destructive), "{:#?}", s.findings);
+}
+
+#[test]
+fn no_member_list_is_partial_and_never_healthy() {
+    let mut e = up(1, 1000, 1, &[]);
+    e.members = None;
+    let s = run(vec![e]);
+    assert_eq!(codes(&s), vec!["PARTIAL_EVIDENCE"]);
+    assert_eq!(s.verdict(), Verdict::Unknown);
 }

@@ -3,10 +3,16 @@
 //! [`gather`] asks every endpoint at once under one deadline (dial + command timeout), so a dead
 //! or frozen member costs the timeout once, not once per member. The Status RPC is answered by
 //! each member locally, without a leader, so this works when quorum is gone. [`diagnose`] is pure:
-//! observations in, quorum math and findings out.
+//! observations in, quorum math and findings out. [`facts`] derives what the observations prove
+//! (per cluster ID: members asked and answering, quorum held, lost or not known); each rule in
+//! [`rules`] turns facts into findings and claims nothing the facts do not show.
 
 mod diagnose;
+mod facts;
 mod gather;
+mod rules;
+#[cfg(test)]
+mod test_support;
 
 use serde::Serialize;
 
@@ -20,7 +26,23 @@ pub struct ClusterStatus {
     pub endpoints: Vec<EndpointRow>,
     pub alarms: Vec<AlarmRow>,
     pub quorum: Quorum,
+    /// Members that no endpoint was asked for (`--only-given`, or a client URL of another
+    /// scheme): their state is unknown, neither up nor down.
+    pub unexamined_members: Vec<String>,
+    /// The answering endpoints grouped by the cluster ID they answer for; one entry normally,
+    /// several when the endpoints belong to different clusters (then no quorum is judged).
+    pub clusters: Vec<ClusterGroup>,
     pub findings: Vec<Finding>,
+}
+
+/// One cluster ID and the endpoints answering for it, with that cluster's own quorum math.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClusterGroup {
+    pub cluster_id: String,
+    pub endpoints: Vec<String>,
+    /// The member IDs this cluster's member list names.
+    pub member_ids: Vec<String>,
+    pub quorum: Quorum,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -76,13 +98,29 @@ pub struct AlarmRow {
 pub struct Quorum {
     pub voting_members: usize,
     pub reachable_voters: usize,
+    /// Started voters whose endpoints were never asked: not counted as up, nor as down.
+    pub unexamined_voters: usize,
     pub quorum_size: usize,
     /// How many more voters may fail before quorum is lost, counted from those reachable now.
     pub failures_tolerated: usize,
+    /// True only when a quorum of voters answered.
     pub has_quorum: bool,
+    /// What the evidence proves: held, lost, or unknown (too few voters asked to tell).
+    pub state: QuorumState,
     pub leader_id: Option<String>,
     /// True when a leader exists and every reachable member names the same one.
     pub leader_agreed: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum QuorumState {
+    /// A quorum of voters answered.
+    Held,
+    /// Even if every voter not asked were up, too few voters answer.
+    Lost,
+    /// The voters not asked decide it, or no membership was read, or several clusters answered.
+    Unknown,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, PartialOrd, Ord)]
@@ -108,17 +146,21 @@ pub enum Verdict {
     Healthy,
     Warning,
     Critical,
-    /// Nothing answered: the state of the cluster is not known.
+    /// Nothing answered, or too few members were asked to judge quorum: the state of the
+    /// cluster is not known.
     Unknown,
 }
 
 impl ClusterStatus {
+    /// A proven critical finding outranks an unknown quorum; an unknown quorum outranks warnings,
+    /// because "healthy, with warnings" would claim a quorum nobody saw.
     pub fn verdict(&self) -> Verdict {
         if !self.endpoints.iter().any(|e| e.reachable) {
             return Verdict::Unknown;
         }
         match self.findings.iter().map(|f| f.severity).max() {
             Some(Severity::Critical) => Verdict::Critical,
+            _ if self.quorum.state == QuorumState::Unknown => Verdict::Unknown,
             Some(Severity::Warning) => Verdict::Warning,
             _ => Verdict::Healthy,
         }
