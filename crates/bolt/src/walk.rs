@@ -616,6 +616,20 @@ impl Db {
         Walker::new(self, max_problems, true).run(&self.root(), visit)
     }
 
+    /// The findings that need no walk: the meta twins, a freelist page that is not one, and
+    /// pages past the high-water mark. A stale but readable freelist needs [`Db::check`].
+    pub fn quick_warnings(&self) -> Vec<Warning> {
+        let mut out = self.meta_warnings().to_vec();
+        if let Err(what) = Freelist::load(self) {
+            out.push(Warning::FreelistUnreadable {
+                page: self.meta().freelist,
+                what,
+            });
+        }
+        out.extend(past_high_water(self));
+        out
+    }
+
     /// The structural check alone (bbolt `Tx.Check`), collecting up to 100 problems.
     pub fn check(&self) -> Report {
         self.walk(100, &mut |_| ControlFlow::Continue(()))

@@ -329,3 +329,31 @@ fn auger_kubernetes_db_reads_every_key_with_a_freelist_warning() {
         assert!(text.iter().any(|t| t.contains(k)), "{k} missing");
     }
 }
+
+#[test]
+fn quick_warnings_need_no_walk() {
+    assert!(
+        auger_db()
+            .quick_warnings()
+            .iter()
+            .map(Warning::kind)
+            .eq(["freelist_unreadable"])
+    );
+    let mut b = region();
+    b.resize(8 * PS, 0);
+    let leaf = b[3 * PS..4 * PS].to_vec();
+    b[6 * PS..7 * PS].copy_from_slice(&leaf);
+    put_u64(&mut b, 6 * PS, 6);
+    set_meta(&mut b, 1, TXID, 3);
+    let db = Db::from_source(Box::new(b)).expect("opens");
+    assert_eq!(
+        kinds(&db.quick_warnings()),
+        ["meta_twins", "past_high_water"]
+    );
+    assert!(
+        Db::from_source(Box::new(region()))
+            .expect("opens")
+            .quick_warnings()
+            .is_empty()
+    );
+}

@@ -23,11 +23,18 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&r),
         Format::Table => output::print(&render(&r)),
     }
-    Ok(if r.problems.is_empty() {
+    Ok(exit_for(&r))
+}
+
+/// Critical when etcd would refuse to start on the dir, a warning for any other problem.
+pub fn exit_for(r: &DataDirReport) -> Exit {
+    if !r.start_blockers.is_empty() {
+        Exit::Critical
+    } else if r.problems.is_empty() {
         Exit::Ok
     } else {
         Exit::Warning
-    })
+    }
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -146,11 +153,35 @@ pub fn render(r: &DataDirReport) -> String {
         }
         out.push_str(&format!("\n{c}\n"));
     }
-    if !r.problems.is_empty() {
-        out.push_str("\nProblems:\n");
-        for p in &r.problems {
+    if !r.start_blockers.is_empty() {
+        out.push_str("\netcd would refuse to start on this dir:\n");
+        for p in &r.start_blockers {
             out.push_str(&format!("  - {p}\n"));
         }
+    }
+    let others: Vec<&String> = r
+        .problems
+        .iter()
+        .filter(|p| !r.start_blockers.contains(p))
+        .collect();
+    if !others.is_empty() {
+        out.push_str("\nProblems:\n");
+        for p in others {
+            out.push_str(&format!("  - {p}\n"));
+        }
+    }
+    // An unreadable freelist is already listed as what keeps etcd from starting.
+    let db_warnings =
+        r.db.iter()
+            .flat_map(|d| &d.warnings)
+            .filter(|w| w.kind != "freelist_unreadable");
+    let mut first = true;
+    for w in db_warnings {
+        if first {
+            out.push_str("\nWarnings (the data stays readable):\n");
+            first = false;
+        }
+        out.push_str(&format!("  - db: {}\n", w.detail));
     }
     out
 }
