@@ -93,6 +93,8 @@ pub(crate) struct Walker<'d> {
     budget: u64,
     budget_limit: u64,
     recurse: bool,
+    /// The walk starts at the db's root bucket, where only buckets may live.
+    from_db_root: bool,
     pool: Vec<Vec<u8>>,
     stats: Stats,
 }
@@ -114,6 +116,7 @@ impl<'d> Walker<'d> {
             budget: limit,
             budget_limit: limit,
             recurse,
+            from_db_root: false,
             pool: Vec::new(),
             stats: Stats::default(),
         };
@@ -182,6 +185,7 @@ impl<'d> Walker<'d> {
     }
 
     pub(crate) fn run(mut self, root: &BucketRef, visit: &mut Visit<'_>) -> Report {
+        self.from_db_root = *root == self.db.root();
         let stopped = if self.problems.len() >= self.max_problems {
             true
         } else {
@@ -465,6 +469,11 @@ impl<'d> Walker<'d> {
             prev = Some(e.key);
             self.stats.entries += 1;
             let is_bucket = e.flags & BUCKET_LEAF != 0;
+            if !is_bucket && self.from_db_root && self.path.is_empty() {
+                let at = self.at(pgid, inline, view.base);
+                let what = crate::stream::ROOT_PLAIN.to_string();
+                return self.problem(Error::Element { at, index: i, what });
+            }
             let entry = Entry {
                 path: &self.path,
                 key: e.key,

@@ -23,11 +23,14 @@ pub enum Warning {
     #[error("meta pages disagree: {what}")]
     MetaTwins { what: String },
     /// Pages past the high-water mark carry page headers: a later transaction wrote them, but
-    /// its meta page is not in this file.
+    /// its meta page is not in this file. That transaction may also have reused pages the
+    /// tree read here still names, so the data shown can mix transactions.
     #[error(
         "{pages} page(s) past the high-water mark {hwm} hold page headers (first: page {first}): \
          a later transaction wrote them but its meta page is not in this file (copied while etcd \
-         was writing, or the last commit was torn); what is shown is the data as of txid {txid}"
+         was writing, or the last commit was torn); the tree of txid {txid} is read, but pages it \
+         freed may already hold newer data, so treat what is shown as possibly mixed and take a \
+         consistent copy (`lifeboat snapshot save`, or copy with etcd stopped) if the member still runs"
     )]
     PastHighWater {
         hwm: u64,

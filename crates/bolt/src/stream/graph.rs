@@ -24,6 +24,10 @@ struct Bounds {
     hi: Option<KeyRef>,
 }
 
+/// bbolt's root bucket holds only buckets (`Tx` has no `Put`): a plain value there means
+/// the page holds other data, typically a page reused after the meta was copied.
+pub(crate) const ROOT_PLAIN: &str = "plain value in the root bucket, which bbolt keeps for buckets only: the page holds other data (reused after the meta was written?)";
+
 fn unsound(page: u64, what: impl Into<String>) -> StreamError {
     StreamError::Unsound {
         page,
@@ -216,6 +220,9 @@ impl<D: LeafDigest> Graph<'_, D> {
             .bucket_kids
             .get(rec.kids.0 as usize..rec.kids.1 as usize)
             .unwrap_or_default();
+        if nesting == 0 && kids.len() != count {
+            return Err(unsound(pgid, ROOT_PLAIN));
+        }
         let mut from = 0;
         for kid in kids {
             let to = kid.index as usize + 1;

@@ -24,6 +24,7 @@ use crate::bucket::{BUCKET_HEADER, BucketRef};
 use crate::meta::{META_END, Meta};
 use crate::page::{self, BRANCH, BUCKET_LEAF, HEADER, LEAF, PageView};
 
+pub(crate) use graph::ROOT_PLAIN;
 pub use graph::Segment;
 
 /// Bytes kept waiting for pages with overflow to complete. Real values are at most a few

@@ -1,0 +1,284 @@
+//! "Read what bbolt reads": copies of a real etcd member's `member/snap/db` taken while a
+//! writer keeps etcd committing (what is rescued from a dying node), and auger's published
+//! Kubernetes db whose freelist page is now a leaf. Every copy must open and read; what
+//! differs from a clean file must be a finding of its own kind, not a refusal.
+//!
+//! etcd on Linux never persists a freelist (NoFreelistSync), so live copies cannot catch
+//! one mid-rewrite; those cases are crafted in `crates/bolt/tests/findings.rs` and met in
+//! the auger file here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use assert_cmd::Command;
+use bolt::{Db, NO_FREELIST};
+use ops::local::LocalClusterSpec;
+use testkit::TestCluster;
+
+/// Copies per test run: enough that several straddle a commit at a 5 ms batch interval.
+const COPIES: usize = 40;
+
+fn auger() -> PathBuf {
+    PathBuf::from(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/auger/kube-db-freelist-leaf.db"
+    ))
+}
+
+/// Read the file in small chunks with pauses, as a copy off a slow failing disk would, so
+/// the copy spans several of etcd's commits.
+fn slow_copy(path: &Path, pause: Duration) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut f = std::fs::File::open(path)?;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 16 << 10];
+    loop {
+        let n = f.read(&mut buf)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(&buf[..n]);
+        if !pause.is_zero() {
+            std::thread::sleep(pause);
+        }
+    }
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    copies: usize,
+    /// No problem and no finding: must read exactly what the writer wrote.
+    clean: usize,
+    /// Findings (past the mark, meta twins): readable, flagged as possibly mixed.
+    warned: usize,
+    /// Structural problems with no finding: torn within the high-water mark, named.
+    unsound: Vec<String>,
+    kinds: std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// The value size the writer used for `cm-{n}`: mostly small, every 16th one spilling
+/// onto overflow pages.
+fn size_of(n: usize) -> usize {
+    if n % 16 == 15 {
+        9000
+    } else {
+        100 + (n * 1237) % 3000
+    }
+}
+
+/// Open, check and read one copy; panics on anything a copy must never do.
+fn examine(i: usize, bytes: Vec<u8>, t: &mut Tally) {
+    let db =
+        Db::from_source(Box::new(bytes)).unwrap_or_else(|e| panic!("copy {i} does not open: {e}"));
+    assert_eq!(
+        db.meta().freelist,
+        NO_FREELIST,
+        "copy {i}: etcd persisted a freelist"
+    );
+    let r = db.check();
+    t.copies += 1;
+    for w in &r.warnings {
+        assert!(
+            matches!(w.kind(), "past_high_water" | "meta_twins"),
+            "copy {i}: unexpected finding {w}"
+        );
+        *t.kinds.entry(w.kind()).or_default() += 1;
+    }
+    if !r.warnings.is_empty() {
+        t.warned += 1;
+        return;
+    }
+    if let Some(p) = r.problems.first() {
+        t.unsound.push(format!("copy {i}: {p}"));
+        return;
+    }
+    // Nothing flagged: the copy must be a whole etcd backend with the writer's data.
+    t.clean += 1;
+    let a = store::analyze::check(&db);
+    assert!(
+        a.schema_problems.is_empty(),
+        "copy {i}: {:?}",
+        a.schema_problems
+    );
+    let keys = store::keys::list(&db, b"/registry/configmaps/")
+        .unwrap_or_else(|e| panic!("copy {i}: the keys do not list: {e}"));
+    assert!(!keys.is_empty(), "copy {i}: no keys");
+    for k in &keys {
+        let n: usize = k
+            .key
+            .rsplit("cm-")
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or_else(|| panic!("copy {i}: foreign key {}", k.key));
+        assert_eq!(k.value_size as usize, size_of(n), "copy {i}: {}", k.key);
+        assert!(k.create_revision <= k.mod_revision, "copy {i}: {}", k.key);
+    }
+}
+
+async fn write_until(
+    mut client: etcd_client::Client,
+    stop: Arc<AtomicBool>,
+) -> Result<u64, etcd_client::Error> {
+    let mut n = 0u64;
+    while !stop.load(Ordering::Relaxed) {
+        // Page splits, overflow pages, and freed pages reused after deletes and compactions.
+        let size = size_of(n as usize);
+        let key = format!("/registry/configmaps/ns-{}/cm-{n:06}", n % 7);
+        client.put(key, vec![b'x'; size], None).await?;
+        if n % 5 == 4 {
+            let old = format!("/registry/configmaps/ns-{}/cm-{:06}", (n - 3) % 7, n - 3);
+            client.delete(old, None).await?;
+        }
+        if n % 200 == 199 {
+            let rev = client
+                .get("/", None)
+                .await?
+                .header()
+                .map_or(0, |h| h.revision());
+            client.compact(rev - 50, None).await?;
+        }
+        n += 1;
+    }
+    Ok(n)
+}
+
+#[tokio::test]
+async fn db_copied_under_write_load_always_reads() {
+    let tc = TestCluster::start(LocalClusterSpec {
+        members: 1,
+        tls: false,
+        extra_args: vec!["--backend-batch-interval=5ms".into()],
+        ..LocalClusterSpec::default()
+    })
+    .await;
+    let db_path = tc.cluster.members()[0].data_dir.join("member/snap/db");
+    let client = tc.client(0).await.expect("client");
+    let stop = Arc::new(AtomicBool::new(false));
+    let writer = tokio::spawn(write_until(client, stop.clone()));
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    let mut tally = Tally::default();
+    for i in 0..COPIES {
+        let pause = Duration::from_micros(if i % 2 == 0 { 0 } else { 300 });
+        let p = db_path.clone();
+        let bytes = tokio::task::spawn_blocking(move || slow_copy(&p, pause))
+            .await
+            .expect("copy thread")
+            .expect("copy");
+        examine(i, bytes, &mut tally);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let written = writer.await.expect("writer task").expect("writes");
+    assert!(written > 100, "the writer barely ran ({written} puts)");
+
+    // Quiesced (etcd's compaction also writes, in batches, after the writer stops): once
+    // two copies agree, the file is clean, with no finding at all.
+    let mut prev = Vec::new();
+    let mut stable = None;
+    for _ in 0..150 {
+        let now = slow_copy(&db_path, Duration::ZERO).expect("copy");
+        if now == prev {
+            stable = Some(now);
+            break;
+        }
+        prev = now;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let db = Db::from_source(Box::new(stable.expect("etcd kept writing for 30 s"))).expect("opens");
+    let r = db.check();
+    assert!(r.problems.is_empty() && r.warnings.is_empty(), "{r:?}");
+
+    eprintln!("{written} puts; {tally:?}");
+    assert_eq!(tally.copies, COPIES);
+    // Fast copies mostly fall between commits: clean ones must exist to prove the check.
+    assert!(tally.clean > 0, "no clean copy: {tally:?}");
+}
+
+fn lifeboat() -> Command {
+    Command::cargo_bin("lifeboat").expect("binary")
+}
+
+/// The auger file: `snapshot inspect` and `kube list/get --snapshot` used to refuse it
+/// ("freelist page 2: flags 0x0002, expected freelist 0x0010").
+#[test]
+fn auger_kubernetes_db_reads_through_the_cli() {
+    let f = auger();
+    let f = f.to_str().expect("utf8");
+    let out = lifeboat()
+        .args(["snapshot", "inspect", f, "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["kubernetes"]["objects"], 3);
+    assert_eq!(v["members"][0]["id"], "2f7fbfd36802ff7a");
+
+    let out = lifeboat()
+        .args(["kube", "list", "--snapshot", f, "-o", "json"])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    for r in ["pods", "namespaces", "jobs"] {
+        assert!(text.contains(r), "{r} missing: {text}");
+    }
+    let out = lifeboat()
+        .args([
+            "kube",
+            "get",
+            "pods",
+            "pi-dqtsw",
+            "-n",
+            "default",
+            "--snapshot",
+            f,
+        ])
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kind: Pod"));
+}
+
+/// The same file as a member's db: `datadir inspect` shows its data and says etcd would
+/// not start on it (etcd 3.4.23: `panic: invalid freelist page: 2, page type is leaf`).
+#[test]
+fn auger_db_in_a_data_dir_is_read_and_flagged() {
+    let t = tempfile::tempdir().expect("tmp");
+    let snap = t.path().join("member/snap");
+    std::fs::create_dir_all(&snap).expect("mkdir");
+    std::fs::create_dir_all(t.path().join("member/wal")).expect("mkdir");
+    std::fs::copy(auger(), snap.join("db")).expect("copy");
+    let out = lifeboat()
+        .args(["datadir", "inspect", "-o", "json"])
+        .arg(t.path())
+        .output()
+        .expect("run");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(v["db"]["consistent_index"], 698_493);
+    let blockers = v["start_blockers"].to_string();
+    assert!(blockers.contains("invalid freelist page"), "{blockers}");
+}
