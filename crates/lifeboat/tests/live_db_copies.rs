@@ -55,6 +55,8 @@ struct Tally {
     warned: usize,
     /// Structural problems with no finding: torn within the high-water mark, named.
     unsound: Vec<String>,
+    /// Sound as bbolt sees it, but not etcd data: named by the schema check.
+    schema: Vec<String>,
     kinds: std::collections::BTreeMap<&'static str, usize>,
 }
 
@@ -94,14 +96,15 @@ fn examine(i: usize, bytes: Vec<u8>, t: &mut Tally) {
         t.unsound.push(format!("copy {i}: {p}"));
         return;
     }
-    // Nothing flagged: the copy must be a whole etcd backend with the writer's data.
-    t.clean += 1;
+    // A reused page can also leave a tree that is sound as bbolt sees it but not etcd
+    // data (a value that is not an mvccpb.KeyValue): the schema check names it.
     let a = store::analyze::check(&db);
-    assert!(
-        a.schema_problems.is_empty(),
-        "copy {i}: {:?}",
-        a.schema_problems
-    );
+    if let Some(p) = a.schema_problems.first() {
+        t.schema.push(format!("copy {i}: {p}"));
+        return;
+    }
+    // Nothing flagged: the copy must hold exactly what the writer wrote.
+    t.clean += 1;
     let keys = store::keys::list(&db, b"/registry/configmaps/")
         .unwrap_or_else(|e| panic!("copy {i}: the keys do not list: {e}"));
     assert!(!keys.is_empty(), "copy {i}: no keys");
