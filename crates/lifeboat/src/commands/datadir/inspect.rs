@@ -61,20 +61,17 @@ pub fn render(r: &DataDirReport) -> String {
         .map(|s| format!("{}{}", s.name, if s.valid { "" } else { " (INVALID)" }))
         .collect::<Vec<_>>()
         .join(", ");
-    let wal_end = r
-        .wal
-        .segments
-        .last()
-        .map_or("-".to_string(), |s| match &s.end {
-            SegmentEnd::Eof | SegmentEnd::Zeros { .. } => "clean".to_string(),
-            SegmentEnd::TornTail { offset, what } => {
-                format!("torn tail at {} offset {offset}: {what}", s.name)
-            }
-            SegmentEnd::Corrupt { offset, what } => {
-                format!("CORRUPT at {} offset {offset}: {what}", s.name)
-            }
-            SegmentEnd::NotRead => "not read".to_string(),
-        });
+    let wal_end = r.wal.segments.last().map_or("-".to_string(), |s| {
+        let end = segment_end(s);
+        match s.trailing {
+            Some(t) => format!(
+                "{end}, then {} of data etcd never reads (from offset {})",
+                human_bytes(t.bytes),
+                t.offset
+            ),
+            None => end,
+        }
+    });
     let mut rows: Vec<(&str, String)> = vec![
         ("dir", r.dir.clone()),
         ("member id", opt(r.member_id.clone())),
@@ -184,4 +181,18 @@ pub fn render(r: &DataDirReport) -> String {
         out.push_str(&format!("  - db: {}\n", w.detail));
     }
     out
+}
+
+/// How reading the last segment ended, for the table.
+fn segment_end(s: &store::wal::Segment) -> String {
+    match &s.end {
+        SegmentEnd::Eof | SegmentEnd::Zeros { .. } => "clean".to_string(),
+        SegmentEnd::TornTail { offset, what } => {
+            format!("torn tail at {} offset {offset}: {what}", s.name)
+        }
+        SegmentEnd::Corrupt { offset, what } => {
+            format!("CORRUPT at {} offset {offset}: {what}", s.name)
+        }
+        SegmentEnd::NotRead => "not read".to_string(),
+    }
 }
