@@ -105,7 +105,10 @@ pub fn member_dir(dir: &Path) -> Result<PathBuf> {
 }
 
 fn db_summary(path: &Path) -> Result<DbSummary, String> {
-    let db = bolt::Db::open(path).map_err(|e| e.to_string())?;
+    let (file, meta) =
+        inputs::open_regular(path, inputs::Kind::MEMBER_DB).map_err(|e| e.problem.to_string())?;
+    let file_size = meta.len();
+    let db = bolt::Db::open_file(file, file_size).map_err(|e| e.to_string())?;
     let meta = EtcdMeta::read(&db).map_err(|e| e.to_string())?;
     let mut problems = meta.problems.clone();
     let quick = db.quick_warnings();
@@ -135,7 +138,7 @@ fn db_summary(path: &Path) -> Result<DbSummary, String> {
     };
     Ok(DbSummary {
         path: path.display().to_string(),
-        file_size: std::fs::metadata(path).map(|m| m.len()).unwrap_or(0),
+        file_size,
         page_size: db.page_size(),
         total_size: db.size(),
         consistent_index: meta.consistent_index,
@@ -164,7 +167,7 @@ pub fn inspect(dir: &Path) -> Result<DataDirReport> {
     };
     let snap_files = snap::list(&snap_dir)?;
     let db_path = snap_dir.join("db");
-    let db = if db_path.is_file() {
+    let db = if db_path.exists() {
         match db_summary(&db_path) {
             Ok(d) => Some(d),
             Err(e) => {

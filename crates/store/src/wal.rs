@@ -3,7 +3,6 @@
 //! HardState, last entry, snapshot records, membership changes), so memory stays small
 //! however long the log is.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -188,17 +187,12 @@ impl Wal {
         let mut running = 0u32;
         let mut ended = false;
         for (i, (seq, index, name, path)) in names.into_iter().enumerate() {
-            let file = File::open(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                error: source,
-            })?;
-            let size = file
-                .metadata()
-                .map_err(|source| Error::Io {
+            let (file, meta) =
+                inputs::open_regular(&path, inputs::Kind::WAL_SEGMENT).map_err(|e| Error::Wal {
                     path: path.clone(),
-                    error: source,
-                })?
-                .len();
+                    what: e.problem.to_string(),
+                })?;
+            let size = meta.len();
             let mut seg = Segment {
                 name,
                 seq,

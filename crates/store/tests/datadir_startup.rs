@@ -373,3 +373,44 @@ proptest! {
         }
     }
 }
+
+/// A FIFO where a snap, the db or a WAL segment should be: named, never waited on (opening a
+/// FIFO for reading blocks until a writer comes).
+#[test]
+fn fifos_in_the_member_dir_are_refused_not_waited_on() {
+    let mkfifo = |p: &Path| {
+        let ok = std::process::Command::new("mkfifo")
+            .arg(p)
+            .status()
+            .expect("mkfifo");
+        assert!(ok.success());
+    };
+    let t = d1();
+    mkfifo(&path(
+        &t,
+        "d1/member/snap/0000000000000003-0000000000000050.snap",
+    ));
+    let db = path(&t, "d1/member/snap/db");
+    std::fs::remove_file(&db).expect("rm db");
+    mkfifo(&db);
+    let r = report(&t);
+    let fifo = r
+        .snap_files
+        .iter()
+        .find(|s| s.index == 0x50)
+        .expect("listed");
+    assert!(!fifo.valid);
+    assert!(
+        fifo.problem
+            .as_deref()
+            .is_some_and(|p| p.contains("not a regular file"))
+    );
+    assert!(r.db.is_none());
+    assert!(has(&r.problems, "db: "), "{:?}", r.problems);
+    mkfifo(&path(
+        &t,
+        "d1/member/wal/0000000000000001-0000000000000040.wal",
+    ));
+    let err = inspect(&t.path().join("d1")).expect_err("a WAL segment that is a FIFO");
+    assert!(err.to_string().contains("not a regular file"), "{err}");
+}
