@@ -1,7 +1,7 @@
 //! Freelist, meta-twin and past-the-mark findings: the data stays readable (no problem,
 //! every entry walked) and each finding is a warning of its own kind. Crafted from the
 //! real etcd 3.4.23 snapshot (pages: 0-1 meta, 2 and 4 stale freed leaves, 3 the `key`
-//! bucket leaf, 5 the root leaf) and checked on a Kubernetes db published by auger.
+//! bucket leaf, 5 the root leaf).
 
 use std::ops::ControlFlow;
 
@@ -289,22 +289,23 @@ fn partial_walks_never_load_the_freelist() {
     assert_eq!(n, 33);
 }
 
-fn auger_db() -> Db {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/auger/kube-db-freelist-leaf.db"
-    );
-    Db::open(std::path::Path::new(path)).expect("auger db opens")
+/// The state of the Kubernetes db that etcd tools such as auger publish as test data: both
+/// metas name the `key` bucket's leaf as their freelist.
+fn freelist_leaf_db() -> Db {
+    let mut b = region();
+    set_meta(&mut b, 0, FREELIST, 3);
+    set_meta(&mut b, 1, FREELIST, 3);
+    Db::from_source(Box::new(b)).expect("opens")
 }
 
 #[test]
-fn auger_kubernetes_db_reads_every_key_with_a_freelist_warning() {
-    let db = auger_db();
+fn a_freelist_that_is_a_leaf_reads_every_key_with_a_freelist_warning() {
+    let db = freelist_leaf_db();
     assert_ne!(db.meta().freelist, NO_FREELIST);
-    let mut keys = Vec::new();
+    let mut keys = 0;
     let r = db.walk(100, &mut |e| {
         if e.path.len() == 1 && e.path[0] == b"key" {
-            keys.push(e.value.to_vec());
+            keys += 1;
         }
         ControlFlow::Continue(())
     });
@@ -312,28 +313,18 @@ fn auger_kubernetes_db_reads_every_key_with_a_freelist_warning() {
     assert!(
         matches!(
             r.warnings.as_slice(),
-            [Warning::FreelistUnreadable { page: 2, what }] if what.contains("flags 0x0002")
+            [Warning::FreelistUnreadable { page: 3, what }] if what.contains("flags 0x0002")
         ),
         "{:?}",
         r.warnings
     );
-    let text: Vec<String> = keys
-        .iter()
-        .map(|v| String::from_utf8_lossy(v).into_owned())
-        .collect();
-    for k in [
-        "/registry/jobs/default/pi",
-        "/registry/namespaces/default",
-        "/registry/pods/default/pi-dqtsw",
-    ] {
-        assert!(text.iter().any(|t| t.contains(k)), "{k} missing");
-    }
+    assert_eq!(keys, 33);
 }
 
 #[test]
 fn quick_warnings_need_no_walk() {
     assert!(
-        auger_db()
+        freelist_leaf_db()
             .quick_warnings()
             .iter()
             .map(Warning::kind)

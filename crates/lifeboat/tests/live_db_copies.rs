@@ -1,11 +1,12 @@
 //! "Read what bbolt reads": copies of a real etcd member's `member/snap/db` taken while a
-//! writer keeps etcd committing (what is rescued from a dying node), and auger's published
-//! Kubernetes db whose freelist page is now a leaf. Every copy must open and read; what
+//! writer keeps etcd committing (what is rescued from a dying node), and a Kubernetes db
+//! whose meta names a freelist page that is now a leaf (the state of the Kubernetes db that
+//! etcd tools such as auger publish as test data). Every copy must open and read; what
 //! differs from a clean file must be a finding of its own kind, not a refusal.
 //!
 //! etcd on Linux never persists a freelist (NoFreelistSync), so live copies cannot catch
-//! one mid-rewrite; those cases are crafted in `crates/bolt/tests/findings.rs` and met in
-//! the auger file here.
+//! one mid-rewrite; those cases are crafted in `crates/bolt/tests/findings.rs`, and the
+//! freelist-is-a-leaf file is made here from the real etcd 3.4.23 fixture.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,11 +21,31 @@ use testkit::TestCluster;
 /// Copies per test run: enough that several straddle a commit at a 5 ms batch interval.
 const COPIES: usize = 40;
 
-fn auger() -> PathBuf {
-    PathBuf::from(concat!(
+const PAGE: usize = 4096;
+
+/// The real etcd 3.4.23 fixture as a raw db (no trailer) whose two meta pages name page 3,
+/// the `key` bucket's leaf, as their freelist, re-signed as bbolt signs a meta: a read-write
+/// open (etcd's) reads that leaf as a freelist and refuses it; a read-only open need not.
+fn freelist_leaf_db(dir: &Path) -> PathBuf {
+    let fixture = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/auger/kube-db-freelist-leaf.db"
-    ))
+        "/../../fixtures/etcd-3.4.23/snapshot.db"
+    );
+    let mut b = std::fs::read(fixture).expect("fixture snapshot.db");
+    b.truncate(6 * PAGE);
+    for meta in 0..2 {
+        let base = meta * PAGE;
+        b[base + 48..base + 56].copy_from_slice(&3u64.to_le_bytes());
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for &x in &b[base + 16..base + 72] {
+            h ^= u64::from(x);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        b[base + 72..base + 80].copy_from_slice(&h.to_le_bytes());
+    }
+    let path = dir.join("kube-db-freelist-leaf.db");
+    std::fs::write(&path, b).expect("write");
+    path
 }
 
 /// Read the file in small chunks with pauses, as a copy off a slow failing disk would, so
@@ -204,11 +225,12 @@ fn lifeboat() -> Command {
     Command::cargo_bin("lifeboat").expect("binary")
 }
 
-/// The auger file: `snapshot inspect` and `kube list/get --snapshot` used to refuse it
-/// ("freelist page 2: flags 0x0002, expected freelist 0x0010").
+/// `snapshot inspect` and `kube list/get --snapshot` used to refuse such a file
+/// ("freelist page 3: flags 0x0002, expected freelist 0x0010").
 #[test]
-fn auger_kubernetes_db_reads_through_the_cli() {
-    let f = auger();
+fn freelist_leaf_kubernetes_db_reads_through_the_cli() {
+    let t = tempfile::tempdir().expect("tmp");
+    let f = freelist_leaf_db(t.path());
     let f = f.to_str().expect("utf8");
     let out = lifeboat()
         .args(["snapshot", "inspect", f, "-o", "json"])
@@ -221,8 +243,19 @@ fn auger_kubernetes_db_reads_through_the_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["kubernetes"]["objects"], 3);
-    assert_eq!(v["members"][0]["id"], "2f7fbfd36802ff7a");
+    // The same objects as the untouched fixture shows: the freelist changed nothing readable.
+    let fixture = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/etcd-3.4.23/snapshot.db"
+    );
+    let clean = lifeboat()
+        .args(["snapshot", "inspect", fixture, "-o", "json"])
+        .output()
+        .expect("run");
+    let clean: serde_json::Value = serde_json::from_slice(&clean.stdout).expect("json");
+    assert!(clean["kubernetes"]["objects"].as_u64() > Some(0));
+    assert_eq!(v["kubernetes"], clean["kubernetes"]);
+    assert_eq!(v["members"][0]["id"], "e17fdf966dadd245");
 
     let out = lifeboat()
         .args(["kube", "list", "--snapshot", f, "-o", "json"])
@@ -235,20 +268,15 @@ fn auger_kubernetes_db_reads_through_the_cli() {
         String::from_utf8_lossy(&out.stderr)
     );
     let text = String::from_utf8_lossy(&out.stdout);
-    for r in ["pods", "namespaces", "jobs"] {
+    for r in [
+        "namespaces",
+        "ciliumnetworkpolicies",
+        "ciliumclusterwidenetworkpolicies",
+    ] {
         assert!(text.contains(r), "{r} missing: {text}");
     }
     let out = lifeboat()
-        .args([
-            "kube",
-            "get",
-            "pods",
-            "pi-dqtsw",
-            "-n",
-            "default",
-            "--snapshot",
-            f,
-        ])
+        .args(["kube", "get", "namespaces", "demo", "--snapshot", f])
         .output()
         .expect("run");
     assert_eq!(
@@ -257,18 +285,19 @@ fn auger_kubernetes_db_reads_through_the_cli() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("kind: Pod"));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("kind: Namespace"));
 }
 
 /// The same file as a member's db: `datadir inspect` shows its data and says etcd would
-/// not start on it (etcd 3.4.23: `panic: invalid freelist page: 2, page type is leaf`).
+/// not start on it (etcd 3.4.23: `panic: invalid freelist page: N, page type is leaf`).
 #[test]
-fn auger_db_in_a_data_dir_is_read_and_flagged() {
+fn freelist_leaf_db_in_a_data_dir_is_read_and_flagged() {
     let t = tempfile::tempdir().expect("tmp");
+    let made = tempfile::tempdir().expect("tmp");
     let snap = t.path().join("member/snap");
     std::fs::create_dir_all(&snap).expect("mkdir");
     std::fs::create_dir_all(t.path().join("member/wal")).expect("mkdir");
-    std::fs::copy(auger(), snap.join("db")).expect("copy");
+    std::fs::copy(freelist_leaf_db(made.path()), snap.join("db")).expect("copy");
     let out = lifeboat()
         .args(["datadir", "inspect", "-o", "json"])
         .arg(t.path())
@@ -281,29 +310,30 @@ fn auger_db_in_a_data_dir_is_read_and_flagged() {
         String::from_utf8_lossy(&out.stderr)
     );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
-    assert_eq!(v["db"]["consistent_index"], 698_493);
+    assert_eq!(v["db"]["consistent_index"], 45);
     let blockers = v["start_blockers"].to_string();
     assert!(blockers.contains("invalid freelist page"), "{blockers}");
 }
 
-/// What the finding recommends works: `snapshot restore` of the auger file writes a fresh
-/// db (no freelist) that real etcd starts on and serves every key from (etcd itself, on the
-/// file as it is, panics `invalid freelist page`).
+/// What the finding recommends works: `snapshot restore` of the file writes a fresh db (no
+/// freelist) that real etcd starts on and serves every key from (etcd itself, on the file as
+/// it is, panics `invalid freelist page`).
 #[tokio::test]
-async fn auger_db_restores_and_real_etcd_serves_it() {
+async fn freelist_leaf_db_restores_and_real_etcd_serves_it() {
     use testkit::restored::{self, Plan};
     let tmp = tempfile::tempdir().expect("tmp");
     let root = tmp.path();
+    let made = tempfile::tempdir().expect("tmp");
     let plan = Plan::new(&["a1"], false).expect("ports");
     let out = lifeboat()
         .args(["snapshot", "restore"])
-        .arg(auger())
+        .arg(freelist_leaf_db(made.path()))
         .args([
             "--skip-hash-check",
             "--name=a1",
             &format!("--initial-cluster={}", plan.initial_cluster()),
             &format!("--initial-advertise-peer-urls={}", plan.peer_url(0)),
-            "--initial-cluster-token=t-auger",
+            "--initial-cluster-token=t-leaf",
         ])
         .arg(format!("--data-dir={}", root.join("a1").display()))
         .output()
@@ -314,7 +344,7 @@ async fn auger_db_restores_and_real_etcd_serves_it() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let r = plan.start(root, "t-auger", None).expect("etcd starts");
+    let r = plan.start(root, "t-leaf", None).expect("etcd starts");
     r.wait_healthy(testkit::STARTUP_TIMEOUT)
         .await
         .expect("healthy");
@@ -325,9 +355,9 @@ async fn auger_db_restores_and_real_etcd_serves_it() {
         .map(|k| String::from_utf8_lossy(k).into_owned())
         .collect();
     for k in [
-        "/registry/jobs/default/pi",
-        "/registry/namespaces/default",
-        "/registry/pods/default/pi-dqtsw",
+        "/registry/namespaces/demo",
+        "/registry/cilium.io/ciliumnetworkpolicies/demo/allow-dns",
+        "/registry/cilium.io/ciliumclusterwidenetworkpolicies/default-deny",
     ] {
         assert!(keys.iter().any(|x| x == k), "{k} not served: {keys:?}");
     }
