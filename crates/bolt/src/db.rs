@@ -5,9 +5,10 @@ use std::path::Path;
 
 use crate::bucket::BucketRef;
 use crate::error::{Error, MetaProblem, Result, Where};
-use crate::meta::{META_END, Meta, NO_FREELIST};
+use crate::meta::{META_END, Meta};
 use crate::page::{self, BRANCH, LEAF, PageView};
 use crate::source::{FileSource, Source};
+use crate::warning::Warning;
 
 /// Smallest and largest page sizes accepted; bbolt probes meta 1 at 1 KiB .. 16 MiB.
 const MIN_PAGE: u32 = 512;
@@ -22,6 +23,8 @@ pub struct Db {
     meta: Meta,
     chosen: u8,
     metas: [Result<Meta, MetaProblem>; 2],
+    /// Meta findings made at open (a spare meta that is damaged or does not pair).
+    warnings: Vec<Warning>,
 }
 
 impl std::fmt::Debug for Db {
@@ -130,17 +133,7 @@ impl Db {
             }
         };
         let metas = [m0, m1];
-        let chosen: u8 = match (&metas[0], &metas[1]) {
-            (Ok(a), Ok(b)) => u8::from(b.txid > a.txid),
-            (Ok(_), Err(_)) => 0,
-            (Err(_), Ok(_)) => 1,
-            (Err(a), Err(b)) => {
-                return Err(Error::NotBolt {
-                    meta0: *a,
-                    meta1: *b,
-                });
-            }
-        };
+        let (chosen, mut warnings) = choose_meta(&metas, page_size, src.len())?;
         let meta = match metas[usize::from(chosen)] {
             Ok(m) => m,
             Err(problem) => {
@@ -150,48 +143,14 @@ impl Db {
                 });
             }
         };
-        if meta.page_size != page_size {
-            return Err(Error::MetaField {
-                meta: chosen,
-                what: format!(
-                    "page size {} differs from the other meta's {page_size}",
-                    meta.page_size
-                ),
-            });
-        }
-        let need = meta.pgid.saturating_mul(u64::from(page_size));
-        if meta.pgid < 3 || need > src.len() {
-            if meta.pgid < 3 {
-                return Err(Error::MetaField {
-                    meta: chosen,
-                    what: format!("high-water mark {} is below 3", meta.pgid),
-                });
-            }
-            return Err(Error::Truncated {
-                hwm: meta.pgid,
-                page_size,
-                need,
-                have: src.len(),
-            });
-        }
-        if meta.root < 2 || meta.root >= meta.pgid {
-            return Err(Error::MetaField {
-                meta: chosen,
-                what: format!("root page {} outside [2, {})", meta.root, meta.pgid),
-            });
-        }
-        if meta.freelist != NO_FREELIST && (meta.freelist < 2 || meta.freelist >= meta.pgid) {
-            return Err(Error::MetaField {
-                meta: chosen,
-                what: format!("freelist page {} outside [2, {})", meta.freelist, meta.pgid),
-            });
-        }
+        warnings.extend(twin_warnings(&metas, chosen, page_size));
         Ok(Db {
             src,
             page_size,
             meta,
             chosen,
             metas,
+            warnings,
         })
     }
 
@@ -214,6 +173,12 @@ impl Db {
         &self.metas
     }
 
+    /// What the meta pages say beyond the one in use: a damaged or unusable twin, txids
+    /// that are not consecutive, differing page sizes. Also part of a full walk's report.
+    pub fn meta_warnings(&self) -> &[Warning] {
+        &self.warnings
+    }
+
     /// Bytes in use: `pgid * page_size` (bbolt's `Tx.Size`, etcd's `totalSize`).
     pub fn size(&self) -> u64 {
         self.meta.pgid * u64::from(self.page_size)
@@ -226,6 +191,11 @@ impl Db {
 
     pub(crate) fn hwm(&self) -> u64 {
         self.meta.pgid
+    }
+
+    /// Raw bytes at `offset` (within the readable region), for scans past the mark.
+    pub(crate) fn read_raw(&self, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+        self.src.read_exact_at(buf, offset)
     }
 
     /// Read page `pgid` with its overflow pages into `buf`.
@@ -406,4 +376,140 @@ impl Db {
             limit: MAX_DEPTH,
         })
     }
+}
+
+/// The meta the tree is read from: the valid one with the higher txid, as bbolt picks, unless
+/// it cannot be read from at all (file too short for it, root outside it); then the other,
+/// with a warning that the newest transaction is not what is shown.
+fn choose_meta(
+    metas: &[Result<Meta, MetaProblem>; 2],
+    page_size: u32,
+    len: u64,
+) -> Result<(u8, Vec<Warning>)> {
+    let mut order: Vec<(u8, Meta)> = (0u8..2)
+        .filter_map(|i| metas[usize::from(i)].ok().map(|m| (i, m)))
+        .collect();
+    order.sort_by_key(|(i, m)| (std::cmp::Reverse(m.txid), *i));
+    let mut first_err = None;
+    for (i, m) in &order {
+        match usable(m, *i, page_size, len) {
+            Ok(()) => {
+                let mut warnings = Vec::new();
+                if let (Some((j, newer)), Some(e)) = (order.first(), &first_err) {
+                    warnings.push(Warning::MetaTwins {
+                        what: format!(
+                            "meta {j} (txid {}) is unusable ({e}); reading meta {i} (txid {}) \
+                             instead, so the newest transaction is not in what is shown",
+                            newer.txid, m.txid
+                        ),
+                    });
+                }
+                return Ok((*i, warnings));
+            }
+            Err(e) => {
+                first_err.get_or_insert(e);
+            }
+        }
+    }
+    match (first_err, &metas[0], &metas[1]) {
+        (Some(e), _, _) => Err(e),
+        (None, Err(a), Err(b)) => Err(Error::NotBolt {
+            meta0: *a,
+            meta1: *b,
+        }),
+        // Unreachable: a valid meta is either usable or leaves an error behind.
+        (None, _, _) => Err(Error::MetaField {
+            meta: 0,
+            what: "no usable meta page".into(),
+        }),
+    }
+}
+
+/// Can the tree be read from this meta at all? The freelist is not needed for reading,
+/// so its page number is left to the walk's findings.
+fn usable(meta: &Meta, idx: u8, page_size: u32, len: u64) -> Result<()> {
+    if meta.pgid < 3 {
+        return Err(Error::MetaField {
+            meta: idx,
+            what: format!("high-water mark {} is below 3", meta.pgid),
+        });
+    }
+    let need = meta.pgid.saturating_mul(u64::from(page_size));
+    if need > len {
+        return Err(Error::Truncated {
+            hwm: meta.pgid,
+            page_size,
+            need,
+            have: len,
+        });
+    }
+    if meta.root < 2 || meta.root >= meta.pgid {
+        return Err(Error::MetaField {
+            meta: idx,
+            what: format!("root page {} outside [2, {})", meta.root, meta.pgid),
+        });
+    }
+    Ok(())
+}
+
+/// The two metas of a healthy file are its last two commits: consecutive txids, one page
+/// size, the older never past the newer's high-water mark.
+fn twin_warnings(
+    metas: &[Result<Meta, MetaProblem>; 2],
+    chosen: u8,
+    page_size: u32,
+) -> Vec<Warning> {
+    let spare = 1 - chosen;
+    let mut out = Vec::new();
+    let (Ok(used), other) = (&metas[usize::from(chosen)], &metas[usize::from(spare)]) else {
+        return out;
+    };
+    if used.page_size != page_size {
+        out.push(Warning::MetaTwins {
+            what: format!(
+                "meta {chosen} says page size {}, meta 0 {page_size}; pages are read at \
+                 {page_size} bytes, as bbolt does",
+                used.page_size
+            ),
+        });
+    }
+    let other = match other {
+        Ok(m) => m,
+        Err(p) => {
+            out.push(Warning::MetaTwins {
+                what: format!(
+                    "meta {spare} is invalid ({p}); the data is read from meta {chosen}, but \
+                     there is no older commit to fall back to"
+                ),
+            });
+            return out;
+        }
+    };
+    if other.page_size != used.page_size {
+        out.push(Warning::MetaTwins {
+            what: format!(
+                "meta {spare} says page size {}, meta {chosen} {}",
+                other.page_size, used.page_size
+            ),
+        });
+    }
+    if used.txid.abs_diff(other.txid) != 1 {
+        out.push(Warning::MetaTwins {
+            what: format!(
+                "txids {} (meta {chosen}) and {} (meta {spare}) are not consecutive: the meta \
+                 pages do not come from one file's last two commits",
+                used.txid, other.txid
+            ),
+        });
+    }
+    if other.txid < used.txid && other.pgid > used.pgid {
+        out.push(Warning::MetaTwins {
+            what: format!(
+                "the older meta {spare} has a higher high-water mark ({}) than meta {chosen} \
+                 in use ({}); bbolt never shrinks a file that way",
+                other.pgid, used.pgid
+            ),
+        });
+    }
+    out
 }

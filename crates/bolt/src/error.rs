@@ -116,14 +116,6 @@ pub enum Error {
     TooDeep { at: Where, limit: usize },
     #[error("walk visited more elements than the file can hold ({limit}); elements overlap")]
     WorkBudget { limit: u64 },
-    #[error("page {page}: reachable but also in the freelist")]
-    ReachableFreed { page: u64 },
-    #[error("page {page}: unreachable and not in the freelist")]
-    UnreachableUnfreed { page: u64 },
-    #[error("page {page}: freed twice in the freelist")]
-    AlreadyFreed { page: u64 },
-    #[error("freelist page {page}: {what}")]
-    Freelist { page: u64, what: String },
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -13,7 +13,8 @@
 //! - [`bucket`]: bucket handles (page-rooted or inline).
 //! - [`stream`]: the same check done on bytes as they stream in, in file order.
 //! - [`walk`]: in-order traversal of all buckets with the `Tx.Check` rules applied on the way.
-//! - `freelist`: the persisted freelist, when there is one.
+//! - `freelist`: the persisted freelist, when there is one (never needed for reading).
+//! - [`warning`]: findings that leave the data readable (freelist, meta twins, past the mark).
 //! - [`error`]: typed errors naming bucket, page and file offset.
 //! - [`writer`]: a compact writer: a fresh file streamed from sorted key/values.
 
@@ -26,6 +27,7 @@ mod page;
 pub mod source;
 pub mod stream;
 pub mod walk;
+pub mod warning;
 pub mod writer;
 
 pub use bucket::BucketRef;
@@ -34,4 +36,5 @@ pub use error::{Error, MetaProblem, Where};
 pub use meta::{Meta, NO_FREELIST};
 pub use source::{FileSource, Source};
 pub use walk::{Entry, Report, Stats, show_key};
+pub use warning::Warning;
 pub use writer::{WriteError, Writer, Written};

@@ -7,7 +7,8 @@ use crate::bucket::BucketRef;
 use crate::db::{Db, MAX_DEPTH, ReadError};
 use crate::error::{Error, Where};
 use crate::freelist::Freelist;
-use crate::page::{self, BRANCH, BUCKET_LEAF, LEAF, PageView};
+use crate::page::{self, BRANCH, BUCKET_LEAF, FREELIST, LEAF, PageView};
+use crate::warning::Warning;
 
 /// One key/value seen by a walk.
 pub struct Entry<'a> {
@@ -32,10 +33,14 @@ pub struct Stats {
     pub free_pages: u64,
 }
 
-/// Result of a walk: problems found (empty when sound) and counters.
+/// Result of a walk: problems found (empty when sound), findings that leave the data
+/// readable, and counters.
 #[derive(Debug)]
 pub struct Report {
+    /// The tree from the meta in use breaks a `Tx.Check` rule: the data is unsound.
     pub problems: Vec<Error>,
+    /// Freelist, spare meta and past-the-mark findings (full walks only).
+    pub warnings: Vec<Warning>,
     /// The walk ended early (problem cap reached or the visitor asked to stop).
     pub stopped: bool,
     pub stats: Stats,
@@ -78,14 +83,18 @@ pub(crate) struct Walker<'d> {
     db: &'d Db,
     reached: Vec<u64>,
     freelist: Option<Freelist>,
+    stale: Stale,
     path: Vec<Vec<u8>>,
     problems: Vec<Error>,
+    warnings: Vec<Warning>,
     max_problems: usize,
     /// Elements still allowed: a sound file cannot hold more than len/16, so overlapping
     /// elements in a crafted file cannot make the walk explode.
     budget: u64,
     budget_limit: u64,
     recurse: bool,
+    /// The walk starts at the db's root bucket, where only buckets may live.
+    from_db_root: bool,
     pool: Vec<Vec<u8>>,
     stats: Stats,
 }
@@ -99,27 +108,36 @@ impl<'d> Walker<'d> {
             db,
             reached: vec![0; words],
             freelist: None,
+            stale: Stale::default(),
             path: Vec::new(),
             problems: Vec::new(),
+            warnings: Vec::new(),
             max_problems: max_problems.max(1),
             budget: limit,
             budget_limit: limit,
             recurse,
+            from_db_root: false,
             pool: Vec::new(),
             stats: Stats::default(),
         };
         w.mark(0);
         w.mark(1);
-        match Freelist::load(db) {
-            Ok(Some(mut fl)) => {
-                for p in fl.own_pages() {
-                    w.mark(p);
+        // Like a read-only bbolt open, only a full check looks at the freelist, and what it
+        // finds there never makes the data unsound.
+        if recurse {
+            w.warnings.extend(db.meta_warnings().iter().cloned());
+            match Freelist::load(db) {
+                Ok(Some(fl)) => {
+                    w.stale.out_of_range = fl.out_of_range;
+                    w.stale.double_freed = fl.double_freed;
+                    w.freelist = Some(fl);
                 }
-                w.problems.append(&mut fl.problems);
-                w.freelist = Some(fl);
+                Ok(None) => {}
+                Err(what) => w.warnings.push(Warning::FreelistUnreadable {
+                    page: db.meta().freelist,
+                    what,
+                }),
             }
-            Ok(None) => {}
-            Err(e) => w.problems.push(e),
         }
         w
     }
@@ -167,35 +185,63 @@ impl<'d> Walker<'d> {
     }
 
     pub(crate) fn run(mut self, root: &BucketRef, visit: &mut Visit<'_>) -> Report {
+        self.from_db_root = *root == self.db.root();
         let stopped = if self.problems.len() >= self.max_problems {
             true
         } else {
             self.bucket(root, 0, visit).is_err()
         };
-        if !stopped && self.recurse {
-            self.finish();
+        if self.recurse {
+            if !stopped {
+                self.finish();
+            }
+            if let Some(w) = past_high_water(self.db) {
+                self.warnings.push(w);
+            }
         }
         Report {
             problems: self.problems,
+            warnings: self.warnings,
             stopped,
             stats: self.stats,
         }
     }
 
-    /// Pages below the high-water mark that nothing references: free (no freelist
-    /// persisted, bbolt rebuilds it this way) or an error (`unreachable unfreed`).
+    /// Pages below the high-water mark that nothing references are free: with no freelist
+    /// persisted bbolt rebuilds it this way; a persisted one must list them (`unreachable
+    /// unfreed`), or it is stale.
     fn finish(&mut self) {
         let hwm = self.db.hwm();
-        let persisted = self.freelist.is_some();
+        let own: Vec<u64> = self
+            .freelist
+            .as_ref()
+            .map(|f| f.own_pages().collect())
+            .unwrap_or_default();
+        for &p in &own {
+            if self.is_reached(p) {
+                self.stale.own_reached += 1;
+                self.stale.first.get_or_insert(p);
+            } else {
+                self.mark(p);
+            }
+        }
         for p in 2..hwm {
             if self.is_reached(p) {
                 continue;
             }
-            let freed = self.freelist.as_ref().is_some_and(|f| f.contains(p));
             self.stats.free_pages += 1;
-            if persisted && !freed && self.problem(Error::UnreachableUnfreed { page: p }).is_err() {
-                return;
+            if self.freelist.as_ref().is_some_and(|f| !f.contains(p)) {
+                self.stale.unreachable_unfreed += 1;
+                self.stale.first.get_or_insert(p);
             }
+        }
+        if let Some(fl) = &self.freelist
+            && let Some(what) = self.stale.describe()
+        {
+            self.warnings.push(Warning::FreelistStale {
+                page: fl.page,
+                what,
+            });
         }
     }
 
@@ -299,7 +345,8 @@ impl<'d> Walker<'d> {
             }
         }
         if self.freelist.as_ref().is_some_and(|f| f.contains(pgid)) {
-            self.problem(Error::ReachableFreed { page: pgid })?;
+            self.stale.reachable_freed += 1;
+            self.stale.first.get_or_insert(pgid);
         }
         self.stats.overflow_pages += u64::from(h.overflow);
         let view = PageView { bytes: buf, base };
@@ -422,6 +469,11 @@ impl<'d> Walker<'d> {
             prev = Some(e.key);
             self.stats.entries += 1;
             let is_bucket = e.flags & BUCKET_LEAF != 0;
+            if !is_bucket && self.from_db_root && self.path.is_empty() {
+                let at = self.at(pgid, inline, view.base);
+                let what = crate::stream::ROOT_PLAIN.to_string();
+                return self.problem(Error::Element { at, index: i, what });
+            }
             let entry = Entry {
                 path: &self.path,
                 key: e.key,
@@ -453,6 +505,82 @@ impl<'d> Walker<'d> {
         }
         Ok(())
     }
+}
+
+/// How a persisted freelist disagrees with the tree, counted rather than listed: a stale
+/// freelist disagrees on many pages at once, and one finding says it all.
+#[derive(Default)]
+struct Stale {
+    reachable_freed: u64,
+    unreachable_unfreed: u64,
+    own_reached: u64,
+    double_freed: u64,
+    out_of_range: u64,
+    first: Option<u64>,
+}
+
+impl Stale {
+    fn describe(&self) -> Option<String> {
+        let parts: Vec<String> = [
+            (self.reachable_freed, "reachable page(s) listed as free"),
+            (self.unreachable_unfreed, "unreachable page(s) not listed"),
+            (self.own_reached, "of its own page(s) also in the tree"),
+            (self.double_freed, "page id(s) listed twice"),
+            (self.out_of_range, "page id(s) outside [2, high-water mark)"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}"))
+        .collect();
+        if parts.is_empty() {
+            return None;
+        }
+        let first = self
+            .first
+            .map_or(String::new(), |p| format!(" (first: page {p})"));
+        Some(format!("{}{first}", parts.join(", ")))
+    }
+}
+
+/// Bytes past the mark are only looked at this far: bbolt grows a file by at most 1 GiB
+/// at a time, and a later transaction's pages sit right after the mark.
+const PAST_HWM_SCAN: u64 = 256 << 20;
+
+/// Pages past the high-water mark whose header names them (id == page number, branch,
+/// leaf or freelist): written by a transaction newer than the meta in use. Zeros (bbolt
+/// grows the file ahead of use) and anything else are ignored.
+fn past_high_water(db: &Db) -> Option<Warning> {
+    let ps = u64::from(db.page_size());
+    let hwm = db.hwm();
+    let start = hwm.checked_mul(ps)?;
+    let end = db.region_len().min(start.saturating_add(PAST_HWM_SCAN));
+    let pages_per_read = 64u64;
+    let mut buf = Vec::new();
+    let (mut count, mut first) = (0u64, None);
+    let mut at = start;
+    while at.saturating_add(ps) <= end {
+        let n = ((end - at) / ps).min(pages_per_read);
+        buf.resize((n * ps) as usize, 0);
+        if db.read_raw(&mut buf, at).is_err() {
+            break;
+        }
+        for i in 0..n {
+            let pgid = at / ps + i;
+            let named = page::header(&buf[(i * ps) as usize..])
+                .is_some_and(|h| h.id == pgid && matches!(h.flags, BRANCH | LEAF | FREELIST));
+            if named {
+                count += 1;
+                first.get_or_insert(pgid);
+            }
+        }
+        at += n * ps;
+    }
+    first.map(|first| Warning::PastHighWater {
+        hwm,
+        pages: count,
+        first,
+        txid: db.meta().txid,
+    })
 }
 
 /// bbolt's order rules: strictly increasing within a page, and every key of a child
@@ -495,6 +623,20 @@ impl Db {
         visit: &mut dyn FnMut(&Entry<'_>) -> ControlFlow<()>,
     ) -> Report {
         Walker::new(self, max_problems, true).run(&self.root(), visit)
+    }
+
+    /// The findings that need no walk: the meta twins, a freelist page that is not one, and
+    /// pages past the high-water mark. A stale but readable freelist needs [`Db::check`].
+    pub fn quick_warnings(&self) -> Vec<Warning> {
+        let mut out = self.meta_warnings().to_vec();
+        if let Err(what) = Freelist::load(self) {
+            out.push(Warning::FreelistUnreadable {
+                page: self.meta().freelist,
+                what,
+            });
+        }
+        out.extend(past_high_water(self));
+        out
     }
 
     /// The structural check alone (bbolt `Tx.Check`), collecting up to 100 problems.

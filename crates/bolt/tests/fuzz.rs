@@ -81,6 +81,36 @@ proptest! {
         exercise(b);
     }
 
+    /// Freelist, spare meta and past-the-mark bytes are outside the tree: whatever they hold,
+    /// the walk still reads every entry and calls nothing unsound.
+    #[test]
+    fn outside_the_tree_anything_is_only_a_warning(
+        freelist in prop_oneof![Just(u64::MAX), 0u64..10, any::<u64>()],
+        page2 in proptest::collection::vec(any::<u8>(), 0..4096),
+        as_freelist in any::<bool>(),
+        spare_txid in 0u64..18,
+        past in proptest::collection::vec(any::<u8>(), 0..3 * 4096),
+    ) {
+        let mut b = region();
+        b[2 * 4096..2 * 4096 + page2.len()].copy_from_slice(&page2);
+        if as_freelist {
+            b[2 * 4096..2 * 4096 + 8].copy_from_slice(&2u64.to_le_bytes());
+            b[2 * 4096 + 8..2 * 4096 + 10].copy_from_slice(&0x10u16.to_le_bytes());
+        }
+        b[48..56].copy_from_slice(&freelist.to_le_bytes());
+        b[4096 + 64..4096 + 72].copy_from_slice(&spare_txid.to_le_bytes());
+        reseal(&mut b);
+        b.extend_from_slice(&past);
+        let db = Db::from_source(Box::new(b)).expect("the metas are whole");
+        let mut seen = 0u64;
+        let report = db.walk(1000, &mut |_| {
+            seen += 1;
+            ControlFlow::Continue(())
+        });
+        prop_assert!(report.problems.is_empty(), "{:?}", report.problems);
+        prop_assert_eq!(seen, 52);
+    }
+
     #[test]
     fn truncated_or_extended_fixture_never_panics(len in 0usize..30_000) {
         let mut b = region();

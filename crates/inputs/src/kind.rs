@@ -39,6 +39,10 @@ impl Kind {
     pub const KUBE_BACKUP: Kind = Kind::new("object backup", 64 * MIB);
     /// etcd's `.snap` files (raft snapshots of the v2 store).
     pub const RAFT_SNAP: Kind = Kind::new("raft snap file", GIB);
+    /// etcd WAL segments, streamed: only the file type is checked, the reader bounds itself.
+    pub const WAL_SEGMENT: Kind = Kind::new("WAL segment", u64::MAX);
+    /// A member's bbolt db (`member/snap/db`), read page by page: only the type is checked.
+    pub const MEMBER_DB: Kind = Kind::new("member db", u64::MAX);
     /// Journals and state files lifeboat writes for itself.
     pub const STATE: Kind = Kind::new("state file", 16 * MIB);
 }

@@ -176,6 +176,22 @@ pub struct KubeView {
     pub other_keys: u64,
 }
 
+/// A bbolt warning for reports: its stable kind and the full sentence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    pub kind: String,
+    pub detail: String,
+}
+
+impl From<&bolt::Warning> for Finding {
+    fn from(w: &bolt::Warning) -> Finding {
+        Finding {
+            kind: w.kind().to_string(),
+            detail: w.to_string(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct Analysis {
     pub status: Status,
@@ -186,8 +202,11 @@ pub struct Analysis {
     pub tombstones: u64,
     pub buckets: Vec<BucketCount>,
     pub kube: KubeView,
-    /// Structural problems (bbolt check), naming page, bucket and offset.
+    /// Structural problems (bbolt check), naming page, bucket and offset: unsound data.
     pub structure_problems: Vec<String>,
+    /// Findings that leave the data readable (freelist, meta twins, pages past the mark);
+    /// each says what starting etcd on the file would do.
+    pub structure_warnings: Vec<Finding>,
     /// `key` bucket entries that are not well-formed etcd data.
     pub schema_problems: Vec<String>,
     pub schema_problem_count: u64,
@@ -347,6 +366,7 @@ fn run(db: &Db, full: bool) -> Analysis {
         ControlFlow::Continue(())
     });
     let structure_problems = report.problems.iter().map(ToString::to_string).collect();
+    let structure_warnings = report.warnings.iter().map(Finding::from).collect();
     let kube = kube_view(db, &w);
     let live_keys = w.latest.values().filter(|l| !l.tombstone).count() as u64;
     Analysis {
@@ -362,6 +382,7 @@ fn run(db: &Db, full: bool) -> Analysis {
         buckets: w.buckets,
         kube,
         structure_problems,
+        structure_warnings,
         schema_problems: w.problems,
         schema_problem_count: w.problem_count,
     }

@@ -69,10 +69,12 @@ pub fn list(dir: &Path) -> Result<Vec<SnapFile>> {
             continue;
         };
         let path = e.path();
-        let bytes = std::fs::read(&path).map_err(|source| Error::Io {
-            path: path.clone(),
-            error: source,
-        })?;
+        // One unreadable, oversized or odd (FIFO, device) file is that file's problem, not
+        // the whole dir's: etcd skips a snap it cannot load too.
+        let (bytes, unreadable) = match inputs::read(&path, inputs::Kind::RAFT_SNAP) {
+            Ok(b) => (b, None),
+            Err(err) => (Vec::new(), Some(err.problem.to_string())),
+        };
         let mut s = SnapFile {
             name,
             term,
@@ -84,6 +86,11 @@ pub fn list(dir: &Path) -> Result<Vec<SnapFile>> {
             meta_term: None,
             conf_state: None,
         };
+        if let Some(p) = unreadable {
+            s.problem = Some(p);
+            out.push(s);
+            continue;
+        }
         match decode(&bytes) {
             Ok((mi, mt, cs)) => {
                 s.valid = true;

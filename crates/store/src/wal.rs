@@ -3,7 +3,6 @@
 //! HardState, last entry, snapshot records, membership changes), so memory stays small
 //! however long the log is.
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
@@ -85,6 +84,20 @@ pub struct Segment {
     pub size: u64,
     pub records: u64,
     pub end: SegmentEnd,
+    /// A metadata record was read in this segment (etcd writes one at the head of each).
+    pub has_metadata: bool,
+    /// Non-zero bytes after where reading stopped (zeros or a torn record): records etcd
+    /// never reads, and zeroes or truncates away when it starts.
+    pub trailing: Option<Trailing>,
+}
+
+/// Non-zero bytes past the end of what a segment's reader accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Trailing {
+    /// First non-zero byte.
+    pub offset: u64,
+    /// Bytes from there to the last non-zero byte.
+    pub bytes: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -114,18 +127,37 @@ pub struct Wal {
     /// Entries replaced by a later leader (same index written again).
     pub overwritten: u64,
     pub snapshots: Vec<SnapPoint>,
+    /// For each of `snapshots`, the position in `segments` of the segment holding it.
+    #[serde(skip)]
+    pub snapshot_segments: Vec<usize>,
     pub conf_changes: Vec<ConfChangeEntry>,
     /// The CRC chain held over every record read.
     pub crc_ok: bool,
     pub torn_tail: bool,
     pub problems: Vec<String>,
+    /// Metadata records read, over all segments.
+    #[serde(skip)]
+    metadata_records: u64,
 }
 
 enum Stop {
     End(SegmentEnd),
 }
 
+/// What reading one segment found.
+struct SegmentRead {
+    end: SegmentEnd,
+    records: u64,
+    has_metadata: bool,
+    trailing: Option<Trailing>,
+}
+
 impl Wal {
+    /// No segments read (yet): the CRC chain trivially holds.
+    pub fn empty() -> Wal {
+        Wal::new()
+    }
+
     fn new() -> Wal {
         Wal {
             crc_ok: true,
@@ -155,17 +187,12 @@ impl Wal {
         let mut running = 0u32;
         let mut ended = false;
         for (i, (seq, index, name, path)) in names.into_iter().enumerate() {
-            let file = File::open(&path).map_err(|source| Error::Io {
-                path: path.clone(),
-                error: source,
-            })?;
-            let size = file
-                .metadata()
-                .map_err(|source| Error::Io {
+            let (file, meta) =
+                inputs::open_regular(&path, inputs::Kind::WAL_SEGMENT).map_err(|e| Error::Wal {
                     path: path.clone(),
-                    error: source,
-                })?
-                .len();
+                    what: e.problem.to_string(),
+                })?;
+            let size = meta.len();
             let mut seg = Segment {
                 name,
                 seq,
@@ -173,6 +200,8 @@ impl Wal {
                 size,
                 records: 0,
                 end: SegmentEnd::NotRead,
+                has_metadata: false,
+                trailing: None,
             };
             if i > 0
                 && wal
@@ -184,12 +213,16 @@ impl Wal {
                     .push(format!("segment {} breaks the sequence", seg.name));
             }
             if !ended {
-                seg.end = wal.read_segment(
+                let read = wal.read_segment(
                     BufReader::with_capacity(1 << 16, file),
                     size,
                     &mut running,
-                    &mut seg.records,
+                    i,
                 );
+                seg.records = read.records;
+                seg.has_metadata = read.has_metadata;
+                seg.trailing = read.trailing;
+                seg.end = read.end;
                 ended = !matches!(seg.end, SegmentEnd::Eof | SegmentEnd::Zeros { .. });
             }
             wal.segments.push(seg);
@@ -201,15 +234,16 @@ impl Wal {
     pub fn from_bytes(bytes: &[u8]) -> Wal {
         let mut wal = Wal::new();
         let mut running = 0;
-        let mut records = 0;
-        let end = wal.read_segment(bytes, bytes.len() as u64, &mut running, &mut records);
+        let read = wal.read_segment(bytes, bytes.len() as u64, &mut running, 0);
         wal.segments.push(Segment {
             name: "<memory>".into(),
             seq: 0,
             index: 0,
             size: bytes.len() as u64,
-            records,
-            end,
+            records: read.records,
+            end: read.end,
+            has_metadata: read.has_metadata,
+            trailing: read.trailing,
         });
         wal
     }
@@ -219,13 +253,20 @@ impl Wal {
         mut r: R,
         size: u64,
         running: &mut u32,
-        records: &mut u64,
-    ) -> SegmentEnd {
+        seg: usize,
+    ) -> SegmentRead {
         let mut off = 0u64;
         let mut data = Vec::new();
+        let mut records = 0;
+        let had_metadata = self.metadata_records;
         loop {
+            let before = self.snapshots.len();
             match self.next_frame(&mut r, size, &mut off, &mut data, running) {
-                Ok(()) => *records += 1,
+                Ok(()) => {
+                    records += 1;
+                    self.snapshot_segments
+                        .extend(std::iter::repeat_n(seg, self.snapshots.len() - before));
+                }
                 Err(Stop::End(end)) => {
                     if let SegmentEnd::TornTail { .. } = end {
                         self.torn_tail = true;
@@ -234,7 +275,18 @@ impl Wal {
                         self.problems
                             .push(format!("corrupt record at offset {offset}: {what}"));
                     }
-                    return end;
+                    let trailing = match end {
+                        SegmentEnd::Zeros { .. } | SegmentEnd::TornTail { .. } => {
+                            trailing(&mut r, off)
+                        }
+                        _ => None,
+                    };
+                    return SegmentRead {
+                        end,
+                        records,
+                        has_metadata: self.metadata_records > had_metadata,
+                        trailing,
+                    };
                 }
             }
         }
@@ -262,6 +314,9 @@ impl Wal {
             })
         };
         if size - start < 8 {
+            // The torn bytes are the frame itself, not data after it.
+            let _ = std::io::copy(r, &mut std::io::sink());
+            *off = size;
             // etcd reads the length with binary.Read: fewer than 8 bytes is plain EOF.
             return Err(Stop::End(if size == start {
                 SegmentEnd::Eof
@@ -284,6 +339,8 @@ impl Wal {
         let pad = if (l as i64) < 0 { (l >> 56) & 0x7 } else { 0 };
         let total = rec_len.saturating_add(pad);
         if total > size - *off {
+            let _ = std::io::copy(r, &mut std::io::sink());
+            *off = size;
             return Err(torn(format!(
                 "frame of {total} bytes runs past the end of the file"
             )));
@@ -330,6 +387,7 @@ impl Wal {
         match rec.kind {
             METADATA => {
                 let m = raftpb::metadata(rec.data).map_err(|e| format!("metadata: {e}"))?;
+                self.metadata_records += 1;
                 match self.metadata {
                     None => self.metadata = Some(m),
                     Some(prev) if prev != m => self
@@ -406,6 +464,31 @@ impl Wal {
             });
         }
     }
+}
+
+/// The non-zero bytes left in `r` (positioned at file offset `at`), read to the end in
+/// chunks so a 64 MB preallocated segment costs no more than one buffer.
+fn trailing<R: Read>(r: &mut R, at: u64) -> Option<Trailing> {
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pos = at;
+    let (mut first, mut last) = (None, 0u64);
+    loop {
+        let n = match r.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if let Some(i) = buf[..n].iter().position(|&b| b != 0) {
+            first.get_or_insert(pos + i as u64);
+        }
+        if let Some(i) = buf[..n].iter().rposition(|&b| b != 0) {
+            last = pos + i as u64;
+        }
+        pos += n as u64;
+    }
+    first.map(|offset| Trailing {
+        offset,
+        bytes: last + 1 - offset,
+    })
 }
 
 /// `%016x-%016x<ext>` → (first, second).

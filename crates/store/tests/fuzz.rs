@@ -105,6 +105,9 @@ proptest! {
     fn wal_arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..4096)) {
         let w = Wal::from_bytes(&bytes);
         prop_assert!(w.segments[0].records <= bytes.len() as u64 / 8);
+        if let Some(t) = w.segments[0].trailing {
+            prop_assert!(t.bytes > 0 && t.offset + t.bytes <= bytes.len() as u64);
+        }
     }
 
     #[test]
@@ -114,7 +117,10 @@ proptest! {
             b[o] = v;
         }
         b.truncate(cut.max(1));
-        let _ = Wal::from_bytes(&b);
+        let w = Wal::from_bytes(&b);
+        if let Some(t) = w.segments[0].trailing {
+            prop_assert!(t.offset + t.bytes <= b.len() as u64);
+        }
     }
 
     #[test]

@@ -5,7 +5,6 @@ use std::ops::Range;
 
 use super::{KeyRef, LeafDigest, PageStream, Rec, Status, StreamError, Target};
 use crate::db::{Db, MAX_DEPTH};
-use crate::freelist::Freelist;
 use crate::page::{BRANCH, LEAF};
 
 /// A run of entries of one reachable leaf page, in walk order. A page holding nested
@@ -25,6 +24,10 @@ struct Bounds {
     hi: Option<KeyRef>,
 }
 
+/// bbolt's root bucket holds only buckets (`Tx` has no `Put`): a plain value there means
+/// the page holds other data, typically a page reused after the meta was copied.
+pub(crate) const ROOT_PLAIN: &str = "plain value in the root bucket, which bbolt keeps for buckets only: the page holds other data (reused after the meta was written?)";
+
 fn unsound(page: u64, what: impl Into<String>) -> StreamError {
     StreamError::Unsound {
         page,
@@ -36,13 +39,12 @@ struct Graph<'s, D: LeafDigest> {
     s: &'s PageStream<D>,
     hwm: u64,
     reached: Vec<u64>,
-    freelist: Option<Freelist>,
     budget: u64,
 }
 
 impl<D: LeafDigest> PageStream<D> {
     /// Follow the tree of `db` (the same bytes, opened from the written file: only its
-    /// meta pages and freelist are read) and hand every reachable leaf's segments to
+    /// meta pages are read) and hand every reachable leaf's segments to
     /// `visit` in key order. `Ok` only when the walk would find no structural problem.
     pub fn finish(
         &self,
@@ -69,32 +71,13 @@ impl<D: LeafDigest> PageStream<D> {
             s: self,
             hwm,
             reached: vec![0; hwm.div_ceil(64) as usize],
-            freelist: None,
             budget: db.region_len() / 16 + 1024,
         };
         g.mark(0);
         g.mark(1);
-        match Freelist::load(db) {
-            Ok(Some(fl)) => {
-                if let Some(e) = fl.problems.first() {
-                    return Err(unsound(db.meta().freelist, e.to_string()));
-                }
-                for p in fl.own_pages() {
-                    g.mark(p);
-                }
-                g.freelist = Some(fl);
-            }
-            Ok(None) => {}
-            Err(e) => return Err(unsound(db.meta().freelist, e.to_string())),
-        }
+        // The freelist is not read: the data does not depend on it, and the full walk
+        // reports a stale one as a warning, never as unsound.
         g.page(db.meta().root, &Bounds { lo: None, hi: None }, 0, 0, visit)?;
-        if let Some(fl) = &g.freelist {
-            for p in 2..hwm {
-                if !g.is_reached(p) && !fl.contains(p) {
-                    return Err(unsound(p, "unreachable and not in the freelist"));
-                }
-            }
-        }
         Ok(())
     }
 
@@ -115,12 +98,6 @@ impl<D: LeafDigest> Graph<'_, D> {
             }
             None => false,
         }
-    }
-
-    fn is_reached(&self, p: u64) -> bool {
-        self.reached
-            .get((p / 64) as usize)
-            .is_some_and(|w| w & (1u64 << (p % 64)) != 0)
     }
 
     /// The walk's element budget: overlapping elements in a crafted file stay bounded.
@@ -186,9 +163,6 @@ impl<D: LeafDigest> Graph<'_, D> {
                 return Err(unsound(p, "referenced more than once"));
             }
         }
-        if self.freelist.as_ref().is_some_and(|f| f.contains(pgid)) {
-            return Err(unsound(pgid, "reachable but in the freelist"));
-        }
         if !self.in_bounds(&rec, bounds) {
             return Err(unsound(pgid, "a key is outside its parent's separators"));
         }
@@ -246,6 +220,9 @@ impl<D: LeafDigest> Graph<'_, D> {
             .bucket_kids
             .get(rec.kids.0 as usize..rec.kids.1 as usize)
             .unwrap_or_default();
+        if nesting == 0 && kids.len() != count {
+            return Err(unsound(pgid, ROOT_PLAIN));
+        }
         let mut from = 0;
         for kid in kids {
             let to = kid.index as usize + 1;

@@ -6,7 +6,8 @@
 //! is kept per page (type, overflow, first and last key, children, the digest's summary).
 //! At the end, [`PageStream::finish`] follows the tree from the meta root over those
 //! records and applies the rest of `Tx.Check` (every reachable page referenced once, child
-//! keys within their parent's separators, freelist consistency), then hands the leaf
+//! keys within their parent's separators; the freelist, never needed for reading, is left
+//! to the full walk's warnings), then hands the leaf
 //! summaries to the caller in key order, as a walk would visit them.
 //!
 //! Every page is scanned, reachable or not: which pages the tree reaches is known only at
@@ -23,6 +24,7 @@ use crate::bucket::{BUCKET_HEADER, BucketRef};
 use crate::meta::{META_END, Meta};
 use crate::page::{self, BRANCH, BUCKET_LEAF, HEADER, LEAF, PageView};
 
+pub(crate) use graph::ROOT_PLAIN;
 pub use graph::Segment;
 
 /// Bytes kept waiting for pages with overflow to complete. Real values are at most a few

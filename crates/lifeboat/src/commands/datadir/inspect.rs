@@ -23,11 +23,18 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&r),
         Format::Table => output::print(&render(&r)),
     }
-    Ok(if r.problems.is_empty() {
+    Ok(exit_for(&r))
+}
+
+/// Critical when etcd would refuse to start on the dir, a warning for any other problem.
+pub fn exit_for(r: &DataDirReport) -> Exit {
+    if !r.start_blockers.is_empty() {
+        Exit::Critical
+    } else if r.problems.is_empty() {
         Exit::Ok
     } else {
         Exit::Warning
-    })
+    }
 }
 
 fn opt<T: ToString>(v: Option<T>) -> String {
@@ -54,20 +61,17 @@ pub fn render(r: &DataDirReport) -> String {
         .map(|s| format!("{}{}", s.name, if s.valid { "" } else { " (INVALID)" }))
         .collect::<Vec<_>>()
         .join(", ");
-    let wal_end = r
-        .wal
-        .segments
-        .last()
-        .map_or("-".to_string(), |s| match &s.end {
-            SegmentEnd::Eof | SegmentEnd::Zeros { .. } => "clean".to_string(),
-            SegmentEnd::TornTail { offset, what } => {
-                format!("torn tail at {} offset {offset}: {what}", s.name)
-            }
-            SegmentEnd::Corrupt { offset, what } => {
-                format!("CORRUPT at {} offset {offset}: {what}", s.name)
-            }
-            SegmentEnd::NotRead => "not read".to_string(),
-        });
+    let wal_end = r.wal.segments.last().map_or("-".to_string(), |s| {
+        let end = segment_end(s);
+        match s.trailing {
+            Some(t) => format!(
+                "{end}, then {} of data etcd never reads (from offset {})",
+                human_bytes(t.bytes),
+                t.offset
+            ),
+            None => end,
+        }
+    });
     let mut rows: Vec<(&str, String)> = vec![
         ("dir", r.dir.clone()),
         ("member id", opt(r.member_id.clone())),
@@ -146,11 +150,49 @@ pub fn render(r: &DataDirReport) -> String {
         }
         out.push_str(&format!("\n{c}\n"));
     }
-    if !r.problems.is_empty() {
-        out.push_str("\nProblems:\n");
-        for p in &r.problems {
+    if !r.start_blockers.is_empty() {
+        out.push_str("\netcd would refuse to start on this dir:\n");
+        for p in &r.start_blockers {
             out.push_str(&format!("  - {p}\n"));
         }
     }
+    let others: Vec<&String> = r
+        .problems
+        .iter()
+        .filter(|p| !r.start_blockers.contains(p))
+        .collect();
+    if !others.is_empty() {
+        out.push_str("\nProblems:\n");
+        for p in others {
+            out.push_str(&format!("  - {p}\n"));
+        }
+    }
+    // An unreadable freelist is already listed as what keeps etcd from starting.
+    let db_warnings =
+        r.db.iter()
+            .flat_map(|d| &d.warnings)
+            .filter(|w| w.kind != "freelist_unreadable");
+    let mut first = true;
+    for w in db_warnings {
+        if first {
+            out.push_str("\nWarnings (the data stays readable):\n");
+            first = false;
+        }
+        out.push_str(&format!("  - db: {}\n", w.detail));
+    }
     out
+}
+
+/// How reading the last segment ended, for the table.
+fn segment_end(s: &store::wal::Segment) -> String {
+    match &s.end {
+        SegmentEnd::Eof | SegmentEnd::Zeros { .. } => "clean".to_string(),
+        SegmentEnd::TornTail { offset, what } => {
+            format!("torn tail at {} offset {offset}: {what}", s.name)
+        }
+        SegmentEnd::Corrupt { offset, what } => {
+            format!("CORRUPT at {} offset {offset}: {what}", s.name)
+        }
+        SegmentEnd::NotRead => "not read".to_string(),
+    }
 }
