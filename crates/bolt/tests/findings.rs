@@ -3,6 +3,8 @@
 //! real etcd 3.4.23 snapshot (pages: 0-1 meta, 2 and 4 stale freed leaves, 3 the `key`
 //! bucket leaf, 5 the root leaf).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::ops::ControlFlow;
 
 use bolt::{Db, NO_FREELIST, Warning};

@@ -1,5 +1,7 @@
 //! The real etcd 3.4.23 snapshot fixture, read through the public API.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::fs::File;
 use std::ops::ControlFlow;
 use std::path::PathBuf;

@@ -1,5 +1,7 @@
 //! Arbitrary and mutated bytes: the reader returns errors, never panics or loops.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::ops::ControlFlow;
 
 use bolt::Db;

@@ -3,6 +3,8 @@
 //! it agrees entry for entry; on damaged or arbitrary bytes it returns an error, never
 //! panics, and never accepts what the walk refuses.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::ops::ControlFlow;

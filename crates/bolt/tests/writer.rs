@@ -1,6 +1,8 @@
 //! The compact writer against the reader: whatever sorted buckets go in come back out of a
 //! walk, point lookups and `last`, and the structural check (bbolt's `Tx.Check` rules) passes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::io::Cursor;
 use std::ops::ControlFlow;

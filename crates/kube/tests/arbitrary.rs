@@ -1,5 +1,7 @@
 //! Arbitrary bytes never panic the decoder: they decode, or come back as a note.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use kube::{ViewOptions, decode_object, schema};
 use proptest::prelude::*;
 

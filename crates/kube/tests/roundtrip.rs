@@ -2,6 +2,8 @@
 //! Go-style JSON for custom resources), and the fixture snapshot's objects: decoded exactly,
 //! they encode back to the same bytes; the display view shows what kubectl would.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 

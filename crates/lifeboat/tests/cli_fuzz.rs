@@ -5,6 +5,8 @@
 //! CI run is repeatable; `LIFEBOAT_FUZZ_SEED=N` explores elsewhere (the closing notes report the
 //! larger runs).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -266,7 +268,7 @@ fn random_command_lines_end_cleanly() {
         let random = pool.case_file(case, &bytes);
         let pick = |i: usize| -> String {
             // One pick in four is the case's random bytes, the rest files of the pool.
-            if i % 4 == 0 {
+            if i.is_multiple_of(4) {
                 random.display().to_string()
             } else {
                 pool.files[i % pool.files.len()].display().to_string()

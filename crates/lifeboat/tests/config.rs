@@ -2,6 +2,8 @@
 //! `--discover-root`), the environment variables, and every kind of bad input: one clear line,
 //! exit 3, never a panic.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::io::{Read, Write};

@@ -1,5 +1,7 @@
 //! `lifeboat drill` end to end: a real throwaway cluster, a real disaster, a verdict.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use common::lifeboat;

@@ -2,6 +2,8 @@
 //! predicted from etcd, enforced (nftables in network namespaces, or SIGSTOP on loopback),
 //! detected, recovered, the policy removed with a backup, nothing acknowledged lost.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use common::lifeboat;

@@ -2,6 +2,8 @@
 //! them, listed, shown, deleted with a backup under a concurrent writer, put back; and offline:
 //! a snapshot edited, restored and started with only that object gone.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::Path;

@@ -8,6 +8,8 @@
 //! one mid-rewrite; those cases are crafted in `crates/bolt/tests/findings.rs`, and the
 //! freelist-is-a-leaf file is made here from the real etcd 3.4.23 fixture.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};

@@ -2,6 +2,8 @@
 //! field reports' outages, the stale member is removed by the command `status` prints, and a
 //! replacement under write load loses no acknowledged write.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! `lifeboat snapshot verify/inspect` and `datadir inspect/rank` on the real etcd 3.4.23
 //! fixtures, through the binary: exit codes, JSON shapes, and one-line errors.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 use std::process::Command as Std;
 

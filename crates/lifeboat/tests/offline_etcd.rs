@@ -3,6 +3,8 @@
 //! reports for the same file, `verify` calls it sound, and `datadir inspect` sees the live
 //! member's lock.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::process::Command as Std;

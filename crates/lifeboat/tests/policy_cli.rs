@@ -1,6 +1,8 @@
 //! `lifeboat policy ...` from the binary: the field report's lockout policy, its fix, the
 //! np-guard corpus, and malformed input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use common::lifeboat;

@@ -1,6 +1,8 @@
 //! `lifeboat recover plan` on a real broken cluster: evidence from a live member, a local data
 //! dir and a report made elsewhere; the lagging member is never the seed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::time::Duration;

@@ -2,6 +2,8 @@
 //! Each node is a directory with an env file and a `systemctl` stand-in (tests only) that starts
 //! etcd from that env file, the way the etcd unit of a Kubespray install does.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

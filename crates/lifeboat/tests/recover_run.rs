@@ -5,6 +5,8 @@
 //! Members that `recover run` starts outlive it by design; the test cluster's drop kills them
 //! through their pid files and removes the dir.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,8 @@
 //! plain save, and `verify`/`inspect`/`restore --identity` open it; a tampered file or the wrong
 //! key is refused and nothing is restored.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! `--all` starts healthy with every key, value, revision and version; interop with etcdctl
 //! both ways; a raw member db with `--skip-hash-check`; refused inputs write nothing.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -1,6 +1,8 @@
 //! `lifeboat snapshot save` against real etcd: verified, atomic, never overwriting, retained,
 //! and an interrupted save leaves no FILE behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

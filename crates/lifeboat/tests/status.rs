@@ -1,5 +1,7 @@
 //! `lifeboat status` against real etcd 3.4 clusters started by the test kit.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::time::Duration;

@@ -7,6 +7,8 @@
 //! and NetworkPolicies only, the input shape np-guard and IBM NCA read.
 //! Deterministic: the same arguments give the same files.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::fmt::Write as _;
 use std::path::Path;
 

@@ -1,6 +1,8 @@
 //! `policy check` on the reference cluster: the lockout CCNP gives critical denials, its
 //! corrected version does not; JSON shape and exit codes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::check::{CheckOptions, check, flows_file::parse_flows};
 use policy::inventory::reference::reference_cluster;
 use policy::model::PolicySet;

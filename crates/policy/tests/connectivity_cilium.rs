@@ -1,6 +1,8 @@
 //! `policy connectivity` under Cilium semantics: small hand-made cases whose expected listing
 //! follows from policy-semantics.md (rule numbers beside each line).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::source::load_bytes;
 
 /// Two workloads in `shop`, one in `other`; pods from Deployments (no nodes given).

@@ -1,5 +1,7 @@
 //! Every case of the np-guard corpus: our connectivity listing equals expected_connlist.txt.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::Path;
 
 const CORPUS: &str = concat!(

@@ -1,5 +1,7 @@
 //! `policy diff`: verdict changes between policy sets and between inventories.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::check::CheckOptions;
 use policy::diff::diff;
 use policy::inventory::reference::reference_cluster;

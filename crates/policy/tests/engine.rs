@@ -1,5 +1,7 @@
 //! Engine tests on the reference cluster; each case cites its rule in policy-semantics.md.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::engine::Engine;
 use policy::inventory::reference::reference_cluster;
 use policy::inventory::{EnforcementMode, Inventory};

@@ -1,6 +1,8 @@
 //! Inventory reading: the parallel path for big lists gives the same inventory as the general
 //! path; workloads expand from templates; errors name file and line.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::inventory::read::{inventory, inventory_from_path};
 use policy::source::{load_bytes, load_path};
 

@@ -2,6 +2,8 @@
 //! port and marks the flow L7-filtered; a flow to an outside address meets a toFQDNs rule only
 //! when the flow names its DNS name, and the name is learned through a DNS rule.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::check::{Flow, FlowResult, evaluate};
 use policy::engine::Engine;
 use policy::inventory::Inventory;

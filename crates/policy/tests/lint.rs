@@ -1,5 +1,7 @@
 //! `policy lint`: each footgun of policy-semantics.md (d) gives its finding; clean input gives none.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::inventory::reference::reference_cluster;
 use policy::inventory::{EnforcementMode, Inventory};
 use policy::lint::{exit_code, lint};

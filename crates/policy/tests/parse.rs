@@ -1,6 +1,8 @@
 //! Parser tests: valid shapes, C1 validation errors naming file/document/field, unknown-field
 //! findings, and arbitrary bytes never panicking.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::model::{Direction, Entity, KnpPeer, L7Kind, Peer, PortSpec, Protocol, Subject};
 use policy::parse::{self, Parsed};
 use policy::source::load_bytes;

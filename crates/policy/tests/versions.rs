@@ -2,6 +2,8 @@
 //! cluster's Cilium is reported with the version that added it; the same policy on a new
 //! enough Cilium, or with no version given, gets no such finding.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::inventory::reference::reference_cluster;
 use policy::parse;
 use policy::source::load_bytes;

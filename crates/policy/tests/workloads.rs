@@ -2,6 +2,8 @@
 //! taints), the others `replicas` pods spread over nodes, capped with a finding. Node placement
 //! matters to node-relative rules (C8 `host`, C13.3, C14), which the last tests check.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::engine::{Engine, EpKind};
 use policy::inventory::Inventory;
 use policy::inventory::read::inventory;

@@ -2,6 +2,8 @@
 //! input (it bails to serde-saphyr otherwise): checked on the corpus, the fixtures, tricky
 //! snippets and generated inputs.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::Path;
 
 use policy::yaml::{fast, json, parse_documents_saphyr};

@@ -1,6 +1,8 @@
 //! `cargo run --release -p store --example offline -- inspect|verify|analyze|check|sha FILE`: the library
 //! calls behind `lifeboat snapshot inspect/verify`, for profiling without the binary.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -1,5 +1,7 @@
 //! Data dirs from real etcd 3.4.23: every WAL/snap/db value the fixtures README lists.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use store::datadir::{RankInput, inspect};

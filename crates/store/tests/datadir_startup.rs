@@ -2,6 +2,8 @@
 //! Each case mutates the real `d1` data dir; the etcd outcome quoted in each test was
 //! observed by starting etcd 3.4.23 on the same mutation (see docs/etcd-formats.md).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

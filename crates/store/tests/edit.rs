@@ -1,6 +1,8 @@
 //! Offline delete on the real etcd 3.4.23 fixture snapshot: the new file is a sound snapshot
 //! with exactly that key gone and everything else identical.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::PathBuf;
 
 use store::edit::{EditError, delete_to_snapshot};

@@ -1,6 +1,8 @@
 //! age-encrypted snapshots read through the decrypting view: the same answers as the plain
 //! file, and a tampered, foreign-key or key-less read refused.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::io::Write;

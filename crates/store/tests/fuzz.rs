@@ -1,6 +1,8 @@
 //! Arbitrary and mutated bytes into the WAL, snap, KeyValue and snapshot parsers: an error
 //! or a partial result, never a panic, a hang, or an allocation bigger than the input.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::io::Read;

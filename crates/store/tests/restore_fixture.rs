@@ -3,6 +3,8 @@
 //! `tok-restore`): WAL and snap byte for byte, IDs, and a backend that differs only where
 //! 3.4 is known to be wrong (it leaves the old member in `members`).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::collections::BTreeMap;

@@ -2,6 +2,8 @@
 //! reaches the tree): it fails cleanly or writes a sound db, never panics, and a failure
 //! leaves nothing behind.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use proptest::prelude::*;

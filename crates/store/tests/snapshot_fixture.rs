@@ -1,5 +1,7 @@
 //! Every value the fixtures README lists for the snapshot and the dbs, reproduced exactly.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use store::analyze::{Status, analyze};

@@ -2,6 +2,8 @@
 //! a sound file, a refusal for a cut, flipped or damaged one, and never a number that
 //! inspect would not report (nor a panic) on mutated bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use proptest::prelude::*;

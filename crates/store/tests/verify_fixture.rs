@@ -1,6 +1,8 @@
 //! `verify` on the snapshot fixture: sound as shipped; truncated at every page boundary or
 //! with a byte flipped in any page, unsound.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::Path;

@@ -2,6 +2,8 @@
 //! the CRC chain must carry across files through the crc record, and a broken link must be
 //! named.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::io::Read;
