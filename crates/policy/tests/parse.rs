@@ -293,7 +293,7 @@ fn lists_json_and_folders() {
     std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
     std::fs::write(dir.path().join("sub/b.yaml"), LOCKOUT).expect("write");
     std::fs::write(dir.path().join("notes.txt"), "not: [yaml").expect("write");
-    let docs = policy::source::load_path(dir.path()).expect("load");
+    let docs = policy::source::load_path(dir.path(), inputs::Kind::POLICY).expect("load");
     let p = parse::policies(&docs);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.policies.network_policies.len(), 1);

@@ -135,7 +135,7 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
 
 /// Build an inventory from a file or folder, converting large lists in parallel.
 pub fn inventory_from_path(path: &std::path::Path) -> Result<Inventory, crate::error::LoadError> {
-    let objects = crate::source::load_objects(path, &object)?;
+    let objects = crate::source::load_objects(path, inputs::Kind::INVENTORY, &object)?;
     assemble(objects).map_err(crate::error::LoadError::Invalid)
 }
 

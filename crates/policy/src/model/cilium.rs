@@ -24,6 +24,14 @@ impl CiliumPolicy {
         }
     }
 
+    pub fn key(&self) -> super::ObjectKey {
+        super::ObjectKey {
+            kind: self.kind(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
     pub fn display_name(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("CiliumNetworkPolicy {ns}/{}", self.name),

@@ -29,6 +29,41 @@ pub fn is_policy_kind(kind: &str) -> bool {
     )
 }
 
+/// What a document that is not a policy is, for errors and findings: `Pod shop/web`,
+/// `a string ("hello")`, `a mapping without kind`.
+pub fn describe_other(doc: &Document) -> String {
+    use crate::yaml::Value;
+    let name = |key: &str| {
+        reader::field(&doc.node, "metadata")
+            .and_then(|m| reader::field(m, key))
+            .and_then(|n| n.scalar_text())
+    };
+    match &doc.node.value {
+        Value::Map(_) if doc.kind().is_empty() => "a mapping without kind".to_owned(),
+        Value::Map(_) => {
+            let id = match (name("namespace"), name("name")) {
+                (Some(ns), Some(n)) => format!(" {ns}/{n}"),
+                (None, Some(n)) => format!(" {n}"),
+                _ => String::new(),
+            };
+            format!("{}{id}", doc.kind())
+        }
+        Value::Null => "an empty document".to_owned(),
+        Value::Str(s) => {
+            let short: String = s.chars().take(40).collect();
+            format!("a string ({short:?})")
+        }
+        _ => format!("a {}", doc.node.type_name()),
+    }
+}
+
+/// Kinds a policy kind is easily mistyped as: such an object is almost surely a policy that
+/// the API server would refuse, not a resource meant to be ignored.
+pub fn looks_like_policy_kind(kind: &str) -> bool {
+    let k = kind.to_ascii_lowercase();
+    !is_policy_kind(kind) && k.contains("networkpolic")
+}
+
 /// Parse every policy object among `docs`; other kinds are left to the inventory.
 pub fn policies(docs: &[Document]) -> Parsed {
     let mut out = Parsed::default();

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 use policy::ipnet::IpNet;
 
@@ -28,20 +27,7 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
     let loaded = args.input.load(ctx)?;
     let user_flows = match &args.flows {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            policy::check::flows_file::parse_flows(&path.display().to_string(), &text).map_err(
-                |errs| {
-                    anyhow::anyhow!(
-                        errs.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    )
-                },
-            )?
-        }
+        Some(path) => policy::check::flows_file::load_flows(path)?,
         None => Vec::new(),
     };
     let opts = policy::check::CheckOptions {
