@@ -253,7 +253,7 @@ fn cilium_config_data(doc: &Document) -> Option<std::collections::BTreeMap<Strin
 /// same objects. A folder with neither policies nor pods is an error.
 pub fn load_folder(path: &Path) -> Result<Loaded, LoadError> {
     let docs = source::load_path(path, inputs::Kind::INVENTORY)?;
-    let mut parsed = parse::policies(&docs);
+    let mut parsed = parse::policies_with(&docs, parse::Names::Lenient);
     if !parsed.errors.is_empty() {
         return Err(LoadError::Invalid(parsed.errors));
     }

@@ -4,6 +4,7 @@
 use super::common::{check_range, cidr, end_port, excepts, port_spec, protocol, selector};
 use super::meta::Meta;
 use super::reader::{Cx, field};
+use super::valid;
 use super::versions::{self, Place};
 use crate::model::{
     CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
@@ -296,11 +297,15 @@ fn rule_item(
         ..RuleItem::default()
     };
     let mut kinds = 0usize;
-    let note_list = |item: &mut RuleItem, name: &str, len: usize| {
+    // Peer lists written with entries: Cilium refuses two kinds in one item (C5.1).
+    let mut written: Vec<String> = Vec::new();
+    let mut note_list = |item: &mut RuleItem, name: &str, len: usize| {
         item.l3_present = true;
         if len == 0 {
             // C5.4: an explicitly empty peer list selects nothing but still isolates.
             item.empty_lists.push(name.to_owned());
+        } else {
+            written.push(name.to_owned());
         }
     };
     let key = |s: &str| format!("{pre}{s}");
@@ -435,6 +440,13 @@ fn rule_item(
                 let fp = format!("{p}[{i}]");
                 let Some(f) = cx.map(f, &fp) else { continue };
                 cx.check_known(f, &fp, &["matchName", "matchPattern"]);
+                for (key, pattern) in [("matchName", false), ("matchPattern", true)] {
+                    if let Some(v) = field(f, key).and_then(|n| n.scalar_text())
+                        && let Err(e) = valid::fqdn(&v, pattern)
+                    {
+                        cx.error(f.line, &format!("{fp}.{key}"), e);
+                    }
+                }
                 if let Some(n) =
                     field(f, "matchName").and_then(|n| cx.string(n, &format!("{fp}.matchName")))
                 {
@@ -467,8 +479,20 @@ fn rule_item(
             }
         }
     }
+    // C5.1: Cilium's Validate() refuses two kinds of peer list in one item ("combining
+    // FromEndpoints and FromEntities is not supported yet").
+    if written.len() > 1 {
+        cx.error(
+            node.line,
+            &path,
+            format!(
+                "{} in one rule: Cilium refuses more than one kind of peer list per rule (C5.1); split it into one rule per kind",
+                written.join(" and ")
+            ),
+        );
+    }
     // C5.6 / C12: toFQDNs cannot be combined with other L3 in one item.
-    if has_fqdn && kinds > 0 {
+    if has_fqdn && kinds > 0 && written.len() <= 1 {
         cx.error(
             node.line,
             &path,
@@ -570,6 +594,10 @@ fn icmp_fields(cx: &mut Cx, node: &Node, path: &str) -> Vec<IcmpField> {
                 continue;
             }
             match field(f, "type").and_then(|n| cx.string(n, &format!("{fp}.type"))) {
+                Some(t) if valid::icmp_type(&t).is_err() => {
+                    let e = valid::icmp_type(&t).err().unwrap_or_default();
+                    cx.error(f.line, &format!("{fp}.type"), e);
+                }
                 Some(t) => out.push(IcmpField {
                     family,
                     icmp_type: t,
@@ -622,7 +650,7 @@ fn port_rule(
             versions::note(&mut cx.versioned, p, &ip, Place::Port);
             let protocol = match field(p, "protocol") {
                 Some(n) => {
-                    let text = n.scalar_text().unwrap_or_default().to_ascii_uppercase();
+                    let text = n.scalar_text().unwrap_or_default();
                     if matches!(
                         text.as_str(),
                         "VRRP" | "IGMP" | "GRE" | "IPIP" | "IPV6" | "ESP" | "AH"
@@ -642,9 +670,15 @@ fn port_rule(
                 }
                 None => Protocol::Any,
             };
-            let Some(port) = field(p, "port").map_or(Some(crate::model::PortSpec::All), |n| {
-                port_spec(cx, n, &format!("{ip}.port"))
-            }) else {
+            let Some(port_node) = field(p, "port") else {
+                cx.error(
+                    p.line,
+                    &format!("{ip}.port"),
+                    "port must be specified (\"0\" means every port) (C10)",
+                );
+                continue;
+            };
+            let Some(port) = port_spec(cx, port_node, &format!("{ip}.port")) else {
                 continue;
             };
             let end = match field(p, "endPort") {
@@ -773,8 +807,21 @@ fn validate_l7(
             cx.error(line, &rp, "L7 rules do not support port ranges (C11)");
             return;
         }
-        if kind != L7Kind::Dns && !matches!(p.protocol, Protocol::Tcp | Protocol::Any) {
-            cx.error(line, &rp, "L7 rules other than DNS need TCP (C10, C11)");
+        if p.port == crate::model::PortSpec::All {
+            cx.error(
+                line,
+                &rp,
+                "L7 rules can not be used when a port is 0 (C11); name the port",
+            );
+            return;
+        }
+        // Cilium's Validate() compares with TCP exactly: ANY is refused too.
+        if kind != L7Kind::Dns && p.protocol != Protocol::Tcp {
+            cx.error(
+                line,
+                &rp,
+                "L7 rules other than DNS need protocol: TCP (C10, C11)",
+            );
             return;
         }
     }

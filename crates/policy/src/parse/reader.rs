@@ -6,8 +6,17 @@ use crate::findings::{Finding, Severity};
 use crate::model::Origin;
 use crate::yaml::{Node, Value};
 
+/// Whose validation a document meets: Kubernetes' for NetworkPolicy, Cilium's CRD schema and
+/// agent for CNP/CCNP. They differ on ports, protocols and label keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Kubernetes,
+    Cilium,
+}
+
 pub(crate) struct Cx<'a> {
     pub origin: &'a Origin,
+    pub api: Api,
     pub errors: Vec<ParseError>,
     pub findings: Vec<Finding>,
     /// Uses of fields newer than some Cilium versions (judged once the version is known).
@@ -18,6 +27,7 @@ impl<'a> Cx<'a> {
     pub fn new(origin: &'a Origin) -> Cx<'a> {
         Cx {
             origin,
+            api: Api::Kubernetes,
             errors: Vec::new(),
             findings: Vec::new(),
             versioned: Vec::new(),
