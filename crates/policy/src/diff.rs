@@ -29,6 +29,10 @@ pub struct Change {
     pub explanation_before: String,
     pub explanation_after: String,
     pub fix: Option<String>,
+    /// A side's verdict depends on peers known only at runtime (C9); the explanations say
+    /// which rule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -131,7 +135,11 @@ pub fn diff(
         if vb.allowed == va.allowed {
             continue;
         }
+        let unresolved = [&vb, &va]
+            .iter()
+            .any(|v| v.egress.unresolved || v.ingress.unresolved);
         changes.push(Change {
+            unresolved,
             name: f.name.clone(),
             src: f.src.clone(),
             dst: f.dst.clone(),

@@ -34,6 +34,13 @@ pub struct DirVerdict {
     /// Denied here, but a toFQDNs rule on this port may allow the address at runtime: the
     /// flow names no DNS name to judge it by (C12).
     pub depends_on_dns: bool,
+    /// The verdict depends on peers known only at runtime (cloud provider groups, CIDR
+    /// groups): the reason says which rule and what would change it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
+    /// Policies that would select the subject here but that the Cilium agent refuses (C7.7).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +59,7 @@ impl FlowVerdict {
             (&self.egress, &self.ingress)
         };
         let mut s = format!("{} {}", side(first), first.reason);
-        if second.enforced || !second.allowed {
+        if second.enforced || !second.allowed || !second.refused_policies.is_empty() {
             s.push_str(&format!(" Also, {} {}", side(second), second.reason));
         }
         s
@@ -84,22 +91,30 @@ fn verdict(
         cites: cites.to_vec(),
         l7: false,
         depends_on_dns: false,
+        unresolved: false,
+        refused_policies: Vec::new(),
+    }
+}
+
+/// Whether an entry's subject selects endpoint `e` (host firewall not considered here).
+fn entry_selects(entry: &super::Entry, e: &Endpoint) -> bool {
+    match (&entry.subject, e.kind) {
+        (EntrySubject::Endpoints(sel), EpKind::Pod) => sel.matches(&e.labels),
+        // C7.5: a CCNP endpointSelector also selects health endpoints.
+        (EntrySubject::Endpoints(sel), EpKind::Health) => {
+            entry.namespace.is_none() && sel.matches(&e.labels)
+        }
+        (EntrySubject::Nodes(sel), EpKind::Host) => sel.matches(&e.labels),
+        _ => false,
     }
 }
 
 impl Engine<'_> {
     /// Whether entry `i`'s subject selects endpoint `e` (host firewall not considered here).
     pub fn selects(&self, i: usize, e: &Endpoint) -> bool {
-        let entry = &self.entries[i];
-        match (&entry.subject, e.kind) {
-            (EntrySubject::Endpoints(sel), EpKind::Pod) => sel.matches(&e.labels),
-            // C7.5: a CCNP endpointSelector also selects health endpoints.
-            (EntrySubject::Endpoints(sel), EpKind::Health) => {
-                entry.namespace.is_none() && sel.matches(&e.labels)
-            }
-            (EntrySubject::Nodes(sel), EpKind::Host) => sel.matches(&e.labels),
-            _ => false,
-        }
+        self.entries
+            .get(i)
+            .is_some_and(|entry| entry_selects(entry, e))
     }
 
     fn peer_matches(&self, peer: &CPeer, subject: &Endpoint, p: &Endpoint) -> bool {
@@ -153,8 +168,8 @@ impl Engine<'_> {
                             && self.fqdn_learned(subject, n) == Learned::Yes
                     })
             }
-            // Cloud provider groups are resolved at runtime: unknown here.
-            CPeer::Group => false,
+            // Known only at runtime: never matched here; verdicts say so (`note_unresolved`).
+            CPeer::Unresolved(_) => false,
         }
     }
 
@@ -206,8 +221,26 @@ impl Engine<'_> {
         }
     }
 
-    /// Verdict for `subject` in direction `d` toward `peer` (C2, C3, C4.2, C13, C14).
+    /// Verdict for `subject` in direction `d` toward `peer` (C2, C3, C4.2, C13, C14), with what
+    /// it could not count: policies the agent refuses, peers known only at runtime.
     pub fn direction(
+        &self,
+        subject: &Endpoint,
+        d: Direction,
+        peer: &Endpoint,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) -> DirVerdict {
+        let mut v = self.decide(subject, d, peer, proto, port, dst);
+        if v.enforced {
+            self.note_unresolved(&mut v, subject, d, peer, proto, port, dst);
+        }
+        self.note_refused(&mut v, subject, d);
+        v
+    }
+
+    fn decide(
         &self,
         subject: &Endpoint,
         d: Direction,
@@ -384,6 +417,85 @@ impl Engine<'_> {
         );
         base.cites = vec!["C2.5", "C2.7"];
         base
+    }
+
+    /// C7.7: policies the agent refuses enforce nothing; a verdict on a subject they would
+    /// select says they were not counted.
+    fn note_refused(&self, v: &mut DirVerdict, subject: &Endpoint, d: Direction) {
+        let mut names: Vec<String> = Vec::new();
+        for e in self
+            .refused
+            .iter()
+            .filter(|e| e.dir == d && entry_selects(e, subject))
+        {
+            if !names.contains(&e.policy) {
+                names.push(e.policy.clone());
+            }
+        }
+        if names.is_empty() {
+            return;
+        }
+        v.reason.push_str(&format!(
+            " Not counted: {} would select {} for {}, but it uses fromNodes/toNodes and enable-node-selector-labels is off, so the Cilium agent refuses it (set enable-node-selector-labels=true, or use fromEntities/toEntities: [remote-node]).",
+            names.join(", "),
+            subject.name,
+            d.as_str()
+        ));
+        v.cites.push("C7.7");
+        v.refused_policies = names;
+    }
+
+    /// C9: peers known only at runtime (cloud groups, CIDR groups) never match here. When one
+    /// could change the verdict (an allow that might admit the peer, a deny that might drop
+    /// it), the verdict says so instead of claiming more than it knows.
+    #[allow(clippy::too_many_arguments)]
+    fn note_unresolved(
+        &self,
+        v: &mut DirVerdict,
+        subject: &Endpoint,
+        d: Direction,
+        peer: &Endpoint,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) {
+        // Groups stand for addresses: only peers a CIDR could match can be in them.
+        let cfg = &self.inv.cilium;
+        if !(peer.kind == EpKind::World || (cfg.cidr_match_nodes && peer.kind == EpKind::Host)) {
+            return;
+        }
+        // A deny that decided stays; else an allow-side group may admit a denied peer, and a
+        // deny-side group may drop an allowed one.
+        let want_deny = v.allowed;
+        if !v.allowed
+            && v.entry
+                .is_some_and(|i| self.entries.get(i).is_some_and(|e| e.deny))
+        {
+            return;
+        }
+        let hit = self.entries_for(subject, d).into_iter().find_map(|i| {
+            let e = self.entries.get(i)?;
+            if e.deny != want_deny || !self.l4_matches(&e.l4, proto, port, dst).0 {
+                return None;
+            }
+            let L3::Peers(peers) = &e.l3 else { return None };
+            peers.iter().find_map(|x| match x {
+                CPeer::Unresolved(what) => Some((e, what)),
+                _ => None,
+            })
+        });
+        let Some((e, what)) = hit else { return };
+        v.unresolved = true;
+        v.cites.push("C9");
+        let (verb, outcome) = if want_deny {
+            ("denies", "denied")
+        } else {
+            ("allows", "allowed")
+        };
+        v.reason.push_str(&format!(
+            " Not certain: {} {} ({}) {verb} {what}, which lifeboat cannot resolve offline; if {} is among them, the flow is {outcome}.",
+            e.policy, e.path, e.location, peer.name
+        ));
     }
 
     /// C13.6: in audit mode nothing is dropped; the verdict says what would have happened.

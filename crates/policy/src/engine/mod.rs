@@ -26,6 +26,8 @@ use crate::model::{Direction, PolicySet};
 pub struct Engine<'a> {
     pub inv: &'a Inventory,
     pub entries: Vec<Entry>,
+    /// Entries of policies the Cilium agent refuses under the configuration: not enforced.
+    pub refused: Vec<Entry>,
     /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
     apiservers: std::collections::HashSet<String>,
     /// C7.8: namespaced rules are only considered for identities of their namespace;
@@ -43,7 +45,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|n| n.name.clone())
             .collect();
-        let entries = compile::compile(policies, &inv.cilium);
+        let (entries, refused) = compile::compile(policies, &inv.cilium);
         let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         let mut clusterwide = Vec::new();
         for (i, e) in entries.iter().enumerate() {
@@ -61,6 +63,7 @@ impl<'a> Engine<'a> {
         Engine {
             inv,
             entries,
+            refused,
             apiservers,
             by_namespace,
             clusterwide,

@@ -32,10 +32,27 @@ pub(super) fn lint_policies(set: &PolicySet, inv: &Inventory, out: &mut Vec<Find
         knp(p, inv, &node_ips, out);
     }
     for p in &set.cilium {
+        refused(p, inv, out);
         for r in &p.rules {
             cilium_rule(p, r, inv, out);
         }
     }
+}
+
+/// C7.7: fromNodes/toNodes without node-selector labels: the agent refuses the policy.
+fn refused(p: &CiliumPolicy, inv: &Inventory, out: &mut Vec<Finding>) {
+    let Some(why) = crate::engine::compile::refused_by_agent(p, &inv.cilium) else {
+        return;
+    };
+    let source = if inv.cilium.from_config_map {
+        "as the given cilium-config says"
+    } else {
+        "Cilium's default, assumed: no cilium-config given"
+    };
+    out.push(Finding::new(Severity::Warning, "refused-by-agent", format!(
+        "{}: {why} ({source}); it enforces nothing, and verdicts on the endpoints it would select say so. Set enable-node-selector-labels=true, or use fromEntities/toEntities: [remote-node]",
+        p.display_name()
+    )).at(format!("{}:{}", p.origin.file, p.origin.line)).rules(&["C7.7"]));
 }
 
 /// Names of the nodes with an address in `cidr` (sorted `node_ips`), at most `limit`, and

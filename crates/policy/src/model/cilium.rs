@@ -101,8 +101,11 @@ pub enum Peer {
         namespace: Option<String>,
         selector: Option<LabelSelector>,
     },
-    /// `fromGroups`/`toGroups` (cloud provider groups): resolved at runtime, unknown here.
-    Group,
+    /// Peers only known at runtime: `fromGroups`/`toGroups` (cloud provider groups, resolved by
+    /// the operator) and CiliumCIDRGroup references. `what` names them for verdicts.
+    Unresolved {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -400,8 +400,15 @@ fn rule_item(
                         "cidr-group",
                         c.line,
                         &["C9"],
-                        format!("{cp}: CiliumCIDRGroup references are not resolved offline; treated as matching nothing"),
+                        format!("{cp}: CiliumCIDRGroup references are not resolved offline: lifeboat cannot tell which addresses they hold, and verdicts that depend on them say so"),
                     );
+                    let name = field(c, "cidrGroupRef")
+                        .and_then(|n| n.scalar_text())
+                        .map_or_else(
+                            || "a cidrGroupSelector".to_owned(),
+                            |n| format!("CiliumCIDRGroup {n}"),
+                        );
+                    item.peers.push(Peer::Unresolved { what: name });
                 }
                 None => cx.error(c.line, &cp, "CIDR set entry needs cidr (C9)"),
             }
@@ -426,7 +433,17 @@ fn rule_item(
         let items = cx.list(list, &p).unwrap_or_default();
         note_list(&mut item, &key("Groups"), items.len());
         kinds += 1;
-        item.peers.extend(items.iter().map(|_| Peer::Group));
+        if !items.is_empty() {
+            cx.warn(
+                "groups-unresolved",
+                list.line,
+                &["C9"],
+                format!("{p}: cloud provider groups are resolved by the Cilium operator at runtime, not offline: lifeboat cannot tell which addresses they hold, and verdicts that depend on them say so"),
+            );
+            item.peers.push(Peer::Unresolved {
+                what: format!("{} (cloud provider groups)", key("Groups")),
+            });
+        }
     }
     let mut has_fqdn = false;
     let mut has_services = false;

@@ -57,7 +57,7 @@ fn print_table(report: &policy::check::CheckReport) {
     // thousands); `-o json` has every flow.
     let mut allowed: Vec<(&str, usize, &str, &str, String)> = Vec::new();
     for f in &report.flows {
-        if f.allowed() {
+        if f.allowed() && !f.unresolved {
             match allowed.iter_mut().find(|a| a.0 == f.name) {
                 Some(a) => a.1 += 1,
                 None => allowed.push((
@@ -70,8 +70,10 @@ fn print_table(report: &policy::check::CheckReport) {
             }
             continue;
         }
+        // A verdict that depends on peers known only at runtime is marked, not asserted.
+        let mark = if f.unresolved { "?" } else { "" };
         t.add_row(vec![
-            f.verdict.to_uppercase(),
+            format!("{}{mark}", f.verdict.to_uppercase()),
             if f.critical {
                 "yes".into()
             } else {
@@ -100,7 +102,8 @@ fn print_table(report: &policy::check::CheckReport) {
     }
     output::print(&format!("{t}\n"));
     let denied: Vec<_> = report.flows.iter().filter(|f| !f.allowed()).collect();
-    for f in &denied {
+    let shown = report.flows.iter().filter(|f| !f.allowed() || f.unresolved);
+    for f in shown {
         let mut s = format!(
             "\n{} {} -> {} {}/{}{}\n  why: {}\n",
             f.name,
@@ -120,11 +123,17 @@ fn print_table(report: &policy::check::CheckReport) {
         output::print(&s);
     }
     let crit = denied.iter().filter(|f| f.critical).count();
+    let unsure = report.flows.iter().filter(|f| f.unresolved).count();
     output::print(&format!(
-        "\n{} flows checked: {} denied ({} critical).\n",
+        "\n{} flows checked: {} denied ({} critical){}.\n",
         report.flows.len(),
         denied.len(),
-        crit
+        crit,
+        if unsure > 0 {
+            format!("; {unsure} not certain (marked ?: they depend on peers known only at runtime)")
+        } else {
+            String::new()
+        }
     ));
     print_findings(&report.findings);
 }
