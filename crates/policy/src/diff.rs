@@ -106,8 +106,8 @@ pub fn diff(
     after: (&Inventory, &PolicySet),
     opts: &CheckOptions,
 ) -> DiffReport {
-    let mut findings = Vec::new();
     let (inv_b, inv_a) = (before.0, after.0);
+    let mut findings = catalogue::gaps(inv_a);
     let eng_b = Engine::new(inv_b, before.1);
     let eng_a = Engine::new(inv_a, after.1);
     let copts = catalogue::CatalogueOptions {

@@ -569,6 +569,10 @@ fn values_the_api_server_or_cilium_refuses_are_errors() {
             "apiVersion",
             "cilium.io/v2",
         ),
+        ("label value not a string", cnp("fromEndpoints: [{matchLabels: {enabled: true}}]"), "matchLabels.enabled", "in quotes"),
+        ("expression value not a string", knp("").replace("podSelector: {}", "podSelector: {matchExpressions: [{key: v, operator: In, values: [1]}]}"), "values[0]", "in quotes"),
+        ("K2 three policyTypes", knp("  policyTypes: [Ingress, Egress, Ingress]\n"), "policyTypes", "more than two"),
+        ("C1 empty specs", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: a}\nspecs: []\n".to_owned(), "specs", "no rule"),
     ];
     for (case, text, field, msg) in cases {
         let p = parse_str(&text);

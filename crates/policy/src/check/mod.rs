@@ -152,6 +152,7 @@ pub fn check(
             .into_iter()
             .filter(|f| f.code != "assumed-inventory"),
     );
+    findings.extend(catalogue::gaps(inv));
     if inv.assumed {
         findings.push(Finding::new(Severity::Info, "assumed-inventory", "no inventory given: evaluated against the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on)"));
     }

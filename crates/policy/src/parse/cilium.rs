@@ -133,6 +133,15 @@ pub(crate) fn cilium_policy(
         cx.error(doc.line, "spec", format!("{kind} needs spec or specs (C1)"));
         return None;
     }
+    if rules.is_empty() && cx.errors.is_empty() {
+        // `specs: []` alone: Cilium refuses it ("empty policy"), it enforces nothing.
+        cx.error(
+            doc.line,
+            "specs",
+            format!("{kind} has no rule: specs is empty (C1)"),
+        );
+        return None;
+    }
     let namespace = if clusterwide {
         if meta.namespace.is_some() {
             cx.warn(

@@ -21,7 +21,7 @@ pub(crate) fn selector(cx: &mut Cx, node: &Node, path: &str) -> Option<LabelSele
                 let value = if v.is_null() {
                     Some(String::new())
                 } else {
-                    cx.string(v, &format!("{p}.{k}"))
+                    cx.strict_string(v, &format!("{p}.{k}"))
                 };
                 if let Some(value) = value {
                     let checked = label_key(cx, k).and_then(|()| valid::label_value(&value));
@@ -44,8 +44,18 @@ pub(crate) fn selector(cx: &mut Cx, node: &Node, path: &str) -> Option<LabelSele
             cx.check_known(item, &ip, &["key", "operator", "values"]);
             let key = field(item, "key").and_then(|n| cx.string(n, &format!("{ip}.key")));
             let op = field(item, "operator").and_then(|n| cx.string(n, &format!("{ip}.operator")));
-            let values = field(item, "values")
-                .and_then(|n| cx.strings(n, &format!("{ip}.values")))
+            let values: Vec<String> = field(item, "values")
+                .and_then(|n| {
+                    let vp = format!("{ip}.values");
+                    let items = cx.list(n, &vp)?;
+                    Some(
+                        items
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(j, v)| cx.strict_string(v, &format!("{vp}[{j}]")))
+                            .collect(),
+                    )
+                })
                 .unwrap_or_default();
             let (Some(key), Some(op)) = (key, op) else {
                 cx.error(

@@ -32,12 +32,15 @@ pub(crate) fn network_policy(cx: &mut Cx, doc: &Node, meta: Meta) -> Option<Netw
     let policy_types = match explicit {
         Some(node) => {
             let mut types = Vec::new();
-            for (i, t) in cx
-                .strings(node, "spec.policyTypes")
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
+            let written = cx.strings(node, "spec.policyTypes").unwrap_or_default();
+            if written.len() > 2 {
+                cx.error(
+                    node.line,
+                    "spec.policyTypes",
+                    "may not specify more than two policyTypes (Ingress, Egress)",
+                );
+            }
+            for (i, t) in written.iter().enumerate() {
                 match t.as_str() {
                     "Ingress" => types.push(Direction::Ingress),
                     "Egress" => types.push(Direction::Egress),

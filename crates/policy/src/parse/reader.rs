@@ -116,6 +116,27 @@ impl<'a> Cx<'a> {
         }
     }
 
+    /// A string as the API server takes it: a number or boolean is refused there (a label
+    /// value `true` fails to decode into a string), so it is an error here, with the fix.
+    pub fn strict_string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                let text = node.scalar_text().unwrap_or_default();
+                self.error(
+                    node.line,
+                    path,
+                    format!(
+                        "expected a string, found the {} {text}; write '{text}' in quotes",
+                        node.type_name()
+                    ),
+                );
+                None
+            }
+            _ => self.string(node, path),
+        }
+    }
+
     pub fn bool(&mut self, node: &Node, path: &str) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),
