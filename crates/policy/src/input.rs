@@ -279,10 +279,52 @@ pub fn load_folder(path: &Path) -> Result<Loaded, LoadError> {
     })
 }
 
+/// Policies from `spec.policies` on the inventory of `spec.cluster` (or the reference
+/// cluster). Policies the `--cluster` files hold are the ones in force: the proposed ones
+/// replace those with their key (A1), the others stay, as with `--from-etcd`.
 pub fn load(spec: &InputSpec) -> Result<Loaded, LoadError> {
-    let (policies, findings) = load_policies(&spec.policies)?;
-    let inventory = load_inventory(
-        spec.cluster.as_deref(),
+    let (mut policies, mut findings) = load_policies(&spec.policies)?;
+    let Some(cluster) = spec.cluster.as_deref() else {
+        let inventory = load_inventory(
+            None,
+            spec.cilium_config.as_deref(),
+            spec.cilium_version.as_deref(),
+        )?;
+        return Ok(Loaded {
+            policies,
+            inventory,
+            findings,
+        });
+    };
+    let (inv, in_force) = read::inventory_and_policies_from_path(cluster)?;
+    if inv.nodes.is_empty() {
+        return Err(LoadError::NoNodes {
+            path: cluster.to_owned(),
+        });
+    }
+    let mut current = parse::policies(&in_force);
+    if !current.errors.is_empty() {
+        return Err(LoadError::Invalid(current.errors));
+    }
+    if !current.policies.is_empty() {
+        let n = current.policies.network_policies.len() + current.policies.cilium.len();
+        findings.push(
+            Finding::new(
+                Severity::Info,
+                "policies-in-force-from-cluster",
+                format!("{n} policies in --cluster are taken as in force; the -f policies are checked on top of them"),
+            )
+            .at(cluster.display().to_string()),
+        );
+    }
+    let replaced = current.policies.remove_replaced_by(&policies);
+    // The same file given as --cluster and -f replaces itself: nothing to say.
+    let moved = replaced.iter().filter(|r| r.replaced.file != r.by.file);
+    findings.extend(moved.map(replaced_finding));
+    policies.extend(current.policies);
+    findings.append(&mut current.findings);
+    let inventory = apply_cilium_overrides(
+        inv,
         spec.cilium_config.as_deref(),
         spec.cilium_version.as_deref(),
     )?;

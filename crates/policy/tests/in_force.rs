@@ -275,3 +275,57 @@ fn an_inventory_without_nodes_and_a_config_without_settings_are_errors() {
     let err = policy::input::load_inventory(None, None, Some("latest")).expect_err("version");
     assert!(err.to_string().contains("latest"), "{err}");
 }
+
+#[test]
+fn policies_in_the_cluster_files_are_in_force_and_replaced_by_the_proposed() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cluster = write(
+        dir.path(),
+        "cluster.yaml",
+        &format!("{CLUSTER}---\n{FIXED}"),
+    );
+    let bad = write(dir.path(), "bad.yaml", BAD);
+    // Before: a policy in --cluster was ignored, so an unrelated proposal checked clean
+    // although the cluster's own policy is what the nodes meet. Now it is in force...
+    let knp = write(
+        dir.path(),
+        "knp.yaml",
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec: {podSelector: {}}\n",
+    );
+    let loaded = policy::input::load(&InputSpec {
+        policies: vec![knp],
+        cluster: Some(cluster.clone()),
+        ..InputSpec::default()
+    })
+    .expect("load");
+    assert_eq!(
+        loaded.policies.cilium.len(),
+        1,
+        "the CCNP of --cluster is in force"
+    );
+    assert!(
+        loaded
+            .findings
+            .iter()
+            .any(|f| f.code == "policies-in-force-from-cluster")
+    );
+    // ...and the incident's version proposed under its name replaces it.
+    let loaded = policy::input::load(&InputSpec {
+        policies: vec![bad.clone()],
+        cluster: Some(cluster),
+        ..InputSpec::default()
+    })
+    .expect("load");
+    assert_eq!(loaded.policies.cilium.len(), 1);
+    assert_eq!(
+        loaded.policies.cilium[0].origin.file,
+        bad.display().to_string()
+    );
+    let report = check(
+        &loaded.inventory,
+        &loaded.policies,
+        &CheckOptions::default(),
+        loaded.findings,
+    );
+    assert!(critical_denials(&report).contains(&6443));
+}
