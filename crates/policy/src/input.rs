@@ -201,7 +201,10 @@ fn apply_cilium_overrides(
         let docs = source::load_path(path, inputs::Kind::CONFIG)?;
         let mut applied = false;
         for data in docs.iter().filter_map(cilium_config_data) {
-            inv.cilium.apply(&data);
+            let unknown = inv.cilium.apply(&data);
+            let place = path.display().to_string();
+            let found = crate::inventory::cilium_config::unknown_values(&unknown, &place);
+            inv.findings.extend(found);
             applied = true;
         }
         if !applied {

@@ -329,3 +329,24 @@ fn policies_in_the_cluster_files_are_in_force_and_replaced_by_the_proposed() {
     );
     assert!(critical_denials(&report).contains(&6443));
 }
+
+#[test]
+fn a_cilium_config_value_the_agent_does_not_take_is_said() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let cm = write(
+        dir.path(),
+        "cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: cilium-config}\ndata: {enable-policy: Always, enable-host-firewall: 'ture', cluster-name: c1}\n",
+    );
+    let inv = policy::input::load_inventory(None, Some(&cm), None).expect("inv");
+    let unknown: Vec<&str> = inv
+        .findings
+        .iter()
+        .filter(|f| f.code == "cilium-config-value-unknown")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(unknown.len(), 2, "{unknown:?}");
+    assert!(unknown.iter().any(|m| m.contains("enable-policy")));
+    assert!(unknown.iter().any(|m| m.contains("enable-host-firewall")));
+    assert_eq!(inv.cilium.cluster_name, "c1");
+}

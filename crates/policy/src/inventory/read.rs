@@ -117,7 +117,12 @@ pub fn assemble_with_policies(
             Object::Node(n) => inv.nodes.push(n),
             Object::Service(s) => inv.services.push(s),
             Object::Webhooks(w) => inv.webhooks.extend(w),
-            Object::CiliumConfig(data) => inv.cilium.apply(&data),
+            Object::CiliumConfig(data) => {
+                let unknown = inv.cilium.apply(&data);
+                let found =
+                    super::cilium_config::unknown_values(&unknown, "ConfigMap cilium-config");
+                inv.findings.extend(found);
+            }
             Object::Workload(doc) => workloads.push(*doc),
             Object::Policy(doc) => policies.push(*doc),
             Object::Other => {}
