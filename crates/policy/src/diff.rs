@@ -108,8 +108,8 @@ pub fn diff(
 ) -> DiffReport {
     let (inv_b, inv_a) = (before.0, after.0);
     let mut findings = catalogue::gaps(inv_a);
-    let eng_b = Engine::new(inv_b, before.1);
-    let eng_a = Engine::new(inv_a, after.1);
+    let eng_b = Engine::new(inv_b, before.1).with_synthetic_pod(catalogue::probe_pod(inv_b));
+    let eng_a = Engine::new(inv_a, after.1).with_synthetic_pod(catalogue::probe_pod(inv_a));
     let copts = catalogue::CatalogueOptions {
         admin_cidrs: opts.admin_cidrs.clone(),
     };

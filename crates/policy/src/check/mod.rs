@@ -138,7 +138,7 @@ pub fn check(
     opts: &CheckOptions,
     mut findings: Vec<Finding>,
 ) -> CheckReport {
-    let engine = Engine::new(inv, policies);
+    let engine = Engine::new(inv, policies).with_synthetic_pod(catalogue::probe_pod(inv));
     let mut flows = catalogue::catalogue(
         inv,
         &CatalogueOptions {

@@ -36,6 +36,9 @@ pub struct Engine<'a> {
     clusterwide: Vec<usize>,
     /// (namespace, name) → index into `inv.pods`.
     pods: HashMap<(&'a str, &'a str), usize>,
+    /// Pods a caller stands in for a class of pods (a flow catalogue's "any pod"): resolved by
+    /// name, not part of the inventory.
+    synthetic: Vec<crate::inventory::Pod>,
 }
 
 impl<'a> Engine<'a> {
@@ -68,7 +71,14 @@ impl<'a> Engine<'a> {
             by_namespace,
             clusterwide,
             pods,
+            synthetic: Vec::new(),
         }
+    }
+
+    /// Lets [`Engine::resolve`] find `pod` by `NS/NAME` although the inventory does not hold it.
+    pub fn with_synthetic_pod(mut self, pod: crate::inventory::Pod) -> Engine<'a> {
+        self.synthetic.push(pod);
+        self
     }
 
     /// Entries in direction `d` whose subject selects `e`, in policy order.
@@ -137,12 +147,10 @@ impl<'a> Engine<'a> {
         }
         let (ns, name) = spec.split_once('/')?;
         self.pod(ns, name).or_else(|| {
-            // The catalogue's stand-in for "any pod" (check::catalogue::probe_pod).
-            (ns == crate::check::catalogue::PROBE_NS && name == crate::check::catalogue::PROBE_NAME)
-                .then(|| {
-                    let probe = crate::check::catalogue::probe_pod(self.inv);
-                    endpoint::synthetic_pod_endpoint(self.inv, &probe)
-                })
+            self.synthetic
+                .iter()
+                .find(|p| p.namespace == ns && p.name == name)
+                .map(|p| endpoint::synthetic_pod_endpoint(self.inv, p))
         })
     }
 }

@@ -3,6 +3,16 @@
 use super::{LabelSelector, Origin, PortProtocol};
 use ipnet::IpNet;
 
+/// One use of a versioned field in a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldUse {
+    /// Index into the version table (`crate::parse::versions::TABLE`).
+    pub row: usize,
+    /// `spec.ingress[0].fromNodes`.
+    pub path: String,
+    pub line: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct CiliumPolicy {
     pub name: String,
@@ -12,7 +22,7 @@ pub struct CiliumPolicy {
     /// `spec` first, then `specs[]` (C1).
     pub rules: Vec<CiliumRule>,
     /// Fields that older Cilium versions do not have ([`crate::parse::versions`]).
-    pub versioned: Vec<crate::parse::versions::FieldUse>,
+    pub versioned: Vec<FieldUse>,
 }
 
 impl CiliumPolicy {

@@ -9,8 +9,8 @@ pub mod ports;
 pub mod selector;
 
 pub use cilium::{
-    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
-    PortRule, RuleItem, Subject,
+    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FieldUse, FqdnSelector, IcmpField,
+    L7Kind, Peer, PortRule, RuleItem, Subject,
 };
 pub use knp::{KnpPeer, KnpRule, NetworkPolicy};
 pub use ports::{PortProtocol, PortSpec, Protocol};
