@@ -249,45 +249,13 @@ impl Engine<'_> {
         port: u16,
         dst: &Endpoint,
     ) -> DirVerdict {
-        let cfg = &self.inv.cilium;
-        if subject.kind == EpKind::World {
-            return verdict(
-                d,
-                true,
-                format!(
-                    "{} is outside the cluster; no policy applies there.",
-                    subject.name
-                ),
-                &["C9"],
-            );
-        }
-        if cfg.enforcement == EnforcementMode::Never {
-            return verdict(
-                d,
-                true,
-                "policy enforcement mode is `never`: nothing is enforced.".into(),
-                &["C3"],
-            );
-        }
-        if subject.kind == EpKind::Host && !cfg.host_firewall {
-            return verdict(
-                d,
-                true,
-                format!(
-                    "{} is a host endpoint and the host firewall is off, so host policies are ignored.",
-                    subject.name
-                ),
-                &["C13.1"],
-            );
+        if let Some(v) = self.unenforced(subject, d) {
+            return v;
         }
         let selecting: Vec<usize> = self.entries_for(subject, d);
-        let mut selected_by: Vec<String> = Vec::new();
-        for &i in &selecting {
-            if !selected_by.contains(&self.entries[i].policy) {
-                selected_by.push(self.entries[i].policy.clone());
-            }
-        }
+        let cfg = &self.inv.cilium;
         let always = cfg.enforcement == EnforcementMode::Always;
+        let selected_by = self.policies_of(&selecting, |_| true);
         if selecting.is_empty() && !always {
             let mut v = verdict(
                 d,
@@ -302,58 +270,138 @@ impl Engine<'_> {
             v.selected_by = selected_by;
             return v;
         }
-        let mut dd_sources: Vec<&str> = Vec::new();
-        for &i in selecting.iter().filter(|&&i| self.entries[i].default_deny) {
-            if !dd_sources.contains(&self.entries[i].policy.as_str()) {
-                dd_sources.push(self.entries[i].policy.as_str());
-            }
-        }
+        let dd_sources = self.policies_of(&selecting, |i| self.entries[i].default_deny);
         let default_deny = always || !dd_sources.is_empty();
         let mut base = verdict(d, true, String::new(), &[]);
         base.enforced = true;
         base.default_deny = default_deny;
         base.selected_by = selected_by;
-        let what = format!("{} {}/{}", peer.name, proto.as_str(), port);
+        let flow = Asked {
+            subject,
+            peer,
+            proto,
+            port,
+            dst,
+        };
         // C4.2: deny first, whichever resource carries it.
-        for &i in &selecting {
-            let e = &self.entries[i];
-            if e.deny
-                && self.l3_matches(&e.l3, subject, peer)
-                && self.l4_matches(&e.l4, proto, port, dst).0
-            {
-                base.allowed = false;
-                base.entry = Some(i);
-                base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
-                base.reason = format!(
-                    "{what} is denied by {} {} ({}); deny wins over any allow.",
-                    e.policy, e.path, e.location
-                );
-                base.cites = vec!["C4.2"];
-                return self.audit(base);
+        if let Some(i) = self.first_deny(&selecting, &flow) {
+            return self.audit(self.denied_by_rule(base, i, &flow));
+        }
+        if let Some(v) = self.localhost(&mut base, &flow) {
+            return v;
+        }
+        if let Some(v) = self.allowed_by_rule(&mut base, &selecting, &flow) {
+            return v;
+        }
+        if default_deny {
+            return self.audit(self.default_denied(base, &selecting, &dd_sources, &flow));
+        }
+        base.reason = format!(
+            "only policies with enableDefaultDeny.{}: false select {}; the allow-all baseline applies.",
+            d.as_str(),
+            subject.name
+        );
+        base.cites = vec!["C2.5", "C2.7"];
+        base
+    }
+
+    /// Directions no policy can touch: outside the cluster, enforcement `never`, a host
+    /// endpoint without the host firewall (C3, C9, C13.1).
+    fn unenforced(&self, subject: &Endpoint, d: Direction) -> Option<DirVerdict> {
+        let cfg = &self.inv.cilium;
+        if subject.kind == EpKind::World {
+            let why = format!(
+                "{} is outside the cluster; no policy applies there.",
+                subject.name
+            );
+            return Some(verdict(d, true, why, &["C9"]));
+        }
+        if cfg.enforcement == EnforcementMode::Never {
+            let why = "policy enforcement mode is `never`: nothing is enforced.".to_owned();
+            return Some(verdict(d, true, why, &["C3"]));
+        }
+        if subject.kind == EpKind::Host && !cfg.host_firewall {
+            let why = format!(
+                "{} is a host endpoint and the host firewall is off, so host policies are ignored.",
+                subject.name
+            );
+            return Some(verdict(d, true, why, &["C13.1"]));
+        }
+        None
+    }
+
+    /// Names of the policies of `entries` that `keep`, each once, in order.
+    fn policies_of(&self, entries: &[usize], keep: impl Fn(usize) -> bool) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for &i in entries.iter().filter(|&&i| keep(i)) {
+            if !out.contains(&self.entries[i].policy) {
+                out.push(self.entries[i].policy.clone());
             }
         }
-        // C14: the local host may always reach local pods at pod ingress.
-        if d == Direction::Ingress
-            && subject.kind == EpKind::Pod
-            && cfg.allow_localhost_always
-            && peer.is_local_host_of(subject.node.as_deref())
-        {
-            base.reason = format!(
-                "{} is the pod's own node; allow-localhost lets it in.",
-                peer.name
-            );
-            base.cites = vec!["C14"];
-            return base;
-        }
-        // C11: an allow without L7 for this port and peer overrides L7 rules on it; only
-        // when every matching allow carries L7 is the flow L7-filtered.
-        let (mut plain, mut with_l7) = (None, None);
-        for &i in &selecting {
+        out
+    }
+
+    fn rule_name(&self, i: usize) -> String {
+        let e = &self.entries[i];
+        format!("{} {} ({})", e.policy, e.path, e.location)
+    }
+
+    /// The first deny entry that matches the flow.
+    fn first_deny(&self, selecting: &[usize], f: &Asked) -> Option<usize> {
+        selecting.iter().copied().find(|&i| {
             let e = &self.entries[i];
-            if e.deny || !self.l3_matches(&e.l3, subject, peer) {
+            e.deny
+                && self.l3_matches(&e.l3, f.subject, f.peer)
+                && self.l4_matches(&e.l4, f.proto, f.port, f.dst).0
+        })
+    }
+
+    fn denied_by_rule(&self, mut base: DirVerdict, i: usize, f: &Asked) -> DirVerdict {
+        base.allowed = false;
+        base.entry = Some(i);
+        base.rule = Some(self.rule_name(i));
+        base.reason = format!(
+            "{} is denied by {}; deny wins over any allow.",
+            f.what(),
+            self.rule_name(i)
+        );
+        base.cites = vec!["C4.2"];
+        base
+    }
+
+    /// C14: the local host may always reach local pods at pod ingress.
+    fn localhost(&self, base: &mut DirVerdict, f: &Asked) -> Option<DirVerdict> {
+        let cfg = &self.inv.cilium;
+        let applies = base.direction == Direction::Ingress
+            && f.subject.kind == EpKind::Pod
+            && cfg.allow_localhost_always
+            && f.peer.is_local_host_of(f.subject.node.as_deref());
+        if !applies {
+            return None;
+        }
+        base.reason = format!(
+            "{} is the pod's own node; allow-localhost lets it in.",
+            f.peer.name
+        );
+        base.cites = vec!["C14"];
+        Some(base.clone())
+    }
+
+    /// C11: an allow without L7 for this port and peer overrides L7 rules on it; only when
+    /// every matching allow carries L7 is the flow L7-filtered.
+    fn allowed_by_rule(
+        &self,
+        base: &mut DirVerdict,
+        selecting: &[usize],
+        f: &Asked,
+    ) -> Option<DirVerdict> {
+        let (mut plain, mut with_l7) = (None, None);
+        for &i in selecting {
+            let e = &self.entries[i];
+            if e.deny || !self.l3_matches(&e.l3, f.subject, f.peer) {
                 continue;
             }
-            match self.l4_matches(&e.l4, proto, port, dst) {
+            match self.l4_matches(&e.l4, f.proto, f.port, f.dst) {
                 (true, false) => {
                     plain = Some(i);
                     break;
@@ -364,58 +412,60 @@ impl Engine<'_> {
                 _ => {}
             }
         }
-        if let Some(i) = plain.or(with_l7) {
-            let e = &self.entries[i];
-            base.entry = Some(i);
-            base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
-            base.reason = format!(
-                "{what} is allowed by {} {} ({}).",
-                e.policy, e.path, e.location
-            );
-            base.cites = vec!["C5.1", "K5"];
-            if plain.is_none() {
-                l7_note(&mut base, default_deny, cfg.at_least(1, 18));
-            }
-            return base;
+        let i = plain.or(with_l7)?;
+        base.entry = Some(i);
+        base.rule = Some(self.rule_name(i));
+        base.reason = format!("{} is allowed by {}.", f.what(), self.rule_name(i));
+        base.cites = vec!["C5.1", "K5"];
+        if plain.is_none() {
+            l7_note(base, base.default_deny, self.inv.cilium.at_least(1, 18));
         }
-        if default_deny {
-            base.allowed = false;
-            let why = if always && dd_sources.is_empty() {
-                "policy enforcement mode `always` makes every endpoint default-deny".to_owned()
-            } else {
-                format!(
-                    "{} {} it, which puts its {} into default-deny",
-                    dd_sources
-                        .iter()
-                        .take(3)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if dd_sources.len() == 1 {
-                        "selects"
-                    } else {
-                        "select"
-                    },
-                    d.as_str()
-                )
-            };
-            base.reason = format!("{why}, and no rule allows {what}.",);
-            base.reason = format!("{}: {}", subject.name, base.reason);
-            base.cites = vec!["C2.4", "C2.6"];
-            if peer.kind == EpKind::World {
-                self.fqdn_note(&mut base, &selecting, subject, peer, proto, port, dst);
-            }
-            if subject.kind == EpKind::Host {
-                base.cites.push("C13.4");
-            }
-            return self.audit(base);
-        }
+        Some(base.clone())
+    }
+
+    /// C2.4, C2.6: selected, default-deny, and no rule allows the flow.
+    fn default_denied(
+        &self,
+        mut base: DirVerdict,
+        selecting: &[usize],
+        dd_sources: &[String],
+        f: &Asked,
+    ) -> DirVerdict {
+        let d = base.direction;
+        base.allowed = false;
+        let why = if dd_sources.is_empty() {
+            "policy enforcement mode `always` makes every endpoint default-deny".to_owned()
+        } else {
+            format!(
+                "{} {} it, which puts its {} into default-deny",
+                dd_sources
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if dd_sources.len() == 1 {
+                    "selects"
+                } else {
+                    "select"
+                },
+                d.as_str()
+            )
+        };
         base.reason = format!(
-            "only policies with enableDefaultDeny.{}: false select {}; the allow-all baseline applies.",
-            d.as_str(),
-            subject.name
+            "{}: {why}, and no rule allows {}.",
+            f.subject.name,
+            f.what()
         );
-        base.cites = vec!["C2.5", "C2.7"];
+        base.cites = vec!["C2.4", "C2.6"];
+        if f.peer.kind == EpKind::World {
+            self.fqdn_note(
+                &mut base, selecting, f.subject, f.peer, f.proto, f.port, f.dst,
+            );
+        }
+        if f.subject.kind == EpKind::Host {
+            base.cites.push("C13.4");
+        }
         base
     }
 
@@ -521,6 +571,22 @@ impl Engine<'_> {
             egress,
             ingress,
         }
+    }
+}
+
+/// The flow a direction is asked about.
+struct Asked<'e> {
+    subject: &'e Endpoint,
+    peer: &'e Endpoint,
+    proto: Protocol,
+    port: u16,
+    dst: &'e Endpoint,
+}
+
+impl Asked<'_> {
+    /// `node/cp-1 TCP/2379`, as verdicts name the flow.
+    fn what(&self) -> String {
+        format!("{} {}/{}", self.peer.name, self.proto.as_str(), self.port)
     }
 }
 
