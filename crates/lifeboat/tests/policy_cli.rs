@@ -326,3 +326,45 @@ fn a_policy_folder_with_a_link_loop_is_refused() {
     assert_eq!(out.status.code(), Some(3), "{stderr}");
     assert!(stderr.contains("symlink loop"), "{stderr}");
 }
+
+/// `policy diff --cluster`: the policies the cluster files hold are in force on both sides, and
+/// a side's policy with the same name replaces its version (A1). Here the cluster runs the
+/// incident's policy and the fix is proposed: the control-plane flows come back.
+#[test]
+fn diff_applies_each_side_to_the_policies_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = "apiVersion: v1\nkind: Node\nmetadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ''}}\nstatus: {addresses: [{type: InternalIP, address: 198.18.0.1}]}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: cp-2, labels: {node-role.kubernetes.io/control-plane: ''}}\nstatus: {addresses: [{type: InternalIP, address: 198.18.0.2}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cilium-config, namespace: kube-system}\ndata: {enable-host-firewall: 'true'}\n---\n";
+    let bad = std::fs::read_to_string(format!("{FIXTURES}/lockout-ccnp.yaml")).unwrap();
+    let cluster = dir.path().join("cluster.yaml");
+    std::fs::write(&cluster, format!("{nodes}{bad}")).unwrap();
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec: {podSelector: {}}\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "diff", "-o", "json", "--before"])
+        .arg(&other)
+        .arg("--after")
+        .arg(format!("{FIXTURES}/lockout-ccnp-fixed.yaml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let restored: Vec<u64> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["before"] == "deny" && c["after"] == "allow")
+        .filter_map(|c| c["port"].as_u64())
+        .collect();
+    for port in [2379, 6443, 10250] {
+        assert!(
+            restored.contains(&port),
+            "{port} not in {restored:?}: {json}"
+        );
+    }
+}

@@ -286,13 +286,26 @@ pub fn load_folder(path: &Path) -> Result<Loaded, LoadError> {
 /// cluster). Policies the `--cluster` files hold are the ones in force: the proposed ones
 /// replace those with their key (A1), the others stay, as with `--from-etcd`.
 pub fn load(spec: &InputSpec) -> Result<Loaded, LoadError> {
-    let (mut policies, mut findings) = load_policies(&spec.policies)?;
-    let Some(cluster) = spec.cluster.as_deref() else {
-        let inventory = load_inventory(
-            None,
-            spec.cilium_config.as_deref(),
-            spec.cilium_version.as_deref(),
-        )?;
+    let proposed = load_policies(&spec.policies)?;
+    on_cluster(
+        proposed,
+        spec.cluster.as_deref(),
+        spec.cilium_config.as_deref(),
+        spec.cilium_version.as_deref(),
+    )
+}
+
+/// `proposed` applied to the cluster of `cluster` (its policies in force, replaced by the
+/// proposed ones with their key), or to the reference cluster.
+pub fn on_cluster(
+    proposed: (PolicySet, Vec<Finding>),
+    cluster: Option<&Path>,
+    cilium_config: Option<&Path>,
+    version: Option<&str>,
+) -> Result<Loaded, LoadError> {
+    let (mut policies, mut findings) = proposed;
+    let Some(cluster) = cluster else {
+        let inventory = load_inventory(None, cilium_config, version)?;
         return Ok(Loaded {
             policies,
             inventory,
@@ -326,11 +339,7 @@ pub fn load(spec: &InputSpec) -> Result<Loaded, LoadError> {
     findings.extend(moved.map(replaced_finding));
     policies.extend(current.policies);
     findings.append(&mut current.findings);
-    let inventory = apply_cilium_overrides(
-        inv,
-        spec.cilium_config.as_deref(),
-        spec.cilium_version.as_deref(),
-    )?;
+    let inventory = apply_cilium_overrides(inv, cilium_config, version)?;
     Ok(Loaded {
         policies,
         inventory,
