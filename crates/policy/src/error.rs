@@ -39,6 +39,11 @@ pub enum LoadError {
     )]
     NoNodes { path: PathBuf },
     #[error(
+        "the cluster read holds no Node (no key under /registry/minions/): is it the cluster's \
+         etcd, or the right snapshot? The control-plane flows are derived from the nodes"
+    )]
+    NoNodesRead,
+    #[error(
         "{path}: holds no cilium-config settings (found {found}); give the ConfigMap \
          `kubectl -n kube-system get cm cilium-config -o yaml` or a `key: value` file"
     )]

@@ -180,6 +180,9 @@ pub fn load_from_documents(docs: &[Document], spec: &InputSpec) -> Result<Loaded
     policies.extend(current.policies);
     findings.append(&mut current.findings);
     let inv = read::inventory(docs).map_err(LoadError::Invalid)?;
+    if inv.nodes.is_empty() {
+        return Err(LoadError::NoNodesRead);
+    }
     let inventory = apply_cilium_overrides(
         inv,
         spec.cilium_config.as_deref(),

@@ -350,3 +350,12 @@ fn a_cilium_config_value_the_agent_does_not_take_is_said() {
     assert!(unknown.iter().any(|m| m.contains("enable-host-firewall")));
     assert_eq!(inv.cilium.cluster_name, "c1");
 }
+
+#[test]
+fn a_cluster_read_without_nodes_is_an_error_not_an_all_clear() {
+    // An etcd that is not the cluster's (or the wrong snapshot): policies, but no nodes.
+    let docs = load_bytes("etcd", FIXED.as_bytes()).expect("docs");
+    let err = load_from_documents(&docs, &InputSpec::default()).expect_err("no nodes");
+    assert!(matches!(err, LoadError::NoNodesRead), "{err:?}");
+    assert!(err.to_string().contains("/registry/minions/"), "{err}");
+}
