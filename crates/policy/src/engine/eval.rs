@@ -214,8 +214,16 @@ impl Engine<'_> {
                 (false, false)
             }
             L4::Icmp(fields) => {
-                let hit = matches!(proto, Protocol::Icmp | Protocol::IcmpV6)
-                    && fields.iter().any(|f| icmp_type(&f.icmp_type) == Some(port));
+                // A field is of one family: IPv4 types for ICMP, IPv6 types for ICMPv6 (C10).
+                let hit = fields.iter().any(|f| {
+                    let v6 = f.family == "IPv6";
+                    let family_ok = match proto {
+                        Protocol::Icmp => !v6,
+                        Protocol::IcmpV6 => v6,
+                        _ => false,
+                    };
+                    family_ok && icmp_type(&f.icmp_type, v6) == Some(port)
+                });
                 (hit, false)
             }
         }
@@ -590,16 +598,56 @@ impl Asked<'_> {
     }
 }
 
-fn icmp_type(t: &str) -> Option<u16> {
+/// An ICMP type by number or by the CRD's name, per family (IANA ICMP and ICMPv6 tables).
+fn icmp_type(t: &str, v6: bool) -> Option<u16> {
     if let Ok(n) = t.parse::<u16>() {
         return Some(n);
     }
-    Some(match t {
-        "EchoReply" => 0,
-        "DestinationUnreachable" => 3,
-        "Redirect" => 5,
-        "EchoRequest" => 8,
-        "TimeExceeded" => 11,
-        _ => return None,
-    })
+    const V4: &[(&str, u16)] = &[
+        ("EchoReply", 0),
+        ("DestinationUnreachable", 3),
+        ("Redirect", 5),
+        ("Echo", 8),
+        ("EchoRequest", 8),
+        ("RouterAdvertisement", 9),
+        ("RouterSelection", 10),
+        ("TimeExceeded", 11),
+        ("ParameterProblem", 12),
+        ("Timestamp", 13),
+        ("TimestampReply", 14),
+        ("Photuris", 40),
+        ("ExtendedEchoRequest", 42),
+        ("ExtendedEchoReply", 43),
+    ];
+    const V6: &[(&str, u16)] = &[
+        ("DestinationUnreachable", 1),
+        ("PacketTooBig", 2),
+        ("TimeExceeded", 3),
+        ("ParameterProblem", 4),
+        ("EchoRequest", 128),
+        ("EchoReply", 129),
+        ("MulticastListenerQuery", 130),
+        ("MulticastListenerReport", 131),
+        ("MulticastListenerDone", 132),
+        ("RouterSolicitation", 133),
+        ("RouterAdvertisement", 134),
+        ("NeighborSolicitation", 135),
+        ("NeighborAdvertisement", 136),
+        ("RedirectMessage", 137),
+        ("RouterRenumbering", 138),
+        ("ICMPNodeInformationQuery", 139),
+        ("ICMPNodeInformationResponse", 140),
+        ("InverseNeighborDiscoverySolicitation", 141),
+        ("InverseNeighborDiscoveryAdvertisement", 142),
+        ("HomeAgentAddressDiscoveryRequest", 144),
+        ("HomeAgentAddressDiscoveryReply", 145),
+        ("MobilePrefixSolicitation", 146),
+        ("MobilePrefixAdvertisement", 147),
+        ("DuplicateAddressRequestCodeSuffix", 157),
+        ("DuplicateAddressConfirmationCodeSuffix", 158),
+        ("ExtendedEchoRequest", 160),
+        ("ExtendedEchoReply", 161),
+    ];
+    let table = if v6 { V6 } else { V4 };
+    table.iter().find(|(name, _)| *name == t).map(|(_, n)| *n)
 }

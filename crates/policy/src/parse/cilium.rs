@@ -674,14 +674,13 @@ fn icmp_fields(cx: &mut Cx, node: &Node, path: &str) -> Vec<IcmpField> {
                 continue;
             }
             match field(f, "type").and_then(|n| cx.string(n, &format!("{fp}.type"))) {
-                Some(t) if valid::icmp_type(&t).is_err() => {
-                    let e = valid::icmp_type(&t).err().unwrap_or_default();
-                    cx.error(f.line, &format!("{fp}.type"), e);
-                }
-                Some(t) => out.push(IcmpField {
-                    family,
-                    icmp_type: t,
-                }),
+                Some(t) => match valid::icmp_type(&t) {
+                    Ok(()) => out.push(IcmpField {
+                        family,
+                        icmp_type: t,
+                    }),
+                    Err(e) => cx.error(f.line, &format!("{fp}.type"), e),
+                },
                 None => cx.error(f.line, &fp, "ICMP field needs type"),
             }
         }
