@@ -603,3 +603,23 @@ fn values_the_api_server_or_cilium_refuses_are_errors() {
         assert!(p.errors.is_empty(), "{text}: {:#?}", p.errors);
     }
 }
+
+/// A namespaced policy without metadata.namespace: checked in `default`, and said, since
+/// `kubectl apply` puts it in the context's namespace.
+#[test]
+fn a_missing_namespace_is_assumed_default_and_said() {
+    let p = parse_str(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n",
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p.policies.network_policies[0].namespace, "default");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.code == "namespace-assumed" && f.message.contains("context")),
+        "{:?}",
+        p.findings
+    );
+    let ccnp = parse_str(LOCKOUT);
+    assert!(!ccnp.findings.iter().any(|f| f.code == "namespace-assumed"));
+}

@@ -156,7 +156,7 @@ pub(crate) fn cilium_policy(
         }
         None
     } else {
-        Some(meta.namespace.unwrap_or_else(|| "default".to_owned()))
+        Some(super::meta::namespace_or_default(cx, doc, &meta, kind))
     };
     Some(CiliumPolicy {
         name: meta.name,

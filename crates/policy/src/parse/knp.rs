@@ -62,9 +62,10 @@ pub(crate) fn network_policy(cx: &mut Cx, doc: &Node, meta: Meta) -> Option<Netw
             types
         }
     };
+    let namespace = super::meta::namespace_or_default(cx, doc, &meta, "NetworkPolicy");
     Some(NetworkPolicy {
         name: meta.name,
-        namespace: meta.namespace.unwrap_or_else(|| "default".to_owned()),
+        namespace,
         origin: cx.origin.clone(),
         pod_selector,
         policy_types,
