@@ -109,3 +109,15 @@ fn from_nodes_without_node_selector_labels_is_refused_and_said() {
     assert_eq!(etcd.verdict, "deny", "{}", etcd.explanation);
     assert!(!r.findings.iter().any(|f| f.code == "refused-by-agent"));
 }
+
+#[test]
+fn an_allow_that_an_unevaluated_from_requires_may_narrow_says_so() {
+    let policy = "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: req, namespace: kube-system}\nspec:\n  endpointSelector: {}\n  ingress:\n  - fromEntities: [all]\n  - fromRequires: [{matchLabels: {env: prod}}]\n";
+    let flows =
+        format!("- {{name: in, src: 198.51.100.7, dst: {DNS_POD}, protocol: UDP, port: 53}}\n");
+    let r = run(&reference_cluster(), policy, &flows);
+    let f = flow(&r, "in");
+    assert_eq!(f.verdict, "allow");
+    assert!(f.unresolved, "{}", f.explanation);
+    assert!(f.explanation.contains("fromRequires"), "{}", f.explanation);
+}

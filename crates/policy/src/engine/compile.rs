@@ -76,6 +76,9 @@ pub struct Entry {
     pub l4: L4,
     /// Patterns of the item's L7 DNS rules: names whose answers the DNS proxy sees (C12).
     pub dns_patterns: Vec<String>,
+    /// The item has `fromRequires`/`toRequires`, which narrow every allow of the subject in
+    /// older Cilium and are not evaluated here (C1).
+    pub requires: bool,
 }
 
 /// The entries of the policies Cilium enforces, and apart from them the entries of the
@@ -184,6 +187,7 @@ fn cilium_entries(p: &CiliumPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
                     default_deny_explicit: flag.is_some(),
                     l3: item_l3(item, ns, cfg),
                     l4: item_l4(item),
+                    requires: item.requires,
                     dns_patterns: item
                         .ports
                         .iter()
@@ -275,6 +279,7 @@ fn knp_entries(p: &NetworkPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
             l3,
             l4,
             dns_patterns: Vec::new(),
+            requires: false,
         };
         let rules = p.rules(dir);
         if rules.is_empty() {

@@ -243,6 +243,7 @@ impl Engine<'_> {
         let mut v = self.decide(subject, d, peer, proto, port, dst);
         if v.enforced {
             self.note_unresolved(&mut v, subject, d, peer, proto, port, dst);
+            self.note_requires(&mut v, subject, d);
         }
         self.note_refused(&mut v, subject, d);
         v
@@ -553,6 +554,28 @@ impl Engine<'_> {
         v.reason.push_str(&format!(
             " Not certain: {} {} ({}) {verb} {what}, which lifeboat cannot resolve offline; if {} is among them, the flow is {outcome}.",
             e.policy, e.path, e.location, peer.name
+        ));
+    }
+
+    /// C1: `fromRequires`/`toRequires` (deprecated) narrow every allow of the endpoints their
+    /// rule selects in older Cilium; they are not evaluated, so an allow says it may not hold.
+    fn note_requires(&self, v: &mut DirVerdict, subject: &Endpoint, d: Direction) {
+        if !v.allowed {
+            return;
+        }
+        let Some(e) = self
+            .entries_for(subject, d)
+            .into_iter()
+            .filter_map(|i| self.entries.get(i))
+            .find(|e| e.requires)
+        else {
+            return;
+        };
+        v.unresolved = true;
+        v.cites.push("C1");
+        v.reason.push_str(&format!(
+            " Not certain: {} {} ({}) has fromRequires/toRequires, which lifeboat does not evaluate (deprecated; older Cilium requires every peer of {} to match it too, Cilium 1.20 refuses the policy): the flow may be denied.",
+            e.policy, e.path, e.location, subject.name
         ));
     }
 

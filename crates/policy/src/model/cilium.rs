@@ -96,6 +96,8 @@ pub struct RuleItem {
     pub icmps: Option<Vec<IcmpField>>,
     /// Names of explicitly empty peer lists, for the C5.4 lint.
     pub empty_lists: Vec<String>,
+    /// `fromRequires`/`toRequires` with entries: deprecated, not evaluated (C1).
+    pub requires: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -381,11 +381,12 @@ impl<'n> ItemReader<'n> {
         };
         let p = format!("{}.{}", self.item.path, self.key("Requires"));
         if !cx.list(list, &p).unwrap_or_default().is_empty() {
+            self.item.requires = true;
             cx.warn(
                 "deprecated-requires",
                 list.line,
                 &["C1"],
-                format!("{p}: fromRequires/toRequires is deprecated (MaxItems=0 in Cilium 1.20); not evaluated"),
+                format!("{p}: fromRequires/toRequires is deprecated (MaxItems=0 in Cilium 1.20, which refuses it); not evaluated, so verdicts it could narrow are marked not certain"),
             );
         }
     }
