@@ -132,10 +132,12 @@ fn knp_peer(cx: &mut Cx, node: &Node, path: &str) -> Option<KnpPeer> {
         let ip = format!("{path}.ipBlock");
         let ib = cx.map(ib, &ip)?;
         cx.check_known(ib, &ip, &["cidr", "except"]);
-        let Some(net) = field(ib, "cidr").and_then(|n| cidr(cx, n, &format!("{ip}.cidr"))) else {
+        let Some(node) = field(ib, "cidr") else {
             cx.error(ib.line, &format!("{ip}.cidr"), "ipBlock needs a cidr");
             return None;
         };
+        // A cidr that does not parse is reported by `cidr` itself.
+        let net = cidr(cx, node, &format!("{ip}.cidr"))?;
         let except = field(ib, "except")
             .map(|n| excepts(cx, n, &format!("{ip}.except"), &net))
             .unwrap_or_default();
