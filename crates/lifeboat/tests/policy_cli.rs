@@ -249,3 +249,124 @@ fn check_judges_to_fqdns_by_the_name_a_flow_gives() {
             .is_some_and(|e| e.contains("depends on DNS"))
     );
 }
+
+/// Issue 12: an input that yields no policy, or cannot be read, is exit 3 with the file named,
+/// never "0 denied".
+#[test]
+fn inputs_that_yield_no_policy_are_errors_not_an_all_clear() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.yaml");
+    std::fs::write(&empty, "").unwrap();
+    let pod = dir.path().join("pod.yaml");
+    std::fs::write(&pod, "apiVersion: v1\nkind: Pod\nmetadata: {name: web}\n").unwrap();
+    let cases: [(&str, &std::path::Path, &str); 6] = [
+        (
+            "check",
+            std::path::Path::new("/dev/zero"),
+            "character device",
+        ),
+        (
+            "lint",
+            std::path::Path::new("/dev/zero"),
+            "character device",
+        ),
+        ("check", &empty, "holds no NetworkPolicy"),
+        ("lint", &empty, "holds no NetworkPolicy"),
+        ("check", &pod, "Pod web"),
+        ("check", dir.path(), "holds no NetworkPolicy"),
+    ];
+    for (cmd, path, says) in cases {
+        let out = lifeboat()
+            .args(["policy", cmd, "-f"])
+            .arg(path)
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{cmd} {}: {stderr}",
+            path.display()
+        );
+        assert!(stderr.contains(&path.display().to_string()), "{stderr}");
+        assert!(stderr.contains(says), "{stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("denied"));
+    }
+    // --flows and --cilium-config are read the same way.
+    for flag in ["--flows", "--cilium-config", "--cluster"] {
+        let out = lifeboat()
+            .args(["policy", "check", "-f"])
+            .arg(format!("{FIXTURES}/lockout-ccnp-fixed.yaml"))
+            .args([flag, "/dev/zero"])
+            .timeout(std::time::Duration::from_secs(20))
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{flag}: {stderr}");
+        assert!(stderr.contains("/dev/zero"), "{flag}: {stderr}");
+    }
+}
+
+/// A policy folder with a symlink loop is refused at once, not followed.
+#[test]
+fn a_policy_folder_with_a_link_loop_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        format!("{FIXTURES}/lockout-ccnp-fixed.yaml"),
+        dir.path().join("p.yaml"),
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("sub")).unwrap();
+    std::os::unix::fs::symlink(dir.path(), dir.path().join("sub/up")).unwrap();
+    let out = lifeboat()
+        .args(["policy", "lint", "-f"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("symlink loop"), "{stderr}");
+}
+
+/// `policy diff --cluster`: the policies the cluster files hold are in force on both sides, and
+/// a side's policy with the same name replaces its version (A1). Here the cluster runs the
+/// incident's policy and the fix is proposed: the control-plane flows come back.
+#[test]
+fn diff_applies_each_side_to_the_policies_in_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let nodes = "apiVersion: v1\nkind: Node\nmetadata: {name: cp-1, labels: {node-role.kubernetes.io/control-plane: ''}}\nstatus: {addresses: [{type: InternalIP, address: 198.18.0.1}]}\n---\napiVersion: v1\nkind: Node\nmetadata: {name: cp-2, labels: {node-role.kubernetes.io/control-plane: ''}}\nstatus: {addresses: [{type: InternalIP, address: 198.18.0.2}]}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: cilium-config, namespace: kube-system}\ndata: {enable-host-firewall: 'true'}\n---\n";
+    let bad = std::fs::read_to_string(format!("{FIXTURES}/lockout-ccnp.yaml")).unwrap();
+    let cluster = dir.path().join("cluster.yaml");
+    std::fs::write(&cluster, format!("{nodes}{bad}")).unwrap();
+    let other = dir.path().join("other.yaml");
+    std::fs::write(
+        &other,
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: x, namespace: shop}\nspec: {podSelector: {}}\n",
+    )
+    .unwrap();
+    let out = lifeboat()
+        .args(["policy", "diff", "-o", "json", "--before"])
+        .arg(&other)
+        .arg("--after")
+        .arg(format!("{FIXTURES}/lockout-ccnp-fixed.yaml"))
+        .arg("--cluster")
+        .arg(&cluster)
+        .output()
+        .unwrap();
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let restored: Vec<u64> = json["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["before"] == "deny" && c["after"] == "allow")
+        .filter_map(|c| c["port"].as_u64())
+        .collect();
+    for port in [2379, 6443, 10250] {
+        assert!(
+            restored.contains(&port),
+            "{port} not in {restored:?}: {json}"
+        );
+    }
+}

@@ -29,6 +29,10 @@ pub struct Change {
     pub explanation_before: String,
     pub explanation_after: String,
     pub fix: Option<String>,
+    /// A side's verdict depends on peers known only at runtime (C9); the explanations say
+    /// which rule.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -102,10 +106,10 @@ pub fn diff(
     after: (&Inventory, &PolicySet),
     opts: &CheckOptions,
 ) -> DiffReport {
-    let mut findings = Vec::new();
     let (inv_b, inv_a) = (before.0, after.0);
-    let eng_b = Engine::new(inv_b, before.1);
-    let eng_a = Engine::new(inv_a, after.1);
+    let mut findings = catalogue::gaps(inv_a);
+    let eng_b = Engine::new(inv_b, before.1).with_synthetic_pod(catalogue::probe_pod(inv_b));
+    let eng_a = Engine::new(inv_a, after.1).with_synthetic_pod(catalogue::probe_pod(inv_a));
     let copts = catalogue::CatalogueOptions {
         admin_cidrs: opts.admin_cidrs.clone(),
     };
@@ -131,7 +135,11 @@ pub fn diff(
         if vb.allowed == va.allowed {
             continue;
         }
+        let unresolved = [&vb, &va]
+            .iter()
+            .any(|v| v.egress.unresolved || v.ingress.unresolved);
         changes.push(Change {
+            unresolved,
             name: f.name.clone(),
             src: f.src.clone(),
             dst: f.dst.clone(),

@@ -8,6 +8,7 @@
 //!   YAML ([`yaml::fast`], parallel for big lists) with serde-saphyr (bounded budget) as the
 //!   general path and the reference.
 //! - [`source`]: files, folders, multi-document streams and `kind: List` → [`source::Document`]s;
+//!   every file read through the `inputs` crate (bounded, folders walked without leaving them);
 //!   large lists converted item by item in parallel ([`source::load_objects`]).
 //! - [`model`]: typed policies (NetworkPolicy, CNP, CCNP), selectors, ports.
 //! - [`parse`]: documents → model, with C1 validation (errors) and unknown fields (findings);
@@ -21,7 +22,9 @@
 //! - [`engine`]: Cilium semantics: identities (C6-C8), CIDR (C9), ports (C10), L7/FQDN
 //!   (C11, C12), enforcement and default deny (C2, C3, C13, C14, K1-K9), verdicts with reasons.
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
-//! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call.
+//! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call; a
+//!   proposed policy replaces the one in force with its key, and inputs that yield nothing are
+//!   errors (policy-semantics.md A1-A3).
 //! - [`lint`]: the footguns of policy-semantics.md (d) as findings.
 //! - [`diff`]: flows whose verdict changes between two policy sets or inventories.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.

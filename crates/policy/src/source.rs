@@ -30,35 +30,39 @@ fn str_field<'a>(node: &'a Node, key: &str) -> Option<&'a str> {
     }
 }
 
-/// Load every object under `path` (a file or a folder).
-pub fn load_path(path: &Path) -> Result<Vec<Document>, LoadError> {
+/// Load every object under `path` (a file or a folder), each file read as `kind` (its size
+/// limit and its name in errors).
+pub fn load_path(path: &Path, kind: inputs::Kind) -> Result<Vec<Document>, LoadError> {
     let mut docs = Vec::new();
-    for file in files_of(path)? {
-        let bytes = std::fs::read(&file).map_err(|err| LoadError::Io {
-            path: file.clone(),
-            err,
-        })?;
+    for file in files_of(path, kind)? {
+        let bytes = inputs::read(&file, kind)?;
         docs.extend(load_bytes(&file.display().to_string(), &bytes)?);
     }
     Ok(docs)
 }
 
-/// The files behind a path: itself, or the YAML/JSON files of a folder tree, sorted.
-fn files_of(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let files = if path.is_dir() {
-        let mut files = Vec::new();
-        walk(path, &mut files)?;
-        files.sort();
-        if files.is_empty() {
-            return Err(LoadError::Empty {
-                path: path.to_owned(),
-            });
-        }
-        files
-    } else {
-        vec![path.to_owned()]
-    };
+/// The files behind a path: itself, or the YAML/JSON files of a folder tree, sorted. A folder
+/// is walked by `inputs::walk`: links stay inside it and a link loop is an error, not a
+/// recursion.
+pub fn files_of(path: &Path, kind: inputs::Kind) -> Result<Vec<PathBuf>, LoadError> {
+    let is_dir = std::fs::metadata(path).is_ok_and(|m| m.is_dir());
+    if !is_dir {
+        // `inputs::read` says what is wrong with anything that is not a regular file.
+        return Ok(vec![path.to_owned()]);
+    }
+    let files = inputs::walk(path, kind, &is_manifest)?;
+    if files.is_empty() {
+        return Err(LoadError::Empty {
+            path: path.to_owned(),
+        });
+    }
     Ok(files)
+}
+
+fn is_manifest(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
 }
 
 /// Files at least this large are tried as one big `List` read in parallel.
@@ -69,14 +73,12 @@ const BIG_FILE: usize = 1 << 20;
 /// several threads, so their whole document tree is never in memory at once.
 pub fn load_objects<T: Send>(
     path: &Path,
+    kind: inputs::Kind,
     f: &(dyn Fn(&Document) -> T + Sync),
 ) -> Result<Vec<T>, LoadError> {
     let mut out = Vec::new();
-    for file in files_of(path)? {
-        let bytes = std::fs::read(&file).map_err(|err| LoadError::Io {
-            path: file.clone(),
-            err,
-        })?;
+    for file in files_of(path, kind)? {
+        let bytes = inputs::read(&file, kind)?;
         let name = file.display().to_string();
         if bytes.len() >= BIG_FILE
             && let Ok(text) = std::str::from_utf8(&bytes)
@@ -188,28 +190,4 @@ fn flatten(origin: Origin, mut node: Node, out: &mut Vec<Document>) {
         return;
     }
     out.push(Document { origin, node });
-}
-
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
-    let entries = std::fs::read_dir(dir).map_err(|err| LoadError::Io {
-        path: dir.to_owned(),
-        err,
-    })?;
-    for entry in entries {
-        let entry = entry.map_err(|err| LoadError::Io {
-            path: dir.to_owned(),
-            err,
-        })?;
-        let path = entry.path();
-        if path.is_dir() {
-            walk(&path, out)?;
-        } else if path
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| matches!(e, "yaml" | "yml" | "json"))
-        {
-            out.push(path);
-        }
-    }
-    Ok(())
 }

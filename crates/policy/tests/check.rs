@@ -343,3 +343,32 @@ fn applying_the_suggested_fix_allows_the_flow() {
         "{with_flag}"
     );
 }
+
+/// Issue 12: flows the inventory gives nothing to derive from are said, never silently absent
+/// from a "0 denied".
+#[test]
+fn flows_the_inventory_cannot_derive_are_findings() {
+    let docs = load_bytes(
+        "c.yaml",
+        b"apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {addresses: [{type: InternalIP, address: 198.18.0.1}]}\n",
+    )
+    .expect("yaml");
+    let inv = policy::inventory::read::inventory(&docs).expect("inventory");
+    let report = check(
+        &inv,
+        &policies(include_str!("fixtures/lockout-ccnp-fixed.yaml")),
+        &CheckOptions::default(),
+        vec![],
+    );
+    let gaps: Vec<&str> = report
+        .findings
+        .iter()
+        .filter(|f| f.code == "flows-not-checked")
+        .map(|f| f.message.as_str())
+        .collect();
+    assert_eq!(gaps.len(), 3, "{gaps:?}");
+    assert!(gaps.iter().any(|m| m.contains("API server")));
+    assert!(gaps.iter().any(|m| m.contains("etcd")));
+    assert!(gaps.iter().any(|m| m.contains("DNS")));
+    assert!(report.exit_code() >= 1);
+}

@@ -10,8 +10,9 @@ const CORPUS: &str = concat!(
 );
 
 fn run_case(dir: &Path) -> Result<(), String> {
-    let docs = policy::source::load_path(&dir.join("input")).map_err(|e| e.to_string())?;
-    let parsed = policy::parse::policies(&docs);
+    let docs = policy::source::load_path(&dir.join("input"), inputs::Kind::INVENTORY)
+        .map_err(|e| e.to_string())?;
+    let parsed = policy::parse::policies_with(&docs, policy::parse::Names::Lenient);
     if !parsed.errors.is_empty() {
         return Err(format!("{:?}", parsed.errors));
     }

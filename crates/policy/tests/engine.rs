@@ -957,3 +957,31 @@ fn fqdn_destinations_are_runtime_knowledge_c12() {
         v.explanation()
     );
 }
+
+/// C10: ICMP type names are read per family, as the CRD lists them: `Echo` is IPv4 type 8,
+/// an IPv6 `EchoRequest` is ICMPv6 type 128 (not ICMP 128, nor ICMPv6 8).
+#[test]
+fn c10_icmp_type_names_per_family() {
+    let set = policies(
+        "apiVersion: cilium.io/v2\nkind: CiliumClusterwideNetworkPolicy\nmetadata: {name: icmp}\nspec:\n  nodeSelector: {}\n  ingress:\n  - fromEntities: [cluster]\n    toPorts: [{ports: [{port: '0', protocol: ANY}]}]\n  - icmps: [{fields: [{type: Echo}, {type: EchoRequest, family: IPv6}]}]\n",
+    );
+    let src = "198.51.100.7";
+    let dst = "node/worker-1";
+    check(
+        &reference_cluster(),
+        &set,
+        &[
+            (src, dst, Protocol::Icmp, 8, true, "C10 Echo is IPv4 type 8"),
+            (
+                src,
+                dst,
+                Protocol::IcmpV6,
+                128,
+                true,
+                "C10 IPv6 EchoRequest is 128",
+            ),
+            (src, dst, Protocol::Icmp, 128, false, "C10 not ICMPv4 128"),
+            (src, dst, Protocol::IcmpV6, 8, false, "C10 not ICMPv6 8"),
+        ],
+    );
+}

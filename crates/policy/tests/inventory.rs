@@ -25,7 +25,8 @@ fn parallel_big_list_matches_general_path() {
     assert!(text.len() > 1 << 20, "big enough for the parallel path");
     std::fs::write(dir.path().join("pods.yaml"), &text).expect("write");
     let fast = inventory_from_path(dir.path()).expect("fast");
-    let slow = inventory(&load_path(dir.path()).expect("docs")).expect("general");
+    let slow =
+        inventory(&load_path(dir.path(), inputs::Kind::INVENTORY).expect("docs")).expect("general");
     assert_eq!(fast.pods.len(), 6000);
     assert_eq!(fast.pods.len(), slow.pods.len());
     for (a, b) in fast.pods.iter().zip(&slow.pods) {

@@ -295,7 +295,7 @@ fn lists_json_and_folders() {
     std::fs::create_dir(dir.path().join("sub")).expect("mkdir");
     std::fs::write(dir.path().join("sub/b.yaml"), LOCKOUT).expect("write");
     std::fs::write(dir.path().join("notes.txt"), "not: [yaml").expect("write");
-    let docs = policy::source::load_path(dir.path()).expect("load");
+    let docs = policy::source::load_path(dir.path(), inputs::Kind::POLICY).expect("load");
     let p = parse::policies(&docs);
     assert!(p.errors.is_empty(), "{:?}", p.errors);
     assert_eq!(p.policies.network_policies.len(), 1);
@@ -356,4 +356,272 @@ fn deep_nesting_is_an_error_not_a_stack_overflow() {
     let flow = format!("a: {}{}\n", "[".repeat(5000), "]".repeat(5000));
     let err = load_bytes("flow.yaml", flow.as_bytes()).expect_err("too deep");
     assert!(err.to_string().starts_with("flow.yaml:"), "{err}");
+}
+
+/// Issue 12: values the API server (Kubernetes validation, Cilium's CRD) or the Cilium agent
+/// refuses are errors naming the field, never a policy that seems to check clean.
+#[test]
+fn values_the_api_server_or_cilium_refuses_are_errors() {
+    let knp = |body: &str| {
+        format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n  podSelector: {{}}\n{body}"
+        )
+    };
+    let cnp = |item: &str| {
+        format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n  endpointSelector: {{}}\n  ingress:\n  - {item}\n"
+        )
+    };
+    let egress = |item: &str| {
+        format!(
+            "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {{name: p, namespace: a}}\nspec:\n  endpointSelector: {{}}\n  egress:\n  - {item}\n"
+        )
+    };
+    // (case, document, field path ending, message part)
+    let cases: Vec<(&str, String, &str, &str)> = vec![
+        (
+            "K7 port 0",
+            knp("  ingress: [{ports: [{port: 0}]}]\n"),
+            "ports[0].port",
+            "1-65535",
+        ),
+        (
+            "K7 port above range",
+            knp("  ingress: [{ports: [{port: 70000}]}]\n"),
+            "ports[0].port",
+            "1-65535",
+        ),
+        (
+            "K7 quoted number",
+            knp("  ingress: [{ports: [{port: '80'}]}]\n"),
+            "ports[0].port",
+            "without quotes",
+        ),
+        (
+            "K7 upper-case name",
+            knp("  ingress: [{ports: [{port: HTTP}]}]\n"),
+            "ports[0].port",
+            "lower-case",
+        ),
+        (
+            "K7 endPort 0",
+            knp("  ingress: [{ports: [{port: 1, endPort: 0}]}]\n"),
+            "endPort",
+            "1-65535",
+        ),
+        (
+            "K7 endPort quoted",
+            knp("  ingress: [{ports: [{port: 1, endPort: '9'}]}]\n"),
+            "endPort",
+            "without quotes",
+        ),
+        (
+            "K7 protocol case",
+            knp("  ingress: [{ports: [{port: 80, protocol: tcp}]}]\n"),
+            "protocol",
+            "unsupported protocol",
+        ),
+        (
+            "K7 protocol name",
+            knp("  ingress: [{ports: [{port: 80, protocol: HTTP}]}]\n"),
+            "protocol",
+            "unsupported protocol",
+        ),
+        (
+            "K6 host address",
+            knp("  ingress: [{from: [{ipBlock: {cidr: 10.0.0.1}}]}]\n"),
+            "ipBlock.cidr",
+            "10.0.0.1/32",
+        ),
+        (
+            "K6 except equal",
+            knp("  ingress: [{from: [{ipBlock: {cidr: 10.0.0.0/8, except: [10.0.0.0/8]}}]}]\n"),
+            "except[0]",
+            "strictly inside",
+        ),
+        (
+            "K3 label key",
+            knp("").replace("podSelector: {}", "podSelector: {matchLabels: {'a b': x}}"),
+            "matchLabels.a b",
+            "label key",
+        ),
+        (
+            "K3 label value",
+            knp("").replace(
+                "podSelector: {}",
+                "podSelector: {matchLabels: {app: 'x y'}}",
+            ),
+            "matchLabels.app",
+            "label value",
+        ),
+        (
+            "K3 expression value",
+            knp("").replace(
+                "podSelector: {}",
+                "podSelector: {matchExpressions: [{key: app, operator: In, values: ['-x']}]}",
+            ),
+            "matchExpressions[0]",
+            "label value",
+        ),
+        (
+            "name",
+            knp("").replace("name: p,", "name: My_Policy,"),
+            "metadata.name",
+            "not a valid name",
+        ),
+        (
+            "namespace",
+            knp("").replace("namespace: a", "namespace: a.b"),
+            "metadata.namespace",
+            "namespace",
+        ),
+        (
+            "apiVersion",
+            knp("").replace("networking.k8s.io/v1", "networking.k8s.io/v1beta1"),
+            "apiVersion",
+            "networking.k8s.io/v1",
+        ),
+        (
+            "C9 host address",
+            cnp("fromCIDR: [10.0.0.1]"),
+            "fromCIDR[0]",
+            "10.0.0.1/32",
+        ),
+        (
+            "C9 cidrSet host address",
+            cnp("fromCIDRSet: [{cidr: '2001:db8::1'}]"),
+            "cidr",
+            "/128",
+        ),
+        (
+            "C10 unquoted port",
+            cnp("toPorts: [{ports: [{port: 80}]}]"),
+            "ports[0].port",
+            "as a string",
+        ),
+        (
+            "C10 no port",
+            cnp("toPorts: [{ports: [{protocol: TCP}]}]"),
+            "ports[0].port",
+            "must be specified",
+        ),
+        (
+            "C10 port above range",
+            cnp("toPorts: [{ports: [{port: '70000'}]}]"),
+            "ports[0].port",
+            "0-65535",
+        ),
+        (
+            "C10 protocol case",
+            cnp("toPorts: [{ports: [{port: '80', protocol: tcp}]}]"),
+            "protocol",
+            "unsupported protocol",
+        ),
+        (
+            "C10 endPort quoted",
+            cnp("toPorts: [{ports: [{port: '80', endPort: '90'}]}]"),
+            "endPort",
+            "without quotes",
+        ),
+        (
+            "C10 endPort above range",
+            cnp("toPorts: [{ports: [{port: '80', endPort: 70000}]}]"),
+            "endPort",
+            "0-65535",
+        ),
+        (
+            "C11 L7 on port 0",
+            egress("toPorts: [{ports: [{port: '0', protocol: TCP}], rules: {http: [{}]}}]"),
+            "rules",
+            "port is 0",
+        ),
+        (
+            "C11 L7 on ANY",
+            egress("toPorts: [{ports: [{port: '80', protocol: ANY}], rules: {http: [{}]}}]"),
+            "rules",
+            "TCP",
+        ),
+        (
+            "C5.1 two peer kinds",
+            cnp("fromEndpoints: [{}]\n    fromEntities: [world]"),
+            "ingress[0]",
+            "more than one kind",
+        ),
+        (
+            "C5.1 CIDR and CIDR set",
+            cnp("fromCIDR: [10.0.0.0/8]\n    fromCIDRSet: [{cidr: 10.1.0.0/16}]"),
+            "ingress[0]",
+            "more than one kind",
+        ),
+        (
+            "C12 matchName",
+            egress("toFQDNs: [{matchName: 'a b.com'}]"),
+            "matchName",
+            "not a DNS name",
+        ),
+        (
+            "C10 ICMP type",
+            cnp("icmps: [{fields: [{type: 300}]}]"),
+            "type",
+            "0-255",
+        ),
+        (
+            "apiVersion",
+            cnp("{}").replace("cilium.io/v2", "cilium.io/v1"),
+            "apiVersion",
+            "cilium.io/v2",
+        ),
+        ("label value not a string", cnp("fromEndpoints: [{matchLabels: {enabled: true}}]"), "matchLabels.enabled", "in quotes"),
+        ("expression value not a string", knp("").replace("podSelector: {}", "podSelector: {matchExpressions: [{key: v, operator: In, values: [1]}]}"), "values[0]", "in quotes"),
+        ("K2 three policyTypes", knp("  policyTypes: [Ingress, Egress, Ingress]\n"), "policyTypes", "more than two"),
+        ("C1 empty specs", "apiVersion: cilium.io/v2\nkind: CiliumNetworkPolicy\nmetadata: {name: p, namespace: a}\nspecs: []\n".to_owned(), "specs", "no rule"),
+    ];
+    for (case, text, field, msg) in cases {
+        let p = parse_str(&text);
+        assert!(
+            p.errors
+                .iter()
+                .any(|e| e.field.ends_with(field) && e.message.contains(msg)),
+            "{case}: want {field}: {msg}, got {:#?}",
+            p.errors
+        );
+        assert!(
+            p.policies.is_empty(),
+            "{case}: an invalid policy is not kept"
+        );
+    }
+    // And the values they accept still parse: named ports, "0", ranges, a /32.
+    let fine = [
+        knp(
+            "  ingress: [{ports: [{port: http}, {port: 8000, endPort: 8100, protocol: UDP}], from: [{ipBlock: {cidr: 10.0.0.1/32}}]}]\n",
+        ),
+        cnp(
+            "fromEndpoints: [{matchLabels: {'k8s:app': web}}]\n    toPorts: [{ports: [{port: '0'}, {port: HTTP-alt, protocol: TCP}, {port: '8000', endPort: 8100}]}]",
+        ),
+        egress("toFQDNs: [{matchPattern: '*.example.com'}]"),
+    ];
+    for text in fine {
+        let p = parse_str(&text);
+        assert!(p.errors.is_empty(), "{text}: {:#?}", p.errors);
+    }
+}
+
+/// A namespaced policy without metadata.namespace: checked in `default`, and said, since
+/// `kubectl apply` puts it in the context's namespace.
+#[test]
+fn a_missing_namespace_is_assumed_default_and_said() {
+    let p = parse_str(
+        "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: p}\nspec: {podSelector: {}}\n",
+    );
+    assert!(p.errors.is_empty(), "{:?}", p.errors);
+    assert_eq!(p.policies.network_policies[0].namespace, "default");
+    assert!(
+        p.findings
+            .iter()
+            .any(|f| f.code == "namespace-assumed" && f.message.contains("context")),
+        "{:?}",
+        p.findings
+    );
+    let ccnp = parse_str(LOCKOUT);
+    assert!(!ccnp.findings.iter().any(|f| f.code == "namespace-assumed"));
 }

@@ -169,7 +169,9 @@ fn cluster_version_comes_from_the_agent_image() {
     // --cilium-version wins over the inventory.
     let dir = tempfile::tempdir().expect("tmp");
     let path = dir.path().join("c.yaml");
-    std::fs::write(&path, ds).expect("write");
+    // An inventory needs its nodes (load_inventory refuses one without).
+    let node = "---\napiVersion: v1\nkind: Node\nmetadata: {name: n1}\n";
+    std::fs::write(&path, format!("{ds}{node}")).expect("write");
     let inv = policy::input::load_inventory(Some(&path), None, None).expect("inv");
     assert_eq!(inv.cilium.version, Some((1, 15)));
     let inv = policy::input::load_inventory(Some(&path), None, Some("1.18.1")).expect("inv");

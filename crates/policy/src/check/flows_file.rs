@@ -8,6 +8,37 @@ use crate::model::{Origin, Protocol};
 use crate::parse::reader::{Cx, field};
 use crate::yaml::{self, Value};
 
+/// Why a `--flows` file gave no flows.
+#[derive(Debug, thiserror::Error)]
+pub enum FlowsError {
+    #[error(transparent)]
+    Input(#[from] inputs::InputError),
+    #[error("{}", render(.0))]
+    Invalid(Vec<ParseError>),
+    #[error("{0}: holds no flows; write a list of {{name, src, dst, protocol, port}}")]
+    Empty(String),
+}
+
+fn render(errors: &[ParseError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Read and parse a `--flows` file; a file with no flow in it is an error, not a check of
+/// nothing.
+pub fn load_flows(path: &std::path::Path) -> Result<Vec<Flow>, FlowsError> {
+    let text = inputs::read_to_string(path, inputs::Kind::CONFIG)?;
+    let name = path.display().to_string();
+    let flows = parse_flows(&name, &text).map_err(FlowsError::Invalid)?;
+    if flows.is_empty() {
+        return Err(FlowsError::Empty(name));
+    }
+    Ok(flows)
+}
+
 pub fn parse_flows(file: &str, text: &str) -> Result<Vec<Flow>, Vec<ParseError>> {
     let docs = yaml::parse_documents(text).map_err(|e| {
         vec![ParseError {

@@ -38,6 +38,10 @@ pub struct FlowResult {
     /// name (`fqdn:`) to judge it by (C12).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub depends_on_dns: bool,
+    /// The verdict depends on peers known only at runtime (cloud provider groups, CIDR
+    /// groups); the explanation says which rule and what would change it (C9).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
 }
 
 impl FlowResult {
@@ -54,11 +58,12 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// 2 when a critical flow is denied, 1 for warnings only, 0 clean.
+    /// 2 when a critical flow is denied, 1 for warnings only (or a verdict lifeboat could not
+    /// settle), 0 clean.
     pub fn exit_code(&self) -> i32 {
         if self.flows.iter().any(|f| f.critical && !f.allowed()) {
             2
-        } else if self.flows.iter().any(|f| !f.allowed())
+        } else if self.flows.iter().any(|f| !f.allowed() || f.unresolved)
             || self
                 .findings
                 .iter()
@@ -120,6 +125,7 @@ pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
             rules,
             l7_filtered: v.allowed && (v.egress.l7 || v.ingress.l7),
             depends_on_dns: !v.allowed && v.egress.depends_on_dns,
+            unresolved: v.egress.unresolved || v.ingress.unresolved,
         });
     }
     out
@@ -132,7 +138,7 @@ pub fn check(
     opts: &CheckOptions,
     mut findings: Vec<Finding>,
 ) -> CheckReport {
-    let engine = Engine::new(inv, policies);
+    let engine = Engine::new(inv, policies).with_synthetic_pod(catalogue::probe_pod(inv));
     let mut flows = catalogue::catalogue(
         inv,
         &CatalogueOptions {
@@ -146,6 +152,7 @@ pub fn check(
             .into_iter()
             .filter(|f| f.code != "assumed-inventory"),
     );
+    findings.extend(catalogue::gaps(inv));
     if inv.assumed {
         findings.push(Finding::new(Severity::Info, "assumed-inventory", "no inventory given: evaluated against the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on)"));
     }

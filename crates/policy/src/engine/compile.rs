@@ -30,7 +30,9 @@ pub enum CPeer {
         namespace: Option<String>,
         selector: Option<LabelSelector>,
     },
-    Group,
+    /// Known only at runtime (cloud groups, CIDR groups): never matches here, and a verdict
+    /// that depends on it says so.
+    Unresolved(String),
 }
 
 #[derive(Debug, Clone)]
@@ -74,17 +76,42 @@ pub struct Entry {
     pub l4: L4,
     /// Patterns of the item's L7 DNS rules: names whose answers the DNS proxy sees (C12).
     pub dns_patterns: Vec<String>,
+    /// The item has `fromRequires`/`toRequires`, which narrow every allow of the subject in
+    /// older Cilium and are not evaluated here (C1).
+    pub requires: bool,
 }
 
-pub fn compile(set: &PolicySet, cfg: &CiliumConfig) -> Vec<Entry> {
-    let mut out = Vec::new();
+/// The entries of the policies Cilium enforces, and apart from them the entries of the
+/// policies its agent refuses under this configuration (they enforce nothing; verdicts on
+/// subjects they would select say so).
+pub fn compile(set: &PolicySet, cfg: &CiliumConfig) -> (Vec<Entry>, Vec<Entry>) {
+    let (mut out, mut refused) = (Vec::new(), Vec::new());
     for p in &set.cilium {
-        cilium_entries(p, cfg, &mut out);
+        let to = if refused_by_agent(p, cfg).is_some() {
+            &mut refused
+        } else {
+            &mut out
+        };
+        cilium_entries(p, cfg, to);
     }
     for p in &set.network_policies {
         knp_entries(p, cfg, &mut out);
     }
-    out
+    (out, refused)
+}
+
+/// Why Cilium's agent refuses the whole policy under `cfg`, if it does: `fromNodes`/`toNodes`
+/// without `enable-node-selector-labels` fail its Validate() (C7.7).
+pub fn refused_by_agent(p: &CiliumPolicy, cfg: &CiliumConfig) -> Option<&'static str> {
+    let nodes = p.rules.iter().any(|r| {
+        [&r.ingress, &r.ingress_deny, &r.egress, &r.egress_deny]
+            .into_iter()
+            .flatten()
+            .any(|it| it.peers.iter().any(|x| matches!(x, Peer::Nodes(_))))
+    });
+    (nodes && !cfg.node_selector_labels).then_some(
+        "it uses fromNodes/toNodes and enable-node-selector-labels is off, so the Cilium agent refuses the whole policy",
+    )
 }
 
 const NS_KEY: &str = "io.kubernetes.pod.namespace";
@@ -160,6 +187,7 @@ fn cilium_entries(p: &CiliumPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
                     default_deny_explicit: flag.is_some(),
                     l3: item_l3(item, ns, cfg),
                     l4: item_l4(item),
+                    requires: item.requires,
                     dns_patterns: item
                         .ports
                         .iter()
@@ -203,7 +231,7 @@ fn item_l3(item: &RuleItem, ns: Option<&str>, cfg: &CiliumConfig) -> L3 {
                     namespace: namespace.clone().or_else(|| ns.map(str::to_owned)),
                     selector: selector.clone(),
                 },
-                Peer::Group => CPeer::Group,
+                Peer::Unresolved { what } => CPeer::Unresolved(what.clone()),
             })
             .collect(),
     )
@@ -251,6 +279,7 @@ fn knp_entries(p: &NetworkPolicy, cfg: &CiliumConfig, out: &mut Vec<Entry>) {
             l3,
             l4,
             dns_patterns: Vec::new(),
+            requires: false,
         };
         let rules = p.rules(dir);
         if rules.is_empty() {

@@ -34,6 +34,13 @@ pub struct DirVerdict {
     /// Denied here, but a toFQDNs rule on this port may allow the address at runtime: the
     /// flow names no DNS name to judge it by (C12).
     pub depends_on_dns: bool,
+    /// The verdict depends on peers known only at runtime (cloud provider groups, CIDR
+    /// groups): the reason says which rule and what would change it.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub unresolved: bool,
+    /// Policies that would select the subject here but that the Cilium agent refuses (C7.7).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub refused_policies: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -52,7 +59,7 @@ impl FlowVerdict {
             (&self.egress, &self.ingress)
         };
         let mut s = format!("{} {}", side(first), first.reason);
-        if second.enforced || !second.allowed {
+        if second.enforced || !second.allowed || !second.refused_policies.is_empty() {
             s.push_str(&format!(" Also, {} {}", side(second), second.reason));
         }
         s
@@ -84,22 +91,30 @@ fn verdict(
         cites: cites.to_vec(),
         l7: false,
         depends_on_dns: false,
+        unresolved: false,
+        refused_policies: Vec::new(),
+    }
+}
+
+/// Whether an entry's subject selects endpoint `e` (host firewall not considered here).
+fn entry_selects(entry: &super::Entry, e: &Endpoint) -> bool {
+    match (&entry.subject, e.kind) {
+        (EntrySubject::Endpoints(sel), EpKind::Pod) => sel.matches(&e.labels),
+        // C7.5: a CCNP endpointSelector also selects health endpoints.
+        (EntrySubject::Endpoints(sel), EpKind::Health) => {
+            entry.namespace.is_none() && sel.matches(&e.labels)
+        }
+        (EntrySubject::Nodes(sel), EpKind::Host) => sel.matches(&e.labels),
+        _ => false,
     }
 }
 
 impl Engine<'_> {
     /// Whether entry `i`'s subject selects endpoint `e` (host firewall not considered here).
     pub fn selects(&self, i: usize, e: &Endpoint) -> bool {
-        let entry = &self.entries[i];
-        match (&entry.subject, e.kind) {
-            (EntrySubject::Endpoints(sel), EpKind::Pod) => sel.matches(&e.labels),
-            // C7.5: a CCNP endpointSelector also selects health endpoints.
-            (EntrySubject::Endpoints(sel), EpKind::Health) => {
-                entry.namespace.is_none() && sel.matches(&e.labels)
-            }
-            (EntrySubject::Nodes(sel), EpKind::Host) => sel.matches(&e.labels),
-            _ => false,
-        }
+        self.entries
+            .get(i)
+            .is_some_and(|entry| entry_selects(entry, e))
     }
 
     fn peer_matches(&self, peer: &CPeer, subject: &Endpoint, p: &Endpoint) -> bool {
@@ -153,8 +168,8 @@ impl Engine<'_> {
                             && self.fqdn_learned(subject, n) == Learned::Yes
                     })
             }
-            // Cloud provider groups are resolved at runtime: unknown here.
-            CPeer::Group => false,
+            // Known only at runtime: never matched here; verdicts say so (`note_unresolved`).
+            CPeer::Unresolved(_) => false,
         }
     }
 
@@ -199,14 +214,23 @@ impl Engine<'_> {
                 (false, false)
             }
             L4::Icmp(fields) => {
-                let hit = matches!(proto, Protocol::Icmp | Protocol::IcmpV6)
-                    && fields.iter().any(|f| icmp_type(&f.icmp_type) == Some(port));
+                // A field is of one family: IPv4 types for ICMP, IPv6 types for ICMPv6 (C10).
+                let hit = fields.iter().any(|f| {
+                    let v6 = f.family == "IPv6";
+                    let family_ok = match proto {
+                        Protocol::Icmp => !v6,
+                        Protocol::IcmpV6 => v6,
+                        _ => false,
+                    };
+                    family_ok && icmp_type(&f.icmp_type, v6) == Some(port)
+                });
                 (hit, false)
             }
         }
     }
 
-    /// Verdict for `subject` in direction `d` toward `peer` (C2, C3, C4.2, C13, C14).
+    /// Verdict for `subject` in direction `d` toward `peer` (C2, C3, C4.2, C13, C14), with what
+    /// it could not count: policies the agent refuses, peers known only at runtime.
     pub fn direction(
         &self,
         subject: &Endpoint,
@@ -216,45 +240,31 @@ impl Engine<'_> {
         port: u16,
         dst: &Endpoint,
     ) -> DirVerdict {
-        let cfg = &self.inv.cilium;
-        if subject.kind == EpKind::World {
-            return verdict(
-                d,
-                true,
-                format!(
-                    "{} is outside the cluster; no policy applies there.",
-                    subject.name
-                ),
-                &["C9"],
-            );
+        let mut v = self.decide(subject, d, peer, proto, port, dst);
+        if v.enforced {
+            self.note_unresolved(&mut v, subject, d, peer, proto, port, dst);
+            self.note_requires(&mut v, subject, d);
         }
-        if cfg.enforcement == EnforcementMode::Never {
-            return verdict(
-                d,
-                true,
-                "policy enforcement mode is `never`: nothing is enforced.".into(),
-                &["C3"],
-            );
-        }
-        if subject.kind == EpKind::Host && !cfg.host_firewall {
-            return verdict(
-                d,
-                true,
-                format!(
-                    "{} is a host endpoint and the host firewall is off, so host policies are ignored.",
-                    subject.name
-                ),
-                &["C13.1"],
-            );
+        self.note_refused(&mut v, subject, d);
+        v
+    }
+
+    fn decide(
+        &self,
+        subject: &Endpoint,
+        d: Direction,
+        peer: &Endpoint,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) -> DirVerdict {
+        if let Some(v) = self.unenforced(subject, d) {
+            return v;
         }
         let selecting: Vec<usize> = self.entries_for(subject, d);
-        let mut selected_by: Vec<String> = Vec::new();
-        for &i in &selecting {
-            if !selected_by.contains(&self.entries[i].policy) {
-                selected_by.push(self.entries[i].policy.clone());
-            }
-        }
+        let cfg = &self.inv.cilium;
         let always = cfg.enforcement == EnforcementMode::Always;
+        let selected_by = self.policies_of(&selecting, |_| true);
         if selecting.is_empty() && !always {
             let mut v = verdict(
                 d,
@@ -269,58 +279,138 @@ impl Engine<'_> {
             v.selected_by = selected_by;
             return v;
         }
-        let mut dd_sources: Vec<&str> = Vec::new();
-        for &i in selecting.iter().filter(|&&i| self.entries[i].default_deny) {
-            if !dd_sources.contains(&self.entries[i].policy.as_str()) {
-                dd_sources.push(self.entries[i].policy.as_str());
-            }
-        }
+        let dd_sources = self.policies_of(&selecting, |i| self.entries[i].default_deny);
         let default_deny = always || !dd_sources.is_empty();
         let mut base = verdict(d, true, String::new(), &[]);
         base.enforced = true;
         base.default_deny = default_deny;
         base.selected_by = selected_by;
-        let what = format!("{} {}/{}", peer.name, proto.as_str(), port);
+        let flow = Asked {
+            subject,
+            peer,
+            proto,
+            port,
+            dst,
+        };
         // C4.2: deny first, whichever resource carries it.
-        for &i in &selecting {
-            let e = &self.entries[i];
-            if e.deny
-                && self.l3_matches(&e.l3, subject, peer)
-                && self.l4_matches(&e.l4, proto, port, dst).0
-            {
-                base.allowed = false;
-                base.entry = Some(i);
-                base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
-                base.reason = format!(
-                    "{what} is denied by {} {} ({}); deny wins over any allow.",
-                    e.policy, e.path, e.location
-                );
-                base.cites = vec!["C4.2"];
-                return self.audit(base);
+        if let Some(i) = self.first_deny(&selecting, &flow) {
+            return self.audit(self.denied_by_rule(base, i, &flow));
+        }
+        if let Some(v) = self.localhost(&mut base, &flow) {
+            return v;
+        }
+        if let Some(v) = self.allowed_by_rule(&mut base, &selecting, &flow) {
+            return v;
+        }
+        if default_deny {
+            return self.audit(self.default_denied(base, &selecting, &dd_sources, &flow));
+        }
+        base.reason = format!(
+            "only policies with enableDefaultDeny.{}: false select {}; the allow-all baseline applies.",
+            d.as_str(),
+            subject.name
+        );
+        base.cites = vec!["C2.5", "C2.7"];
+        base
+    }
+
+    /// Directions no policy can touch: outside the cluster, enforcement `never`, a host
+    /// endpoint without the host firewall (C3, C9, C13.1).
+    fn unenforced(&self, subject: &Endpoint, d: Direction) -> Option<DirVerdict> {
+        let cfg = &self.inv.cilium;
+        if subject.kind == EpKind::World {
+            let why = format!(
+                "{} is outside the cluster; no policy applies there.",
+                subject.name
+            );
+            return Some(verdict(d, true, why, &["C9"]));
+        }
+        if cfg.enforcement == EnforcementMode::Never {
+            let why = "policy enforcement mode is `never`: nothing is enforced.".to_owned();
+            return Some(verdict(d, true, why, &["C3"]));
+        }
+        if subject.kind == EpKind::Host && !cfg.host_firewall {
+            let why = format!(
+                "{} is a host endpoint and the host firewall is off, so host policies are ignored.",
+                subject.name
+            );
+            return Some(verdict(d, true, why, &["C13.1"]));
+        }
+        None
+    }
+
+    /// Names of the policies of `entries` that `keep`, each once, in order.
+    fn policies_of(&self, entries: &[usize], keep: impl Fn(usize) -> bool) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for &i in entries.iter().filter(|&&i| keep(i)) {
+            if !out.contains(&self.entries[i].policy) {
+                out.push(self.entries[i].policy.clone());
             }
         }
-        // C14: the local host may always reach local pods at pod ingress.
-        if d == Direction::Ingress
-            && subject.kind == EpKind::Pod
-            && cfg.allow_localhost_always
-            && peer.is_local_host_of(subject.node.as_deref())
-        {
-            base.reason = format!(
-                "{} is the pod's own node; allow-localhost lets it in.",
-                peer.name
-            );
-            base.cites = vec!["C14"];
-            return base;
-        }
-        // C11: an allow without L7 for this port and peer overrides L7 rules on it; only
-        // when every matching allow carries L7 is the flow L7-filtered.
-        let (mut plain, mut with_l7) = (None, None);
-        for &i in &selecting {
+        out
+    }
+
+    fn rule_name(&self, i: usize) -> String {
+        let e = &self.entries[i];
+        format!("{} {} ({})", e.policy, e.path, e.location)
+    }
+
+    /// The first deny entry that matches the flow.
+    fn first_deny(&self, selecting: &[usize], f: &Asked) -> Option<usize> {
+        selecting.iter().copied().find(|&i| {
             let e = &self.entries[i];
-            if e.deny || !self.l3_matches(&e.l3, subject, peer) {
+            e.deny
+                && self.l3_matches(&e.l3, f.subject, f.peer)
+                && self.l4_matches(&e.l4, f.proto, f.port, f.dst).0
+        })
+    }
+
+    fn denied_by_rule(&self, mut base: DirVerdict, i: usize, f: &Asked) -> DirVerdict {
+        base.allowed = false;
+        base.entry = Some(i);
+        base.rule = Some(self.rule_name(i));
+        base.reason = format!(
+            "{} is denied by {}; deny wins over any allow.",
+            f.what(),
+            self.rule_name(i)
+        );
+        base.cites = vec!["C4.2"];
+        base
+    }
+
+    /// C14: the local host may always reach local pods at pod ingress.
+    fn localhost(&self, base: &mut DirVerdict, f: &Asked) -> Option<DirVerdict> {
+        let cfg = &self.inv.cilium;
+        let applies = base.direction == Direction::Ingress
+            && f.subject.kind == EpKind::Pod
+            && cfg.allow_localhost_always
+            && f.peer.is_local_host_of(f.subject.node.as_deref());
+        if !applies {
+            return None;
+        }
+        base.reason = format!(
+            "{} is the pod's own node; allow-localhost lets it in.",
+            f.peer.name
+        );
+        base.cites = vec!["C14"];
+        Some(base.clone())
+    }
+
+    /// C11: an allow without L7 for this port and peer overrides L7 rules on it; only when
+    /// every matching allow carries L7 is the flow L7-filtered.
+    fn allowed_by_rule(
+        &self,
+        base: &mut DirVerdict,
+        selecting: &[usize],
+        f: &Asked,
+    ) -> Option<DirVerdict> {
+        let (mut plain, mut with_l7) = (None, None);
+        for &i in selecting {
+            let e = &self.entries[i];
+            if e.deny || !self.l3_matches(&e.l3, f.subject, f.peer) {
                 continue;
             }
-            match self.l4_matches(&e.l4, proto, port, dst) {
+            match self.l4_matches(&e.l4, f.proto, f.port, f.dst) {
                 (true, false) => {
                     plain = Some(i);
                     break;
@@ -331,59 +421,162 @@ impl Engine<'_> {
                 _ => {}
             }
         }
-        if let Some(i) = plain.or(with_l7) {
-            let e = &self.entries[i];
-            base.entry = Some(i);
-            base.rule = Some(format!("{} {} ({})", e.policy, e.path, e.location));
-            base.reason = format!(
-                "{what} is allowed by {} {} ({}).",
-                e.policy, e.path, e.location
-            );
-            base.cites = vec!["C5.1", "K5"];
-            if plain.is_none() {
-                l7_note(&mut base, default_deny, cfg.at_least(1, 18));
-            }
-            return base;
+        let i = plain.or(with_l7)?;
+        base.entry = Some(i);
+        base.rule = Some(self.rule_name(i));
+        base.reason = format!("{} is allowed by {}.", f.what(), self.rule_name(i));
+        base.cites = vec!["C5.1", "K5"];
+        if plain.is_none() {
+            l7_note(base, base.default_deny, self.inv.cilium.at_least(1, 18));
         }
-        if default_deny {
-            base.allowed = false;
-            let why = if always && dd_sources.is_empty() {
-                "policy enforcement mode `always` makes every endpoint default-deny".to_owned()
-            } else {
-                format!(
-                    "{} {} it, which puts its {} into default-deny",
-                    dd_sources
-                        .iter()
-                        .take(3)
-                        .cloned()
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    if dd_sources.len() == 1 {
-                        "selects"
-                    } else {
-                        "select"
-                    },
-                    d.as_str()
-                )
-            };
-            base.reason = format!("{why}, and no rule allows {what}.",);
-            base.reason = format!("{}: {}", subject.name, base.reason);
-            base.cites = vec!["C2.4", "C2.6"];
-            if peer.kind == EpKind::World {
-                self.fqdn_note(&mut base, &selecting, subject, peer, proto, port, dst);
-            }
-            if subject.kind == EpKind::Host {
-                base.cites.push("C13.4");
-            }
-            return self.audit(base);
-        }
+        Some(base.clone())
+    }
+
+    /// C2.4, C2.6: selected, default-deny, and no rule allows the flow.
+    fn default_denied(
+        &self,
+        mut base: DirVerdict,
+        selecting: &[usize],
+        dd_sources: &[String],
+        f: &Asked,
+    ) -> DirVerdict {
+        let d = base.direction;
+        base.allowed = false;
+        let why = if dd_sources.is_empty() {
+            "policy enforcement mode `always` makes every endpoint default-deny".to_owned()
+        } else {
+            format!(
+                "{} {} it, which puts its {} into default-deny",
+                dd_sources
+                    .iter()
+                    .take(3)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                if dd_sources.len() == 1 {
+                    "selects"
+                } else {
+                    "select"
+                },
+                d.as_str()
+            )
+        };
         base.reason = format!(
-            "only policies with enableDefaultDeny.{}: false select {}; the allow-all baseline applies.",
-            d.as_str(),
-            subject.name
+            "{}: {why}, and no rule allows {}.",
+            f.subject.name,
+            f.what()
         );
-        base.cites = vec!["C2.5", "C2.7"];
+        base.cites = vec!["C2.4", "C2.6"];
+        if f.peer.kind == EpKind::World {
+            self.fqdn_note(
+                &mut base, selecting, f.subject, f.peer, f.proto, f.port, f.dst,
+            );
+        }
+        if f.subject.kind == EpKind::Host {
+            base.cites.push("C13.4");
+        }
         base
+    }
+
+    /// C7.7: policies the agent refuses enforce nothing; a verdict on a subject they would
+    /// select says they were not counted.
+    fn note_refused(&self, v: &mut DirVerdict, subject: &Endpoint, d: Direction) {
+        let mut names: Vec<String> = Vec::new();
+        for e in self
+            .refused
+            .iter()
+            .filter(|e| e.dir == d && entry_selects(e, subject))
+        {
+            if !names.contains(&e.policy) {
+                names.push(e.policy.clone());
+            }
+        }
+        if names.is_empty() {
+            return;
+        }
+        v.reason.push_str(&format!(
+            " Not counted: {} would select {} for {}, but it uses fromNodes/toNodes and enable-node-selector-labels is off, so the Cilium agent refuses it (set enable-node-selector-labels=true, or use fromEntities/toEntities: [remote-node]).",
+            names.join(", "),
+            subject.name,
+            d.as_str()
+        ));
+        v.cites.push("C7.7");
+        v.refused_policies = names;
+    }
+
+    /// C9: peers known only at runtime (cloud groups, CIDR groups) never match here. When one
+    /// could change the verdict (an allow that might admit the peer, a deny that might drop
+    /// it), the verdict says so instead of claiming more than it knows.
+    #[allow(clippy::too_many_arguments)]
+    fn note_unresolved(
+        &self,
+        v: &mut DirVerdict,
+        subject: &Endpoint,
+        d: Direction,
+        peer: &Endpoint,
+        proto: Protocol,
+        port: u16,
+        dst: &Endpoint,
+    ) {
+        // Groups stand for addresses: only peers a CIDR could match can be in them.
+        let cfg = &self.inv.cilium;
+        if !(peer.kind == EpKind::World || (cfg.cidr_match_nodes && peer.kind == EpKind::Host)) {
+            return;
+        }
+        // A deny that decided stays; else an allow-side group may admit a denied peer, and a
+        // deny-side group may drop an allowed one.
+        let want_deny = v.allowed;
+        if !v.allowed
+            && v.entry
+                .is_some_and(|i| self.entries.get(i).is_some_and(|e| e.deny))
+        {
+            return;
+        }
+        let hit = self.entries_for(subject, d).into_iter().find_map(|i| {
+            let e = self.entries.get(i)?;
+            if e.deny != want_deny || !self.l4_matches(&e.l4, proto, port, dst).0 {
+                return None;
+            }
+            let L3::Peers(peers) = &e.l3 else { return None };
+            peers.iter().find_map(|x| match x {
+                CPeer::Unresolved(what) => Some((e, what)),
+                _ => None,
+            })
+        });
+        let Some((e, what)) = hit else { return };
+        v.unresolved = true;
+        v.cites.push("C9");
+        let (verb, outcome) = if want_deny {
+            ("denies", "denied")
+        } else {
+            ("allows", "allowed")
+        };
+        v.reason.push_str(&format!(
+            " Not certain: {} {} ({}) {verb} {what}, which lifeboat cannot resolve offline; if {} is among them, the flow is {outcome}.",
+            e.policy, e.path, e.location, peer.name
+        ));
+    }
+
+    /// C1: `fromRequires`/`toRequires` (deprecated) narrow every allow of the endpoints their
+    /// rule selects in older Cilium; they are not evaluated, so an allow says it may not hold.
+    fn note_requires(&self, v: &mut DirVerdict, subject: &Endpoint, d: Direction) {
+        if !v.allowed {
+            return;
+        }
+        let Some(e) = self
+            .entries_for(subject, d)
+            .into_iter()
+            .filter_map(|i| self.entries.get(i))
+            .find(|e| e.requires)
+        else {
+            return;
+        };
+        v.unresolved = true;
+        v.cites.push("C1");
+        v.reason.push_str(&format!(
+            " Not certain: {} {} ({}) has fromRequires/toRequires, which lifeboat does not evaluate (deprecated; older Cilium requires every peer of {} to match it too, Cilium 1.20 refuses the policy): the flow may be denied.",
+            e.policy, e.path, e.location, subject.name
+        ));
     }
 
     /// C13.6: in audit mode nothing is dropped; the verdict says what would have happened.
@@ -412,16 +605,72 @@ impl Engine<'_> {
     }
 }
 
-fn icmp_type(t: &str) -> Option<u16> {
+/// The flow a direction is asked about.
+struct Asked<'e> {
+    subject: &'e Endpoint,
+    peer: &'e Endpoint,
+    proto: Protocol,
+    port: u16,
+    dst: &'e Endpoint,
+}
+
+impl Asked<'_> {
+    /// `node/cp-1 TCP/2379`, as verdicts name the flow.
+    fn what(&self) -> String {
+        format!("{} {}/{}", self.peer.name, self.proto.as_str(), self.port)
+    }
+}
+
+/// An ICMP type by number or by the CRD's name, per family (IANA ICMP and ICMPv6 tables).
+fn icmp_type(t: &str, v6: bool) -> Option<u16> {
     if let Ok(n) = t.parse::<u16>() {
         return Some(n);
     }
-    Some(match t {
-        "EchoReply" => 0,
-        "DestinationUnreachable" => 3,
-        "Redirect" => 5,
-        "EchoRequest" => 8,
-        "TimeExceeded" => 11,
-        _ => return None,
-    })
+    const V4: &[(&str, u16)] = &[
+        ("EchoReply", 0),
+        ("DestinationUnreachable", 3),
+        ("Redirect", 5),
+        ("Echo", 8),
+        ("EchoRequest", 8),
+        ("RouterAdvertisement", 9),
+        ("RouterSelection", 10),
+        ("TimeExceeded", 11),
+        ("ParameterProblem", 12),
+        ("Timestamp", 13),
+        ("TimestampReply", 14),
+        ("Photuris", 40),
+        ("ExtendedEchoRequest", 42),
+        ("ExtendedEchoReply", 43),
+    ];
+    const V6: &[(&str, u16)] = &[
+        ("DestinationUnreachable", 1),
+        ("PacketTooBig", 2),
+        ("TimeExceeded", 3),
+        ("ParameterProblem", 4),
+        ("EchoRequest", 128),
+        ("EchoReply", 129),
+        ("MulticastListenerQuery", 130),
+        ("MulticastListenerReport", 131),
+        ("MulticastListenerDone", 132),
+        ("RouterSolicitation", 133),
+        ("RouterAdvertisement", 134),
+        ("NeighborSolicitation", 135),
+        ("NeighborAdvertisement", 136),
+        ("RedirectMessage", 137),
+        ("RouterRenumbering", 138),
+        ("ICMPNodeInformationQuery", 139),
+        ("ICMPNodeInformationResponse", 140),
+        ("InverseNeighborDiscoverySolicitation", 141),
+        ("InverseNeighborDiscoveryAdvertisement", 142),
+        ("HomeAgentAddressDiscoveryRequest", 144),
+        ("HomeAgentAddressDiscoveryReply", 145),
+        ("MobilePrefixSolicitation", 146),
+        ("MobilePrefixAdvertisement", 147),
+        ("DuplicateAddressRequestCodeSuffix", 157),
+        ("DuplicateAddressConfirmationCodeSuffix", 158),
+        ("ExtendedEchoRequest", 160),
+        ("ExtendedEchoReply", 161),
+    ];
+    let table = if v6 { V6 } else { V4 };
+    table.iter().find(|(name, _)| *name == t).map(|(_, n)| *n)
 }

@@ -26,6 +26,8 @@ use crate::model::{Direction, PolicySet};
 pub struct Engine<'a> {
     pub inv: &'a Inventory,
     pub entries: Vec<Entry>,
+    /// Entries of policies the Cilium agent refuses under the configuration: not enforced.
+    pub refused: Vec<Entry>,
     /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
     apiservers: std::collections::HashSet<String>,
     /// C7.8: namespaced rules are only considered for identities of their namespace;
@@ -34,6 +36,9 @@ pub struct Engine<'a> {
     clusterwide: Vec<usize>,
     /// (namespace, name) → index into `inv.pods`.
     pods: HashMap<(&'a str, &'a str), usize>,
+    /// Pods a caller stands in for a class of pods (a flow catalogue's "any pod"): resolved by
+    /// name, not part of the inventory.
+    synthetic: Vec<crate::inventory::Pod>,
 }
 
 impl<'a> Engine<'a> {
@@ -43,7 +48,7 @@ impl<'a> Engine<'a> {
             .iter()
             .map(|n| n.name.clone())
             .collect();
-        let entries = compile::compile(policies, &inv.cilium);
+        let (entries, refused) = compile::compile(policies, &inv.cilium);
         let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         let mut clusterwide = Vec::new();
         for (i, e) in entries.iter().enumerate() {
@@ -61,11 +66,19 @@ impl<'a> Engine<'a> {
         Engine {
             inv,
             entries,
+            refused,
             apiservers,
             by_namespace,
             clusterwide,
             pods,
+            synthetic: Vec::new(),
         }
+    }
+
+    /// Lets [`Engine::resolve`] find `pod` by `NS/NAME` although the inventory does not hold it.
+    pub fn with_synthetic_pod(mut self, pod: crate::inventory::Pod) -> Engine<'a> {
+        self.synthetic.push(pod);
+        self
     }
 
     /// Entries in direction `d` whose subject selects `e`, in policy order.
@@ -134,12 +147,10 @@ impl<'a> Engine<'a> {
         }
         let (ns, name) = spec.split_once('/')?;
         self.pod(ns, name).or_else(|| {
-            // The catalogue's stand-in for "any pod" (check::catalogue::probe_pod).
-            (ns == crate::check::catalogue::PROBE_NS && name == crate::check::catalogue::PROBE_NAME)
-                .then(|| {
-                    let probe = crate::check::catalogue::probe_pod(self.inv);
-                    endpoint::synthetic_pod_endpoint(self.inv, &probe)
-                })
+            self.synthetic
+                .iter()
+                .find(|p| p.namespace == ns && p.name == name)
+                .map(|p| endpoint::synthetic_pod_endpoint(self.inv, p))
         })
     }
 }

@@ -85,51 +85,131 @@ impl Default for CiliumConfig {
     }
 }
 
-fn truthy(v: &str) -> bool {
-    matches!(
-        v.trim().to_ascii_lowercase().as_str(),
-        "true" | "1" | "yes" | "on"
-    )
+/// Findings for settings whose value was not understood: their defaults stay, and verdicts
+/// rest on them.
+pub fn unknown_values(unknown: &[String], place: &str) -> Vec<crate::findings::Finding> {
+    unknown
+        .iter()
+        .map(|u| {
+            crate::findings::Finding::new(
+                crate::findings::Severity::Warning,
+                "cilium-config-value-unknown",
+                format!("cilium-config {u}: a value the agent does not take; lifeboat keeps the setting it had (Cilium's default unless set elsewhere), and verdicts rest on it. Check the spelling"),
+            )
+            .at(place.to_owned())
+            .rules(&["C3"])
+        })
+        .collect()
+}
+
+/// A boolean setting as the agent reads it; `None` for a value it would not take.
+fn boolean(v: &str) -> Option<bool> {
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" | "" => Some(false),
+        _ => None,
+    }
+}
+
+/// One of `choices` (as written in cilium-config), or `None`.
+fn choice<T: Copy>(v: &str, choices: &[(&str, T)]) -> Option<T> {
+    choices
+        .iter()
+        .find(|(name, _)| *name == v.trim())
+        .map(|(_, t)| *t)
 }
 
 impl CiliumConfig {
-    /// Apply the keys of a `cilium-config` ConfigMap `data` section.
-    pub fn apply(&mut self, data: &BTreeMap<String, String>) {
+    /// Apply the keys of a `cilium-config` ConfigMap `data` section. Returns the settings whose
+    /// value was not understood (the default stays, and the caller says so: a misread
+    /// `enable-policy` would change every verdict).
+    pub fn apply(&mut self, data: &BTreeMap<String, String>) -> Vec<String> {
         self.from_config_map = true;
+        let mut unknown = Vec::new();
         for (k, v) in data {
-            match k.as_str() {
-                "enable-host-firewall" => self.host_firewall = truthy(v),
-                "enable-policy" => {
-                    self.enforcement = match v.trim() {
-                        "always" => EnforcementMode::Always,
-                        "never" => EnforcementMode::Never,
-                        _ => EnforcementMode::Default,
-                    }
-                }
-                "enable-non-default-deny-policies" => self.non_default_deny_policies = truthy(v),
-                "policy-cidr-match-mode" => self.cidr_match_nodes = v.contains("nodes"),
-                "allow-localhost" => self.allow_localhost_always = v.trim() != "policy",
-                "kube-proxy-replacement" => {
-                    self.kube_proxy_replacement = matches!(v.trim(), "true" | "strict")
-                }
-                "tunnel-protocol" | "tunnel" => {
-                    self.tunnel = match v.trim() {
-                        "geneve" => Tunnel::Geneve,
-                        "disabled" => Tunnel::Disabled,
-                        _ => Tunnel::Vxlan,
-                    }
-                }
-                "routing-mode" if v.trim() == "native" => self.tunnel = Tunnel::Disabled,
-                "enable-wireguard" if truthy(v) => self.encryption = Encryption::Wireguard,
-                "enable-ipsec" if truthy(v) => self.encryption = Encryption::Ipsec,
-                "cluster-name" => self.cluster_name = v.trim().to_owned(),
-                "enable-hubble" => self.hubble = truthy(v),
-                "enable-l7-proxy" => self.l7_proxy = truthy(v),
-                "enable-bgp-control-plane" => self.bgp = truthy(v),
-                "policy-audit-mode" => self.audit_mode = truthy(v),
-                "enable-node-selector-labels" => self.node_selector_labels = truthy(v),
-                _ => {}
+            if !self.apply_one(k, v) {
+                unknown.push(format!("{k}: {v:?}"));
             }
+        }
+        unknown
+    }
+
+    /// One setting; false when the value is not one the agent takes.
+    fn apply_one(&mut self, k: &str, v: &str) -> bool {
+        use EnforcementMode as E;
+        let flag = |slot: &mut bool| boolean(v).map(|b| *slot = b).is_some();
+        match k {
+            "enable-host-firewall" => flag(&mut self.host_firewall),
+            "enable-non-default-deny-policies" => flag(&mut self.non_default_deny_policies),
+            "enable-hubble" => flag(&mut self.hubble),
+            "enable-l7-proxy" => flag(&mut self.l7_proxy),
+            "enable-bgp-control-plane" => flag(&mut self.bgp),
+            "policy-audit-mode" => flag(&mut self.audit_mode),
+            "enable-node-selector-labels" => flag(&mut self.node_selector_labels),
+            "enable-policy" => {
+                let mode = [
+                    ("default", E::Default),
+                    ("always", E::Always),
+                    ("never", E::Never),
+                ];
+                choice(v, &mode).map(|m| self.enforcement = m).is_some()
+            }
+            "policy-cidr-match-mode" => {
+                self.cidr_match_nodes = v.contains("nodes");
+                true
+            }
+            "allow-localhost" => {
+                let modes = [("auto", true), ("always", true), ("policy", false)];
+                choice(v, &modes)
+                    .map(|a| self.allow_localhost_always = a)
+                    .is_some()
+            }
+            "kube-proxy-replacement" => {
+                let modes = [
+                    ("true", true),
+                    ("strict", true),
+                    ("false", false),
+                    ("partial", false),
+                    ("disabled", false),
+                ];
+                choice(v, &modes)
+                    .map(|r| self.kube_proxy_replacement = r)
+                    .is_some()
+            }
+            "tunnel-protocol" | "tunnel" => {
+                let modes = [
+                    ("vxlan", Tunnel::Vxlan),
+                    ("geneve", Tunnel::Geneve),
+                    ("disabled", Tunnel::Disabled),
+                ];
+                choice(v, &modes).map(|t| self.tunnel = t).is_some()
+            }
+            "routing-mode" => match v.trim() {
+                "native" => {
+                    self.tunnel = Tunnel::Disabled;
+                    true
+                }
+                "tunnel" => true,
+                _ => false,
+            },
+            "enable-wireguard" | "enable-ipsec" => match boolean(v) {
+                Some(true) if k == "enable-wireguard" => {
+                    self.encryption = Encryption::Wireguard;
+                    true
+                }
+                Some(true) => {
+                    self.encryption = Encryption::Ipsec;
+                    true
+                }
+                Some(false) => true,
+                None => false,
+            },
+            "cluster-name" => {
+                self.cluster_name = v.trim().to_owned();
+                true
+            }
+            // Settings that do not change policy semantics.
+            _ => true,
         }
     }
 

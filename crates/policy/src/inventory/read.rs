@@ -38,6 +38,9 @@ pub enum Object {
     CiliumAgent(Pod, (u32, u32)),
     /// Expanded once all pods are known (their template becomes a pod when none is given).
     Workload(Box<Document>),
+    /// A NetworkPolicy, CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy: in force in
+    /// the cluster the inventory describes.
+    Policy(Box<Document>),
     Other,
 }
 
@@ -83,6 +86,7 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
             }
         }
         k if WORKLOAD_KINDS.contains(&k) => Object::Workload(Box::new(doc.clone())),
+        k if crate::parse::is_policy_kind(k) => Object::Policy(Box::new(doc.clone())),
         _ => Object::Other,
     };
     (obj, cx.errors)
@@ -90,6 +94,14 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
 
 /// Put converted objects together: workloads expanded, namespaces completed.
 pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Vec<ParseError>> {
+    assemble_with_policies(objects).map(|(inv, _)| inv)
+}
+
+/// [`assemble`], and the policy objects among them (the policies in force), in input order.
+pub fn assemble_with_policies(
+    objects: Vec<(Object, Vec<ParseError>)>,
+) -> Result<(Inventory, Vec<Document>), Vec<ParseError>> {
+    let mut policies = Vec::new();
     let mut inv = Inventory::default();
     let mut errors = Vec::new();
     let mut workloads = Vec::new();
@@ -105,8 +117,14 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
             Object::Node(n) => inv.nodes.push(n),
             Object::Service(s) => inv.services.push(s),
             Object::Webhooks(w) => inv.webhooks.extend(w),
-            Object::CiliumConfig(data) => inv.cilium.apply(&data),
+            Object::CiliumConfig(data) => {
+                let unknown = inv.cilium.apply(&data);
+                let found =
+                    super::cilium_config::unknown_values(&unknown, "ConfigMap cilium-config");
+                inv.findings.extend(found);
+            }
             Object::Workload(doc) => workloads.push(*doc),
+            Object::Policy(doc) => policies.push(*doc),
             Object::Other => {}
         }
     }
@@ -127,7 +145,7 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
     expand_workloads(&mut inv, &refs, &mut errors);
     if errors.is_empty() {
         inv.normalise();
-        Ok(inv)
+        Ok((inv, policies))
     } else {
         Err(errors)
     }
@@ -135,8 +153,16 @@ pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Ve
 
 /// Build an inventory from a file or folder, converting large lists in parallel.
 pub fn inventory_from_path(path: &std::path::Path) -> Result<Inventory, crate::error::LoadError> {
-    let objects = crate::source::load_objects(path, &object)?;
-    assemble(objects).map_err(crate::error::LoadError::Invalid)
+    inventory_and_policies_from_path(path).map(|(inv, _)| inv)
+}
+
+/// [`inventory_from_path`], and the policy objects the inventory holds (`kubectl get
+/// netpol,cnp,ccnp -A -o yaml` in `--cluster`): the policies in force.
+pub fn inventory_and_policies_from_path(
+    path: &std::path::Path,
+) -> Result<(Inventory, Vec<Document>), crate::error::LoadError> {
+    let objects = crate::source::load_objects(path, inputs::Kind::INVENTORY, &object)?;
+    assemble_with_policies(objects).map_err(crate::error::LoadError::Invalid)
 }
 
 /// Build an inventory from documents; policy objects and unknown kinds are skipped.

@@ -32,10 +32,27 @@ pub(super) fn lint_policies(set: &PolicySet, inv: &Inventory, out: &mut Vec<Find
         knp(p, inv, &node_ips, out);
     }
     for p in &set.cilium {
+        refused(p, inv, out);
         for r in &p.rules {
             cilium_rule(p, r, inv, out);
         }
     }
+}
+
+/// C7.7: fromNodes/toNodes without node-selector labels: the agent refuses the policy.
+fn refused(p: &CiliumPolicy, inv: &Inventory, out: &mut Vec<Finding>) {
+    let Some(why) = crate::engine::compile::refused_by_agent(p, &inv.cilium) else {
+        return;
+    };
+    let source = if inv.cilium.from_config_map {
+        "as the given cilium-config says"
+    } else {
+        "Cilium's default, assumed: no cilium-config given"
+    };
+    out.push(Finding::new(Severity::Warning, "refused-by-agent", format!(
+        "{}: {why} ({source}); it enforces nothing, and verdicts on the endpoints it would select say so. Set enable-node-selector-labels=true, or use fromEntities/toEntities: [remote-node]",
+        p.display_name()
+    )).at(format!("{}:{}", p.origin.file, p.origin.line)).rules(&["C7.7"]));
 }
 
 /// Names of the nodes with an address in `cidr` (sorted `node_ips`), at most `limit`, and
@@ -123,10 +140,48 @@ fn items_allow_dns(items: &[RuleItem]) -> bool {
     })
 }
 
+/// What every lint of one Cilium rule needs.
+struct RuleCx<'a> {
+    p: &'a CiliumPolicy,
+    r: &'a CiliumRule,
+    inv: &'a Inventory,
+    /// `file:line` of the rule.
+    loc: String,
+    /// `CiliumNetworkPolicy ns/name spec`.
+    name: String,
+    /// A host policy (nodeSelector).
+    host: bool,
+}
+
 fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<Finding>) {
-    let loc = format!("{}:{}", p.origin.file, r.line);
-    let name = format!("{} {}", p.display_name(), r.path);
-    let host = matches!(r.subject, Subject::Nodes(_));
+    let c = RuleCx {
+        p,
+        r,
+        inv,
+        loc: format!("{}:{}", p.origin.file, r.line),
+        name: format!("{} {}", p.display_name(), r.path),
+        host: matches!(r.subject, Subject::Nodes(_)),
+    };
+    for lint in [
+        deny_only,
+        host_lockout,
+        items,
+        subject,
+        fqdn_and_dns,
+        clusterwide_dns,
+        l7_flag,
+        edd_version,
+    ] {
+        lint(&c, out);
+    }
+}
+
+/// d.14 / C2.6: deny-only rules switch on default deny.
+fn deny_only(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let loc = &c.loc;
+    let name = &c.name;
+    let host = c.host;
     // d.14 / C2.6: deny-only switches on default deny.
     for (d, allows, denies, flag) in [
         (
@@ -150,6 +205,14 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             )).at(loc.clone()).rules(&["C2.6", "d.14"]));
         }
     }
+}
+
+/// d.1 / C2.4, C13.4: a host policy isolating nodes without admitting the cluster.
+fn host_lockout(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let loc = &c.loc;
+    let name = &c.name;
+    let host = c.host;
     // d.1 / C2.4, C13.4: a host policy that isolates nodes without admitting the cluster on
     // every port is how the field-report lockout happened.
     if host && !r.ingress.is_empty() && r.enable_default_deny.ingress != Some(false) {
@@ -169,6 +232,13 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             )));
         }
     }
+}
+
+/// Per item: empty peer lists (d.23), endpoints in host policies (d.8), filtered peer labels (C6.4).
+fn items(c: &RuleCx, out: &mut Vec<Finding>) {
+    let p = c.p;
+    let r = c.r;
+    let host = c.host;
     for it in r
         .ingress
         .iter()
@@ -204,6 +274,15 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             }
         }
     }
+}
+
+/// d.4 / C6.4, C13.2: subject selectors that select nothing.
+fn subject(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let inv = c.inv;
+    let loc = &c.loc;
+    let name = &c.name;
+    let host = c.host;
     // Subject selectors on filtered labels (d.4, C6.4, C13.2): inert, fail-open.
     let (sel, what) = match &r.subject {
         Subject::Nodes(s) => (s, "nodeSelector"),
@@ -232,6 +311,15 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             sel.describe()
         )));
     }
+}
+
+/// d.20, d.7 / C11, C12: toFQDNs without DNS rules or proxy; DNS L7 in host policies.
+fn fqdn_and_dns(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let inv = c.inv;
+    let loc = &c.loc;
+    let name = &c.name;
+    let host = c.host;
     // d.20 / C12: toFQDNs needs a DNS L7 rule on the way to the resolver.
     let has_fqdn = r
         .egress
@@ -262,6 +350,17 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             "{name}: an L7 DNS rule in a host policy sends all host DNS (kubelet's API server lookups included) through the agent's proxy; an agent restart then takes the node down"
         )));
     }
+}
+
+/// d.13, d.15: cluster-wide egress default deny without DNS.
+fn clusterwide_dns(c: &RuleCx, out: &mut Vec<Finding>) {
+    let p = c.p;
+    let r = c.r;
+    let loc = &c.loc;
+    let name = &c.name;
+    let sel = match &r.subject {
+        Subject::Nodes(s) | Subject::Endpoints(s) => s,
+    };
     // d.13, d.15: cluster-wide default deny without a DNS allowance.
     let clusterwide_subject = p.namespace.is_none()
         && matches!(&r.subject, Subject::Endpoints(s) if !s.requirements().any(|q| q.key.contains("io.kubernetes.pod.namespace")));
@@ -272,6 +371,14 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             sel.describe()
         )).at(loc.clone()).rules(&["C7.5", "d.13", "d.15"]));
     }
+}
+
+/// d.21 / C2.8: L7 with enableDefaultDeny false on older Cilium.
+fn l7_flag(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let inv = c.inv;
+    let loc = &c.loc;
+    let name = &c.name;
     // d.21 / C2.8: L7 with enableDefaultDeny false on older Cilium.
     let l7 = r
         .ingress
@@ -285,6 +392,14 @@ fn cilium_rule(p: &CiliumPolicy, r: &CiliumRule, inv: &Inventory, out: &mut Vec<
             "{name}: L7 rules with enableDefaultDeny false may still refuse other L7 requests on that port before Cilium 1.18"
         )));
     }
+}
+
+/// C2.7: enableDefaultDeny needs Cilium 1.16.
+fn edd_version(c: &RuleCx, out: &mut Vec<Finding>) {
+    let r = c.r;
+    let inv = c.inv;
+    let loc = &c.loc;
+    let name = &c.name;
     // C2.7: enableDefaultDeny needs Cilium 1.16.
     let has_flag =
         r.enable_default_deny.ingress.is_some() || r.enable_default_deny.egress.is_some();

@@ -3,6 +3,16 @@
 use super::{LabelSelector, Origin, PortProtocol};
 use ipnet::IpNet;
 
+/// One use of a versioned field in a policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldUse {
+    /// Index into the version table (`crate::parse::versions::TABLE`).
+    pub row: usize,
+    /// `spec.ingress[0].fromNodes`.
+    pub path: String,
+    pub line: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct CiliumPolicy {
     pub name: String,
@@ -12,7 +22,7 @@ pub struct CiliumPolicy {
     /// `spec` first, then `specs[]` (C1).
     pub rules: Vec<CiliumRule>,
     /// Fields that older Cilium versions do not have ([`crate::parse::versions`]).
-    pub versioned: Vec<crate::parse::versions::FieldUse>,
+    pub versioned: Vec<FieldUse>,
 }
 
 impl CiliumPolicy {
@@ -21,6 +31,14 @@ impl CiliumPolicy {
             "CiliumNetworkPolicy"
         } else {
             "CiliumClusterwideNetworkPolicy"
+        }
+    }
+
+    pub fn key(&self) -> super::ObjectKey {
+        super::ObjectKey {
+            kind: self.kind(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
         }
     }
 
@@ -78,6 +96,8 @@ pub struct RuleItem {
     pub icmps: Option<Vec<IcmpField>>,
     /// Names of explicitly empty peer lists, for the C5.4 lint.
     pub empty_lists: Vec<String>,
+    /// `fromRequires`/`toRequires` with entries: deprecated, not evaluated (C1).
+    pub requires: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,8 +113,11 @@ pub enum Peer {
         namespace: Option<String>,
         selector: Option<LabelSelector>,
     },
-    /// `fromGroups`/`toGroups` (cloud provider groups): resolved at runtime, unknown here.
-    Group,
+    /// Peers only known at runtime: `fromGroups`/`toGroups` (cloud provider groups, resolved by
+    /// the operator) and CiliumCIDRGroup references. `what` names them for verdicts.
+    Unresolved {
+        what: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -19,6 +19,14 @@ pub struct NetworkPolicy {
 }
 
 impl NetworkPolicy {
+    pub fn key(&self) -> super::ObjectKey {
+        super::ObjectKey {
+            kind: "NetworkPolicy",
+            namespace: Some(self.namespace.clone()),
+            name: self.name.clone(),
+        }
+    }
+
     pub fn affects(&self, d: Direction) -> bool {
         self.policy_types.contains(&d)
     }

@@ -9,8 +9,8 @@ pub mod ports;
 pub mod selector;
 
 pub use cilium::{
-    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
-    PortRule, RuleItem, Subject,
+    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FieldUse, FqdnSelector, IcmpField,
+    L7Kind, Peer, PortRule, RuleItem, Subject,
 };
 pub use knp::{KnpPeer, KnpRule, NetworkPolicy};
 pub use ports::{PortProtocol, PortSpec, Protocol};
@@ -52,6 +52,34 @@ impl Direction {
     }
 }
 
+/// What names an object to the API server: kind, namespace (none for cluster-scoped kinds)
+/// and name. Two objects with one key are one object: the later write replaces the earlier.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ObjectKey {
+    pub kind: &'static str,
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// An object set aside because another with its key came later.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    pub key: ObjectKey,
+    /// Where the object set aside was read.
+    pub replaced: Origin,
+    /// Where the object that counts was read.
+    pub by: Origin,
+}
+
 /// All policies read from the input, in input order.
 #[derive(Debug, Clone, Default)]
 pub struct PolicySet {
@@ -68,4 +96,67 @@ impl PolicySet {
         self.network_policies.extend(other.network_policies);
         self.cilium.extend(other.cilium);
     }
+
+    /// Of several objects with one key, keeps the last (as successive `kubectl apply`s
+    /// leave it) and returns the others.
+    pub fn keep_last_of_each(&mut self) -> Vec<Replaced> {
+        let mut out = keep_last(&mut self.network_policies, |p| (p.key(), &p.origin));
+        out.extend(keep_last(&mut self.cilium, |p| (p.key(), &p.origin)));
+        out
+    }
+
+    /// Removes the objects that `newer` holds a version of (same key), as `kubectl apply`
+    /// of `newer` would replace them, and returns them.
+    pub fn remove_replaced_by(&mut self, newer: &PolicySet) -> Vec<Replaced> {
+        let by: std::collections::HashMap<ObjectKey, &Origin> = newer
+            .network_policies
+            .iter()
+            .map(|p| (p.key(), &p.origin))
+            .chain(newer.cilium.iter().map(|p| (p.key(), &p.origin)))
+            .collect();
+        let mut out = Vec::new();
+        let mut take = |key: ObjectKey, origin: &Origin| match by.get(&key) {
+            Some(newer) => {
+                out.push(Replaced {
+                    key,
+                    replaced: origin.clone(),
+                    by: (*newer).clone(),
+                });
+                false
+            }
+            None => true,
+        };
+        self.network_policies.retain(|p| take(p.key(), &p.origin));
+        self.cilium.retain(|p| take(p.key(), &p.origin));
+        out
+    }
+}
+
+fn keep_last<T>(items: &mut Vec<T>, key: impl Fn(&T) -> (ObjectKey, &Origin)) -> Vec<Replaced> {
+    let mut last: std::collections::HashMap<ObjectKey, usize> = std::collections::HashMap::new();
+    for (i, item) in items.iter().enumerate() {
+        last.insert(key(item).0, i);
+    }
+    let mut out = Vec::new();
+    for (i, item) in items.iter().enumerate() {
+        let (k, origin) = key(item);
+        if let Some(&keep) = last.get(&k)
+            && keep != i
+            && let Some(kept) = items.get(keep)
+        {
+            let by = key(kept).1.clone();
+            out.push(Replaced {
+                key: k,
+                replaced: origin.clone(),
+                by,
+            });
+        }
+    }
+    let mut i = 0;
+    items.retain(|item| {
+        let keep = last.get(&key(item).0) == Some(&i);
+        i += 1;
+        keep
+    });
+    out
 }

@@ -4,6 +4,7 @@
 use super::common::{check_range, cidr, end_port, excepts, port_spec, protocol, selector};
 use super::meta::Meta;
 use super::reader::{Cx, field};
+use super::valid;
 use super::versions::{self, Place};
 use crate::model::{
     CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
@@ -132,6 +133,15 @@ pub(crate) fn cilium_policy(
         cx.error(doc.line, "spec", format!("{kind} needs spec or specs (C1)"));
         return None;
     }
+    if rules.is_empty() && cx.errors.is_empty() {
+        // `specs: []` alone: Cilium refuses it ("empty policy"), it enforces nothing.
+        cx.error(
+            doc.line,
+            "specs",
+            format!("{kind} has no rule: specs is empty (C1)"),
+        );
+        return None;
+    }
     let namespace = if clusterwide {
         if meta.namespace.is_some() {
             cx.warn(
@@ -146,7 +156,7 @@ pub(crate) fn cilium_policy(
         }
         None
     } else {
-        Some(meta.namespace.unwrap_or_else(|| "default".to_owned()))
+        Some(super::meta::namespace_or_default(cx, doc, &meta, kind))
     };
     Some(CiliumPolicy {
         name: meta.name,
@@ -289,221 +299,316 @@ fn rule_item(
             "deny rules cannot use toFQDNs (C11)",
         );
     }
-    let pre = if section.is_ingress() { "from" } else { "to" };
-    let mut item = RuleItem {
-        line: node.line,
-        path: path.clone(),
-        ..RuleItem::default()
-    };
-    let mut kinds = 0usize;
-    let note_list = |item: &mut RuleItem, name: &str, len: usize| {
-        item.l3_present = true;
-        if len == 0 {
-            // C5.4: an explicitly empty peer list selects nothing but still isolates.
-            item.empty_lists.push(name.to_owned());
+    let mut r = ItemReader::new(node, path, section);
+    r.endpoints(cx);
+    r.requires(cx);
+    r.entities(cx);
+    r.cidrs(cx);
+    r.cidr_sets(cx);
+    r.nodes(cx);
+    r.groups(cx);
+    if !section.is_ingress() {
+        r.fqdns(cx);
+        r.services(cx);
+    }
+    r.check_combinations(cx);
+    r.l4(cx, section, host);
+    Some(r.item)
+}
+
+/// One rule item being read: the item, and which peer lists it holds (C5.1, C5.4, C5.6).
+struct ItemReader<'n> {
+    node: &'n Node,
+    /// `from` or `to`.
+    pre: &'static str,
+    item: RuleItem,
+    /// Every peer list present, even empty.
+    present: Vec<String>,
+    /// Peer lists with entries: Cilium refuses two kinds in one item (C5.1).
+    written: Vec<String>,
+}
+
+impl<'n> ItemReader<'n> {
+    fn new(node: &'n Node, path: String, section: Section) -> ItemReader<'n> {
+        ItemReader {
+            node,
+            pre: if section.is_ingress() { "from" } else { "to" },
+            item: RuleItem {
+                line: node.line,
+                path,
+                ..RuleItem::default()
+            },
+            present: Vec::new(),
+            written: Vec::new(),
         }
-    };
-    let key = |s: &str| format!("{pre}{s}");
-    // Endpoints.
-    if let Some(list) = field(node, &key("Endpoints")) {
-        let p = format!("{path}.{}", key("Endpoints"));
+    }
+
+    /// `fromX`/`toX` for `X`.
+    fn key(&self, kind: &str) -> String {
+        format!("{}{kind}", self.pre)
+    }
+
+    /// The peer list `name` with its path, noted as present (C5.4: an explicitly empty list
+    /// selects nothing but still isolates).
+    fn list(&mut self, cx: &mut Cx, name: &str) -> Option<(&'n [Node], String)> {
+        let list = field(self.node, name)?;
+        let p = format!("{}.{name}", self.item.path);
         let items = cx.list(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("Endpoints"), items.len());
-        kinds += 1;
+        self.item.l3_present = true;
+        self.present.push(name.to_owned());
+        if items.is_empty() {
+            self.item.empty_lists.push(name.to_owned());
+        } else {
+            self.written.push(name.to_owned());
+        }
+        Some((items, p))
+    }
+
+    fn endpoints(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, &self.key("Endpoints")) else {
+            return;
+        };
         for (i, s) in items.iter().enumerate() {
             if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
-                item.peers.push(Peer::Endpoints(sel));
+                self.item.peers.push(Peer::Endpoints(sel));
             }
         }
     }
-    if let Some(list) = field(node, &key("Requires")) {
-        let p = format!("{path}.{}", key("Requires"));
+
+    fn requires(&mut self, cx: &mut Cx) {
+        let Some(list) = field(self.node, &self.key("Requires")) else {
+            return;
+        };
+        let p = format!("{}.{}", self.item.path, self.key("Requires"));
         if !cx.list(list, &p).unwrap_or_default().is_empty() {
+            self.item.requires = true;
             cx.warn(
                 "deprecated-requires",
                 list.line,
                 &["C1"],
-                format!("{p}: fromRequires/toRequires is deprecated (MaxItems=0 in Cilium 1.20); not evaluated"),
+                format!("{p}: fromRequires/toRequires is deprecated (MaxItems=0 in Cilium 1.20, which refuses it); not evaluated, so verdicts it could narrow are marked not certain"),
             );
         }
     }
-    // Entities.
-    if let Some(list) = field(node, &key("Entities")) {
-        let p = format!("{path}.{}", key("Entities"));
-        let names = cx.strings(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("Entities"), names.len());
-        kinds += 1;
-        for (i, n) in names.iter().enumerate() {
-            match Entity::parse(n) {
-                Some(e) => item.peers.push(Peer::Entity(e)),
-                None => cx.error(
-                    list.line,
-                    &format!("{p}[{i}]"),
-                    format!("unknown entity {n:?} (C8)"),
-                ),
+
+    fn entities(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, &self.key("Entities")) else {
+            return;
+        };
+        for (i, n) in items.iter().enumerate() {
+            let ip = format!("{p}[{i}]");
+            let Some(name) = cx.string(n, &ip) else {
+                continue;
+            };
+            match Entity::parse(&name) {
+                Some(e) => self.item.peers.push(Peer::Entity(e)),
+                None => cx.error(n.line, &ip, format!("unknown entity {name:?} (C8)")),
             }
         }
     }
-    // CIDR and CIDR sets (C9: fromCIDR X ≡ fromCIDRSet {cidr: X}).
-    let mut cidr_seen = false;
-    if let Some(list) = field(node, &key("CIDR")) {
-        let p = format!("{path}.{}", key("CIDR"));
-        let items = cx.list(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("CIDR"), items.len());
-        cidr_seen = true;
+
+    /// C9: fromCIDR X ≡ fromCIDRSet {cidr: X}.
+    fn cidrs(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, &self.key("CIDR")) else {
+            return;
+        };
         for (i, c) in items.iter().enumerate() {
             if let Some(net) = cidr(cx, c, &format!("{p}[{i}]")) {
-                item.peers.push(Peer::Cidr(CidrRule {
+                self.item.peers.push(Peer::Cidr(CidrRule {
                     cidr: net,
                     except: vec![],
                 }));
             }
         }
     }
-    if let Some(list) = field(node, &key("CIDRSet")) {
-        let p = format!("{path}.{}", key("CIDRSet"));
-        let items = cx.list(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("CIDRSet"), items.len());
-        cidr_seen = true;
+
+    fn cidr_sets(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, &self.key("CIDRSet")) else {
+            return;
+        };
         for (i, c) in items.iter().enumerate() {
-            let cp = format!("{p}[{i}]");
-            let Some(c) = cx.map(c, &cp) else { continue };
-            cx.check_known(
-                c,
-                &cp,
-                &["cidr", "except", "cidrGroupRef", "cidrGroupSelector"],
-            );
-            let place = if pre == "from" {
-                Place::IngressCidrSet
-            } else {
-                Place::EgressCidrSet
-            };
-            versions::note(&mut cx.versioned, c, &cp, place);
-            match field(c, "cidr") {
-                Some(n) => {
-                    if let Some(net) = cidr(cx, n, &format!("{cp}.cidr")) {
-                        let except = field(c, "except")
-                            .map(|e| excepts(cx, e, &format!("{cp}.except"), &net))
-                            .unwrap_or_default();
-                        item.peers.push(Peer::Cidr(CidrRule { cidr: net, except }));
-                    }
-                }
-                None if field(c, "cidrGroupRef").is_some()
-                    || field(c, "cidrGroupSelector").is_some() =>
-                {
-                    cx.warn(
-                        "cidr-group",
-                        c.line,
-                        &["C9"],
-                        format!("{cp}: CiliumCIDRGroup references are not resolved offline; treated as matching nothing"),
-                    );
-                }
-                None => cx.error(c.line, &cp, "CIDR set entry needs cidr (C9)"),
+            if let Some(peer) = self.cidr_set_entry(cx, c, &format!("{p}[{i}]")) {
+                self.item.peers.push(peer);
             }
         }
     }
-    if cidr_seen {
-        kinds += 1;
+
+    fn cidr_set_entry(&self, cx: &mut Cx, c: &Node, cp: &str) -> Option<Peer> {
+        let c = cx.map(c, cp)?;
+        cx.check_known(
+            c,
+            cp,
+            &["cidr", "except", "cidrGroupRef", "cidrGroupSelector"],
+        );
+        let place = if self.pre == "from" {
+            Place::IngressCidrSet
+        } else {
+            Place::EgressCidrSet
+        };
+        versions::note(&mut cx.versioned, c, cp, place);
+        if let Some(n) = field(c, "cidr") {
+            let net = cidr(cx, n, &format!("{cp}.cidr"))?;
+            let except = field(c, "except")
+                .map(|e| excepts(cx, e, &format!("{cp}.except"), &net))
+                .unwrap_or_default();
+            return Some(Peer::Cidr(CidrRule { cidr: net, except }));
+        }
+        if field(c, "cidrGroupRef").is_none() && field(c, "cidrGroupSelector").is_none() {
+            cx.error(c.line, cp, "CIDR set entry needs cidr (C9)");
+            return None;
+        }
+        cx.warn(
+            "cidr-group",
+            c.line,
+            &["C9"],
+            format!("{cp}: CiliumCIDRGroup references are not resolved offline: lifeboat cannot tell which addresses they hold, and verdicts that depend on them say so"),
+        );
+        let what = field(c, "cidrGroupRef")
+            .and_then(|n| n.scalar_text())
+            .map_or_else(
+                || "a cidrGroupSelector".to_owned(),
+                |n| format!("CiliumCIDRGroup {n}"),
+            );
+        Some(Peer::Unresolved { what })
     }
-    if let Some(list) = field(node, &key("Nodes")) {
-        let p = format!("{path}.{}", key("Nodes"));
-        let items = cx.list(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("Nodes"), items.len());
-        kinds += 1;
+
+    fn nodes(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, &self.key("Nodes")) else {
+            return;
+        };
         for (i, s) in items.iter().enumerate() {
             if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
-                item.peers.push(Peer::Nodes(sel));
+                self.item.peers.push(Peer::Nodes(sel));
             }
         }
     }
-    if let Some(list) = field(node, &key("Groups")) {
-        let p = format!("{path}.{}", key("Groups"));
-        let items = cx.list(list, &p).unwrap_or_default();
-        note_list(&mut item, &key("Groups"), items.len());
-        kinds += 1;
-        item.peers.extend(items.iter().map(|_| Peer::Group));
-    }
-    let mut has_fqdn = false;
-    let mut has_services = false;
-    if !section.is_ingress() {
-        if let Some(list) = field(node, "toFQDNs") {
-            let p = format!("{path}.toFQDNs");
-            let items = cx.list(list, &p).unwrap_or_default();
-            note_list(&mut item, "toFQDNs", items.len());
-            has_fqdn = true;
-            for (i, f) in items.iter().enumerate() {
-                let fp = format!("{p}[{i}]");
-                let Some(f) = cx.map(f, &fp) else { continue };
-                cx.check_known(f, &fp, &["matchName", "matchPattern"]);
-                if let Some(n) =
-                    field(f, "matchName").and_then(|n| cx.string(n, &format!("{fp}.matchName")))
-                {
-                    item.peers
-                        .push(Peer::Fqdn(FqdnSelector::Name(n.to_ascii_lowercase())));
-                } else if let Some(n) = field(f, "matchPattern")
-                    .and_then(|n| cx.string(n, &format!("{fp}.matchPattern")))
-                {
-                    item.peers
-                        .push(Peer::Fqdn(FqdnSelector::Pattern(n.to_ascii_lowercase())));
-                } else {
-                    cx.error(
-                        f.line,
-                        &fp,
-                        "toFQDNs entry needs matchName or matchPattern (C12)",
-                    );
-                }
-            }
+
+    fn groups(&mut self, cx: &mut Cx) {
+        let key = self.key("Groups");
+        let Some((items, p)) = self.list(cx, &key) else {
+            return;
+        };
+        if items.is_empty() {
+            return;
         }
-        if let Some(list) = field(node, "toServices") {
-            let p = format!("{path}.toServices");
-            let items = cx.list(list, &p).unwrap_or_default();
-            note_list(&mut item, "toServices", items.len());
-            has_services = true;
-            kinds += 1;
-            for (i, s) in items.iter().enumerate() {
-                if let Some(peer) = service(cx, s, &format!("{p}[{i}]")) {
-                    item.peers.push(peer);
-                }
-            }
-        }
-    }
-    // C5.6 / C12: toFQDNs cannot be combined with other L3 in one item.
-    if has_fqdn && kinds > 0 {
-        cx.error(
-            node.line,
-            &path,
-            "toFQDNs cannot be combined with other L3 selectors in one rule (C5.6, C12)",
+        let line = items.first().map_or(self.item.line, |n| n.line);
+        cx.warn(
+            "groups-unresolved",
+            line,
+            &["C9"],
+            format!("{p}: cloud provider groups are resolved by the Cilium operator at runtime, not offline: lifeboat cannot tell which addresses they hold, and verdicts that depend on them say so"),
         );
+        self.item.peers.push(Peer::Unresolved {
+            what: format!("{key} (cloud provider groups)"),
+        });
     }
-    let ports_node = field(node, "toPorts");
-    if has_services && ports_node.is_some() {
-        cx.error(
-            node.line,
-            &path,
-            "toServices cannot be combined with toPorts (C5.6)",
-        );
+
+    fn fqdns(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, "toFQDNs") else {
+            return;
+        };
+        for (i, f) in items.iter().enumerate() {
+            if let Some(sel) = fqdn_entry(cx, f, &format!("{p}[{i}]")) {
+                self.item.peers.push(Peer::Fqdn(sel));
+            }
+        }
     }
-    if let Some(icmps) = field(node, "icmps") {
-        if ports_node.is_some() {
+
+    fn services(&mut self, cx: &mut Cx) {
+        let Some((items, p)) = self.list(cx, "toServices") else {
+            return;
+        };
+        for (i, s) in items.iter().enumerate() {
+            if let Some(peer) = service(cx, s, &format!("{p}[{i}]")) {
+                self.item.peers.push(peer);
+            }
+        }
+    }
+
+    /// C5.1, C5.6, C12: peer lists and ports that cannot go together in one item.
+    fn check_combinations(&self, cx: &mut Cx) {
+        let (line, path) = (self.node.line, self.item.path.as_str());
+        // Cilium's Validate() refuses two kinds of peer list in one item ("combining
+        // FromEndpoints and FromEntities is not supported yet").
+        if self.written.len() > 1 {
             cx.error(
-                node.line,
-                &path,
+                line,
+                path,
+                format!(
+                    "{} in one rule: Cilium refuses more than one kind of peer list per rule (C5.1); split it into one rule per kind",
+                    self.written.join(" and ")
+                ),
+            );
+        }
+        let has = |name: &str| self.present.iter().any(|p| p == name);
+        if has("toFQDNs") && self.present.len() > 1 && self.written.len() <= 1 {
+            cx.error(
+                line,
+                path,
+                "toFQDNs cannot be combined with other L3 selectors in one rule (C5.6, C12)",
+            );
+        }
+        let ports = field(self.node, "toPorts").is_some();
+        if has("toServices") && ports {
+            cx.error(
+                line,
+                path,
+                "toServices cannot be combined with toPorts (C5.6)",
+            );
+        }
+        if ports && field(self.node, "icmps").is_some() {
+            cx.error(
+                line,
+                path,
                 "icmps cannot be combined with toPorts in one rule (C5.6, C10)",
             );
         }
-        item.icmps = Some(icmp_fields(cx, icmps, &format!("{path}.icmps")));
     }
-    if let Some(list) = ports_node {
-        let p = format!("{path}.toPorts");
-        let mut rules = Vec::new();
-        for (i, pr) in cx.list(list, &p).unwrap_or_default().iter().enumerate() {
-            if let Some(r) = port_rule(cx, pr, &format!("{p}[{i}]"), section, host) {
-                rules.push(r);
-            }
+
+    /// `icmps` and `toPorts`.
+    fn l4(&mut self, cx: &mut Cx, section: Section, host: bool) {
+        let path = self.item.path.clone();
+        if let Some(icmps) = field(self.node, "icmps") {
+            self.item.icmps = Some(icmp_fields(cx, icmps, &format!("{path}.icmps")));
         }
-        item.ports = Some(rules);
+        if let Some(list) = field(self.node, "toPorts") {
+            let p = format!("{path}.toPorts");
+            let items = cx.list(list, &p).unwrap_or_default();
+            let rules = items
+                .iter()
+                .enumerate()
+                .filter_map(|(i, pr)| port_rule(cx, pr, &format!("{p}[{i}]"), section, host))
+                .collect();
+            self.item.ports = Some(rules);
+        }
     }
-    Some(item)
+}
+
+/// One `toFQDNs` entry (C12), its name or pattern as the CRD allows them.
+fn fqdn_entry(cx: &mut Cx, f: &Node, fp: &str) -> Option<FqdnSelector> {
+    let f = cx.map(f, fp)?;
+    cx.check_known(f, fp, &["matchName", "matchPattern"]);
+    for (key, pattern) in [("matchName", false), ("matchPattern", true)] {
+        if let Some(v) = field(f, key).and_then(|n| n.scalar_text())
+            && let Err(e) = valid::fqdn(&v, pattern)
+        {
+            cx.error(f.line, &format!("{fp}.{key}"), e);
+        }
+    }
+    if let Some(n) = field(f, "matchName").and_then(|n| cx.string(n, &format!("{fp}.matchName"))) {
+        return Some(FqdnSelector::Name(n.to_ascii_lowercase()));
+    }
+    if let Some(n) =
+        field(f, "matchPattern").and_then(|n| cx.string(n, &format!("{fp}.matchPattern")))
+    {
+        return Some(FqdnSelector::Pattern(n.to_ascii_lowercase()));
+    }
+    cx.error(
+        f.line,
+        fp,
+        "toFQDNs entry needs matchName or matchPattern (C12)",
+    );
+    None
 }
 
 fn service(cx: &mut Cx, node: &Node, path: &str) -> Option<Peer> {
@@ -570,10 +675,13 @@ fn icmp_fields(cx: &mut Cx, node: &Node, path: &str) -> Vec<IcmpField> {
                 continue;
             }
             match field(f, "type").and_then(|n| cx.string(n, &format!("{fp}.type"))) {
-                Some(t) => out.push(IcmpField {
-                    family,
-                    icmp_type: t,
-                }),
+                Some(t) => match valid::icmp_type(&t) {
+                    Ok(()) => out.push(IcmpField {
+                        family,
+                        icmp_type: t,
+                    }),
+                    Err(e) => cx.error(f.line, &format!("{fp}.type"), e),
+                },
                 None => cx.error(f.line, &fp, "ICMP field needs type"),
             }
         }
@@ -622,7 +730,7 @@ fn port_rule(
             versions::note(&mut cx.versioned, p, &ip, Place::Port);
             let protocol = match field(p, "protocol") {
                 Some(n) => {
-                    let text = n.scalar_text().unwrap_or_default().to_ascii_uppercase();
+                    let text = n.scalar_text().unwrap_or_default();
                     if matches!(
                         text.as_str(),
                         "VRRP" | "IGMP" | "GRE" | "IPIP" | "IPV6" | "ESP" | "AH"
@@ -642,9 +750,15 @@ fn port_rule(
                 }
                 None => Protocol::Any,
             };
-            let Some(port) = field(p, "port").map_or(Some(crate::model::PortSpec::All), |n| {
-                port_spec(cx, n, &format!("{ip}.port"))
-            }) else {
+            let Some(port_node) = field(p, "port") else {
+                cx.error(
+                    p.line,
+                    &format!("{ip}.port"),
+                    "port must be specified (\"0\" means every port) (C10)",
+                );
+                continue;
+            };
+            let Some(port) = port_spec(cx, port_node, &format!("{ip}.port")) else {
                 continue;
             };
             let end = match field(p, "endPort") {
@@ -773,8 +887,21 @@ fn validate_l7(
             cx.error(line, &rp, "L7 rules do not support port ranges (C11)");
             return;
         }
-        if kind != L7Kind::Dns && !matches!(p.protocol, Protocol::Tcp | Protocol::Any) {
-            cx.error(line, &rp, "L7 rules other than DNS need TCP (C10, C11)");
+        if p.port == crate::model::PortSpec::All {
+            cx.error(
+                line,
+                &rp,
+                "L7 rules can not be used when a port is 0 (C11); name the port",
+            );
+            return;
+        }
+        // Cilium's Validate() compares with TCP exactly: ANY is refused too.
+        if kind != L7Kind::Dns && p.protocol != Protocol::Tcp {
+            cx.error(
+                line,
+                &rp,
+                "L7 rules other than DNS need protocol: TCP (C10, C11)",
+            );
             return;
         }
     }

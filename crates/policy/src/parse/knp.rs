@@ -32,12 +32,15 @@ pub(crate) fn network_policy(cx: &mut Cx, doc: &Node, meta: Meta) -> Option<Netw
     let policy_types = match explicit {
         Some(node) => {
             let mut types = Vec::new();
-            for (i, t) in cx
-                .strings(node, "spec.policyTypes")
-                .unwrap_or_default()
-                .iter()
-                .enumerate()
-            {
+            let written = cx.strings(node, "spec.policyTypes").unwrap_or_default();
+            if written.len() > 2 {
+                cx.error(
+                    node.line,
+                    "spec.policyTypes",
+                    "may not specify more than two policyTypes (Ingress, Egress)",
+                );
+            }
+            for (i, t) in written.iter().enumerate() {
                 match t.as_str() {
                     "Ingress" => types.push(Direction::Ingress),
                     "Egress" => types.push(Direction::Egress),
@@ -59,9 +62,10 @@ pub(crate) fn network_policy(cx: &mut Cx, doc: &Node, meta: Meta) -> Option<Netw
             types
         }
     };
+    let namespace = super::meta::namespace_or_default(cx, doc, &meta, "NetworkPolicy");
     Some(NetworkPolicy {
         name: meta.name,
-        namespace: meta.namespace.unwrap_or_else(|| "default".to_owned()),
+        namespace,
         origin: cx.origin.clone(),
         pod_selector,
         policy_types,
@@ -128,10 +132,12 @@ fn knp_peer(cx: &mut Cx, node: &Node, path: &str) -> Option<KnpPeer> {
         let ip = format!("{path}.ipBlock");
         let ib = cx.map(ib, &ip)?;
         cx.check_known(ib, &ip, &["cidr", "except"]);
-        let Some(net) = field(ib, "cidr").and_then(|n| cidr(cx, n, &format!("{ip}.cidr"))) else {
+        let Some(node) = field(ib, "cidr") else {
             cx.error(ib.line, &format!("{ip}.cidr"), "ipBlock needs a cidr");
             return None;
         };
+        // A cidr that does not parse is reported by `cidr` itself.
+        let net = cidr(cx, node, &format!("{ip}.cidr"))?;
         let except = field(ib, "except")
             .map(|n| excepts(cx, n, &format!("{ip}.except"), &net))
             .unwrap_or_default();

@@ -29,6 +29,26 @@ pub(crate) fn meta(cx: &mut Cx, doc: &Node) -> Meta {
     m
 }
 
+/// The namespace of a namespaced policy; without one, `default` is assumed and said: `kubectl
+/// apply` puts it in the namespace of the current context, which may be another.
+pub(crate) fn namespace_or_default(cx: &mut Cx, doc: &Node, meta: &Meta, kind: &str) -> String {
+    if let Some(ns) = &meta.namespace {
+        return ns.clone();
+    }
+    cx.findings.push(
+        crate::findings::Finding::new(
+            crate::findings::Severity::Info,
+            "namespace-assumed",
+            format!(
+                "{kind} {} has no metadata.namespace: checked in `default`; `kubectl apply` puts it in your context's namespace (or the one -n names). Write the namespace to be sure",
+                meta.name
+            ),
+        )
+        .at(format!("{}:{}", cx.origin.file, doc.line)),
+    );
+    "default".to_owned()
+}
+
 pub(crate) fn string_map(
     cx: &mut Cx,
     node: &Node,

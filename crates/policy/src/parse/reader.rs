@@ -6,8 +6,17 @@ use crate::findings::{Finding, Severity};
 use crate::model::Origin;
 use crate::yaml::{Node, Value};
 
+/// Whose validation a document meets: Kubernetes' for NetworkPolicy, Cilium's CRD schema and
+/// agent for CNP/CCNP. They differ on ports, protocols and label keys.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Api {
+    Kubernetes,
+    Cilium,
+}
+
 pub(crate) struct Cx<'a> {
     pub origin: &'a Origin,
+    pub api: Api,
     pub errors: Vec<ParseError>,
     pub findings: Vec<Finding>,
     /// Uses of fields newer than some Cilium versions (judged once the version is known).
@@ -18,6 +27,7 @@ impl<'a> Cx<'a> {
     pub fn new(origin: &'a Origin) -> Cx<'a> {
         Cx {
             origin,
+            api: Api::Kubernetes,
             errors: Vec::new(),
             findings: Vec::new(),
             versioned: Vec::new(),
@@ -103,6 +113,27 @@ impl<'a> Cx<'a> {
                 );
                 None
             }
+        }
+    }
+
+    /// A string as the API server takes it: a number or boolean is refused there (a label
+    /// value `true` fails to decode into a string), so it is an error here, with the fix.
+    pub fn strict_string(&mut self, node: &Node, path: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(_) | Value::Float(_) | Value::Bool(_) => {
+                let text = node.scalar_text().unwrap_or_default();
+                self.error(
+                    node.line,
+                    path,
+                    format!(
+                        "expected a string, found the {} {text}; write '{text}' in quotes",
+                        node.type_name()
+                    ),
+                );
+                None
+            }
+            _ => self.string(node, path),
         }
     }
 

@@ -150,15 +150,7 @@ pub const TABLE: &[Row] = &[
     },
 ];
 
-/// One use of a versioned field in a policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FieldUse {
-    /// Index into [`TABLE`].
-    pub row: usize,
-    /// `spec.ingress[0].fromNodes`.
-    pub path: String,
-    pub line: u32,
-}
+pub use crate::model::FieldUse;
 
 /// Record the versioned fields present in mapping `node` at `path`.
 pub(crate) fn note(out: &mut Vec<FieldUse>, node: &Node, path: &str, place: Place) {

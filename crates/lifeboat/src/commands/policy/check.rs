@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context as _;
 use clap::Args;
 use policy::ipnet::IpNet;
 
@@ -28,20 +27,7 @@ pub struct CheckArgs {
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
     let loaded = args.input.load(ctx)?;
     let user_flows = match &args.flows {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            policy::check::flows_file::parse_flows(&path.display().to_string(), &text).map_err(
-                |errs| {
-                    anyhow::anyhow!(
-                        errs.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join("\n")
-                    )
-                },
-            )?
-        }
+        Some(path) => policy::check::flows_file::load_flows(path)?,
         None => Vec::new(),
     };
     let opts = policy::check::CheckOptions {
@@ -71,7 +57,7 @@ fn print_table(report: &policy::check::CheckReport) {
     // thousands); `-o json` has every flow.
     let mut allowed: Vec<(&str, usize, &str, &str, String)> = Vec::new();
     for f in &report.flows {
-        if f.allowed() {
+        if f.allowed() && !f.unresolved {
             match allowed.iter_mut().find(|a| a.0 == f.name) {
                 Some(a) => a.1 += 1,
                 None => allowed.push((
@@ -84,8 +70,10 @@ fn print_table(report: &policy::check::CheckReport) {
             }
             continue;
         }
+        // A verdict that depends on peers known only at runtime is marked, not asserted.
+        let mark = if f.unresolved { "?" } else { "" };
         t.add_row(vec![
-            f.verdict.to_uppercase(),
+            format!("{}{mark}", f.verdict.to_uppercase()),
             if f.critical {
                 "yes".into()
             } else {
@@ -114,7 +102,8 @@ fn print_table(report: &policy::check::CheckReport) {
     }
     output::print(&format!("{t}\n"));
     let denied: Vec<_> = report.flows.iter().filter(|f| !f.allowed()).collect();
-    for f in &denied {
+    let shown = report.flows.iter().filter(|f| !f.allowed() || f.unresolved);
+    for f in shown {
         let mut s = format!(
             "\n{} {} -> {} {}/{}{}\n  why: {}\n",
             f.name,
@@ -134,11 +123,17 @@ fn print_table(report: &policy::check::CheckReport) {
         output::print(&s);
     }
     let crit = denied.iter().filter(|f| f.critical).count();
+    let unsure = report.flows.iter().filter(|f| f.unresolved).count();
     output::print(&format!(
-        "\n{} flows checked: {} denied ({} critical).\n",
+        "\n{} flows checked: {} denied ({} critical){}.\n",
         report.flows.len(),
         denied.len(),
-        crit
+        crit,
+        if unsure > 0 {
+            format!("; {unsure} not certain (marked ?: they depend on peers known only at runtime)")
+        } else {
+            String::new()
+        }
     ));
     print_findings(&report.findings);
 }

@@ -27,21 +27,16 @@ pub struct ConnectivityArgs {
 }
 
 pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
-    let docs = policy::source::load_path(&args.dir)?;
-    let parsed = policy::parse::policies(&docs);
-    if !parsed.errors.is_empty() {
-        return Err(policy::error::LoadError::Invalid(parsed.errors).into());
-    }
-    let inv =
-        policy::inventory::read::inventory(&docs).map_err(policy::error::LoadError::Invalid)?;
+    let loaded = policy::input::load_folder(&args.dir)?;
+    let (inv, policies) = (&loaded.inventory, &loaded.policies);
     // NetworkPolicies alone: Kubernetes semantics, as np-guard computes them. With Cilium
     // policies: Cilium's semantics for all of them (NetworkPolicies as Cilium translates
     // them, K9), entities and CIDR ranges as external peers.
-    let cilium = !parsed.policies.cilium.is_empty();
+    let cilium = !policies.cilium.is_empty();
     let conns = if cilium {
-        policy::connectivity::cilium::connectivity(&inv, &parsed.policies)
+        policy::connectivity::cilium::connectivity(inv, policies)
     } else {
-        policy::connectivity::connectivity(&inv, &parsed.policies.network_policies)
+        policy::connectivity::connectivity(inv, &policies.network_policies)
     };
     let format = args.format.unwrap_or(match ctx.requested {
         OutputArg::Json => ConnFormat::Json,
@@ -56,11 +51,11 @@ pub fn run(ctx: &Context, args: &ConnectivityArgs) -> anyhow::Result<Exit> {
     if cilium {
         output::note(&format!(
             "note: {} Cilium policies in {}: listed under Cilium semantics (NetworkPolicies as Cilium translates them); `host[Entity]` is each pod's own node",
-            parsed.policies.cilium.len(),
+            policies.cilium.len(),
             args.dir.display()
         ));
     }
-    for f in &parsed.findings {
+    for f in &loaded.findings {
         output::note(&format!(
             "warning: {}{}",
             f.location

@@ -55,18 +55,21 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Exit> {
             "nothing to compare: give --before and --after, or -f with --before-cluster/--after-cluster"
         );
     }
-    let (before_set, mut findings) = policy::input::load_policies(before_files)?;
-    let (after_set, after_findings) = policy::input::load_policies(after_files)?;
-    findings.extend(after_findings);
-    let load_inv = |side: &Option<PathBuf>| {
-        policy::input::load_inventory(
-            side.as_deref().or(args.cluster.as_deref()),
+    // Each side: its policies applied to its cluster, whose own policies are in force (A1).
+    let side = |files: &[PathBuf], cluster: &Option<PathBuf>| {
+        policy::input::on_cluster(
+            policy::input::load_policies(files)?,
+            cluster.as_deref().or(args.cluster.as_deref()),
             args.cilium_config.as_deref(),
             args.cilium_version.as_deref(),
         )
     };
-    let before_inv = load_inv(&args.before_cluster)?;
-    let after_inv = load_inv(&args.after_cluster)?;
+    let before = side(before_files, &args.before_cluster)?;
+    let after = side(after_files, &args.after_cluster)?;
+    let mut findings = before.findings;
+    findings.extend(after.findings);
+    let (before_inv, before_set) = (before.inventory, before.policies);
+    let (after_inv, after_set) = (after.inventory, after.policies);
     let opts = policy::check::CheckOptions {
         admin_cidrs: args.admin_cidr.clone(),
         user_flows: Vec::new(),

@@ -43,14 +43,17 @@ pub struct InputArgs {
     )]
     pub files: Vec<PathBuf>,
     /// Read the cluster from etcd: inventory (nodes, namespaces, pods, workloads, services,
-    /// webhooks, cilium-config) and the policies in force; -f files are checked on top of them
+    /// webhooks, cilium-config) and the policies in force; -f files are checked on top of them,
+    /// each replacing the policy in force with its kind, namespace and name
     #[arg(long, conflicts_with_all = ["cluster", "from_snapshot"])]
     pub from_etcd: bool,
     /// The same from an etcd snapshot file (works when the cluster is down)
     #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
     pub from_snapshot: Option<PathBuf>,
     /// Cluster inventory: `kubectl get nodes,ns,pods,deploy,svc,... -o yaml` output (file or folder).
-    /// Without it a built-in reference cluster is assumed and the output says so
+    /// Policies in it are the ones in force; a -f policy with the same kind, namespace and name
+    /// replaces its version. Without it a built-in reference cluster is assumed and the output
+    /// says so
     #[arg(long, value_name = "FILE|DIR")]
     pub cluster: Option<PathBuf>,
     /// The cilium-config ConfigMap (or a key: value file) when it is not in --cluster
