@@ -3,6 +3,8 @@
 //! one in force as `kubectl apply` would, not a merge of both (which reported "0 denied").
 //! Real etcd 3.4 (TLS), live and from a snapshot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use common::lifeboat;

@@ -2,6 +2,8 @@
 //! with the same kind, namespace and name (as `kubectl apply` does); duplicates among the
 //! proposed files are said; a proposed file without a policy is an error, not an all-clear.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use std::path::{Path, PathBuf};
 
 use policy::check::{CheckOptions, check};

@@ -2,6 +2,8 @@
 //! the agent refuses (fromNodes/toNodes without node-selector labels): findings say so, and no
 //! verdict claims an allow or a deny it could not evaluate without saying so (C7.7, C9).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 use policy::check::{CheckOptions, CheckReport, check, flows_file::parse_flows};
 use policy::inventory::Inventory;
 use policy::inventory::reference::reference_cluster;
