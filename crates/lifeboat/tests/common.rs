@@ -1,7 +1,6 @@
 //! Shared by the integration tests: the lifeboat binary with a clean environment.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
-
 #![allow(dead_code)]
 
 use std::time::Duration;
