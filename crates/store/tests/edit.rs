@@ -10,8 +10,7 @@ use store::snapshot::SnapshotFile;
 const CCNP: &[u8] = b"/registry/cilium.io/ciliumclusterwidenetworkpolicies/default-deny";
 
 fn fixture() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../fixtures/etcd-3.4.23/snapshot.db")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/etcd-3.4.23/snapshot.db")
 }
 
 #[test]
