@@ -57,10 +57,8 @@ impl Backup {
     }
 
     pub fn read(path: &Path) -> Result<Backup, OpsError> {
-        let bytes = std::fs::read(path).map_err(|source| OpsError::LocalIo {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let bytes = inputs::read(path, inputs::Kind::KUBE_BACKUP)
+            .map_err(|e| OpsError::Config(e.to_string()))?;
         let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
             OpsError::Config(format!(
                 "{} is not a lifeboat object backup (written by `lifeboat kube delete`): {e}",
@@ -81,7 +79,72 @@ impl Backup {
             )));
         }
         b.value()?;
+        b.check_key().map_err(|why| {
+            OpsError::Config(format!(
+                "{}: refusing its key {:?}: {why}; nothing was written. A backup is put back \
+                 only where `kube delete` took it from",
+                path.display(),
+                b.key
+            ))
+        })?;
         Ok(b)
+    }
+
+    /// The key is a Kubernetes object key, and the one the stored object belongs at: an
+    /// edited backup must not write anywhere in etcd (`/registry/../x`, another object).
+    pub fn check_key(&self) -> Result<(), String> {
+        let key = self.key.as_str();
+        let Some(rest) = key.strip_prefix("/registry/") else {
+            return Err("it is not under /registry/".into());
+        };
+        if let Some(bad) = rest
+            .split('/')
+            .find(|s| s.is_empty() || *s == "." || *s == "..")
+        {
+            return Err(format!("it has an empty, `.` or `..` segment ({bad:?})"));
+        }
+        if key.chars().any(char::is_control) {
+            return Err("it holds control characters".into());
+        }
+        let Some(parts) = store::kube::parse_key(key.as_bytes()) else {
+            return Err("it is not /registry/RESOURCE/[NAMESPACE/]NAME".into());
+        };
+        if parts.name.contains('/') {
+            return Err("it has more segments than RESOURCE/NAMESPACE/NAME".into());
+        }
+        let value = self.value().map_err(|e| e.to_string())?;
+        let (object, _) =
+            kube::decode_object(&value, self.mod_revision, kube::ViewOptions::default());
+        let Some(object) = object else {
+            // Encrypted at rest (or undecodable): the API server authenticates such a value
+            // against its key, so a value moved to another key does not decrypt there.
+            return Ok(());
+        };
+        let meta = object.get("metadata");
+        let field = |f: &str| meta.and_then(|m| m.get(f)).and_then(|v| v.as_str());
+        if field("name") != Some(parts.name) {
+            return Err(format!(
+                "the object in it is named {:?}, the key says {:?}",
+                field("name").unwrap_or(""),
+                parts.name
+            ));
+        }
+        if field("namespace").filter(|n| !n.is_empty()) != parts.namespace {
+            return Err(format!(
+                "the object in it is in namespace {:?}, the key says {:?}",
+                field("namespace").unwrap_or(""),
+                parts.namespace.unwrap_or("")
+            ));
+        }
+        let rt = kube::resource::for_prefix(parts.resource);
+        let kind = object.get("kind").and_then(|v| v.as_str());
+        if let Some(kind) = kind.filter(|k| !rt.kind.is_empty() && *k != rt.kind) {
+            return Err(format!(
+                "the object in it is a {kind}, the key is for {} ({})",
+                rt.plural, rt.kind
+            ));
+        }
+        Ok(())
     }
 }
 
