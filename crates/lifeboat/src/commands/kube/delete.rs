@@ -61,6 +61,7 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
         );
     }
     let source = Source::open(ctx, &args.source)?;
+    let encryption = super::out_encryption(&source, &args.output)?;
     let kv = source
         .get(&key)?
         .ok_or_else(|| not_found(&rt, &key, &source))?;
@@ -120,7 +121,7 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
         }
         Source::Snapshot { db, .. } => {
             let change = store::edit::Change::Delete(key.as_bytes().to_vec());
-            let written = write_offline(db, &source, &args.output, &[change])?;
+            let written = write_offline(db, &args.output, encryption.as_ref(), &[change])?;
             let out = args.output.out.as_deref().unwrap_or(Path::new(""));
             report.deleted_at_revision = Some(written.outcome.revision);
             report.next_steps = offline_next_steps(out, &kv, &backup_path);

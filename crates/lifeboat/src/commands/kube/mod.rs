@@ -70,26 +70,20 @@ pub struct Written {
     pub encrypted_to: Vec<String>,
 }
 
-/// Writes `changes` to `--out` as a new snapshot: encrypted when the source was (to the
-/// identity's public keys, or `--encrypt-to`), or when `--encrypt-to` asks; plaintext from an
-/// encrypted source only with `--plaintext-out`. Verified before it is reported.
-pub fn write_offline(
-    db: &bolt::Db,
+/// How `--out` is to be written, decided before anything is written: encrypted when the
+/// source was (to the identity's public keys, plus `--encrypt-to`), or when `--encrypt-to`
+/// asks; plaintext from an encrypted source only with `--plaintext-out`.
+pub fn out_encryption(
     source: &Source,
     args: &OutArgs,
-    changes: &[store::edit::Change],
-) -> anyhow::Result<Written> {
-    let out = args
-        .out
-        .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
+) -> anyhow::Result<Option<ops::snapshot::Encryption>> {
     let (encrypted, ids) = match source {
         Source::Snapshot {
             encrypted,
             identities,
             ..
         } => (*encrypted, identities.as_deref()),
-        Source::Live { .. } => (false, None),
+        Source::Live { .. } => return Ok(None),
     };
     let mut recipients = match &args.encrypt_to {
         Some(arg) => ops::snapshot::Encryption::parse(arg)?.recipients,
@@ -107,19 +101,36 @@ pub fn write_offline(
         }
     }
     if recipients.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ops::snapshot::Encryption::to(recipients, "")?))
+}
+
+/// Writes `changes` to `--out` as a new snapshot, encrypted with `enc` when given (see
+/// [`out_encryption`]), and verifies it before it is reported.
+pub fn write_offline(
+    db: &bolt::Db,
+    args: &OutArgs,
+    enc: Option<&ops::snapshot::Encryption>,
+    changes: &[store::edit::Change],
+) -> anyhow::Result<Written> {
+    let out = args
+        .out
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
+    let Some(enc) = enc else {
         let outcome = store::edit::apply_to_snapshot(db, out, changes)?;
         delete::verify_written(out, None)?;
         return Ok(Written {
             outcome,
             encrypted_to: Vec::new(),
         });
-    }
-    // With a throwaway key of its own, as `snapshot save` does, to verify the result and
-    // then forget: only the recipients named can open it afterwards.
-    let enc = ops::snapshot::Encryption::to(recipients, "")?;
+    };
+    // With the encryption's throwaway key of its own, as `snapshot save` does, to verify the
+    // result and then forget: only the recipients named can open it afterwards.
     let outcome = store::edit::apply_to_encrypted_snapshot(db, out, changes, &enc.with_check())?;
     delete::verify_written(out, Some(&enc.check_identities()))?;
-    let mut names = enc.names;
+    let mut names = enc.names.clone();
     names.sort();
     names.dedup();
     Ok(Written {

@@ -66,6 +66,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
         );
     }
     let source = Source::open(ctx, &args.source)?;
+    let encryption = super::out_encryption(&source, &args.output)?;
     let current = source.get(&backup.key)?;
     let current_rev = current.as_ref().map(|kv| kv.mod_revision);
     if let Some(rev) = current_rev.filter(|&r| r > backup.mod_revision && !args.force) {
@@ -124,7 +125,8 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
                     key: backup.key.as_bytes().to_vec(),
                     value: backup.value()?,
                 };
-                let written = super::write_offline(db, &source, &args.output, &[change])?;
+                let written =
+                    super::write_offline(db, &args.output, encryption.as_ref(), &[change])?;
                 report.out_encrypted_to = written.encrypted_to;
                 written.outcome.revision
             }
