@@ -107,6 +107,9 @@ pub struct Outcome {
     pub db: DbOutcome,
     /// Non-empty targets that were moved aside: (was, now).
     pub moved_aside: Vec<(PathBuf, PathBuf)>,
+    /// Staging dirs (`.DIR.lifeboat-restore-PID`) of earlier restores that were killed,
+    /// removed: partial copies lifeboat made, whose process is gone.
+    pub removed_leftovers: Vec<PathBuf>,
 }
 
 fn refused(path: &Path, what: impl Into<String>) -> RestoreError {
@@ -275,6 +278,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
             files::sync_dir(&d)?;
         }
     }
+    let removed_leftovers = staging.removed_leftovers.clone();
     let moved_aside = staging.install(req.move_aside)?;
 
     let restored = req
@@ -299,5 +303,6 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
         restored,
         db: db_outcome,
         moved_aside,
+        removed_leftovers,
     })
 }
