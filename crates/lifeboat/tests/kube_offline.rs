@@ -353,3 +353,30 @@ fn an_identity_given_as_recipient_is_never_echoed() {
     }
     assert!(!out.exists());
 }
+
+#[test]
+fn an_unsound_snapshot_is_not_laundered_by_an_edit() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut bytes = std::fs::read(fixture()).expect("read");
+    bytes[24_600] ^= 1; // the trailer no longer matches the content
+    let bad = dir.path().join("bad.db");
+    std::fs::write(&bad, &bytes).expect("write");
+    let out = dir.path().join("fixed.db");
+    let bk = dir.path().join("bk");
+    let (code, _, err) = run(&[
+        "kube",
+        "delete",
+        "ns",
+        "demo",
+        "--snapshot",
+        s(&bad),
+        "--out",
+        s(&out),
+        "--yes",
+        "--backup-dir",
+        s(&bk),
+    ]);
+    assert_eq!(code, 3, "{err}");
+    assert!(err.contains("unsound") && err.contains("sha256"), "{err}");
+    assert!(!out.exists() && !bk.exists(), "nothing written");
+}

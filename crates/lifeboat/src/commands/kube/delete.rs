@@ -62,6 +62,9 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
     }
     let source = Source::open(ctx, &args.source)?;
     let encryption = super::out_encryption(&source, &args.output)?;
+    if !args.dry_run {
+        super::require_sound_input(&source)?;
+    }
     let kv = source
         .get(&key)?
         .ok_or_else(|| not_found(&rt, &key, &source))?;

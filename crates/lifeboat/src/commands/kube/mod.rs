@@ -70,6 +70,35 @@ pub struct Written {
     pub encrypted_to: Vec<String>,
 }
 
+/// An offline edit starts from a sound snapshot: the new file is verified and would look
+/// sound even when made from a damaged one (a SHA-256 mismatch, bytes appended), so the
+/// input gets `snapshot verify`'s checks first.
+pub fn require_sound_input(source: &Source) -> anyhow::Result<()> {
+    let Source::Snapshot {
+        path, identities, ..
+    } = source
+    else {
+        return Ok(());
+    };
+    let snap = store::snapshot::SnapshotFile::open_with(path, identities.as_deref())?;
+    let report = store::report::verify_file(&snap, store::report::Hash::Check)?;
+    if !report.sound {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        anyhow::bail!(
+            "{} is unsound ({}): an edit of it would pass verification and hide that; edit a \
+             sound snapshot (`lifeboat snapshot verify` names every check); nothing was written",
+            path.display(),
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
+
 /// How `--out` is to be written, decided before anything is written: encrypted when the
 /// source was (to the identity's public keys, plus `--encrypt-to`), or when `--encrypt-to`
 /// asks; plaintext from an encrypted source only with `--plaintext-out`.

@@ -67,6 +67,9 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
     }
     let source = Source::open(ctx, &args.source)?;
     let encryption = super::out_encryption(&source, &args.output)?;
+    if !args.dry_run {
+        super::require_sound_input(&source)?;
+    }
     let current = source.get(&backup.key)?;
     let current_rev = current.as_ref().map(|kv| kv.mod_revision);
     if let Some(rev) = current_rev.filter(|&r| r > backup.mod_revision && !args.force) {
