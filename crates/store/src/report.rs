@@ -286,7 +286,7 @@ fn sha_check(sha: &ShaStatus) -> Check {
         ShaStatus::Mismatch { expected, actual } => Check {
             name: "sha256".into(),
             ok: false,
-            detail: format!("trailer says {expected}, content is {actual}"),
+            detail: format!("SHA-256 mismatch: trailer says {expected}, content is {actual}"),
         },
         ShaStatus::Unchecked { reason } => Check {
             name: "sha256".into(),

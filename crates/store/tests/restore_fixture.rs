@@ -209,7 +209,7 @@ fn truncated_bit_flipped_or_raw_inputs_are_refused_and_nothing_is_written() {
     let mut flipped = good.clone();
     flipped[3 * 4096 + 700] ^= 0x10;
     let (e, _d) = refused(&flipped, false);
-    assert!(e.to_string().contains("sha256: trailer says"), "{e}");
+    assert!(e.to_string().contains("SHA-256 mismatch"), "{e}");
     assert!(e.to_string().contains("nothing was written"), "{e}");
     // With the hash check skipped, a page whose header is damaged still fails the walk.
     let mut broken = good[..24_576].to_vec();
