@@ -279,6 +279,56 @@ fn an_encrypted_snapshot_stays_encrypted_when_edited() {
     ]);
     assert_eq!(code, 3, "deleted: {out}");
 
+    // The object's backup is encrypted too, and put back with the identity.
+    let backup = v["backup"].as_str().expect("backup path").to_string();
+    assert!(backup.ends_with(".json.age"), "{backup}");
+    let sealed_backup = std::fs::read(&backup).expect("read");
+    assert!(sealed_backup.starts_with(b"age-encryption.org/v1\n"));
+    let back = dir.path().join("back.db");
+    let (code, _, err) = run(&[
+        "kube",
+        "put",
+        "-f",
+        &backup,
+        "--snapshot",
+        s(&fixed),
+        "--out",
+        s(&back),
+        "--yes",
+    ]);
+    assert_eq!(code, 3, "an encrypted backup needs the identity: {err}");
+    assert!(err.contains("--identity"), "{err}");
+    let (code, _, err) = run(&[
+        "kube",
+        "put",
+        "-f",
+        &backup,
+        "--snapshot",
+        s(&fixed),
+        "--identity",
+        s(&key),
+        "--out",
+        s(&back),
+        "--yes",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        std::fs::read(&back)
+            .expect("read")
+            .starts_with(b"age-encryption.org/v1\n")
+    );
+    let (code, _, err) = run(&[
+        "kube",
+        "get",
+        "ns",
+        "demo",
+        "--snapshot",
+        s(&back),
+        "--identity",
+        s(&key),
+    ]);
+    assert_eq!(code, 0, "put back: {err}");
+
     // In the clear only when asked.
     let clear = dir.path().join("clear.db");
     let (code, out, err) = run(&[

@@ -70,6 +70,25 @@ impl Identities {
         })
     }
 
+    /// Decrypts a small age file read whole (a `kube delete` backup), `path` naming it.
+    pub fn decrypt(&self, path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+        let dec = age::Decryptor::new(bytes)
+            .map_err(|e| schema(path, format!("not a readable age file: {e}")))?;
+        let mut reader = dec
+            .decrypt(self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .map_err(|e| {
+                schema(
+                    path,
+                    format!("cannot decrypt with {}: {e}", self.path.display()),
+                )
+            })?;
+        let mut out = Vec::new();
+        reader
+            .read_to_end(&mut out)
+            .map_err(|e| schema(path, format!("damaged or tampered age file: {e}")))?;
+        Ok(out)
+    }
+
     /// Identities already in memory (the throwaway key `snapshot save` checks its output with).
     pub fn from_keys(keys: Vec<Box<dyn age::Identity + Send + Sync>>) -> Identities {
         Identities {

@@ -7,6 +7,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use store::objects::LatestKv;
 
+use store::encrypted::Identities;
+
 use crate::OpsError;
 use crate::files::write_atomic;
 use crate::utc;
@@ -57,8 +59,25 @@ impl Backup {
     }
 
     pub fn read(path: &Path) -> Result<Backup, OpsError> {
-        let bytes = inputs::read(path, inputs::Kind::KUBE_BACKUP)
+        Backup::read_with(path, None)
+    }
+
+    /// [`Backup::read`] of a plain or (with `identities`) age-encrypted backup.
+    pub fn read_with(path: &Path, identities: Option<&Identities>) -> Result<Backup, OpsError> {
+        let mut bytes = inputs::read(path, inputs::Kind::KUBE_BACKUP)
             .map_err(|e| OpsError::Config(e.to_string()))?;
+        if bytes.starts_with(store::encrypted::MAGIC) {
+            let Some(ids) = identities else {
+                return Err(OpsError::Config(format!(
+                    "{} is age-encrypted (taken from an encrypted snapshot): pass --identity FILE \
+                     with a key it was encrypted to",
+                    path.display()
+                )));
+            };
+            bytes = ids
+                .decrypt(path, &bytes)
+                .map_err(|e| OpsError::Config(e.to_string()))?;
+        }
         let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
             OpsError::Config(format!(
                 "{} is not a lifeboat object backup (written by `lifeboat kube delete`): {e}",
@@ -164,6 +183,36 @@ fn file_safe(s: &str) -> String {
 /// what it holds: `kube-<key path>-rev<mod revision>-<UTC>.json`; an existing file is never
 /// overwritten.
 pub fn write_backup(dir: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
+    write_backup_as(dir, backup, None)
+}
+
+/// [`write_backup`], age-encrypted to `recipients` (named `....json.age`): the backup of an
+/// object from an encrypted snapshot holds what the snapshot kept encrypted.
+pub fn write_backup_sealed(
+    dir: &Path,
+    backup: &Backup,
+    recipients: &[age::x25519::Recipient],
+) -> Result<PathBuf, OpsError> {
+    write_backup_as(dir, backup, Some(recipients))
+}
+
+fn seal(text: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, OpsError> {
+    use std::io::Write;
+    let fail = |e: String| OpsError::Local(format!("encrypting the backup: {e}"));
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).map_err(|e| fail(e.to_string()))?;
+    w.write_all(text).map_err(|e| fail(e.to_string()))?;
+    w.finish().map_err(|e| fail(e.to_string()))?;
+    Ok(out)
+}
+
+fn write_backup_as(
+    dir: &Path,
+    backup: &Backup,
+    recipients: Option<&[age::x25519::Recipient]>,
+) -> Result<PathBuf, OpsError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -184,15 +233,23 @@ pub fn write_backup(dir: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
         backup.mod_revision,
         utc::compact_now()
     );
-    let mut path = dir.join(format!("{base}.json"));
+    let ext = if recipients.is_some() {
+        "json.age"
+    } else {
+        "json"
+    };
+    let mut path = dir.join(format!("{base}.{ext}"));
     let mut n = 1;
     while path.exists() {
-        path = dir.join(format!("{base}-{n}.json"));
+        path = dir.join(format!("{base}-{n}.{ext}"));
         n += 1;
     }
     let mut text =
         serde_json::to_vec_pretty(backup).map_err(|e| OpsError::Config(e.to_string()))?;
     text.push(b'\n');
+    if let Some(r) = recipients {
+        text = seal(&text, r)?;
+    }
     write_atomic(&path, &text, 0o600)?;
     Ok(path)
 }

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ops::kube::{Backup, DeleteOutcome, write_backup};
+use ops::kube::{Backup, DeleteOutcome, write_backup, write_backup_sealed};
 use serde::Serialize;
 use store::objects::LatestKv;
 
@@ -93,12 +93,17 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
             source.describe()
         ),
     )?;
-    let backup_path =
-        write_backup(&args.backup_dir, &Backup::of(&kv, source.describe())).map_err(|e| {
-            anyhow::anyhow!(
-                "the backup failed, so nothing was deleted: {e} (choose another --backup-dir)"
-            )
-        })?;
+    // What the new snapshot keeps encrypted, its backup keeps encrypted too.
+    let backup = Backup::of(&kv, source.describe());
+    let written = match &encryption {
+        Some(enc) => write_backup_sealed(&args.backup_dir, &backup, &enc.recipients),
+        None => write_backup(&args.backup_dir, &backup),
+    };
+    let backup_path = written.map_err(|e| {
+        anyhow::anyhow!(
+            "the backup failed, so nothing was deleted: {e} (choose another --backup-dir)"
+        )
+    })?;
     report.backup = Some(backup_path.clone());
     match &source {
         Source::Live { client, rt } => {
@@ -167,7 +172,15 @@ fn offline_next_steps(out: &Path, _kv: &LatestKv, backup: &Path) -> Vec<String> 
             out.display()
         ),
         "stop every kube-apiserver before the restore; start etcd, then the API servers".into(),
-        format!("the removed object is kept in {}", backup.display()),
+        format!(
+            "the removed object is kept in {}{}",
+            backup.display(),
+            if backup.extension().is_some_and(|e| e == "age") {
+                " (age-encrypted: `kube put -f` it with --identity)"
+            } else {
+                ""
+            }
+        ),
     ]
 }
 

@@ -43,8 +43,9 @@ pub struct SourceArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// age identity file for an encrypted snapshot (FILE.age)
-    #[arg(long, value_name = "FILE", requires = "snapshot")]
+    /// age identity file for an encrypted snapshot (FILE.age), or for `put -f` of an
+    /// encrypted backup (taken from an encrypted snapshot)
+    #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
 }
 

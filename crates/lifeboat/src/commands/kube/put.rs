@@ -59,7 +59,8 @@ struct Report {
 }
 
 pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
-    let backup = Backup::read(&args.file)?;
+    let ids = crate::commands::snapshot::identities(args.source.identity.as_deref())?;
+    let backup = Backup::read_with(&args.file, ids.as_ref())?;
     if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run {
         anyhow::bail!(
             "offline put writes a new snapshot: give --out FILE (the input is never changed)"
