@@ -238,3 +238,24 @@ fn verify_calls_padded_and_appended_files_unsound() {
         assert!(!dir.path().join("out").exists());
     }
 }
+
+#[test]
+fn diff_refuses_an_unsound_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = fixtures().join("snapshot.db");
+    let mut bytes = std::fs::read(&snap).expect("read");
+    bytes.extend_from_slice(b"appended");
+    let bad = dir.path().join("appended.db");
+    std::fs::write(&bad, &bytes).expect("write");
+    for (a, b) in [(&bad, &snap), (&snap, &bad)] {
+        let out = lifeboat()
+            .args(["snapshot", "diff"])
+            .arg(a)
+            .arg(b)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("unsound") && err.contains("length"), "{err}");
+    }
+}
