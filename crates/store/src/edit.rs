@@ -63,6 +63,8 @@ pub struct EditOutcome {
     /// What each changed key held before, in the order of the changes.
     pub deleted: Vec<Deleted>,
     pub size: u64,
+    /// Temporary files of earlier edits to the same `--out` whose process is gone, removed.
+    pub removed_stale_parts: Vec<PathBuf>,
 }
 
 fn meta_revision(db: &Db, key: &[u8]) -> Result<i64, EditError> {
@@ -256,6 +258,7 @@ pub fn apply<W: Write + Seek>(
     Ok((
         out,
         EditOutcome {
+            removed_stale_parts: Vec::new(),
             revision: tombstones_at,
             deleted,
             size: written.pages * u64::from(written.page_size),
@@ -285,9 +288,11 @@ pub fn apply_to_snapshot(
             "exists; choose another --out (nothing is overwritten)".into()
         ));
     }
+    let stale = remove_stale_parts(out).map_err(io)?;
     let (part, file) = create_part(out).map_err(io)?;
     let result = (|| {
-        let (mut file, outcome) = apply(db, file, changes)?;
+        let (mut file, mut outcome) = apply(db, file, changes)?;
+        outcome.removed_stale_parts = stale;
         // The trailer: SHA-256 of the bbolt bytes, as `etcdctl snapshot save` appends it.
         file.seek(SeekFrom::Start(0))
             .map_err(|e| io(e.to_string()))?;
@@ -338,6 +343,43 @@ fn create_part(out: &Path) -> Result<(PathBuf, std::fs::File), String> {
     Err(format!(
         "cannot create a temporary file beside it: {last:?}"
     ))
+}
+
+/// Removes `OUT.<pid>-<random>.part` files (see [`create_part`]) whose process is gone: a
+/// killed edit's partial copy, of no use to anyone. Live owners' parts, and everything when
+/// /proc cannot tell, are left alone.
+fn remove_stale_parts(out: &Path) -> Result<Vec<PathBuf>, String> {
+    let proc_fs = Path::new("/proc");
+    let (Some(name), true) = (out.file_name(), proc_fs.join("self").exists()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let owner = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".part"))
+            .and_then(|r| r.split_once('-'))
+            .filter(|(_, rand)| rand.len() == 8 && rand.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(pid) = owner else { continue };
+        if pid == std::process::id() || proc_fs.join(pid.to_string()).exists() {
+            continue;
+        }
+        let path = entry.path();
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 /// A few random bits from the std hasher's per-process random keys (no RNG crate needed).
@@ -419,6 +461,7 @@ pub fn apply_to_encrypted_snapshot(
     let (probe, _) = apply(db, probe, changes)?;
     let (head, _, _) = probe.finish().map_err(|e| io(e.to_string()))?;
 
+    let stale = remove_stale_parts(out).map_err(io)?;
     let (part, file) = create_part(out).map_err(io)?;
     let result = (|| {
         let enc =
@@ -428,7 +471,8 @@ pub fn apply_to_encrypted_snapshot(
             .wrap_output(std::io::BufWriter::with_capacity(1 << 20, file))
             .map_err(|e| io(e.to_string()))?;
         let fwd = sealed::Forward::new(head.clone(), stream).map_err(|e| io(e.to_string()))?;
-        let (fwd, outcome) = apply(db, fwd, changes)?;
+        let (fwd, mut outcome) = apply(db, fwd, changes)?;
+        outcome.removed_stale_parts = stale;
         let (ended_with, sha, mut stream) = fwd.finish().map_err(|e| io(e.to_string()))?;
         if ended_with != head {
             return Err(io(

@@ -146,3 +146,20 @@ fn the_encrypted_edit_holds_exactly_the_plain_edit() {
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
 }
+
+#[test]
+fn parts_of_killed_edits_are_removed_and_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("edited.db");
+    // pid 1 always runs; a pid above the kernel's maximum never does.
+    let dead = dir.path().join("edited.db.4194305-0000abcd.part");
+    let live = dir.path().join("edited.db.1-0000abcd.part");
+    for p in [&dead, &live] {
+        std::fs::write(p, b"partial").expect("write");
+    }
+    let src = SnapshotFile::open(&fixture()).expect("fixture");
+    let db = src.db().expect("db");
+    let outcome = delete_to_snapshot(&db, &out, &[CCNP.to_vec()]).expect("delete");
+    assert_eq!(outcome.removed_stale_parts, std::slice::from_ref(&dead));
+    assert!(!dead.exists() && live.exists());
+}

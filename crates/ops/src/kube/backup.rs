@@ -36,8 +36,15 @@ pub const BACKUP_FORMAT: u32 = 1;
 
 impl Backup {
     pub fn of(kv: &LatestKv, source: String) -> Backup {
-        let (object, _) =
+        let (mut object, _) =
             kube::decode_object(&kv.value, kv.mod_revision, kube::ViewOptions::default());
+        // Stored under secrets/ it is a Secret whatever its `kind` says: the view people
+        // read shows no value of it (the stored bytes are in `value_base64`, mode 0600).
+        if kv.key.starts_with(b"/registry/secrets/")
+            && let Some(o) = object.as_mut()
+        {
+            kube::redact::secret_fields(o);
+        }
         Backup {
             lifeboat_backup: BACKUP_FORMAT,
             key: String::from_utf8_lossy(&kv.key).into_owned(),

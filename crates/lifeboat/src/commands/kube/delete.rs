@@ -50,6 +50,9 @@ struct Report {
     /// age recipients the new snapshot is encrypted to (empty: plaintext).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     out_encrypted_to: Vec<String>,
+    /// Temporary files of killed earlier edits to the same --out, removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed_stale_parts: Vec<PathBuf>,
     next_steps: Vec<String>,
 }
 
@@ -77,6 +80,7 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
         deleted_at_revision: None,
         out: args.output.out.clone(),
         out_encrypted_to: Vec::new(),
+        removed_stale_parts: Vec::new(),
         next_steps: Vec::new(),
     };
     if args.dry_run {
@@ -134,6 +138,7 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
             report.deleted_at_revision = Some(written.outcome.revision);
             report.next_steps = offline_next_steps(out, &kv, &backup_path);
             report.out_encrypted_to = written.encrypted_to;
+            report.removed_stale_parts = written.outcome.removed_stale_parts;
         }
     }
     finish(ctx, &report)
@@ -205,6 +210,12 @@ fn finish(ctx: &Context, r: &Report) -> anyhow::Result<Exit> {
             if let Some(out) = r.out.as_ref().filter(|_| !r.dry_run) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
                 s.push_str(&super::encryption_line(&r.out_encrypted_to));
+                for p in &r.removed_stale_parts {
+                    s.push_str(&format!(
+                        "  removed {}, left by an edit that was killed (its process is gone)\n",
+                        p.display()
+                    ));
+                }
             }
             if let Some(b) = &r.backup {
                 s.push_str(&format!("  backup: {}\n", b.display()));

@@ -56,6 +56,9 @@ struct Report {
     /// age recipients the new snapshot is encrypted to (empty: plaintext).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     out_encrypted_to: Vec<String>,
+    /// Temporary files of killed earlier edits to the same --out, removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed_stale_parts: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
@@ -92,6 +95,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
         written_at_revision: None,
         out: args.output.out.clone(),
         out_encrypted_to: Vec::new(),
+        removed_stale_parts: Vec::new(),
     };
     if !args.dry_run {
         crate::commands::member::confirm(
@@ -132,6 +136,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
                 let written =
                     super::write_offline(db, &args.output, encryption.as_ref(), &[change])?;
                 report.out_encrypted_to = written.encrypted_to;
+                report.removed_stale_parts = written.outcome.removed_stale_parts;
                 written.outcome.revision
             }
         });
@@ -160,6 +165,12 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
             if let (Some(out), false) = (&report.out, args.dry_run) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
                 s.push_str(&super::encryption_line(&report.out_encrypted_to));
+                for p in &report.removed_stale_parts {
+                    s.push_str(&format!(
+                        "  removed {}, left by an edit that was killed (its process is gone)\n",
+                        p.display()
+                    ));
+                }
             }
             output::print(&s);
         }
