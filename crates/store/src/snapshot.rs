@@ -199,13 +199,21 @@ impl SnapshotFile {
             return None;
         }
         let shown = path.display().to_string();
+        let value = match inputs::read(&path, inputs::Kind::REPORT) {
+            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes),
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let value = match value {
+            Ok(v) => v,
+            // Ours, damaged (a cut write), or something else under that name: said, since
+            // it cannot vouch for the file.
+            Err(e) => return Some(Err(format!("{shown} is not readable JSON: {e}"))),
+        };
+        // JSON that is not a `snapshot save` manifest is someone else's file: not ours to judge.
+        value.get("lifeboat_version")?;
         Some(
-            inputs::read(&path, inputs::Kind::REPORT)
-                .map_err(|e| e.to_string())
-                .and_then(|bytes| {
-                    serde_json::from_slice::<SavedManifest>(&bytes)
-                        .map_err(|e| format!("{shown} is not a `snapshot save` manifest: {e}"))
-                }),
+            serde_json::from_value::<SavedManifest>(value)
+                .map_err(|e| format!("{shown} is not a complete `snapshot save` manifest: {e}")),
         )
     }
 

@@ -214,3 +214,25 @@ fn a_fifo_is_refused_without_blocking() {
         .to_string();
     assert!(e.contains("character device"), "{e}");
 }
+
+#[test]
+fn json_beside_the_file_that_is_not_a_manifest_is_not_judged() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let f = write(dir.path(), "s.db", &fixture());
+    std::fs::write(
+        dir.path().join("s.db.json"),
+        br#"{"note": "someone else's"}"#,
+    )
+    .expect("w");
+    let r = verify(&f).expect("verify");
+    assert!(r.sound, "{:?}", r.checks);
+    assert!(r.checks.iter().all(|c| c.name != "manifest"));
+    // A cut manifest of ours cannot vouch for the file: said.
+    std::fs::write(
+        dir.path().join("s.db.json"),
+        br#"{"lifeboat_version": "0.1"#,
+    )
+    .expect("w");
+    let r = verify(&f).expect("verify");
+    assert!(!r.sound);
+}
