@@ -253,8 +253,8 @@ fn corrupt_values_and_unknown_kinds_become_notes() {
 
 #[test]
 fn fixture_snapshot_objects_round_trip() {
-    let path =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/etcd-3.4.23/snapshot.db");
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/etcd-3.4.23/snapshot.db");
     let snap = store::snapshot::SnapshotFile::open(&path).expect("fixture snapshot");
     let db = snap.db().expect("bbolt");
     let kvs = store::objects::latest(&db, b"/registry/").expect("walk");
