@@ -182,9 +182,10 @@ impl SnapshotFile {
                  snapshot (a snapshot is the image, its 32-byte SHA-256 trailer, nothing else)"
             ),
             None => format!(
-                "{end}, then {extra} more bytes of the {} in the file: data was appended or the \
-                 file was padded (a snapshot ends with its 32-byte SHA-256 trailer, a raw db \
-                 copy with its last page)",
+                "{end}, then {extra} more bytes of the {} in the file: data was appended, the \
+                 file was padded, or it was copied from a running etcd mid-write (a snapshot \
+                 ends with its 32-byte SHA-256 trailer, a raw db copy of a stopped member with \
+                 its last page; `lifeboat snapshot save` takes a consistent one)",
                 self.file_len
             ),
         })
