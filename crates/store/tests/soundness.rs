@@ -236,3 +236,23 @@ fn json_beside_the_file_that_is_not_a_manifest_is_not_judged() {
     let r = verify(&f).expect("verify");
     assert!(!r.sound);
 }
+
+#[test]
+fn every_real_member_db_of_the_fixtures_is_exactly_its_image() {
+    // Raw member/snap/db files of stopped etcd 3.4.23 members: the length rule must not
+    // call a real db unsound.
+    for (tarball, dirs) in [
+        ("datadir-m1-3.4.23.tar.gz", &["d1"][..]),
+        ("cluster3-stopped-3.4.23.tar.gz", &["c1", "c2", "c3"]),
+        ("c2-after-force-new-cluster-3.4.23.tar.gz", &["c2f"]),
+        ("restored-a-b-3.4.23.tar.gz", &["restored-a", "restored-b"]),
+    ] {
+        let t = common::extract(tarball);
+        for d in dirs {
+            let db = t.path().join(d).join("member/snap/db");
+            let r = verify(&db).expect("verify");
+            assert!(r.sound, "{d}: {:?}", r.checks);
+            assert!(matches!(r.sha256, Some(ShaStatus::Absent { .. })));
+        }
+    }
+}
