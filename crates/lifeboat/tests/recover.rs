@@ -145,10 +145,7 @@ async fn plan_refuses_while_the_cluster_has_quorum() {
 
 #[test]
 fn plan_from_the_stopped_cluster3_fixture_alone_never_seeds_the_laggard() {
-    let fixtures = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/etcd-3.4.23"
-    );
+    let fixtures = concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/etcd-3.4.23");
     let dir = tempfile::tempdir().unwrap();
     let ok = std::process::Command::new("tar")
         .arg("-xzf")

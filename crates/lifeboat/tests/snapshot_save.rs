@@ -191,6 +191,39 @@ async fn a_save_removes_only_parts_whose_writer_is_gone() {
         serde_json::json!([dead.to_str().unwrap()])
     );
     assert_eq!(parts(dir.path(), &stem), [live]);
+
+    // Another save's file under the very name this one would take (same cluster, same
+    // revision, same second): never moved or replaced; this save takes the next free second.
+    let rev = second["manifest"]["revision"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let taken: Vec<_> = (now - 1..now + 30)
+        .map(|t| {
+            let name = ops::snapshot::managed_name(&cluster, &ops::utc::compact(t), rev);
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"another save's").unwrap();
+            p
+        })
+        .collect();
+    let third = save(&[]);
+    assert_eq!(
+        third["manifest"]["revision"].as_i64(),
+        Some(rev),
+        "no writes between"
+    );
+    assert!(third["moved_aside"].is_null(), "{third}");
+    let path = std::path::PathBuf::from(third["path"].as_str().unwrap());
+    assert!(!taken.contains(&path), "{}", path.display());
+    for p in &taken {
+        assert_eq!(
+            std::fs::read(p).unwrap(),
+            b"another save's",
+            "{}",
+            p.display()
+        );
+    }
 }
 
 #[tokio::test]

@@ -188,38 +188,26 @@ pub async fn save_with(
     let report = report?;
     let sha256 = report.sha256.clone();
 
-    let stamp = utc::compact_now();
-    let final_path = final_path.unwrap_or_else(|| {
-        age_suffix(&dir.join(managed_name(
-            &hex_id(source.cluster_id),
-            &stamp,
-            report.revision,
-        )))
-    });
-    let manifest_path = with_suffix(&final_path, ".json");
-    let (moved_aside, moved_aside_manifest) = if final_path.exists() {
-        let moved = move_aside(&final_path)?;
-        // The manifest goes with its file: left here, the new one would overwrite it and
-        // the moved file would lose what vouches for it.
-        let manifest = manifest_path
-            .exists()
-            .then(|| move_manifest(&manifest_path, &moved))
-            .transpose()
-            .map_err(|e| {
-                OpsError::Local(format!(
-                    "{e}; the old file is now {}, the new snapshot is kept as {}",
-                    moved.display(),
-                    part.display()
-                ))
+    let (final_path, moved_aside, moved_aside_manifest) = match final_path {
+        // --dir: a managed name of our own, never another save's (two saves in one second
+        // at one revision would share one).
+        None => {
+            let cluster = hex_id(source.cluster_id);
+            let claimed = claim_managed_name(&part, report.revision, |stamp| {
+                age_suffix(&dir.join(managed_name(&cluster, stamp, report.revision)))
             })?;
-        (Some(moved), manifest)
-    } else {
-        (None, None)
+            (claimed, None, None)
+        }
+        Some(final_path) => {
+            let (moved, manifest) = move_old_aside(&final_path, &part)?;
+            std::fs::rename(&part, &final_path).map_err(|e| OpsError::LocalIo {
+                path: final_path.clone(),
+                source: e,
+            })?;
+            (final_path, moved, manifest)
+        }
     };
-    std::fs::rename(&part, &final_path).map_err(|e| OpsError::LocalIo {
-        path: final_path.clone(),
-        source: e,
-    })?;
+    let manifest_path = with_suffix(&final_path, ".json");
     sync_parent(&final_path)?;
 
     let manifest = Manifest {
@@ -262,6 +250,70 @@ pub async fn save_with(
         moved_aside_manifest,
         pruned,
     })
+}
+
+/// `--force`: an existing FILE moved aside, and its manifest with it: left here, the new
+/// manifest would overwrite it and the moved file would lose what vouches for it.
+fn move_old_aside(
+    final_path: &Path,
+    part: &Path,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), OpsError> {
+    if !final_path.exists() {
+        return Ok((None, None));
+    }
+    let manifest_path = with_suffix(final_path, ".json");
+    let moved = move_aside(final_path)?;
+    let manifest = manifest_path
+        .exists()
+        .then(|| move_manifest(&manifest_path, &moved))
+        .transpose()
+        .map_err(|e| {
+            OpsError::Local(format!(
+                "{e}; the old file is now {}, the new snapshot is kept as {}",
+                moved.display(),
+                part.display()
+            ))
+        })?;
+    Ok((Some(moved), manifest))
+}
+
+/// Names `part` by the first free managed name from now on, a second later each time one is
+/// taken: the link fails on an existing name, where a rename would replace another save's file.
+fn claim_managed_name(
+    part: &Path,
+    revision: i64,
+    name_at: impl Fn(&str) -> PathBuf,
+) -> Result<PathBuf, OpsError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for later in 0..60 {
+        let path = name_at(&utc::compact(now + later));
+        match std::fs::hard_link(part, &path) {
+            Ok(()) => {
+                std::fs::remove_file(part).map_err(|source| OpsError::LocalIo {
+                    path: part.to_path_buf(),
+                    source,
+                })?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // A filesystem without hard links: a rename after one more look.
+            Err(_) if !path.exists() => {
+                std::fs::rename(part, &path).map_err(|source| OpsError::LocalIo {
+                    path: path.clone(),
+                    source,
+                })?;
+                return Ok(path);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(OpsError::Local(format!(
+        "no free backup name for revision {revision} within a minute of now; the snapshot is \
+         kept as {}",
+        part.display()
+    )))
 }
 
 /// `FILE.json` to `MOVED.json`, beside the file moved aside (never over an existing file).
