@@ -117,8 +117,16 @@ pub fn view(kv: &StoredKv<'_>, opts: ViewOptions) -> ObjectView {
         None => (String::new(), None, key.clone()),
     };
     let encoding = Encoding::of(kv.value);
-    let (object, note) = decode_object(kv.value, kv.mod_revision, opts);
+    let (mut object, mut note) = decode_object(kv.value, kv.mod_revision, opts);
     let secret_key = parts.as_ref().is_some_and(|p| p.resource == "secrets");
+    // Stored under secrets/ it is a Secret, whatever its `kind` field says.
+    if secret_key
+        && !opts.show_secrets
+        && let Some(o) = object.as_mut()
+        && redact::secret_fields(o)
+    {
+        note.get_or_insert_with(|| "Secret data redacted (--show-secrets shows it)".into());
+    }
     let raw_base64 = (object.is_none() && (opts.show_secrets || !secret_key))
         .then(|| base64::engine::general_purpose::STANDARD.encode(kv.value));
     ObjectView {

@@ -149,18 +149,35 @@ async fn list_get_delete_and_put_back_online() {
     );
 
     let (code, view, text) = run(
-        &["kube", "get", "po", "web-0", "-n", "demo", "-o", "json"],
+        &[
+            "kube",
+            "get",
+            "po",
+            "web-0",
+            "-n",
+            "demo",
+            "-o",
+            "json",
+            "--envelope",
+        ],
         &conn,
     );
     assert_eq!(code, 0, "{text}");
     assert_eq!(view["object"]["status"]["podIP"], "198.18.1.5");
     assert_eq!(view["encoding"], "protobuf");
+    // Without --envelope, the object alone, as kubectl prints it.
+    let (code, pod, text) = run(
+        &["kube", "get", "po", "web-0", "-n", "demo", "-o", "json"],
+        &conn,
+    );
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(pod, view["object"]);
     let (_, view, _) = run(
         &["kube", "get", "secret", "db", "-n", "demo", "-o", "json"],
         &conn,
     );
     assert!(
-        view["object"]["data"]["password"]
+        view["data"]["password"]
             .as_str()
             .unwrap()
             .starts_with("<redacted")

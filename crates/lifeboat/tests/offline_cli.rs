@@ -184,3 +184,80 @@ fn datadir_inspect_and_rank_cluster3() {
             .any(|w| w.as_str().unwrap_or_default().contains("tie"))
     );
 }
+
+#[test]
+fn inspect_exits_1_when_it_shows_a_failed_check() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut bytes = std::fs::read(fixtures().join("snapshot.db")).expect("read");
+    bytes[24_600] ^= 0x01;
+    let bad = dir.path().join("trailer.db");
+    std::fs::write(&bad, &bytes).expect("write");
+    lifeboat()
+        .args(["snapshot", "inspect"])
+        .arg(&bad)
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("MISMATCH"))
+        .stdout(predicates::str::contains("UNSOUND"));
+    let (v, code) = json(&["snapshot", "inspect", bad.to_str().expect("utf8")], None);
+    assert_eq!((code, &v["sound"]), (1, &Value::Bool(false)));
+}
+
+#[test]
+fn verify_calls_padded_and_appended_files_unsound() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = fixtures().join("snapshot.db");
+    let padded = dir.path().join("padded.db");
+    std::fs::copy(&snap, &padded).expect("copy");
+    // 20 GiB of zeros after the snapshot, sparse: no disk space, and not hashed.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&padded)
+        .and_then(|f| f.set_len(20 << 30))
+        .expect("sparse");
+    let mut appended = std::fs::read(&snap).expect("read");
+    appended.extend_from_slice(b"garbage");
+    let app = dir.path().join("appended.db");
+    std::fs::write(&app, &appended).expect("write");
+    for f in [&padded, &app] {
+        let (v, code) = json(&["snapshot", "verify", f.to_str().expect("utf8")], None);
+        assert_eq!(code, 1, "{v}");
+        assert_eq!(v["sound"], false);
+        let length = v["checks"]
+            .as_array()
+            .expect("checks")
+            .iter()
+            .find(|c| c["name"] == "length")
+            .cloned()
+            .expect("length check");
+        assert_eq!(length["ok"], false, "{length}");
+        lifeboat()
+            .args(["snapshot", "restore", "--skip-hash-check", "--data-dir"])
+            .arg(dir.path().join("out"))
+            .arg(f)
+            .assert()
+            .failure();
+        assert!(!dir.path().join("out").exists());
+    }
+}
+
+#[test]
+fn diff_refuses_an_unsound_snapshot() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let snap = fixtures().join("snapshot.db");
+    let mut bytes = std::fs::read(&snap).expect("read");
+    bytes.extend_from_slice(b"appended");
+    let bad = dir.path().join("appended.db");
+    std::fs::write(&bad, &bytes).expect("write");
+    for (a, b) in [(&bad, &snap), (&snap, &bad)] {
+        let out = lifeboat()
+            .args(["snapshot", "diff"])
+            .arg(a)
+            .arg(b)
+            .output()
+            .expect("run");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(err.contains("unsound") && err.contains("length"), "{err}");
+    }
+}

@@ -91,6 +91,8 @@ async fn an_existing_file_is_refused_or_moved_aside_never_overwritten() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("b.db");
     std::fs::write(&file, b"precious older backup").unwrap();
+    let manifest = dir.path().join("b.db.json");
+    std::fs::write(&manifest, b"{\"the\": \"old manifest\"}").unwrap();
 
     let out = lifeboat()
         .args(["snapshot", "save"])
@@ -118,6 +120,112 @@ async fn an_existing_file_is_refused_or_moved_aside_never_overwritten() {
     let aside = json["moved_aside"].as_str().expect("moved aside");
     assert_eq!(std::fs::read(aside).unwrap(), b"precious older backup");
     assert!(aside.contains(".lifeboat-"));
+    // The old manifest went with its file; the new one describes the new file.
+    let moved_manifest = json["moved_aside_manifest"]
+        .as_str()
+        .expect("manifest moved");
+    assert_eq!(moved_manifest, format!("{aside}.json"));
+    assert_eq!(
+        std::fs::read(moved_manifest).unwrap(),
+        b"{\"the\": \"old manifest\"}"
+    );
+    let new: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+    assert_eq!(new["size"], std::fs::metadata(&file).unwrap().len());
+}
+
+/// Parts of `stem` in `dir` (`STEM.<pid>-<random>.part`).
+fn parts(dir: &std::path::Path, stem: &str) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.starts_with(&format!("{stem}.")) && n.ends_with(".part"))
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn a_save_removes_only_parts_whose_writer_is_gone() {
+    let tc = TestCluster::plain(1).await;
+    let dir = tempfile::tempdir().unwrap();
+    let save = |extra: &[&str]| {
+        let out = lifeboat()
+            .args(["snapshot", "save", "-o", "json", "--dir"])
+            .arg(dir.path())
+            .args(extra)
+            .args(tc.cli_args())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let first = save(&[]);
+    let cluster = first["manifest"]["cluster_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let stem = format!("etcd-{cluster}-incoming.db");
+    // Another save still writing (a live process owns it), and one that was killed.
+    let mut writer = Command::new("sleep").arg("600").spawn().unwrap();
+    let live = dir
+        .path()
+        .join(format!("{stem}.{}-0000abcd.part", writer.id()));
+    let dead = dir.path().join(format!("{stem}.4194305-0000abcd.part"));
+    std::fs::write(&live, b"being written").unwrap();
+    std::fs::write(&dead, b"left by a killed save").unwrap();
+    let second = save(&[]);
+    writer.kill().unwrap();
+    let _ = writer.wait();
+    assert_eq!(std::fs::read(&live).unwrap(), b"being written");
+    assert!(!dead.exists());
+    assert_eq!(
+        second["removed_stale_parts"],
+        serde_json::json!([dead.to_str().unwrap()])
+    );
+    assert_eq!(parts(dir.path(), &stem), [live]);
+
+    // Another save's file under the very name this one would take (same cluster, same
+    // revision, same second): never moved or replaced; this save takes the next free second.
+    let rev = second["manifest"]["revision"].as_i64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let taken: Vec<_> = (now - 1..now + 30)
+        .map(|t| {
+            let name = ops::snapshot::managed_name(&cluster, &ops::utc::compact(t), rev);
+            let p = dir.path().join(name);
+            std::fs::write(&p, b"another save's").unwrap();
+            p
+        })
+        .collect();
+    let third = save(&[]);
+    assert_eq!(
+        third["manifest"]["revision"].as_i64(),
+        Some(rev),
+        "no writes between"
+    );
+    assert!(third["moved_aside"].is_null(), "{third}");
+    let path = std::path::PathBuf::from(third["path"].as_str().unwrap());
+    assert!(!taken.contains(&path), "{}", path.display());
+    for p in &taken {
+        assert_eq!(
+            std::fs::read(p).unwrap(),
+            b"another save's",
+            "{}",
+            p.display()
+        );
+    }
 }
 
 #[tokio::test]
@@ -178,7 +286,6 @@ async fn a_save_cut_mid_stream_leaves_only_a_part_that_the_next_run_removes() {
     }
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("cut.db");
-    let part = dir.path().join("cut.db.part");
     let bin = assert_cmd::cargo::cargo_bin("lifeboat");
     let child = Command::new(&bin)
         .args(["snapshot", "save"])
@@ -191,18 +298,27 @@ async fn a_save_cut_mid_stream_leaves_only_a_part_that_the_next_run_removes() {
     // Freeze the saver as soon as bytes arrive, kill the member, then let the saver see it.
     let pid = child.id() as libc::pid_t;
     let mut frozen = false;
+    let mut part = std::path::PathBuf::new();
     for _ in 0..4000 {
-        if std::fs::metadata(&part)
-            .map(|m| m.len() > 0)
-            .unwrap_or(false)
+        if let Some(p) = parts(dir.path(), "cut.db")
+            .into_iter()
+            .find(|p| std::fs::metadata(p).map(|m| m.len() > 0).unwrap_or(false))
         {
+            part = p;
             unsafe { libc::kill(pid, libc::SIGSTOP) };
             frozen = true;
             break;
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    assert!(frozen, "the save never started writing {}", part.display());
+    assert!(frozen, "the save never started writing its part");
+    assert!(
+        part.file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with(&format!("cut.db.{pid}-"))),
+        "the part is named after its process: {}",
+        part.display()
+    );
     tc.cluster.kill(0);
     unsafe { libc::kill(pid, libc::SIGCONT) };
     let out = child.wait_with_output().unwrap();
@@ -230,10 +346,9 @@ async fn a_save_cut_mid_stream_leaves_only_a_part_that_the_next_run_removes() {
         String::from_utf8_lossy(&out.stderr)
     );
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert!(
-        json["removed_stale_part"]
-            .as_str()
-            .is_some_and(|p| p.ends_with("cut.db.part"))
+    assert_eq!(
+        json["removed_stale_parts"],
+        serde_json::json!([part.to_str().unwrap()])
     );
     assert!(file.exists() && !part.exists());
 }

@@ -18,6 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::mvcc::Revision;
 use crate::objects;
 
+mod sealed;
+
 #[derive(Debug, thiserror::Error)]
 pub enum EditError {
     #[error("{0}")]
@@ -61,6 +63,8 @@ pub struct EditOutcome {
     /// What each changed key held before, in the order of the changes.
     pub deleted: Vec<Deleted>,
     pub size: u64,
+    /// Temporary files of earlier edits to the same `--out` whose process is gone, removed.
+    pub removed_stale_parts: Vec<PathBuf>,
 }
 
 fn meta_revision(db: &Db, key: &[u8]) -> Result<i64, EditError> {
@@ -254,6 +258,7 @@ pub fn apply<W: Write + Seek>(
     Ok((
         out,
         EditOutcome {
+            removed_stale_parts: Vec::new(),
             revision: tombstones_at,
             deleted,
             size: written.pages * u64::from(written.page_size),
@@ -283,20 +288,11 @@ pub fn apply_to_snapshot(
             "exists; choose another --out (nothing is overwritten)".into()
         ));
     }
-    let mut part_name = out.as_os_str().to_owned();
-    part_name.push(".part");
-    let part = PathBuf::from(part_name);
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(true)
-        // A snapshot holds every Secret of a cluster.
-        .mode(0o600)
-        .open(&part)
-        .map_err(|e| io(format!("cannot create {}: {e}", part.display())))?;
+    let stale = remove_stale_parts(out).map_err(io)?;
+    let (part, file) = create_part(out).map_err(io)?;
     let result = (|| {
-        let (mut file, outcome) = apply(db, file, changes)?;
+        let (mut file, mut outcome) = apply(db, file, changes)?;
+        outcome.removed_stale_parts = stale;
         // The trailer: SHA-256 of the bbolt bytes, as `etcdctl snapshot save` appends it.
         file.seek(SeekFrom::Start(0))
             .map_err(|e| io(e.to_string()))?;
@@ -321,21 +317,176 @@ pub fn apply_to_snapshot(
         file.sync_all().map_err(|e| io(e.to_string()))?;
         Ok(outcome)
     })();
-    match result {
-        Ok(outcome) => {
-            std::fs::rename(&part, out)
-                .map_err(|e| io(format!("rename from {}: {e}", part.display())))?;
-            if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
-                && let Ok(d) = std::fs::File::open(dir)
-            {
-                let _ = d.sync_all();
-            }
-            Ok(outcome)
-        }
-        Err(e) => {
-            // A half-written edit is of no use and holds a copy of the data: remove it.
-            let _ = std::fs::remove_file(&part);
-            Err(e)
+    install(result, &part, out)
+}
+
+/// `OUT.<pid>-<random>.part`, created new (mode 0600: a snapshot holds every Secret of a
+/// cluster): two edits writing the same `--out` at once never share a file.
+fn create_part(out: &Path) -> Result<(PathBuf, std::fs::File), String> {
+    let mut last = None;
+    for _ in 0..8 {
+        let mut name = out.as_os_str().to_owned();
+        name.push(format!(".{}-{:08x}.part", std::process::id(), random_u32()));
+        let part = PathBuf::from(name);
+        match std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(&part)
+        {
+            Ok(f) => return Ok((part, f)),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(e) => return Err(format!("cannot create {}: {e}", part.display())),
         }
     }
+    Err(format!(
+        "cannot create a temporary file beside it: {last:?}"
+    ))
+}
+
+/// Removes `OUT.<pid>-<random>.part` files (see [`create_part`]) whose process is gone: a
+/// killed edit's partial copy, of no use to anyone. Live owners' parts, and everything when
+/// /proc cannot tell, are left alone.
+fn remove_stale_parts(out: &Path) -> Result<Vec<PathBuf>, String> {
+    let proc_fs = Path::new("/proc");
+    let (Some(name), true) = (out.file_name(), proc_fs.join("self").exists()) else {
+        return Ok(Vec::new());
+    };
+    let prefix = format!("{}.", name.to_string_lossy());
+    let dir = match out.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Ok(Vec::new());
+    };
+    let mut removed = Vec::new();
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let owner = file
+            .strip_prefix(&prefix)
+            .and_then(|r| r.strip_suffix(".part"))
+            .and_then(|r| r.split_once('-'))
+            .filter(|(_, rand)| rand.len() == 8 && rand.bytes().all(|b| b.is_ascii_hexdigit()))
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(pid) = owner else { continue };
+        if pid == std::process::id() || proc_fs.join(pid.to_string()).exists() {
+            continue;
+        }
+        let path = entry.path();
+        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
+}
+
+/// A few random bits from the std hasher's per-process random keys (no RNG crate needed).
+fn random_u32() -> u32 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish() as u32
+}
+
+/// Renames a finished part onto `out` (never over an existing file), or removes a failed one.
+fn install(
+    result: Result<EditOutcome, EditError>,
+    part: &Path,
+    out: &Path,
+) -> Result<EditOutcome, EditError> {
+    let io = |what: String| EditError::Io {
+        path: out.to_path_buf(),
+        what,
+    };
+    let outcome = match result {
+        Ok(outcome) => outcome,
+        Err(e) => {
+            // A half-written edit is of no use and holds a copy of the data: remove it.
+            let _ = std::fs::remove_file(part);
+            return Err(e);
+        }
+    };
+    // A hard link fails if `out` appeared meanwhile, where a rename would replace it; on a
+    // filesystem without links, a rename after one more look.
+    match std::fs::hard_link(part, out) {
+        Ok(()) => {
+            let _ = std::fs::remove_file(part);
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists || out.exists() => {
+            let _ = std::fs::remove_file(part);
+            return Err(io(format!(
+                "appeared while it was written; nothing is overwritten: {e}"
+            )));
+        }
+        Err(_) => {
+            std::fs::rename(part, out)
+                .map_err(|e| io(format!("rename from {}: {e}", part.display())))?;
+        }
+    }
+    if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty())
+        && let Ok(d) = std::fs::File::open(dir)
+    {
+        let _ = d.sync_all();
+    }
+    Ok(outcome)
+}
+
+/// [`apply_to_snapshot`], the new file age-encrypted to `recipients` as it is written (see
+/// [`sealed`]). The caller includes a key of its own among them to verify the result.
+pub fn apply_to_encrypted_snapshot(
+    db: &Db,
+    out: &Path,
+    changes: &[Change],
+    recipients: &[age::x25519::Recipient],
+) -> Result<EditOutcome, EditError> {
+    let io = |what: String| EditError::Io {
+        path: out.to_path_buf(),
+        what,
+    };
+    if out.exists() {
+        return Err(io(
+            "exists; choose another --out (nothing is overwritten)".into()
+        ));
+    }
+    let metas = 2 * db.page_size() as usize;
+    // First pass: nowhere, for the meta pages the edit ends with.
+    let probe =
+        sealed::Forward::new(vec![0u8; metas], std::io::sink()).map_err(|e| io(e.to_string()))?;
+    let (probe, _) = apply(db, probe, changes)?;
+    let (head, _, _) = probe.finish().map_err(|e| io(e.to_string()))?;
+
+    let stale = remove_stale_parts(out).map_err(io)?;
+    let (part, file) = create_part(out).map_err(io)?;
+    let result = (|| {
+        let enc =
+            age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+                .map_err(|e| io(format!("cannot encrypt: {e}")))?;
+        let stream = enc
+            .wrap_output(std::io::BufWriter::with_capacity(1 << 20, file))
+            .map_err(|e| io(e.to_string()))?;
+        let fwd = sealed::Forward::new(head.clone(), stream).map_err(|e| io(e.to_string()))?;
+        let (fwd, mut outcome) = apply(db, fwd, changes)?;
+        outcome.removed_stale_parts = stale;
+        let (ended_with, sha, mut stream) = fwd.finish().map_err(|e| io(e.to_string()))?;
+        if ended_with != head {
+            return Err(io(
+                "the edit wrote different meta pages on its second pass; nothing was kept".into(),
+            ));
+        }
+        // The trailer, as `etcdctl snapshot save` appends it, inside the encryption.
+        stream.write_all(&sha).map_err(|e| io(e.to_string()))?;
+        let file = stream
+            .finish()
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .map_err(|e| io(e.to_string()))?;
+        file.sync_all().map_err(|e| io(e.to_string()))?;
+        Ok(outcome)
+    })();
+    install(result, &part, out)
 }

@@ -23,6 +23,11 @@ const CACHED: usize = 64;
 pub struct Identities {
     ids: Vec<Box<dyn age::Identity + Send + Sync>>,
     pub path: PathBuf,
+    /// The public keys of its X25519 identities: what a file derived from one it opened is
+    /// encrypted to, so that what was encrypted stays encrypted.
+    pub recipients: Vec<age::x25519::Recipient>,
+    /// Every identity is X25519 (none is a plugin's), so `recipients` covers them all.
+    pub all_x25519: bool,
 }
 
 impl std::fmt::Debug for Identities {
@@ -46,7 +51,10 @@ fn schema(path: &Path, what: String) -> Error {
 impl Identities {
     /// An age identity file (`AGE-SECRET-KEY-1...` lines, `#` comments).
     pub fn load(path: &Path) -> Result<Identities> {
-        let file = age::IdentityFile::from_file(path.display().to_string())
+        let bytes = inputs::read(path, inputs::Kind::AGE_KEYS)
+            .map_err(|e| schema(path, format!("{}: {}", e.kind.name, e.problem)))?;
+        let recipients = x25519_public_keys(&bytes);
+        let file = age::IdentityFile::from_buffer(&bytes[..])
             .map_err(|e| schema(path, format!("cannot read the identity file: {e}")))?;
         let ids = file
             .into_identities()
@@ -55,9 +63,30 @@ impl Identities {
             return Err(schema(path, "holds no age identity".into()));
         }
         Ok(Identities {
+            all_x25519: recipients.len() == ids.len(),
             ids,
             path: path.to_path_buf(),
+            recipients,
         })
+    }
+
+    /// Decrypts a small age file read whole (a `kube delete` backup), `path` naming it.
+    pub fn decrypt(&self, path: &Path, bytes: &[u8]) -> Result<Vec<u8>> {
+        let dec = age::Decryptor::new(bytes)
+            .map_err(|e| schema(path, format!("not a readable age file: {e}")))?;
+        let mut reader = dec
+            .decrypt(self.ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+            .map_err(|e| {
+                schema(
+                    path,
+                    format!("cannot decrypt with {}: {e}", self.path.display()),
+                )
+            })?;
+        let mut out = Vec::new();
+        reader
+            .read_to_end(&mut out)
+            .map_err(|e| schema(path, format!("damaged or tampered age file: {e}")))?;
+        Ok(out)
     }
 
     /// Identities already in memory (the throwaway key `snapshot save` checks its output with).
@@ -65,16 +94,36 @@ impl Identities {
         Identities {
             ids: keys,
             path: PathBuf::from("<memory>"),
+            recipients: Vec::new(),
+            all_x25519: false,
         }
     }
 }
 
+/// The recipients of the `AGE-SECRET-KEY-1...` lines (the secret keys stay where they are).
+fn x25519_public_keys(text: &[u8]) -> Vec<age::x25519::Recipient> {
+    use std::str::FromStr;
+    String::from_utf8_lossy(text)
+        .lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .filter_map(|l| age::x25519::Identity::from_str(l).ok())
+        .map(|id| id.to_public())
+        .collect()
+}
+
+/// The file starts with the age header (read at offset 0, the file's own offset untouched).
+pub fn starts_with_magic(file: &File) -> bool {
+    use std::os::unix::fs::FileExt;
+    let mut head = [0u8; MAGIC.len()];
+    file.read_exact_at(&mut head, 0).is_ok() && head == MAGIC
+}
+
 /// The file starts with the age header.
 pub fn is_age(path: &Path) -> bool {
-    let mut head = [0u8; MAGIC.len()];
-    File::open(path)
-        .and_then(|mut f| f.read_exact(&mut head))
-        .is_ok_and(|()| head == MAGIC)
+    // Type-checked first: opening a FIFO to peek at it would block.
+    inputs::open_regular(path, crate::snapshot::SNAPSHOT_INPUT)
+        .is_ok_and(|(file, _)| starts_with_magic(&file))
 }
 
 struct Inner {
@@ -102,11 +151,13 @@ impl std::fmt::Debug for AgeSource {
 
 impl AgeSource {
     pub fn open(path: &Path, ids: &Identities) -> Result<AgeSource> {
-        let io = |error| Error::Io {
-            path: path.to_path_buf(),
-            error,
-        };
-        let file = File::open(path).map_err(io)?;
+        let (file, _) = inputs::open_regular(path, crate::snapshot::SNAPSHOT_INPUT)
+            .map_err(|e| schema(path, format!("{}: {}", e.kind.name, e.problem)))?;
+        AgeSource::open_file(path, file, ids)
+    }
+
+    /// [`AgeSource::open`] of a file already opened (and type-checked) by the caller.
+    pub fn open_file(path: &Path, file: File, ids: &Identities) -> Result<AgeSource> {
         let dec =
             age::Decryptor::new_buffered(BufReader::with_capacity(CHUNK as usize + 4096, file))
                 .map_err(|e| schema(path, format!("not a readable age file: {e}")))?;

@@ -26,20 +26,34 @@ pub struct VerifyReport {
     pub checks: Vec<Check>,
 }
 
-/// Run the SHA-256 and the tree walk side by side.
+/// Whether the image is hashed: `restore --skip-hash-check` skips it (a raw db copy).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hash {
+    Check,
+    Skip,
+}
+
+/// Run the SHA-256 (when `hash`) and the tree walk side by side.
 fn both(
     snap: &SnapshotFile,
     db: &bolt::Db,
     walk: fn(&bolt::Db) -> Analysis,
-) -> (Result<ShaStatus>, Analysis, Result<EtcdMeta, bolt::Error>) {
+    hash: bool,
+) -> (
+    Option<Result<ShaStatus>>,
+    Analysis,
+    Result<EtcdMeta, bolt::Error>,
+) {
     std::thread::scope(|s| {
-        let sha = s.spawn(|| snap.sha_status());
+        let sha = hash.then(|| s.spawn(|| snap.sha_status()));
         let analysis = walk(db);
         let meta = EtcdMeta::read(db);
-        let sha = sha.join().unwrap_or_else(|_| {
-            Err(Error::Schema {
-                path: snap.path.clone(),
-                what: "SHA-256 thread failed".into(),
+        let sha = sha.map(|t| {
+            t.join().unwrap_or_else(|_| {
+                Err(Error::Schema {
+                    path: snap.path.clone(),
+                    what: "SHA-256 thread failed".into(),
+                })
             })
         });
         (sha, analysis, meta)
@@ -54,8 +68,8 @@ fn summary(items: &[String], total: u64) -> String {
     s
 }
 
-/// SHA-256 trailer, structural check and schema sanity. `Err` only when the file cannot be
-/// read at all; an unsound file is an `Ok` report with `sound == false`.
+/// SHA-256 trailer, exact length, manifest, structural check and schema sanity. `Err` only
+/// when the file cannot be read at all; an unsound file is an `Ok` report with `sound == false`.
 pub fn verify(path: &Path) -> Result<VerifyReport> {
     verify_with(path, None)
 }
@@ -66,8 +80,63 @@ pub fn verify_with(
     identities: Option<&crate::encrypted::Identities>,
 ) -> Result<VerifyReport> {
     let snap = SnapshotFile::open_with(path, identities)?;
+    verify_file(&snap, Hash::Check)
+}
+
+/// The content's SHA-256 as hex, when it was computed.
+fn computed_sha(sha: &ShaStatus) -> Option<&str> {
+    match sha {
+        ShaStatus::Ok { sha256 } | ShaStatus::Absent { sha256 } => Some(sha256),
+        ShaStatus::Mismatch { actual, .. } => Some(actual),
+        ShaStatus::Unchecked { .. } => None,
+    }
+}
+
+/// The `manifest` check, when `FILE.json` is beside the file.
+fn manifest_check(snap: &SnapshotFile, sha: Option<&ShaStatus>) -> Option<Check> {
+    let found = snap.manifest()?;
+    let problems = match found {
+        Ok(m) => snap.manifest_problems(&m, sha.and_then(computed_sha)),
+        Err(e) => vec![e],
+    };
+    Some(Check {
+        name: "manifest".into(),
+        ok: problems.is_empty(),
+        detail: if problems.is_empty() {
+            format!("{}.json agrees (size, SHA-256)", snap.path.display())
+        } else {
+            format!(
+                "{}; if the file was changed on purpose, move the manifest away",
+                problems.join("; ")
+            )
+        },
+    })
+}
+
+fn length_check(problem: Option<&String>, snap: &SnapshotFile) -> Check {
+    Check {
+        name: "length".into(),
+        ok: problem.is_none(),
+        detail: match problem {
+            Some(p) => p.clone(),
+            None => format!(
+                "{} bytes: the bbolt image to its last page{}, nothing after it",
+                snap.file_len,
+                if snap.trailer.is_some() {
+                    " and the 32-byte trailer"
+                } else {
+                    ""
+                }
+            ),
+        },
+    }
+}
+
+/// [`verify`] of an opened file; with [`Hash::Skip`] the image is not hashed (the length,
+/// the manifest's size and every other check still count).
+pub fn verify_file(snap: &SnapshotFile, hash: Hash) -> Result<VerifyReport> {
     let mut checks = Vec::new();
-    let file = path.display().to_string();
+    let file = snap.path.display().to_string();
     let db = match snap.db() {
         Ok(db) => db,
         // Not a bbolt file at all (or one we cannot read): bad input, not an unsound backup.
@@ -78,24 +147,40 @@ pub fn verify_with(
             },
         ) => return Err(e),
         Err(e) => {
-            let sha = snap.sha_status()?;
-            checks.push(sha_check(&sha));
+            let sha = match hash {
+                Hash::Check => Some(snap.sha_status()?),
+                Hash::Skip => None,
+            };
+            checks.extend(sha.as_ref().map(sha_check));
             checks.push(Check {
                 name: "bbolt".into(),
                 ok: false,
                 detail: e.to_string(),
             });
+            checks.extend(manifest_check(snap, sha.as_ref()));
             return Ok(VerifyReport {
                 file,
                 sound: false,
-                sha256: Some(sha),
+                sha256: sha,
                 checks,
             });
         }
     };
-    let (sha, a, meta) = both(&snap, &db, analyze::check);
-    let sha = sha?;
-    checks.push(sha_check(&sha));
+    let length = snap.length_problem(&db);
+    // A file of the wrong length is unsound whatever its hash; hashing it could mean reading
+    // gigabytes of padding.
+    let hashing = hash == Hash::Check && length.is_none();
+    let (sha, a, meta) = both(snap, &db, analyze::check, hashing);
+    let sha = match (sha.transpose()?, &length) {
+        (Some(sha), _) => Some(sha),
+        (None, Some(_)) if hash == Hash::Check => Some(ShaStatus::Unchecked {
+            reason: "not hashed: the file's length is wrong".into(),
+        }),
+        (None, _) => None,
+    };
+    checks.push(length_check(length.as_ref(), snap));
+    checks.extend(sha.as_ref().map(sha_check));
+    checks.extend(manifest_check(snap, sha.as_ref()));
     let spare = (1 - db.meta_index()) as usize;
     checks.push(match &db.metas()[spare] {
         Ok(m) => Check {
@@ -179,7 +264,7 @@ pub fn verify_with(
     Ok(VerifyReport {
         file,
         sound,
-        sha256: Some(sha),
+        sha256: sha,
         checks,
     })
 }
@@ -201,7 +286,12 @@ fn sha_check(sha: &ShaStatus) -> Check {
         ShaStatus::Mismatch { expected, actual } => Check {
             name: "sha256".into(),
             ok: false,
-            detail: format!("trailer says {expected}, content is {actual}"),
+            detail: format!("SHA-256 mismatch: trailer says {expected}, content is {actual}"),
+        },
+        ShaStatus::Unchecked { reason } => Check {
+            name: "sha256".into(),
+            ok: false,
+            detail: reason.clone(),
         },
     }
 }
@@ -217,6 +307,9 @@ pub struct InspectReport {
     pub total_size: u64,
     pub file: String,
     pub file_size: u64,
+    /// Every check it shows passed: SHA-256, length, manifest, no problem listed. The
+    /// command exits 1 when not.
+    pub sound: bool,
     pub sha256: ShaStatus,
     pub page_size: u32,
     pub live_keys: u64,
@@ -250,8 +343,11 @@ pub fn inspect_with(
 ) -> Result<InspectReport> {
     let snap = SnapshotFile::open_with(path, identities)?;
     let db = snap.db()?;
-    let (sha, a, meta) = both(&snap, &db, analyze::analyze);
-    let sha = sha?;
+    let length = snap.length_problem(&db);
+    let (sha, a, meta) = both(&snap, &db, analyze::analyze, length.is_none());
+    let sha = sha.transpose()?.unwrap_or_else(|| ShaStatus::Unchecked {
+        reason: "not hashed: the file's length is wrong".into(),
+    });
     if let Some(first) = a.structure_problems.first() {
         return Err(Error::Schema {
             path: path.to_path_buf(),
@@ -265,9 +361,14 @@ pub fn inspect_with(
         path: path.to_path_buf(),
         error: source,
     })?;
-    let mut problems = m.problems.clone();
+    let mut problems: Vec<String> = length.into_iter().collect();
+    if let Some(c) = manifest_check(&snap, Some(&sha)).filter(|c| !c.ok) {
+        problems.push(format!("manifest: {}", c.detail));
+    }
+    problems.extend(m.problems.iter().cloned());
     problems.extend(a.schema_problems.iter().cloned());
     Ok(InspectReport {
+        sound: sha.is_ok() && problems.is_empty(),
         hash: a.status.hash,
         revision: a.status.revision,
         total_key: a.status.total_key,

@@ -14,6 +14,15 @@ use crate::error::{Error, Result};
 
 pub const TRAILER: u64 = 32;
 
+/// The fields of `FILE.json` (written by `snapshot save`) that say which file it describes.
+#[derive(Debug, Clone, serde::Deserialize)]
+pub struct SavedManifest {
+    /// Bytes of the snapshot (of the plaintext inside, for an encrypted one).
+    pub size: u64,
+    /// SHA-256 of the bbolt image: what the trailer holds.
+    pub sha256: String,
+}
+
 /// What the trailer says about the image.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
@@ -30,11 +39,19 @@ pub enum ShaStatus {
     Absent {
         sha256: String,
     },
+    /// Not hashed: the file is not the right length, so no hash can vouch for it (and the
+    /// extra bytes may be gigabytes of padding).
+    Unchecked {
+        reason: String,
+    },
 }
 
 impl ShaStatus {
     pub fn is_ok(&self) -> bool {
-        !matches!(self, ShaStatus::Mismatch { .. })
+        !matches!(
+            self,
+            ShaStatus::Mismatch { .. } | ShaStatus::Unchecked { .. }
+        )
     }
 }
 
@@ -47,10 +64,22 @@ pub struct SnapshotFile {
     pub trailer: Option<[u8; 32]>,
     /// Set for an age-encrypted file: lengths and reads are of the decrypted plaintext.
     pub age: Option<Arc<AgeSource>>,
+    /// The plain file as opened (checked regular): every later read uses it, not the path.
+    file: Option<Arc<File>>,
 }
+
+/// Snapshots are streamed, never read whole: no size limit, but devices and FIFOs refused.
+pub const SNAPSHOT_INPUT: inputs::Kind = inputs::Kind::new("snapshot file", u64::MAX);
 
 pub fn has_trailer(len: u64) -> bool {
     len % 512 == TRAILER
+}
+
+fn input_error(path: &Path, e: inputs::InputError) -> Error {
+    Error::Schema {
+        path: path.to_path_buf(),
+        what: format!("{}: {}", e.kind.name, e.problem),
+    }
 }
 
 impl SnapshotFile {
@@ -61,7 +90,9 @@ impl SnapshotFile {
 
     /// Opens a plain snapshot, or an age-encrypted one with `identities`.
     pub fn open_with(path: &Path, identities: Option<&Identities>) -> Result<SnapshotFile> {
-        if crate::encrypted::is_age(path) {
+        let (file, _) =
+            inputs::open_regular(path, SNAPSHOT_INPUT).map_err(|e| input_error(path, e))?;
+        if crate::encrypted::starts_with_magic(&file) {
             let Some(ids) = identities else {
                 return Err(Error::Schema {
                     path: path.to_path_buf(),
@@ -70,13 +101,13 @@ impl SnapshotFile {
                         .into(),
                 });
             };
-            return SnapshotFile::open_age(path, ids);
+            return SnapshotFile::open_age(path, file, ids);
         }
-        SnapshotFile::open_plain(path)
+        SnapshotFile::open_plain(path, file)
     }
 
-    fn open_age(path: &Path, ids: &Identities) -> Result<SnapshotFile> {
-        let src = Arc::new(AgeSource::open(path, ids)?);
+    fn open_age(path: &Path, file: File, ids: &Identities) -> Result<SnapshotFile> {
+        let src = Arc::new(AgeSource::open_file(path, file, ids)?);
         let file_len = bolt::Source::len(src.as_ref());
         let (region_len, trailer) = if has_trailer(file_len) {
             let mut t = [0u8; 32];
@@ -96,19 +127,16 @@ impl SnapshotFile {
             region_len,
             trailer,
             age: Some(src),
+            file: None,
         })
     }
 
-    fn open_plain(path: &Path) -> Result<SnapshotFile> {
+    fn open_plain(path: &Path, file: File) -> Result<SnapshotFile> {
         let io = |source| Error::Io {
             path: path.to_path_buf(),
             error: source,
         };
-        let file = File::open(path).map_err(io)?;
         let meta = file.metadata().map_err(io)?;
-        if meta.is_dir() {
-            return Err(Error::NotAFile(path.to_path_buf()));
-        }
         let file_len = meta.len();
         let (region_len, trailer) = if has_trailer(file_len) {
             let mut t = [0u8; 32];
@@ -123,7 +151,98 @@ impl SnapshotFile {
             region_len,
             trailer,
             age: None,
+            file: Some(Arc::new(file)),
         })
+    }
+
+    /// Why the file is not exactly a bbolt image (ending at its high-water mark) followed by
+    /// nothing or by its 32-byte trailer; `None` when it is. A snapshot with bytes appended,
+    /// or padded with zeros, opens and walks fine (nothing reaches the extra bytes), so only
+    /// the length shows it, and etcd would restore it without a word.
+    pub fn length_problem(&self, db: &bolt::Db) -> Option<String> {
+        let image = db.size();
+        if self.region_len == image {
+            return None;
+        }
+        let end = format!(
+            "the bbolt image ends at byte {image} (high-water mark {} x page size {})",
+            db.meta().pgid,
+            db.page_size()
+        );
+        if self.region_len < image {
+            return Some(format!(
+                "{end}, but the file holds only {} bytes of it: it is truncated",
+                self.region_len
+            ));
+        }
+        let extra = self.region_len - image;
+        Some(match self.trailer {
+            Some(_) => format!(
+                "{end}, then {extra} more bytes before the last 32: data was appended after the \
+                 snapshot (a snapshot is the image, its 32-byte SHA-256 trailer, nothing else)"
+            ),
+            None => format!(
+                "{end}, then {extra} more bytes of the {} in the file: data was appended, the \
+                 file was padded, or it was copied from a running etcd mid-write (a snapshot \
+                 ends with its 32-byte SHA-256 trailer, a raw db copy of a stopped member with \
+                 its last page; `lifeboat snapshot save` takes a consistent one)",
+                self.file_len
+            ),
+        })
+    }
+
+    /// `FILE.json` beside the file, as `snapshot save` writes it; `None` when there is none.
+    pub fn manifest(&self) -> Option<std::result::Result<SavedManifest, String>> {
+        let mut name = self.path.clone().into_os_string();
+        name.push(".json");
+        let path = PathBuf::from(name);
+        if !path.exists() {
+            return None;
+        }
+        let shown = path.display().to_string();
+        let value = match inputs::read(&path, inputs::Kind::REPORT) {
+            Ok(bytes) => serde_json::from_slice::<serde_json::Value>(&bytes),
+            Err(e) => return Some(Err(e.to_string())),
+        };
+        let value = match value {
+            Ok(v) => v,
+            // Ours, damaged (a cut write), or something else under that name: said, since
+            // it cannot vouch for the file.
+            Err(e) => return Some(Err(format!("{shown} is not readable JSON: {e}"))),
+        };
+        // JSON that is not a `snapshot save` manifest is someone else's file: not ours to judge.
+        value.get("lifeboat_version")?;
+        Some(
+            serde_json::from_value::<SavedManifest>(value)
+                .map_err(|e| format!("{shown} is not a complete `snapshot save` manifest: {e}")),
+        )
+    }
+
+    /// What the manifest beside the file contradicts: it was written for a file of this
+    /// size, with this SHA-256 and (as `snapshot save` always writes) a trailer. `sha` is
+    /// the image's hash when it was computed.
+    pub fn manifest_problems(&self, manifest: &SavedManifest, sha: Option<&str>) -> Vec<String> {
+        let mut out = Vec::new();
+        let name = format!("{}.json", self.path.display());
+        if self.trailer.is_none() {
+            out.push(format!(
+                "{name} says `snapshot save` wrote this file, with a SHA-256 trailer, and it has \
+                 none: it was truncated or its trailer stripped"
+            ));
+        }
+        if manifest.size != self.file_len {
+            out.push(format!(
+                "{name} says the file is {} bytes; it is {}",
+                manifest.size, self.file_len
+            ));
+        }
+        if let Some(sha) = sha.filter(|s| !s.eq_ignore_ascii_case(&manifest.sha256)) {
+            out.push(format!(
+                "{name} says the image's SHA-256 is {}; it is {sha}",
+                manifest.sha256
+            ));
+        }
+        out
     }
 
     /// Open the bbolt image, read-only and without a lock.
@@ -138,10 +257,7 @@ impl SnapshotFile {
                 error: source,
             });
         }
-        let file = File::open(&self.path).map_err(|source| Error::Io {
-            path: self.path.clone(),
-            error: source,
-        })?;
+        let file = self.plain_file()?;
         bolt::Db::open_file(file, self.region_len).map_err(|source| Error::Bolt {
             path: self.path.clone(),
             error: source,
@@ -167,7 +283,7 @@ impl SnapshotFile {
             }
             return Ok(h.finalize().into());
         }
-        let mut f = File::open(&self.path).map_err(io)?.take(self.region_len);
+        let mut f = self.plain_file()?.take(self.region_len);
         let mut h = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
         loop {
@@ -178,6 +294,18 @@ impl SnapshotFile {
             h.update(&buf[..n]);
         }
         Ok(h.finalize().into())
+    }
+
+    /// A handle of its own on the file opened (its offset is its own).
+    fn plain_file(&self) -> Result<File> {
+        let io = |error| Error::Io {
+            path: self.path.clone(),
+            error,
+        };
+        match &self.file {
+            Some(f) => f.try_clone().map_err(io),
+            None => File::open(&self.path).map_err(io),
+        }
     }
 
     pub fn sha_status(&self) -> Result<ShaStatus> {

@@ -292,6 +292,11 @@ impl StreamProof {
             }
         }
         let db = snap.db()?;
+        // The trailer checked out, but only an image ending at its high-water mark is a
+        // snapshot: etcd streams nothing between its last page and the trailer.
+        if let Some(problem) = snap.length_problem(&db) {
+            return Err(fail(problem));
+        }
         let mut t = Totals {
             crc: 0,
             total_key: 0,

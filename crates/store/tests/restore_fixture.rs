@@ -375,3 +375,37 @@ fn member_ids_with_leading_zero_digits_restore_and_are_stored_unpadded() {
     assert_eq!(keys, [format!("{id:x}").into_bytes()]);
     assert!(keys[0].len() < 16, "unpadded, as etcd keys them");
 }
+
+#[test]
+fn staging_dirs_of_killed_restores_are_removed_and_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    // pid 1 always runs; a pid above the kernel's maximum never does.
+    let dead = dir.path().join(".restored-a.lifeboat-restore-4194305");
+    let dead_n = dir.path().join(".restored-a.lifeboat-restore-4194305-1");
+    let live = dir.path().join(".restored-a.lifeboat-restore-1");
+    let stranger = dir.path().join(".restored-a.lifeboat-restore-x");
+    for d in [&dead, &dead_n, &live, &stranger] {
+        std::fs::create_dir_all(d.join("member/snap")).unwrap();
+        std::fs::write(d.join("member/snap/db"), b"partial").unwrap();
+    }
+    let c = cluster();
+    let t = targets(dir.path());
+    let out = restore::restore(&Request {
+        snapshot: &common::snapshot(),
+        cluster: &c,
+        targets: &t,
+        skip_hash_check: false,
+        bump: Bump::Off,
+        move_aside: None,
+        identities: None,
+    })
+    .unwrap();
+    assert_eq!(out.removed_leftovers, [dead.clone(), dead_n.clone()]);
+    assert!(!dead.exists() && !dead_n.exists());
+    assert!(
+        live.exists() && stranger.exists(),
+        "only dead owners' dirs go"
+    );
+    let json = serde_json::to_value(&out).unwrap();
+    assert_eq!(json["removed_leftovers"].as_array().unwrap().len(), 2);
+}

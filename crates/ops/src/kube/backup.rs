@@ -7,6 +7,8 @@ use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use store::objects::LatestKv;
 
+use store::encrypted::Identities;
+
 use crate::OpsError;
 use crate::files::write_atomic;
 use crate::utc;
@@ -34,8 +36,15 @@ pub const BACKUP_FORMAT: u32 = 1;
 
 impl Backup {
     pub fn of(kv: &LatestKv, source: String) -> Backup {
-        let (object, _) =
+        let (mut object, _) =
             kube::decode_object(&kv.value, kv.mod_revision, kube::ViewOptions::default());
+        // Stored under secrets/ it is a Secret whatever its `kind` says: the view people
+        // read shows no value of it (the stored bytes are in `value_base64`, mode 0600).
+        if kv.key.starts_with(b"/registry/secrets/")
+            && let Some(o) = object.as_mut()
+        {
+            kube::redact::secret_fields(o);
+        }
         Backup {
             lifeboat_backup: BACKUP_FORMAT,
             key: String::from_utf8_lossy(&kv.key).into_owned(),
@@ -57,10 +66,25 @@ impl Backup {
     }
 
     pub fn read(path: &Path) -> Result<Backup, OpsError> {
-        let bytes = std::fs::read(path).map_err(|source| OpsError::LocalIo {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        Backup::read_with(path, None)
+    }
+
+    /// [`Backup::read`] of a plain or (with `identities`) age-encrypted backup.
+    pub fn read_with(path: &Path, identities: Option<&Identities>) -> Result<Backup, OpsError> {
+        let mut bytes = inputs::read(path, inputs::Kind::KUBE_BACKUP)
+            .map_err(|e| OpsError::Config(e.to_string()))?;
+        if bytes.starts_with(store::encrypted::MAGIC) {
+            let Some(ids) = identities else {
+                return Err(OpsError::Config(format!(
+                    "{} is age-encrypted (taken from an encrypted snapshot): pass --identity FILE \
+                     with a key it was encrypted to",
+                    path.display()
+                )));
+            };
+            bytes = ids
+                .decrypt(path, &bytes)
+                .map_err(|e| OpsError::Config(e.to_string()))?;
+        }
         let b: Backup = serde_json::from_slice(&bytes).map_err(|e| {
             OpsError::Config(format!(
                 "{} is not a lifeboat object backup (written by `lifeboat kube delete`): {e}",
@@ -81,7 +105,72 @@ impl Backup {
             )));
         }
         b.value()?;
+        b.check_key().map_err(|why| {
+            OpsError::Config(format!(
+                "{}: refusing its key {:?}: {why}; nothing was written. A backup is put back \
+                 only where `kube delete` took it from",
+                path.display(),
+                b.key
+            ))
+        })?;
         Ok(b)
+    }
+
+    /// The key is a Kubernetes object key, and the one the stored object belongs at: an
+    /// edited backup must not write anywhere in etcd (`/registry/../x`, another object).
+    pub fn check_key(&self) -> Result<(), String> {
+        let key = self.key.as_str();
+        let Some(rest) = key.strip_prefix("/registry/") else {
+            return Err("it is not under /registry/".into());
+        };
+        if let Some(bad) = rest
+            .split('/')
+            .find(|s| s.is_empty() || *s == "." || *s == "..")
+        {
+            return Err(format!("it has an empty, `.` or `..` segment ({bad:?})"));
+        }
+        if key.chars().any(char::is_control) {
+            return Err("it holds control characters".into());
+        }
+        let Some(parts) = store::kube::parse_key(key.as_bytes()) else {
+            return Err("it is not /registry/RESOURCE/[NAMESPACE/]NAME".into());
+        };
+        if parts.name.contains('/') {
+            return Err("it has more segments than RESOURCE/NAMESPACE/NAME".into());
+        }
+        let value = self.value().map_err(|e| e.to_string())?;
+        let (object, _) =
+            kube::decode_object(&value, self.mod_revision, kube::ViewOptions::default());
+        let Some(object) = object else {
+            // Encrypted at rest (or undecodable): the API server authenticates such a value
+            // against its key, so a value moved to another key does not decrypt there.
+            return Ok(());
+        };
+        let meta = object.get("metadata");
+        let field = |f: &str| meta.and_then(|m| m.get(f)).and_then(|v| v.as_str());
+        if field("name") != Some(parts.name) {
+            return Err(format!(
+                "the object in it is named {:?}, the key says {:?}",
+                field("name").unwrap_or(""),
+                parts.name
+            ));
+        }
+        if field("namespace").filter(|n| !n.is_empty()) != parts.namespace {
+            return Err(format!(
+                "the object in it is in namespace {:?}, the key says {:?}",
+                field("namespace").unwrap_or(""),
+                parts.namespace.unwrap_or("")
+            ));
+        }
+        let rt = kube::resource::for_prefix(parts.resource);
+        let kind = object.get("kind").and_then(|v| v.as_str());
+        if let Some(kind) = kind.filter(|k| !rt.kind.is_empty() && *k != rt.kind) {
+            return Err(format!(
+                "the object in it is a {kind}, the key is for {} ({})",
+                rt.plural, rt.kind
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -101,6 +190,36 @@ fn file_safe(s: &str) -> String {
 /// what it holds: `kube-<key path>-rev<mod revision>-<UTC>.json`; an existing file is never
 /// overwritten.
 pub fn write_backup(dir: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
+    write_backup_as(dir, backup, None)
+}
+
+/// [`write_backup`], age-encrypted to `recipients` (named `....json.age`): the backup of an
+/// object from an encrypted snapshot holds what the snapshot kept encrypted.
+pub fn write_backup_sealed(
+    dir: &Path,
+    backup: &Backup,
+    recipients: &[age::x25519::Recipient],
+) -> Result<PathBuf, OpsError> {
+    write_backup_as(dir, backup, Some(recipients))
+}
+
+fn seal(text: &[u8], recipients: &[age::x25519::Recipient]) -> Result<Vec<u8>, OpsError> {
+    use std::io::Write;
+    let fail = |e: String| OpsError::Local(format!("encrypting the backup: {e}"));
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))
+        .map_err(|e| fail(e.to_string()))?;
+    let mut out = Vec::new();
+    let mut w = enc.wrap_output(&mut out).map_err(|e| fail(e.to_string()))?;
+    w.write_all(text).map_err(|e| fail(e.to_string()))?;
+    w.finish().map_err(|e| fail(e.to_string()))?;
+    Ok(out)
+}
+
+fn write_backup_as(
+    dir: &Path,
+    backup: &Backup,
+    recipients: Option<&[age::x25519::Recipient]>,
+) -> Result<PathBuf, OpsError> {
     use std::os::unix::fs::DirBuilderExt;
     std::fs::DirBuilder::new()
         .recursive(true)
@@ -121,15 +240,23 @@ pub fn write_backup(dir: &Path, backup: &Backup) -> Result<PathBuf, OpsError> {
         backup.mod_revision,
         utc::compact_now()
     );
-    let mut path = dir.join(format!("{base}.json"));
+    let ext = if recipients.is_some() {
+        "json.age"
+    } else {
+        "json"
+    };
+    let mut path = dir.join(format!("{base}.{ext}"));
     let mut n = 1;
     while path.exists() {
-        path = dir.join(format!("{base}-{n}.json"));
+        path = dir.join(format!("{base}-{n}.{ext}"));
         n += 1;
     }
     let mut text =
         serde_json::to_vec_pretty(backup).map_err(|e| OpsError::Config(e.to_string()))?;
     text.push(b'\n');
+    if let Some(r) = recipients {
+        text = seal(&text, r)?;
+    }
     write_atomic(&path, &text, 0o600)?;
     Ok(path)
 }

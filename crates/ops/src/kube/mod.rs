@@ -9,7 +9,7 @@ mod backup;
 mod online;
 pub mod sample;
 
-pub use backup::{Backup, write_backup};
+pub use backup::{Backup, write_backup, write_backup_sealed};
 pub use online::{
     DeleteOutcome, PutOutcome, connect_any, delete_if_unchanged, digests, get, list, put_backup,
 };

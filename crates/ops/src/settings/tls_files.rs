@@ -64,11 +64,19 @@ impl TlsFiles {
     }
 }
 
+/// Bounded: a flag pointed at `/dev/zero` or a huge file by mistake is refused, not read.
 fn read(what: &'static str, path: &Path) -> Result<Vec<u8>, OpsError> {
-    std::fs::read(path).map_err(|source| OpsError::UnreadableFile {
-        what,
-        path: path.to_path_buf(),
-        source,
+    inputs::read(path, inputs::Kind::PEM).map_err(|e| match e.problem {
+        inputs::Problem::Io(source) => OpsError::UnreadableFile {
+            what,
+            path: path.to_path_buf(),
+            source,
+        },
+        problem => OpsError::BadPemFile {
+            what,
+            path: path.to_path_buf(),
+            reason: problem.to_string(),
+        },
     })
 }
 
@@ -118,4 +126,33 @@ fn check_pair(cert: &Path, cert_pem: &[u8], key: &Path, key_pem: &[u8]) -> Resul
         }
     })?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_directory_or_huge_file_is_refused_not_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let files = TlsFiles {
+            cacert: Some(dir.path().to_path_buf()),
+            cert: None,
+            key: None,
+        };
+        let e = files.load().expect_err("a directory is no CA").to_string();
+        assert!(e.contains("not a regular file"), "{e}");
+        // Sparse: 4 GiB long, no space taken; without the bound it would be read whole.
+        let big = dir.path().join("big.pem");
+        std::fs::File::create(&big)
+            .and_then(|f| f.set_len(4 << 30))
+            .expect("sparse");
+        let files = TlsFiles {
+            cacert: Some(big),
+            cert: None,
+            key: None,
+        };
+        let e = files.load().expect_err("too large").to_string();
+        assert!(e.contains("larger than"), "{e}");
+    }
 }

@@ -26,10 +26,24 @@ pub struct Encryption {
     check_key: Identity,
 }
 
+/// Said instead of echoing the line: a secret key given by mistake must not reach a terminal.
+const IDENTITY_NOT_RECIPIENT: &str = "this is an identity (secret key), not a recipient; give \
+     the public key age1... (`age-keygen -y IDENTITY_FILE` prints it)";
+
+fn is_secret_key(s: &str) -> bool {
+    s.to_ascii_uppercase().contains("AGE-SECRET-KEY-")
+}
+
+/// One recipient; `from` names where it came from (never the text itself, which may be a key).
 fn parse_one(s: &str, from: &str) -> Result<Recipient, OpsError> {
+    if is_secret_key(s) {
+        return Err(OpsError::Config(format!(
+            "--encrypt-to: {from}: {IDENTITY_NOT_RECIPIENT}"
+        )));
+    }
     Recipient::from_str(s).map_err(|e| {
         OpsError::Config(format!(
-            "--encrypt-to: {from}: {s:?} is not an age X25519 recipient (age1...): {e}"
+            "--encrypt-to: {from}: not an age X25519 recipient (age1...): {e}"
         ))
     })
 }
@@ -40,20 +54,28 @@ impl Encryption {
         let arg = arg.trim();
         let recipients = if arg.starts_with("age1") {
             vec![parse_one(arg, "argument")?]
+        } else if is_secret_key(arg) {
+            return Err(OpsError::Config(format!(
+                "--encrypt-to: {IDENTITY_NOT_RECIPIENT}"
+            )));
         } else {
-            let text = std::fs::read_to_string(arg).map_err(|source| OpsError::LocalIo {
-                path: arg.into(),
-                source,
-            })?;
+            let text = inputs::read_to_string(std::path::Path::new(arg), inputs::Kind::AGE_KEYS)
+                .map_err(|e| OpsError::Config(format!("--encrypt-to: {e}")))?;
             text.lines()
-                .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                .map(|l| parse_one(l, arg))
+                .enumerate()
+                .map(|(i, l)| (i, l.trim()))
+                .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
+                .map(|(i, l)| parse_one(l, &format!("{arg} line {}", i + 1)))
                 .collect::<Result<Vec<_>, _>>()?
         };
+        Encryption::to(recipients, arg)
+    }
+
+    /// Encrypts to `recipients` (`what` names them in the error when there are none).
+    pub fn to(recipients: Vec<Recipient>, what: &str) -> Result<Encryption, OpsError> {
         if recipients.is_empty() {
             return Err(OpsError::Config(format!(
-                "--encrypt-to {arg}: no recipient found"
+                "--encrypt-to {what}: no recipient found"
             )));
         }
         Ok(Encryption {
@@ -61,6 +83,14 @@ impl Encryption {
             recipients,
             check_key: Identity::generate(),
         })
+    }
+
+    /// The recipients and the in-memory check key's public key: what a file this process
+    /// verifies itself is encrypted to.
+    pub fn with_check(&self) -> Vec<Recipient> {
+        let mut all = self.recipients.clone();
+        all.push(self.check_key.to_public());
+        all
     }
 
     /// The in-memory key that can open what this save writes (for its own check only).

@@ -3,6 +3,7 @@
 //! beside them, optional retention, and optional age encryption on the way to disk.
 
 mod encrypt;
+mod part;
 mod prove;
 mod readback;
 mod retain;

@@ -1,9 +1,11 @@
 //! `snapshot save`: one member's backend, streamed, proven sound, then named.
 //!
-//! The stream lands in `FILE.part` (mode 0600). etcd appends the SHA-256 of what it sent; the
-//! file gets its final name only after that trailer, the bbolt structure and the etcd schema
-//! check out, and after fsync. An interrupted save leaves only the `.part`, which the next run
-//! removes. An existing FILE is never overwritten: it is refused, or moved aside with `force`.
+//! The stream lands in `FILE.<pid>-<random>.part` (mode 0600; see `part`). etcd appends the
+//! SHA-256 of what it sent; the file gets its final name only after that trailer, the bbolt
+//! structure and the etcd schema check out, and after fsync. An interrupted save leaves only
+//! its part, which the next save into the same place removes once its process is gone. An
+//! existing FILE is never overwritten: it is refused, or moved aside with `force`, its
+//! manifest with it.
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -74,8 +76,10 @@ pub struct SaveOutcome {
     pub manifest: Manifest,
     /// Where an existing file of the same name went (`--force`).
     pub moved_aside: Option<PathBuf>,
-    /// A `.part` left by an interrupted earlier save, removed.
-    pub removed_stale_part: Option<PathBuf>,
+    /// `.part` files left by interrupted earlier saves (their process is gone), removed.
+    pub removed_stale_parts: Vec<PathBuf>,
+    /// Where the manifest of the file moved aside went (`--force`).
+    pub moved_aside_manifest: Option<PathBuf>,
     /// Managed backups removed by retention.
     pub pruned: Vec<PathBuf>,
 }
@@ -140,23 +144,18 @@ pub async fn save_with(
         path: dir.clone(),
         source,
     })?;
-    let part = match &final_path {
-        Some(p) => with_suffix(p, ".part"),
+    // The final name, or for --dir a stand-in per cluster (the final name needs the
+    // revision, known only at the end): parts are named after it, per process.
+    let stem = match &final_path {
+        Some(p) => p.clone(),
         None => dir.join(format!(
-            "etcd-{}-incoming.db{}.part",
+            "etcd-{}-incoming.db{}",
             hex_id(source.cluster_id),
             if encryption.is_some() { ".age" } else { "" }
         )),
     };
-    let removed_stale_part = if part.exists() {
-        std::fs::remove_file(&part).map_err(|e| OpsError::LocalIo {
-            path: part.clone(),
-            source: e,
-        })?;
-        Some(part.clone())
-    } else {
-        None
-    };
+    let removed_stale_parts = super::part::remove_stale(&stem)?;
+    let part = super::part::part_name(&stem);
 
     let written = stream_to(&req, &source, &part, encryption, progress).await;
     let (size, file, streamed, read_back) = match written {
@@ -166,7 +165,7 @@ pub async fn save_with(
                 endpoint: source.endpoint.to_string(),
                 message: format!(
                     "snapshot stream failed: {e}; the partial file {} is left for inspection and \
-                     removed by the next save",
+                     removed by the next save into the same place",
                     part.display()
                 ),
             });
@@ -189,23 +188,26 @@ pub async fn save_with(
     let report = report?;
     let sha256 = report.sha256.clone();
 
-    let stamp = utc::compact_now();
-    let final_path = final_path.unwrap_or_else(|| {
-        age_suffix(&dir.join(managed_name(
-            &hex_id(source.cluster_id),
-            &stamp,
-            report.revision,
-        )))
-    });
-    let moved_aside = if final_path.exists() {
-        Some(move_aside(&final_path)?)
-    } else {
-        None
+    let (final_path, moved_aside, moved_aside_manifest) = match final_path {
+        // --dir: a managed name of our own, never another save's (two saves in one second
+        // at one revision would share one).
+        None => {
+            let cluster = hex_id(source.cluster_id);
+            let claimed = claim_managed_name(&part, report.revision, |stamp| {
+                age_suffix(&dir.join(managed_name(&cluster, stamp, report.revision)))
+            })?;
+            (claimed, None, None)
+        }
+        Some(final_path) => {
+            let (moved, manifest) = move_old_aside(&final_path, &part)?;
+            std::fs::rename(&part, &final_path).map_err(|e| OpsError::LocalIo {
+                path: final_path.clone(),
+                source: e,
+            })?;
+            (final_path, moved, manifest)
+        }
     };
-    std::fs::rename(&part, &final_path).map_err(|e| OpsError::LocalIo {
-        path: final_path.clone(),
-        source: e,
-    })?;
+    let manifest_path = with_suffix(&final_path, ".json");
     sync_parent(&final_path)?;
 
     let manifest = Manifest {
@@ -229,7 +231,6 @@ pub async fn save_with(
         lifeboat_version: env!("CARGO_PKG_VERSION").to_string(),
         encrypted_to: encryption.map(|e| e.names.clone()).unwrap_or_default(),
     };
-    let manifest_path = with_suffix(&final_path, ".json");
     let json = serde_json::to_vec_pretty(&manifest)
         .map_err(|e| OpsError::Local(format!("encoding the manifest: {e}")))?;
     write_atomic(&manifest_path, &json, 0o600)?;
@@ -245,9 +246,92 @@ pub async fn save_with(
         manifest_path,
         manifest,
         moved_aside,
-        removed_stale_part,
+        removed_stale_parts,
+        moved_aside_manifest,
         pruned,
     })
+}
+
+/// `--force`: an existing FILE moved aside, and its manifest with it: left here, the new
+/// manifest would overwrite it and the moved file would lose what vouches for it.
+fn move_old_aside(
+    final_path: &Path,
+    part: &Path,
+) -> Result<(Option<PathBuf>, Option<PathBuf>), OpsError> {
+    if !final_path.exists() {
+        return Ok((None, None));
+    }
+    let manifest_path = with_suffix(final_path, ".json");
+    let moved = move_aside(final_path)?;
+    let manifest = manifest_path
+        .exists()
+        .then(|| move_manifest(&manifest_path, &moved))
+        .transpose()
+        .map_err(|e| {
+            OpsError::Local(format!(
+                "{e}; the old file is now {}, the new snapshot is kept as {}",
+                moved.display(),
+                part.display()
+            ))
+        })?;
+    Ok((Some(moved), manifest))
+}
+
+/// Names `part` by the first free managed name from now on, a second later each time one is
+/// taken: the link fails on an existing name, where a rename would replace another save's file.
+fn claim_managed_name(
+    part: &Path,
+    revision: i64,
+    name_at: impl Fn(&str) -> PathBuf,
+) -> Result<PathBuf, OpsError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    for later in 0..60 {
+        let path = name_at(&utc::compact(now + later));
+        match std::fs::hard_link(part, &path) {
+            Ok(()) => {
+                std::fs::remove_file(part).map_err(|source| OpsError::LocalIo {
+                    path: part.to_path_buf(),
+                    source,
+                })?;
+                return Ok(path);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            // A filesystem without hard links: a rename after one more look.
+            Err(_) if !path.exists() => {
+                std::fs::rename(part, &path).map_err(|source| OpsError::LocalIo {
+                    path: path.clone(),
+                    source,
+                })?;
+                return Ok(path);
+            }
+            Err(_) => continue,
+        }
+    }
+    Err(OpsError::Local(format!(
+        "no free backup name for revision {revision} within a minute of now; the snapshot is \
+         kept as {}",
+        part.display()
+    )))
+}
+
+/// `FILE.json` to `MOVED.json`, beside the file moved aside (never over an existing file).
+fn move_manifest(manifest: &Path, moved: &Path) -> Result<PathBuf, OpsError> {
+    let to = with_suffix(moved, ".json");
+    if to.exists() {
+        return Err(OpsError::Config(format!(
+            "{} exists, so the manifest {} cannot follow its file",
+            to.display(),
+            manifest.display()
+        )));
+    }
+    std::fs::rename(manifest, &to).map_err(|source| OpsError::LocalIo {
+        path: manifest.to_path_buf(),
+        source,
+    })?;
+    sync_parent(&to)?;
+    Ok(to)
 }
 
 async fn pick_source(req: &SaveRequest<'_>) -> Result<Source, OpsError> {

@@ -87,6 +87,8 @@ pub fn copy_db(from: &Path, to: &Path) -> Result<(), RestoreError> {
 /// removing them never touches user data.
 pub struct Staging {
     pub dirs: Vec<(PathBuf, PathBuf)>,
+    /// Staging dirs of earlier restores whose process is gone, removed.
+    pub removed_leftovers: Vec<PathBuf>,
     /// Parent dirs this restore had to create: removed again on failure if still empty.
     created: Vec<PathBuf>,
     installed: bool,
@@ -96,6 +98,7 @@ impl Staging {
     pub fn new() -> Staging {
         Staging {
             dirs: Vec::new(),
+            removed_leftovers: Vec::new(),
             created: Vec::new(),
             installed: false,
         }
@@ -118,6 +121,8 @@ impl Staging {
             mkdir(&parent)?;
             self.created.push(parent.clone());
         }
+        self.removed_leftovers
+            .extend(remove_leftovers(&parent, &base)?);
         let pid = std::process::id();
         let mut n = 0;
         let tmp = loop {
@@ -169,6 +174,49 @@ impl Staging {
         self.installed = true;
         Ok(moved)
     }
+}
+
+/// The pid in `.<base>.lifeboat-restore-<pid>[-n]`, the name [`Staging::add`] gives.
+fn staging_owner(base: &str, name: &str) -> Option<u32> {
+    let rest = name.strip_prefix(&format!(".{base}.lifeboat-restore-"))?;
+    let pid = rest.split_once('-').map_or(rest, |(pid, n)| {
+        if n.bytes().all(|b| b.is_ascii_digit()) {
+            pid
+        } else {
+            ""
+        }
+    });
+    pid.parse().ok()
+}
+
+/// Removes the staging dirs for `base` in `parent` left by restores that were killed: a
+/// partial copy lifeboat itself made, of no use to anyone once its process is gone. A dir
+/// whose process still runs (another restore) is left alone; without /proc nothing is
+/// removed, since no owner can be seen to be gone.
+fn remove_leftovers(parent: &Path, base: &str) -> Result<Vec<PathBuf>, RestoreError> {
+    let proc_fs = Path::new("/proc");
+    if !proc_fs.join("self").exists() {
+        return Ok(Vec::new());
+    }
+    let mut removed = Vec::new();
+    let Ok(entries) = fs::read_dir(parent) else {
+        return Ok(removed);
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(pid) = staging_owner(base, &name) else {
+            continue;
+        };
+        let path = entry.path();
+        let is_dir = fs::symlink_metadata(&path).is_ok_and(|m| m.is_dir());
+        if !is_dir || pid == std::process::id() || proc_fs.join(pid.to_string()).exists() {
+            continue;
+        }
+        fs::remove_dir_all(&path).map_err(io(&path))?;
+        removed.push(path);
+    }
+    removed.sort();
+    Ok(removed)
 }
 
 impl Drop for Staging {

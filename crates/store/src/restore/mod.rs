@@ -27,7 +27,8 @@ pub use rewrite::{Bump, Bumped, DbOutcome, KUBERNETES_BUMP};
 pub use snap_writer::{snap_bytes, snap_name, v2_store_json};
 pub use wal_writer::wal_bytes;
 
-use crate::snapshot::SnapshotFile;
+use crate::report::{Hash, verify_file};
+use crate::snapshot::{ShaStatus, SnapshotFile};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RestoreError {
@@ -106,6 +107,9 @@ pub struct Outcome {
     pub db: DbOutcome,
     /// Non-empty targets that were moved aside: (was, now).
     pub moved_aside: Vec<(PathBuf, PathBuf)>,
+    /// Staging dirs (`.DIR.lifeboat-restore-PID`) of earlier restores that were killed,
+    /// removed: partial copies lifeboat made, whose process is gone.
+    pub removed_leftovers: Vec<PathBuf>,
 }
 
 fn refused(path: &Path, what: impl Into<String>) -> RestoreError {
@@ -115,39 +119,45 @@ fn refused(path: &Path, what: impl Into<String>) -> RestoreError {
     }
 }
 
-/// Checks the trailer (unless skipped) before anything is created.
-fn check_hash(
+/// The same checks as `snapshot verify` (the hash unless skipped), before anything is
+/// created: restore and verify agree on every file. A raw db copy (no trailer) needs `skip`.
+fn check_sound(
     snap: &SnapshotFile,
     skip: bool,
 ) -> Result<(&'static str, Option<String>), RestoreError> {
     let path = &snap.path;
-    match (snap.trailer, skip) {
-        (Some(_), true) => Ok(("skipped", None)),
-        (None, true) => Ok(("absent", None)),
-        (None, false) => Err(refused(
+    if snap.trailer.is_none() && !skip {
+        return Err(refused(
             path,
             format!(
                 "it has no SHA-256 trailer ({} bytes is not whole 512-byte sectors plus 32): \
                  it is truncated, or a raw member/snap/db (restore that with --skip-hash-check)",
                 snap.file_len
             ),
-        )),
-        (Some(t), false) => {
-            let actual = snap.sha256().map_err(|e| refused(path, e.to_string()))?;
-            if actual != t {
-                return Err(refused(
-                    path,
-                    format!(
-                        "SHA-256 mismatch: the trailer says {}, the data hashes to {}; the file \
-                         is corrupt",
-                        hex::encode(t),
-                        hex::encode(actual)
-                    ),
-                ));
-            }
-            Ok(("verified", Some(hex::encode(actual))))
-        }
+        ));
     }
+    let hash = if skip { Hash::Skip } else { Hash::Check };
+    let report = verify_file(snap, hash).map_err(|e| refused(path, e.to_string()))?;
+    if !report.sound {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        return Err(refused(
+            path,
+            format!(
+                "`snapshot verify` finds it unsound ({}); restore from a sound snapshot",
+                failed.join("; ")
+            ),
+        ));
+    }
+    Ok(match (&report.sha256, snap.trailer.is_some()) {
+        (Some(ShaStatus::Ok { sha256 }), _) => ("verified", Some(sha256.clone())),
+        (_, true) => ("skipped", None),
+        (_, false) => ("absent", None),
+    })
 }
 
 fn describe(m: &NewMember, dir: PathBuf) -> RestoredMember {
@@ -211,7 +221,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
     let path = req.snapshot;
     let snap =
         SnapshotFile::open_with(path, req.identities).map_err(|e| refused(path, e.to_string()))?;
-    let (hash_check, sha256) = check_hash(&snap, req.skip_hash_check)?;
+    let (hash_check, sha256) = check_sound(&snap, req.skip_hash_check)?;
     let db = snap.db().map_err(|e| refused(path, e.to_string()))?;
     let mut members = Vec::new();
     for t in req.targets {
@@ -268,6 +278,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
             files::sync_dir(&d)?;
         }
     }
+    let removed_leftovers = staging.removed_leftovers.clone();
     let moved_aside = staging.install(req.move_aside)?;
 
     let restored = req
@@ -292,5 +303,6 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
         restored,
         db: db_outcome,
         moved_aside,
+        removed_leftovers,
     })
 }

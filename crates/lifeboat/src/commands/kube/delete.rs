@@ -6,11 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use clap::Args;
-use ops::kube::{Backup, DeleteOutcome, write_backup};
+use ops::kube::{Backup, DeleteOutcome, write_backup, write_backup_sealed};
 use serde::Serialize;
 use store::objects::LatestKv;
 
-use super::{ObjectArgs, Source, SourceArgs, not_found};
+use super::{ObjectArgs, Source, SourceArgs, not_found, write_offline};
 use crate::cli::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
@@ -21,9 +21,8 @@ pub struct DeleteArgs {
     pub object: ObjectArgs,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// With --snapshot: the new snapshot to write (never overwritten)
-    #[arg(long, value_name = "FILE", requires = "snapshot")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: super::OutArgs,
     /// Where the backup of the deleted object goes
     #[arg(long, value_name = "DIR", default_value = "/var/backups/lifeboat")]
     pub backup_dir: PathBuf,
@@ -48,17 +47,27 @@ struct Report {
     deleted_at_revision: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     out: Option<PathBuf>,
+    /// age recipients the new snapshot is encrypted to (empty: plaintext).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    out_encrypted_to: Vec<String>,
+    /// Temporary files of killed earlier edits to the same --out, removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed_stale_parts: Vec<PathBuf>,
     next_steps: Vec<String>,
 }
 
 pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
     let (rt, key) = args.object.key()?;
-    if args.source.snapshot.is_some() && args.out.is_none() && !args.dry_run {
+    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run {
         anyhow::bail!(
             "offline delete writes a new snapshot: give --out FILE (the input is never changed)"
         );
     }
     let source = Source::open(ctx, &args.source)?;
+    let encryption = super::out_encryption(&source, &args.output)?;
+    if !args.dry_run {
+        super::require_sound_input(&source)?;
+    }
     let kv = source
         .get(&key)?
         .ok_or_else(|| not_found(&rt, &key, &source))?;
@@ -69,7 +78,9 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
         mod_revision: kv.mod_revision,
         backup: None,
         deleted_at_revision: None,
-        out: args.out.clone(),
+        out: args.output.out.clone(),
+        out_encrypted_to: Vec::new(),
+        removed_stale_parts: Vec::new(),
         next_steps: Vec::new(),
     };
     if args.dry_run {
@@ -86,12 +97,17 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
             source.describe()
         ),
     )?;
-    let backup_path =
-        write_backup(&args.backup_dir, &Backup::of(&kv, source.describe())).map_err(|e| {
-            anyhow::anyhow!(
-                "the backup failed, so nothing was deleted: {e} (choose another --backup-dir)"
-            )
-        })?;
+    // What the new snapshot keeps encrypted, its backup keeps encrypted too.
+    let backup = Backup::of(&kv, source.describe());
+    let written = match &encryption {
+        Some(enc) => write_backup_sealed(&args.backup_dir, &backup, &enc.recipients),
+        None => write_backup(&args.backup_dir, &backup),
+    };
+    let backup_path = written.map_err(|e| {
+        anyhow::anyhow!(
+            "the backup failed, so nothing was deleted: {e} (choose another --backup-dir)"
+        )
+    })?;
     report.backup = Some(backup_path.clone());
     match &source {
         Source::Live { client, rt } => {
@@ -116,22 +132,24 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
             }
         }
         Source::Snapshot { db, .. } => {
-            let out = args
-                .out
-                .as_deref()
-                .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
-            let outcome = store::edit::delete_to_snapshot(db, out, &[key.as_bytes().to_vec()])?;
-            verify_written(out)?;
-            report.deleted_at_revision = Some(outcome.revision);
+            let change = store::edit::Change::Delete(key.as_bytes().to_vec());
+            let written = write_offline(db, &args.output, encryption.as_ref(), &[change])?;
+            let out = args.output.out.as_deref().unwrap_or(Path::new(""));
+            report.deleted_at_revision = Some(written.outcome.revision);
             report.next_steps = offline_next_steps(out, &kv, &backup_path);
+            report.out_encrypted_to = written.encrypted_to;
+            report.removed_stale_parts = written.outcome.removed_stale_parts;
         }
     }
     finish(ctx, &report)
 }
 
 /// The new snapshot must pass the same checks as any backup before anyone restores from it.
-pub fn verify_written(out: &Path) -> anyhow::Result<()> {
-    let v = store::report::verify(out)?;
+pub fn verify_written(
+    out: &Path,
+    identities: Option<&store::encrypted::Identities>,
+) -> anyhow::Result<()> {
+    let v = store::report::verify_with(out, identities)?;
     if !v.sound {
         let failed: Vec<String> = v
             .checks
@@ -159,7 +177,15 @@ fn offline_next_steps(out: &Path, _kv: &LatestKv, backup: &Path) -> Vec<String> 
             out.display()
         ),
         "stop every kube-apiserver before the restore; start etcd, then the API servers".into(),
-        format!("the removed object is kept in {}", backup.display()),
+        format!(
+            "the removed object is kept in {}{}",
+            backup.display(),
+            if backup.extension().is_some_and(|e| e == "age") {
+                " (age-encrypted: `kube put -f` it with --identity)"
+            } else {
+                ""
+            }
+        ),
     ]
 }
 
@@ -183,6 +209,13 @@ fn finish(ctx: &Context, r: &Report) -> anyhow::Result<Exit> {
             }
             if let Some(out) = r.out.as_ref().filter(|_| !r.dry_run) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
+                s.push_str(&super::encryption_line(&r.out_encrypted_to));
+                for p in &r.removed_stale_parts {
+                    s.push_str(&format!(
+                        "  removed {}, left by an edit that was killed (its process is gone)\n",
+                        p.display()
+                    ));
+                }
             }
             if let Some(b) = &r.backup {
                 s.push_str(&format!("  backup: {}\n", b.display()));

@@ -21,6 +21,10 @@ pub struct GetArgs {
     /// that encodes back to the stored bytes
     #[arg(long)]
     pub exact: bool,
+    /// With -o json: the object inside lifeboat's envelope (key, encoding, etcd revisions,
+    /// size, encryption, notes) instead of the object alone
+    #[arg(long)]
+    pub envelope: bool,
 }
 
 pub fn run(ctx: &Context, args: &GetArgs) -> anyhow::Result<Exit> {
@@ -43,11 +47,19 @@ pub fn run(ctx: &Context, args: &GetArgs) -> anyhow::Result<Exit> {
         },
     );
     match ctx.requested {
-        OutputArg::Json => output::print_json(&view),
+        OutputArg::Json if args.envelope => output::print_json(&view),
+        // As kubectl prints it: the object alone, its mod revision as resourceVersion.
+        OutputArg::Json => match &view.object {
+            Some(o) => output::print_json(o),
+            None => anyhow::bail!(
+                "{key} cannot be shown as JSON: {}; --envelope shows what is known about it",
+                view.note.as_deref().unwrap_or("not decoded")
+            ),
+        },
         OutputArg::Yaml => match &view.object {
             Some(o) => output::print(&to_yaml(o)?),
             None => anyhow::bail!(
-                "{key} cannot be shown as YAML: {}",
+                "{key} cannot be shown as YAML: {}; -o json --envelope shows what is known about it",
                 view.note.as_deref().unwrap_or("not decoded")
             ),
         },

@@ -43,9 +43,142 @@ pub struct SourceArgs {
     #[arg(long, value_name = "FILE")]
     pub snapshot: Option<PathBuf>,
 
-    /// age identity file for an encrypted snapshot (FILE.age)
-    #[arg(long, value_name = "FILE", requires = "snapshot")]
+    /// age identity file for an encrypted snapshot (FILE.age), or for `put -f` of an
+    /// encrypted backup (taken from an encrypted snapshot)
+    #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+}
+
+/// Where an offline edit goes, and in what form.
+#[derive(Debug, Clone, Args)]
+pub struct OutArgs {
+    /// With --snapshot: the new snapshot to write (never overwritten)
+    #[arg(long, value_name = "FILE", requires = "snapshot")]
+    pub out: Option<PathBuf>,
+    /// Encrypt the new snapshot (age) to this recipient (age1...) or every recipient in this
+    /// file. An encrypted --snapshot is re-encrypted by default to its --identity's public key
+    #[arg(long, value_name = "RECIPIENT|FILE", requires = "out")]
+    pub encrypt_to: Option<String>,
+    /// Write the new snapshot unencrypted even though --snapshot was encrypted
+    #[arg(long, requires = "out", conflicts_with = "encrypt_to")]
+    pub plaintext_out: bool,
+}
+
+/// What an offline edit wrote.
+pub struct Written {
+    pub outcome: store::edit::EditOutcome,
+    /// The age recipients it is encrypted to (empty: plaintext).
+    pub encrypted_to: Vec<String>,
+}
+
+/// An offline edit starts from a sound snapshot: the new file is verified and would look
+/// sound even when made from a damaged one (a SHA-256 mismatch, bytes appended), so the
+/// input gets `snapshot verify`'s checks first.
+pub fn require_sound_input(source: &Source) -> anyhow::Result<()> {
+    let Source::Snapshot {
+        path, identities, ..
+    } = source
+    else {
+        return Ok(());
+    };
+    let snap = store::snapshot::SnapshotFile::open_with(path, identities.as_deref())?;
+    let report = store::report::verify_file(&snap, store::report::Hash::Check)?;
+    if !report.sound {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        anyhow::bail!(
+            "{} is unsound ({}): an edit of it would pass verification and hide that; edit a \
+             sound snapshot (`lifeboat snapshot verify` names every check); nothing was written",
+            path.display(),
+            failed.join("; ")
+        );
+    }
+    Ok(())
+}
+
+/// How `--out` is to be written, decided before anything is written: encrypted when the
+/// source was (to the identity's public keys, plus `--encrypt-to`), or when `--encrypt-to`
+/// asks; plaintext from an encrypted source only with `--plaintext-out`.
+pub fn out_encryption(
+    source: &Source,
+    args: &OutArgs,
+) -> anyhow::Result<Option<ops::snapshot::Encryption>> {
+    let (encrypted, ids) = match source {
+        Source::Snapshot {
+            encrypted,
+            identities,
+            ..
+        } => (*encrypted, identities.as_deref()),
+        Source::Live { .. } => return Ok(None),
+    };
+    let mut recipients = match &args.encrypt_to {
+        Some(arg) => ops::snapshot::Encryption::parse(arg)?.recipients,
+        None => Vec::new(),
+    };
+    if encrypted && !args.plaintext_out {
+        match ids {
+            Some(ids) if ids.all_x25519 => recipients.extend(ids.recipients.iter().cloned()),
+            _ if !recipients.is_empty() => {}
+            _ => anyhow::bail!(
+                "the snapshot is encrypted and the identity holds no X25519 key whose public key \
+                 the new one could be encrypted to: give --encrypt-to RECIPIENT|FILE, or \
+                 --plaintext-out to write it unencrypted; nothing was written"
+            ),
+        }
+    }
+    if recipients.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(ops::snapshot::Encryption::to(recipients, "")?))
+}
+
+/// Writes `changes` to `--out` as a new snapshot, encrypted with `enc` when given (see
+/// [`out_encryption`]), and verifies it before it is reported.
+pub fn write_offline(
+    db: &bolt::Db,
+    args: &OutArgs,
+    enc: Option<&ops::snapshot::Encryption>,
+    changes: &[store::edit::Change],
+) -> anyhow::Result<Written> {
+    let out = args
+        .out
+        .as_deref()
+        .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
+    let Some(enc) = enc else {
+        let outcome = store::edit::apply_to_snapshot(db, out, changes)?;
+        delete::verify_written(out, None)?;
+        return Ok(Written {
+            outcome,
+            encrypted_to: Vec::new(),
+        });
+    };
+    // With the encryption's throwaway key of its own, as `snapshot save` does, to verify the
+    // result and then forget: only the recipients named can open it afterwards.
+    let outcome = store::edit::apply_to_encrypted_snapshot(db, out, changes, &enc.with_check())?;
+    delete::verify_written(out, Some(&enc.check_identities()))?;
+    let mut names = enc.names.clone();
+    names.sort();
+    names.dedup();
+    Ok(Written {
+        outcome,
+        encrypted_to: names,
+    })
+}
+
+/// How the new snapshot is stored, for the table output.
+pub fn encryption_line(to: &[String]) -> String {
+    if to.is_empty() {
+        "  NOT encrypted: it holds every Secret of the cluster in the clear; keep it safe\n".into()
+    } else {
+        format!(
+            "  encrypted (age) to {}; open it with --identity\n",
+            to.join(", ")
+        )
+    }
 }
 
 /// Which object: a resource type and a namespace, as kubectl takes them.
@@ -80,6 +213,9 @@ pub enum Source {
     Snapshot {
         db: bolt::Db,
         path: PathBuf,
+        /// The file was age-encrypted: what is derived from it must be too.
+        encrypted: bool,
+        identities: Option<Box<store::encrypted::Identities>>,
     },
 }
 
@@ -93,6 +229,8 @@ impl Source {
             return Ok(Source::Snapshot {
                 db,
                 path: path.clone(),
+                encrypted: snap.age.is_some(),
+                identities: ids.map(Box::new),
             });
         }
         let settings = ctx.connection.resolve()?;

@@ -20,9 +20,8 @@ pub struct PutArgs {
     pub file: PathBuf,
     #[command(flatten)]
     pub source: SourceArgs,
-    /// With --snapshot: the new snapshot to write (never overwritten)
-    #[arg(long, value_name = "FILE", requires = "snapshot")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub output: super::OutArgs,
     /// Overwrite even when the key now holds a newer revision than the backup
     #[arg(long)]
     pub force: bool,
@@ -54,16 +53,27 @@ struct Report {
     written_at_revision: Option<i64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     out: Option<PathBuf>,
+    /// age recipients the new snapshot is encrypted to (empty: plaintext).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    out_encrypted_to: Vec<String>,
+    /// Temporary files of killed earlier edits to the same --out, removed.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    removed_stale_parts: Vec<PathBuf>,
 }
 
 pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
-    let backup = Backup::read(&args.file)?;
-    if args.source.snapshot.is_some() && args.out.is_none() && !args.dry_run {
+    let ids = crate::commands::snapshot::identities(args.source.identity.as_deref())?;
+    let backup = Backup::read_with(&args.file, ids.as_ref())?;
+    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run {
         anyhow::bail!(
             "offline put writes a new snapshot: give --out FILE (the input is never changed)"
         );
     }
     let source = Source::open(ctx, &args.source)?;
+    let encryption = super::out_encryption(&source, &args.output)?;
+    if !args.dry_run {
+        super::require_sound_input(&source)?;
+    }
     let current = source.get(&backup.key)?;
     let current_rev = current.as_ref().map(|kv| kv.mod_revision);
     if let Some(rev) = current_rev.filter(|&r| r > backup.mod_revision && !args.force) {
@@ -83,7 +93,9 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
         dry_run: args.dry_run,
         replaced_backup: None,
         written_at_revision: None,
-        out: args.out.clone(),
+        out: args.output.out.clone(),
+        out_encrypted_to: Vec::new(),
+        removed_stale_parts: Vec::new(),
     };
     if !args.dry_run {
         crate::commands::member::confirm(
@@ -117,17 +129,15 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
                 }
             }
             Source::Snapshot { db, .. } => {
-                let out = args
-                    .out
-                    .as_deref()
-                    .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
                 let change = store::edit::Change::Put {
                     key: backup.key.as_bytes().to_vec(),
                     value: backup.value()?,
                 };
-                let outcome = store::edit::apply_to_snapshot(db, out, &[change])?;
-                super::delete::verify_written(out)?;
-                outcome.revision
+                let written =
+                    super::write_offline(db, &args.output, encryption.as_ref(), &[change])?;
+                report.out_encrypted_to = written.encrypted_to;
+                report.removed_stale_parts = written.outcome.removed_stale_parts;
+                written.outcome.revision
             }
         });
     }
@@ -154,6 +164,13 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
             }
             if let (Some(out), false) = (&report.out, args.dry_run) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
+                s.push_str(&super::encryption_line(&report.out_encrypted_to));
+                for p in &report.removed_stale_parts {
+                    s.push_str(&format!(
+                        "  removed {}, left by an edit that was killed (its process is gone)\n",
+                        p.display()
+                    ));
+                }
             }
             output::print(&s);
         }

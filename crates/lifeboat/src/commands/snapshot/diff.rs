@@ -1,7 +1,8 @@
 //! `lifeboat snapshot diff A B` and `snapshot diff A --live`: the restore question. Objects
 //! only in B would be lost by restoring A; objects only in A would come back; changed ones
 //! would revert. Per resource, with the newest revision on each side. Values are compared by
-//! digest, never printed. Exit 0 when the keyspaces are equal, 1 when they differ.
+//! digest, never printed. Exit 0 when the keyspaces are equal, 1 when they differ, 3 when a
+//! file is unsound (what `snapshot verify` checks): restore would refuse it.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -80,6 +81,23 @@ fn read_file(
     super::require_file(path)?;
     let ids = super::identities(args.identity.as_deref())?;
     let snap = store::snapshot::SnapshotFile::open_with(path, ids.as_ref())?;
+    // What a restore would change is no answer for a file restore refuses, and a damaged
+    // file's keys say nothing sure about the cluster it came from.
+    let report = store::report::verify_file(&snap, store::report::Hash::Check)?;
+    if !report.sound {
+        let failed: Vec<String> = report
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        anyhow::bail!(
+            "{} is unsound ({}): `snapshot restore` refuses it, so there is nothing to compare; \
+             diff a sound snapshot",
+            path.display(),
+            failed.join("; ")
+        );
+    }
     Ok(store::objects::digests(
         &snap.db()?,
         args.prefix.as_bytes(),

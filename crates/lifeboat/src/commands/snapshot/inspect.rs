@@ -45,7 +45,8 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&r),
         Format::Table => output::print(&render(&r)),
     }
-    Ok(Exit::Ok)
+    // A failed check shown with exit 0 would let a script take the file for sound.
+    Ok(if r.sound { Exit::Ok } else { Exit::Warning })
 }
 
 fn list_keys(ctx: &Context, args: &InspectArgs, prefix: &str) -> anyhow::Result<Exit> {
@@ -106,6 +107,7 @@ fn render(r: &InspectReport) -> String {
         ShaStatus::Mismatch { expected, actual } => {
             format!("MISMATCH: trailer {expected}, content {actual}")
         }
+        ShaStatus::Unchecked { reason } => format!("NOT CHECKED: {reason}"),
     };
     let mut t = output::table(&["FIELD", "VALUE"]);
     let rows: Vec<(&str, String)> = vec![
@@ -225,6 +227,12 @@ fn render(r: &InspectReport) -> String {
         for p in &r.problems {
             out.push_str(&format!("  - {p}\n"));
         }
+    }
+    if !r.sound {
+        out.push_str(&format!(
+            "\n{}: UNSOUND (`lifeboat snapshot verify` names every check)\n",
+            r.file
+        ));
     }
     out
 }

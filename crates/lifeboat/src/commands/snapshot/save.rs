@@ -122,9 +122,15 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
                     p.display()
                 ));
             }
-            if let Some(p) = &outcome.removed_stale_part {
+            if let Some(p) = &outcome.moved_aside_manifest {
                 text.push_str(&format!(
-                    "Removed {} left by an interrupted save\n",
+                    "Its manifest was moved with it to {}\n",
+                    p.display()
+                ));
+            }
+            for p in &outcome.removed_stale_parts {
+                text.push_str(&format!(
+                    "Removed {} left by an interrupted save (its process is gone)\n",
                     p.display()
                 ));
             }

@@ -146,6 +146,12 @@ impl Report {
                 o.db.alarms
             ));
         }
+        for p in &o.removed_leftovers {
+            s.push_str(&format!(
+                "Removed {}, left by a restore that was killed (its process is gone)\n",
+                p.display()
+            ));
+        }
         for (from, to) in &o.moved_aside {
             s.push_str(&format!(
                 "The old {} was moved aside to {}\n",
