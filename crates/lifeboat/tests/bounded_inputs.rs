@@ -5,6 +5,8 @@
 //! The cases use a FIFO with no writer and a sparse file over the limit rather than
 //! `/dev/zero`: on a build without the bound they fail by timing out, not by eating memory.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::Path;

@@ -3,6 +3,8 @@
 //! kubectl prints it, and edited with encryption kept; edited backups with bad keys refused;
 //! secret keys given as recipients never echoed.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};

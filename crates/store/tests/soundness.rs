@@ -2,6 +2,8 @@
 //! `verify` calls unsound: garbage appended, the trailer stripped with the manifest beside
 //! it, zero padding (a sparse 20 GiB file), truncation, flipped bytes.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::path::{Path, PathBuf};
