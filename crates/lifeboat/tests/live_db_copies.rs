@@ -259,6 +259,22 @@ fn freelist_leaf_kubernetes_db_reads_through_the_cli() {
     assert_eq!(v["kubernetes"], clean["kubernetes"]);
     assert_eq!(v["members"][0]["id"], "e17fdf966dadd245");
 
+    // verify: sound (the data is whole), with the freelist named as a warning of its own.
+    let out = lifeboat()
+        .args(["snapshot", "verify", f, "-o", "json"])
+        .output()
+        .expect("run");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(out.status.code(), Some(0), "{v}");
+    assert_eq!(v["sound"], true, "{v}");
+    let kinds: Vec<&str> = v["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .filter_map(|w| w["kind"].as_str())
+        .collect();
+    assert_eq!(kinds, ["freelist_unreadable"], "{v}");
+
     let out = lifeboat()
         .args(["kube", "list", "--snapshot", f, "-o", "json"])
         .output()

@@ -24,6 +24,10 @@ pub struct VerifyReport {
     pub sound: bool,
     pub sha256: Option<ShaStatus>,
     pub checks: Vec<Check>,
+    /// Findings that leave the data whole and readable (a stale or unreadable freelist, meta
+    /// twins that do not pair, pages past the high-water mark): they do not make the file
+    /// unsound, but each says what starting etcd on the file as it is would do.
+    pub warnings: Vec<analyze::Finding>,
 }
 
 /// Whether the image is hashed: `restore --skip-hash-check` skips it (a raw db copy).
@@ -163,6 +167,7 @@ pub fn verify_file(snap: &SnapshotFile, hash: Hash) -> Result<VerifyReport> {
                 sound: false,
                 sha256: sha,
                 checks,
+                warnings: Vec::new(),
             });
         }
     };
@@ -181,21 +186,18 @@ pub fn verify_file(snap: &SnapshotFile, hash: Hash) -> Result<VerifyReport> {
     checks.push(length_check(length.as_ref(), snap));
     checks.extend(sha.as_ref().map(sha_check));
     checks.extend(manifest_check(snap, sha.as_ref()));
-    let spare = (1 - db.meta_index()) as usize;
-    checks.push(match &db.metas()[spare] {
-        Ok(m) => Check {
-            name: "meta pages".into(),
-            ok: true,
-            detail: format!(
+    // A spare meta that does not pair with the one in use is bolt's `meta_twins` warning: the
+    // tree the meta in use names is what is read, so the data stays whole.
+    checks.push(Check {
+        name: "meta pages".into(),
+        ok: true,
+        detail: match &db.metas()[(1 - db.meta_index()) as usize] {
+            Ok(m) => format!(
                 "both valid (txid {} in use, {} spare)",
                 db.meta().txid,
                 m.txid
             ),
-        },
-        Err(p) => Check {
-            name: "meta pages".into(),
-            ok: false,
-            detail: format!("meta page {spare} is invalid: {p}"),
+            Err(p) => format!("txid {} in use; the spare is invalid ({p})", db.meta().txid),
         },
     });
     checks.push(Check {
@@ -266,6 +268,7 @@ pub fn verify_file(snap: &SnapshotFile, hash: Hash) -> Result<VerifyReport> {
         sound,
         sha256: sha,
         checks,
+        warnings: a.structure_warnings,
     })
 }
 
@@ -329,6 +332,8 @@ pub struct InspectReport {
     pub buckets: Vec<crate::analyze::BucketCount>,
     pub kubernetes: KubeView,
     pub problems: Vec<String>,
+    /// Findings that leave the data readable; see [`VerifyReport::warnings`].
+    pub warnings: Vec<analyze::Finding>,
 }
 
 /// Like `etcdctl snapshot status`, a file that fails the structural check is an error.
@@ -394,5 +399,6 @@ pub fn inspect_with(
         buckets: a.buckets,
         kubernetes: a.kube,
         problems,
+        warnings: a.structure_warnings,
     })
 }

@@ -228,6 +228,12 @@ fn render(r: &InspectReport) -> String {
             out.push_str(&format!("  - {p}\n"));
         }
     }
+    if !r.warnings.is_empty() {
+        out.push_str("\nWarnings (the data is whole and readable):\n");
+        for w in &r.warnings {
+            out.push_str(&format!("  - {}: {}\n", w.kind, w.detail));
+        }
+    }
     if !r.sound {
         out.push_str(&format!(
             "\n{}: UNSOUND (`lifeboat snapshot verify` names every check)\n",

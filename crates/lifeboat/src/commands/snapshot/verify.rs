@@ -34,7 +34,14 @@ pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<Exit> {
                     c.detail.as_str(),
                 ]);
             }
-            let verdict = if report.sound { "SOUND" } else { "UNSOUND" };
+            for w in &report.warnings {
+                t.add_row([w.kind.as_str(), "warning", w.detail.as_str()]);
+            }
+            let verdict = match (report.sound, report.warnings.len()) {
+                (false, _) => "UNSOUND".to_string(),
+                (true, 0) => "SOUND".to_string(),
+                (true, n) => format!("SOUND, with {n} warning(s): the data is whole and readable"),
+            };
             output::print(&format!("{t}\n{}: {verdict}\n", report.file));
         }
     }
