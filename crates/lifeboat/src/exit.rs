@@ -38,7 +38,6 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 /// `return Err(usage("--all needs --output-root DIR"))` in a command.
-#[allow(dead_code)] // call sites land with the command files being reworked in parallel
 pub fn usage(message: impl Into<String>) -> anyhow::Error {
     UsageError(message.into()).into()
 }

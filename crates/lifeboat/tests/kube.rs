@@ -182,9 +182,11 @@ async fn list_get_delete_and_put_back_online() {
             .unwrap()
             .starts_with("<redacted")
     );
+    // Without -n a namespaced type is looked up in `default`, as kubectl does (web-0 is not
+    // there).
     let (code, _, text) = run(&["kube", "get", "po", "web-0", "-o", "json"], &conn);
-    assert_eq!(code, 3, "a namespaced type without -n is refused: {text}");
-    assert!(text.contains("-n NAMESPACE"), "{text}");
+    assert_eq!(code, 3, "{text}");
+    assert!(text.contains("/registry/pods/default/web-0"), "{text}");
 
     let before = c.get(CCNP_KEY, None).await.unwrap().kvs()[0].clone();
     let bdir = backups.path().to_str().unwrap().to_string();

@@ -33,13 +33,15 @@ pub fn sync_parent(path: &Path) -> Result<(), OpsError> {
     File::open(dir).and_then(|d| d.sync_all()).map_err(io(dir))
 }
 
-/// Writes `bytes` to `path` atomically with the given mode.
+/// Writes `bytes` to `path` atomically with the given mode. The temporary name carries the
+/// process ID, and is created new, so two lifeboats writing the same file never write into
+/// one temporary file: the last rename wins with a whole file.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32) -> Result<(), OpsError> {
-    let tmp = with_suffix(path, ".tmp");
+    let tmp = with_suffix(path, &format!(".{}.tmp", std::process::id()));
+    let _ = std::fs::remove_file(&tmp); // ours, left by a write this process did not finish
     let mut f = OpenOptions::new()
         .write(true)
-        .create(true)
-        .truncate(true)
+        .create_new(true)
         .mode(mode)
         .open(&tmp)
         .map_err(io(&tmp))?;
@@ -107,7 +109,12 @@ mod tests {
         assert_eq!(std::fs::read(&aside).unwrap(), b"one");
         assert_eq!(std::fs::read(&aside2).unwrap(), b"two");
         assert!(!p.exists());
-        assert!(!with_suffix(&p, ".tmp").exists());
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".tmp"))
+            .collect();
+        assert!(left.is_empty(), "{left:?}");
     }
 
     #[test]

@@ -25,7 +25,6 @@ mod stale_member;
 
 use std::time::Instant;
 
-use anyhow::bail;
 use clap::{Args, ValueEnum};
 use ops::recover::Plan;
 use ops::status::ClusterStatus;
@@ -182,14 +181,14 @@ pub(super) struct DrillReport {
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
     let lose = args.lose.unwrap_or(args.members / 2 + 1);
     if lose == 0 || lose >= args.members {
-        bail!(
+        return Err(crate::exit::usage(format!(
             "--lose must be between 1 and {} for a {}-member cluster",
             args.members - 1,
             args.members
-        );
+        )));
     }
     if args.keep && args.scenario != Scenario::LostQuorum {
-        bail!("--keep is for --scenario lost-quorum");
+        return Err(crate::exit::usage("--keep is for --scenario lost-quorum"));
     }
     let rt = super::runtime()?;
     let report = match args.scenario {

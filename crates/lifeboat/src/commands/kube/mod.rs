@@ -147,7 +147,7 @@ pub fn write_offline(
     let out = args
         .out
         .as_deref()
-        .ok_or_else(|| anyhow::anyhow!("--out FILE is required"))?;
+        .ok_or_else(|| crate::exit::usage("--out FILE is required with --snapshot"))?;
     let Some(enc) = enc else {
         let outcome = store::edit::apply_to_snapshot(db, out, changes)?;
         delete::verify_written(out, None)?;
@@ -189,7 +189,7 @@ pub struct ObjectArgs {
     pub resource: String,
     /// Object name
     pub name: String,
-    /// Namespace (namespaced types only)
+    /// Namespace of a namespaced type; `default` when not given, as kubectl does
     #[arg(short = 'n', long)]
     pub namespace: Option<String>,
 }
@@ -198,9 +198,20 @@ impl ObjectArgs {
     pub fn key(&self) -> anyhow::Result<(kube::ResourceType, String)> {
         let rt = kube::resolve(&self.resource)?;
         let key = rt
-            .key(self.namespace.as_deref(), &self.name)
+            .key(namespace_for(&rt, self.namespace.as_deref()), &self.name)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok((rt, key))
+    }
+}
+
+/// The namespace as kubectl applies it: `default` for a namespaced type when none is given;
+/// ignored for a cluster-scoped one. A custom resource whose scope is not known is namespaced
+/// exactly when `-n` is given.
+fn namespace_for<'a>(rt: &kube::ResourceType, given: Option<&'a str>) -> Option<&'a str> {
+    match rt.namespaced {
+        Some(true) => Some(given.unwrap_or("default")),
+        Some(false) => None,
+        None => given,
     }
 }
 

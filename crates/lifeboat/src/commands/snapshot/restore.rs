@@ -88,7 +88,7 @@ pub struct RestoreArgs {
 fn targets(args: &RestoreArgs, cluster: &restore::NewCluster) -> anyhow::Result<Vec<Target>> {
     if args.all {
         let Some(root) = &args.output_root else {
-            anyhow::bail!("--all needs --output-root DIR");
+            return Err(crate::exit::usage("--all needs --output-root DIR"));
         };
         return Ok(cluster
             .members

@@ -62,7 +62,7 @@ pub fn run(ctx: &Context, args: &SaveArgs) -> anyhow::Result<Exit> {
             dir: d.clone(),
             retain: args.retain,
         },
-        (None, None) => anyhow::bail!("give a FILE or --dir DIR"),
+        (None, None) => return Err(crate::exit::usage("give a FILE or --dir DIR")),
     };
     let bar = (ctx.format == Format::Table && std::io::stderr().is_terminal()).then(|| {
         let b = ProgressBar::new(0);
