@@ -29,3 +29,8 @@ if ! command -v cargo >/dev/null 2>&1; then
   echo "setup: cargo not found; install the Rust toolchain (rustup) first" >&2
   exit 1
 fi
+
+# Every etcd release the suite runs against (3.4 3.5 3.6 3.7 unless LIFEBOAT_ETCD_VERSIONS says),
+# cached per version beside the system's etcd: see scripts/etcd-versions.sh.
+read -r -a etcd_versions <<<"${LIFEBOAT_ETCD_VERSIONS:-}"
+"$(dirname "$0")/etcd-versions.sh" install "${etcd_versions[@]}"

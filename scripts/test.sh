@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
-# Runs every test: unit, property and integration tests against real etcd 3.4 on loopback.
+# Runs every test: unit, property and integration tests against real etcd 3.4, 3.5, 3.6 and 3.7
+# on loopback (LIFEBOAT_ETCD_VERSIONS picks some).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./scripts/setup.sh
 export CARGO_TERM_COLOR="${CARGO_TERM_COLOR:-never}"
-if cargo nextest --version >/dev/null 2>&1; then
-  cargo nextest run --locked --workspace --no-fail-fast "$@"
-else
-  cargo test --locked --workspace --no-fail-fast "$@"
-fi
+# Once per etcd version: the full suite on the newest, the etcd tests on the others.
+exec ./scripts/test-etcd-versions.sh "$@"

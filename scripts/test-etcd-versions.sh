@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the test suite once per etcd version (scripts/etcd-versions.sh makes the binaries):
+# the whole workspace on the newest version, and on every other version the tests that start
+# etcd or call etcdctl/etcdutl (every integration test of the lifeboat, testkit and ops crates:
+# status, member verbs, snapshots, restore, datadir, recover, kube, drills, config).
+#
+#   LIFEBOAT_ETCD_VERSIONS="3.4 3.5 3.6 3.7"   which versions (default: all, newest gets the
+#                                               full suite)
+#   LIFEBOAT_ETCD_FULL=all                      the full suite on every version
+# Extra arguments go to every cargo test / cargo nextest run (e.g. a test name filter).
+# Prints one line per version with its result and duration; exits non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+read -r -a versions <<<"${LIFEBOAT_ETCD_VERSIONS:-$(./scripts/etcd-versions.sh list)}"
+./scripts/etcd-versions.sh install "${versions[@]}" || exit 1
+newest="$(printf '%s\n' "${versions[@]}" | sort -V | tail -1)"
+
+nextest=0
+cargo nextest --version >/dev/null 2>&1 && nextest=1
+
+# The crates whose integration tests start etcd.
+etcd_crates=(-p lifeboat -p testkit -p ops)
+
+run_suite() {
+  local scope="$1"
+  shift
+  if [ "$nextest" = 1 ]; then
+    if [ "$scope" = full ]; then
+      cargo nextest run --locked --workspace --no-fail-fast "$@"
+    else
+      cargo nextest run --locked "${etcd_crates[@]}" --no-fail-fast -E 'kind(test)' "$@"
+    fi
+  elif [ "$scope" = full ]; then
+    cargo test --locked --workspace --no-fail-fast "$@"
+  else
+    cargo test --locked "${etcd_crates[@]}" --no-fail-fast --test '*' "$@"
+  fi
+}
+
+summary=()
+failed=0
+for v in "${versions[@]}"; do
+  scope=etcd
+  if [ "$v" = "$newest" ] || [ "${LIFEBOAT_ETCD_FULL:-}" = all ]; then scope=full; fi
+  env_lines="$(./scripts/etcd-versions.sh env "$v")" || exit 1
+  echo "=== etcd $v ($scope suite)" >&2
+  start=$(date +%s)
+  (eval "$env_lines" && run_suite "$scope" "$@")
+  rc=$?
+  took=$(($(date +%s) - start))
+  result=pass
+  if [ "$rc" -ne 0 ]; then result=FAIL; failed=1; fi
+  summary+=("etcd $v ($scope): $result in ${took}s")
+done
+printf '%s\n' "${summary[@]}" >&2
+exit "$failed"
