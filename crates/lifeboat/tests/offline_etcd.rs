@@ -17,6 +17,14 @@ fn etcdctl() -> Std {
     c
 }
 
+/// `snapshot status` is etcdutl's from etcd 3.5 on (etcdctl 3.6 has only `snapshot save`).
+fn snapshot_status_tool() -> Std {
+    match std::env::var_os("LIFEBOAT_ETCDUTL_BIN") {
+        Some(bin) => Std::new(bin),
+        None => etcdctl(),
+    }
+}
+
 fn lifeboat_json(args: &[&str]) -> (i32, Value) {
     let out = common::lifeboat()
         .args(args)
@@ -71,7 +79,7 @@ async fn inspect_matches_etcdctl_snapshot_status_on_fresh_data() {
         tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     }
 
-    let status = etcdctl()
+    let status = snapshot_status_tool()
         .args(["snapshot", "status", "-w", "json"])
         .arg(&snap)
         .output()
