@@ -6,7 +6,8 @@
 #
 #   LIFEBOAT_ETCD_VERSIONS="3.4 3.5 3.6 3.7"   which versions (default: all, newest gets the
 #                                               full suite)
-#   LIFEBOAT_ETCD_FULL=all                      the full suite on every version
+#   LIFEBOAT_ETCD_FULL=newest|all|none          which versions get the whole workspace suite
+#                                               (default newest; none: only the etcd tests)
 # Extra arguments go to every cargo test / cargo nextest run (e.g. a test name filter).
 # Prints one line per version with its result and duration; exits non-zero if any failed.
 set -uo pipefail
@@ -42,7 +43,11 @@ summary=()
 failed=0
 for v in "${versions[@]}"; do
   scope=etcd
-  if [ "$v" = "$newest" ] || [ "${LIFEBOAT_ETCD_FULL:-}" = all ]; then scope=full; fi
+  case "${LIFEBOAT_ETCD_FULL:-newest}" in
+    all) scope=full ;;
+    none) ;;
+    *) if [ "$v" = "$newest" ]; then scope=full; fi ;;
+  esac
   env_lines="$(./scripts/etcd-versions.sh env "$v")" || exit 1
   echo "=== etcd $v ($scope suite)" >&2
   start=$(date +%s)
