@@ -59,10 +59,13 @@ stage() {
 }
 
 # Publishes a finished staging dir in one rename, so a crash never leaves a half version.
+# Another run that published the same version meanwhile wins; ours is dropped with the scratch.
 publish() {
   local staging="$1" final="$2"
-  if [ -e "$final" ]; then mv "$final" "$final.old.$$"; fi
-  mv "$staging" "$final"
+  if [ -e "$final" ]; then mv -T "$final" "$final.old.$$"; fi
+  if ! mv -T "$staging" "$final" 2>/dev/null; then
+    complete "$final" etcd etcdctl || die "cannot put the new $final in place"
+  fi
   rm -rf "$final.old.$$"
 }
 
