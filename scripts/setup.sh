@@ -42,3 +42,8 @@ for component in rustfmt clippy; do
     rustup component add "$component" >&2
   fi
 done
+
+# Every etcd release the suite runs against (3.4 3.5 3.6 3.7 unless LIFEBOAT_ETCD_VERSIONS says),
+# cached per version beside the system's etcd: see scripts/etcd-versions.sh.
+read -r -a etcd_versions <<<"${LIFEBOAT_ETCD_VERSIONS:-}"
+"$(dirname "$0")/etcd-versions.sh" install "${etcd_versions[@]}"

@@ -309,7 +309,19 @@ async fn replace_under_write_load_loses_no_acknowledged_write() {
         "the load ran during the replacement ({} writes)",
         acked.len()
     );
-    let mut reader = tc.client(idx).await.unwrap();
+    // The promoted member may still be applying the leader's snapshot and slow to accept a
+    // connection on a loaded machine (seen with 3.6): the harness waits for it.
+    let mut reader = None;
+    for _ in 0..30 {
+        match tc.client(idx).await {
+            Ok(c) => {
+                reader = Some(c);
+                break;
+            }
+            Err(_) => tokio::time::sleep(Duration::from_secs(1)).await,
+        }
+    }
+    let mut reader = reader.expect("the new member accepts a client within 30 s");
     let stored = data::read_prefix(&mut reader, "/load/").await.unwrap();
     for (k, v) in &acked {
         assert_eq!(stored.get(k), Some(v), "acknowledged write {k} lost");

@@ -1,5 +1,8 @@
-//! Test kit: real etcd 3.4 clusters on loopback for integration tests. No mocks: every test that
+//! Test kit: real etcd clusters on loopback for integration tests. No mocks: every test that
 //! uses this talks to `etcd` processes started here (from PATH or `LIFEBOAT_ETCD_BIN`).
+//! `scripts/test-etcd-versions.sh` runs the suite once per etcd release (3.4 to 3.7), setting
+//! `LIFEBOAT_ETCD_BIN`, `LIFEBOAT_ETCDCTL_BIN`, `LIFEBOAT_ETCDUTL_BIN`, `LIFEBOAT_ETCD_VERSION`
+//! and `PATH` from `scripts/etcd-versions.sh env VERSION`.
 //!
 //! # Layout
 //! - [`TestCluster`]: an [`ops::local::LocalCluster`] that is healthy before the test sees it,

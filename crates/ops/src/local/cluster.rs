@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use super::pidfile;
 use super::pki::Pki;
@@ -11,6 +11,14 @@ use super::process::{etcd_binary, signal, spawn};
 use crate::OpsError;
 use crate::settings::{ConnectionSettings, Endpoint, SettingsSource, TlsFiles};
 use crate::status::{DiagnoseOptions, diagnose, gather};
+
+/// How long a member may take to exit after SIGTERM before it gets SIGKILL. etcd 3.5 waits for
+/// open client connections to drain first and was seen taking twelve minutes with an idle one.
+pub const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How long a SIGKILLed member this process did not start may take to vanish.
+const KILL_WAIT: Duration = Duration::from_secs(10);
+/// How long a dead member's listening sockets may take to close.
+const PORTS_CLOSE_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Debug, Clone)]
 pub struct LocalClusterSpec {
@@ -78,6 +86,8 @@ pub struct LocalMember {
     /// What `--initial-cluster` said when this member was first started.
     pub(super) initial_cluster: String,
     pub(super) initial_state: &'static str,
+    /// Its own etcd binary instead of the cluster's, from [`LocalCluster::set_member_binary`].
+    pub(super) etcd_bin: Option<PathBuf>,
     pub(super) child: Option<Child>,
     /// A running member this process did not start (found through its pid file).
     pub(super) adopted: Option<u32>,
@@ -248,7 +258,8 @@ impl LocalCluster {
             .join(",")
     }
 
-    /// SIGKILL: the member vanishes as in a power cut.
+    /// SIGKILL: the member vanishes as in a power cut. On return the process is gone and its
+    /// ports refuse connections (see [`LocalCluster::wait_ports_closed`]).
     pub fn kill(&mut self, i: usize) {
         if let Some(mut child) = self.members[i].child.take() {
             let _ = child.kill();
@@ -256,37 +267,71 @@ impl LocalCluster {
         }
         if let Some(pid) = self.members[i].adopted.take() {
             let dir = &self.members[i].data_dir;
-            pidfile::signal_and_wait(pid, dir, libc::SIGKILL, Duration::from_secs(10));
+            pidfile::signal_and_wait(pid, dir, libc::SIGKILL, KILL_WAIT);
         }
+        self.wait_ports_closed(i, PORTS_CLOSE_WAIT);
         self.members[i].state = MemberState::Stopped;
     }
 
-    /// SIGTERM and wait: a clean shutdown.
+    /// SIGTERM, and SIGKILL if it has not exited after [`STOP_GRACE`]: a clean shutdown when
+    /// etcd manages one in time. On return the process is gone and its ports are closed.
     pub fn stop(&mut self, i: usize) {
         if let Some(mut child) = self.members[i].child.take() {
             if self.members[i].state == MemberState::Paused {
                 signal(&child, libc::SIGCONT);
             }
             signal(&child, libc::SIGTERM);
-            for _ in 0..100 {
+            let deadline = Instant::now() + STOP_GRACE;
+            while Instant::now() < deadline {
                 if let Ok(Some(_)) = child.try_wait() {
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }
             let _ = child.kill();
+            // Reaped: every thread has exited, so every socket it held is closed.
             let _ = child.wait();
         }
         if let Some(pid) = self.members[i].adopted.take() {
             let dir = self.members[i].data_dir.clone();
-            if let Err(e) = pidfile::stop(pid, &dir, Duration::from_secs(5)) {
+            if let Err(e) = pidfile::stop(pid, &dir, STOP_GRACE) {
                 // Keep it: a member that will not die must not be reported stopped.
                 self.members[i].adopted = Some(pid);
                 tracing::warn!("{e}");
                 return;
             }
         }
+        self.wait_ports_closed(i, PORTS_CLOSE_WAIT);
         self.members[i].state = MemberState::Stopped;
+    }
+
+    /// Waits until nothing accepts connections on member `i`'s client and peer ports. A member
+    /// this process did not start cannot be reaped here, and the last threads of a killed Go
+    /// process hold its sockets a moment after the process already looks dead; a recovery that
+    /// checked the ports in that moment would see a live etcd. Something else listening there
+    /// still after `timeout` is left to the caller's own check (the split-brain guard).
+    pub fn wait_ports_closed(&self, i: usize, timeout: Duration) -> bool {
+        let m = &self.members[i];
+        let addrs = [
+            (m.host.as_str(), m.client_port),
+            (m.host.as_str(), m.peer_port),
+        ];
+        let deadline = Instant::now() + timeout;
+        loop {
+            if !addrs.iter().any(|(h, p)| super::ports::accepts(h, *p)) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                tracing::warn!(
+                    "member {}: something still accepts on port {} or {} after it was stopped",
+                    m.name,
+                    m.client_port,
+                    m.peer_port
+                );
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// SIGSTOP: the process holds its sockets open but answers nothing, like a hung node.
@@ -411,6 +456,7 @@ impl LocalCluster {
                 state: MemberState::Stopped,
                 initial_cluster: String::new(),
                 initial_state: "new",
+                etcd_bin: None,
                 child: None,
                 adopted: None,
             });
@@ -432,6 +478,7 @@ impl LocalCluster {
             state: MemberState::Stopped,
             initial_cluster: String::new(),
             initial_state: "new",
+            etcd_bin: None,
             child: None,
             adopted: None,
         })
@@ -455,18 +502,34 @@ impl LocalCluster {
         self.spawn_args(i, &args)
     }
 
+    /// Runs member `i` on another etcd binary from its next start on, as a rolling upgrade
+    /// (or downgrade) does: stop it, swap the binary, start it on the same data dir.
+    pub fn set_member_binary(&mut self, i: usize, bin: &Path) -> Result<(), OpsError> {
+        self.members[i].etcd_bin = Some(bin.to_path_buf());
+        self.persist()
+    }
+
+    /// The etcd binary member `i` starts with.
+    pub fn member_binary(&self, i: usize) -> &Path {
+        self.members[i]
+            .etcd_bin
+            .as_deref()
+            .unwrap_or(&self.spec.etcd_bin)
+    }
+
     /// etcd itself, or `ip netns exec NS etcd ...` for a placed member (ip execs etcd, so the
     /// child is etcd and dies with us just the same).
     fn spawn_etcd(&self, i: usize, args: &[String]) -> Result<Child, OpsError> {
         let m = &self.members[i];
+        let bin = self.member_binary(i);
         match &m.netns {
-            None => spawn(&self.spec.etcd_bin, args, &m.log, self.spec.detached),
+            None => spawn(bin, args, &m.log, self.spec.detached),
             Some(ns) => {
                 let mut full = vec![
                     "netns".to_string(),
                     "exec".to_string(),
                     ns.clone(),
-                    self.spec.etcd_bin.display().to_string(),
+                    bin.display().to_string(),
                 ];
                 full.extend(args.iter().cloned());
                 spawn(Path::new("ip"), &full, &m.log, self.spec.detached)

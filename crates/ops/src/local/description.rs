@@ -48,6 +48,9 @@ pub struct MemberDescription {
     /// The network namespace it runs in, if any.
     #[serde(default)]
     pub netns: Option<String>,
+    /// Its own etcd binary when it differs from the cluster's (a rolling upgrade in progress).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etcd_bin: Option<PathBuf>,
 }
 
 fn loopback() -> String {

@@ -50,6 +50,7 @@ impl LocalCluster {
                     } else {
                         "new"
                     },
+                    etcd_bin: m.etcd_bin.clone(),
                     child: None,
                     adopted,
                 }
@@ -87,6 +88,7 @@ impl LocalCluster {
                     never_started: m.state == MemberState::NeverStarted,
                     host: m.host.clone(),
                     netns: m.netns.clone(),
+                    etcd_bin: m.etcd_bin.clone(),
                 })
                 .collect(),
         }

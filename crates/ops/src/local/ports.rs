@@ -3,8 +3,9 @@
 //! Ports come from below the kernel's ephemeral range (32768+), where outgoing connections never
 //! take them behind our back, and are checked by binding before use.
 
-use std::net::TcpListener;
+use std::net::{TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 static COUNTER: AtomicU32 = AtomicU32::new(0);
@@ -34,4 +35,13 @@ pub fn free_port() -> Option<u16> {
         .ok()
         .and_then(|l| l.local_addr().ok())
         .map(|a| a.port())
+}
+
+/// True when something accepts a TCP connection on `host:port` within a short while.
+pub(crate) fn accepts(host: &str, port: u16) -> bool {
+    (host, port)
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .is_some_and(|a| TcpStream::connect_timeout(&a, Duration::from_millis(500)).is_ok())
 }

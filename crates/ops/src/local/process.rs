@@ -53,8 +53,8 @@ pub(crate) fn spawn(
     }
     cmd.spawn().map_err(|e| {
         OpsError::Local(format!(
-            "cannot start {}: {e}. Install etcd 3.4 (Debian: apt-get install etcd-server) or set \
-             LIFEBOAT_ETCD_BIN",
+            "cannot start {}: {e}. Install etcd (Debian: apt-get install etcd-server; other \
+             versions: scripts/etcd-versions.sh install) or set LIFEBOAT_ETCD_BIN",
             bin.display()
         ))
     })
