@@ -1,0 +1,14 @@
+//! Continuous backup of an etcd cluster to object storage (docs/backup.md).
+//!
+//! # Layout
+//! - [`layout`]: object names of full snapshots, their manifests and delta segments.
+//! - [`segment`]: the delta segment format: header, events, SHA-256 trailer; strict decoding.
+//! - [`chain`]: which full and which segments rebuild a revision or a time; gaps and overlaps.
+//! - [`time`]: UTC times as object names and RFC 3339 use them.
+//!
+//! Pure and synchronous: nothing here does I/O, so every rule is tested on bytes.
+
+pub mod chain;
+pub mod layout;
+pub mod segment;
+pub mod time;
