@@ -64,15 +64,16 @@ pub enum RebuildError {
     FullCorrupt { file: String },
 }
 
-/// Writes `out`: the plain snapshot file `full` brought to `target` by `segments` (in chain
-/// order), verified.
+/// Writes `out`: the snapshot file `full` (age-encrypted when `identities` are given)
+/// brought to `target` by `segments` (in chain order), verified. `out` is always plain.
 pub fn rebuild(
     full: &Path,
+    identities: Option<&store::encrypted::Identities>,
     segments: impl Iterator<Item = Result<Segment, String>>,
     target: i64,
     out: &Path,
 ) -> Result<ReplayOutcome, RebuildError> {
-    let snap = store::snapshot::SnapshotFile::open(full)?;
+    let snap = store::snapshot::SnapshotFile::open_with(full, identities)?;
     if !snap.sha_status()?.is_ok() {
         return Err(RebuildError::FullCorrupt {
             file: full.display().to_string(),
