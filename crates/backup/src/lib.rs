@@ -4,6 +4,7 @@
 //! - [`check`]: `backup list` and `backup verify`.
 //! - [`layout`]: object names of full snapshots, their manifests and delta segments.
 //! - [`segment`]: the delta segment format: header, events, SHA-256 trailer; strict decoding.
+//! - [`agent`]: full snapshots and the delta log, written to the store.
 //! - [`chain`]: which full and which segments rebuild a revision or a time; gaps and overlaps.
 //! - [`rebuild`]: a full plus segments replayed into one verified snapshot file.
 //! - [`publish`]: uploads of fulls (object, then manifest) and segments.
@@ -13,6 +14,7 @@
 //!
 //! [`remote`] is async (tokio); the rest is synchronous.
 
+pub mod agent;
 pub mod chain;
 pub mod check;
 pub mod layout;
