@@ -113,3 +113,35 @@ async fn agent_full_and_delta_log_restore_to_the_live_state() {
     );
     assert_eq!(key_bucket(&out), key_bucket(&live));
 }
+
+#[tokio::test]
+async fn delta_log_behind_a_compaction_stops_and_says_so() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("h")
+        .revision();
+    c.compact(end, None).await.expect("compact");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.path().display());
+    let store = Store::open(&url).expect("store");
+    let (_stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let cfg = DeltaConfig::new(1, 1);
+    // Resuming from revision 2 is impossible: etcd has compacted it away.
+    let stopped = deltas::run(&mut c, &store, 2, &cfg, &mut stop_rx)
+        .await
+        .expect("a clean stop");
+    assert_eq!(
+        stopped,
+        Stopped::Compacted {
+            compact_revision: end,
+            last_revision: 2
+        }
+    );
+    assert!(store.contents().await.expect("list").deltas.is_empty());
+}
