@@ -145,3 +145,71 @@ async fn delta_log_behind_a_compaction_stops_and_says_so() {
     );
     assert!(store.contents().await.expect("list").deltas.is_empty());
 }
+
+#[tokio::test]
+async fn agent_command_backs_up_until_it_is_told_to_stop() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"));
+    cmd.args([
+        "agent",
+        "--store",
+        &url,
+        "--full-every",
+        "1500ms",
+        "--run-for",
+        "5s",
+        "-o",
+        "json",
+    ])
+    .arg("--work-dir")
+    .arg(dir.path())
+    .args(tc.cli_args())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let agent = cmd.spawn().expect("agent starts");
+    // Writes while the agent runs; the last well before it stops.
+    for round in 1..3 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        writes(&mut c, round).await.expect("writes");
+    }
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("h")
+        .revision();
+    let out = tokio::task::spawn_blocking(move || agent.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["last_revision"], end, "{summary:#} {stderr}");
+    assert!(
+        summary["fulls"].as_array().is_some_and(|f| f.len() >= 2),
+        "{summary:#}"
+    );
+
+    let live = dir.path().join("live.db");
+    assert_eq!(save(&tc, &live), end);
+    let restored = dir.path().join("restored.db");
+    let restore = lifeboat()
+        .args(["backup", "restore", "--latest", "--store", &url, "--out"])
+        .arg(&restored)
+        .output()
+        .expect("runs");
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(key_bucket(&restored), key_bucket(&live));
+}
