@@ -283,3 +283,27 @@ impl Store {
         Ok(size)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bad_store_urls_say_what_to_write() {
+        for url in ["/backups", "http://x/y", "s3://"] {
+            let err = Store::open(url)
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.contains("file:///") || err.contains("s3://"),
+                "{url}: {err}"
+            );
+        }
+        let missing = Store::open("file:///nonexistent/lifeboat-backups")
+            .err()
+            .map(|e| e.to_string())
+            .unwrap_or_default();
+        assert!(missing.contains("mkdir"), "{missing}");
+    }
+}
