@@ -25,8 +25,7 @@ pub async fn take(
     store: &Store,
     work: &Path,
 ) -> Result<(FullName, FullManifest), AgentError> {
-    let taken_ms = time::now_ms() / 1000 * 1000;
-    let file = work.join(format!("full-{}.db", time::compact(taken_ms)));
+    let file = work.join(format!("full-{}.db", time::compact(time::now_ms())));
     let req = SaveRequest {
         settings,
         tls,
@@ -38,6 +37,9 @@ pub async fn take(
     let saved = ops::snapshot::save(req, &mut |_, _| {})
         .await
         .map_err(|e| AgentError::Save(e.to_string()))?;
+    // The full's time is when the save completed, rounded up: the state at its revision
+    // existed by then, so `--to-time T` never takes a full holding writes made after T.
+    let taken_ms = (time::now_ms() + 999) / 1000 * 1000;
     let m = &saved.manifest;
     let info = FullInfo {
         revision: m.revision,
