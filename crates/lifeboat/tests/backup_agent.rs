@@ -2,6 +2,8 @@
 //! live watch while writes go on (flushed every second, so several segments), then a clean
 //! stop: `backup verify` is sound and `backup restore --latest` equals the live snapshot.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod backup_common;
 mod common;
 

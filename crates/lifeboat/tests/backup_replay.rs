@@ -3,6 +3,8 @@
 //! rebuild exactly the snapshot the live cluster has at that revision: every revision key
 //! and value of the `key` bucket, compared byte for byte, and `snapshot diff` clean.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod backup_common;
 mod common;
 

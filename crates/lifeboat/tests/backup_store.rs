@@ -2,6 +2,8 @@
 //! `file://` store and a real S3-compatible server (moto) on loopback. Damage (a flipped
 //! byte, a missing segment, a missing manifest) is found and refused, never restored around.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod backup_common;
 mod common;
 
