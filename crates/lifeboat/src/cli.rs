@@ -62,6 +62,11 @@ pub enum Command {
     /// Snapshot files offline: verify a backup, inspect what it holds
     #[command(subcommand)]
     Snapshot(commands::snapshot::SnapshotCommand),
+    /// Continuous backup to object storage: fulls on a schedule and a delta log every second
+    Agent(commands::agent::AgentArgs),
+    /// Continuous-backup store: list it, verify all of it, rebuild a snapshot at any point
+    #[command(subcommand)]
+    Backup(commands::backup::BackupCommand),
     /// Member data dirs offline: inspect one, rank survivors for lost-quorum recovery
     #[command(subcommand)]
     Datadir(commands::datadir::DatadirCommand),
@@ -117,6 +122,8 @@ pub fn main() -> ExitCode {
         Command::Member(cmd) => commands::member::run(&ctx, &cmd),
         Command::Recover(cmd) => commands::recover::run(&ctx, &cmd),
         Command::Snapshot(cmd) => commands::snapshot::run(&ctx, &cmd),
+        Command::Agent(args) => commands::agent::run(&ctx, &args),
+        Command::Backup(cmd) => commands::backup::run(&ctx, &cmd),
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
         Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
         Command::Kube(cmd) => commands::kube::run(&ctx, &cmd),

@@ -43,6 +43,7 @@ pub mod objects;
 pub mod proto;
 pub mod raftpb;
 pub mod rank;
+pub mod replay;
 pub mod report;
 pub mod restore;
 pub mod schema;

@@ -1,6 +1,8 @@
 //! One file per command. Each takes its clap arguments and the shared [`crate::cli::Context`],
 //! calls the libraries, prints through [`crate::output`], and returns an [`crate::exit::Exit`].
 
+pub mod agent;
+pub mod backup;
 pub mod datadir;
 pub mod drill;
 pub mod generate;

@@ -1,0 +1,45 @@
+//! `lifeboat backup ...`: what a continuous-backup store holds (docs/backup.md), whether all
+//! of it is sound, and one snapshot file rebuilt from it at any point.
+
+use clap::{Args, Subcommand};
+
+use crate::cli::Context;
+use crate::exit::Exit;
+
+pub mod list;
+pub mod restore;
+pub mod verify;
+
+#[derive(Debug, Subcommand)]
+pub enum BackupCommand {
+    /// Full snapshots and delta segments in the store, with revision ranges and times
+    List(list::ListArgs),
+    /// Check everything: each full against its manifest and `snapshot verify`, each segment's
+    /// checksum, order and chain. Exit 0 sound, 1 not
+    Verify(verify::VerifyArgs),
+    /// Rebuild one verified snapshot file at a revision, a time, or the newest point
+    Restore(restore::RestoreArgs),
+}
+
+/// `--store URL`, shared by every backup command.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArg {
+    /// The backup store: file:///DIR or s3://BUCKET[/PREFIX] (S3 settings from AWS_* variables:
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)
+    #[arg(long, value_name = "URL", env = "LIFEBOAT_BACKUP_STORE")]
+    pub store: String,
+}
+
+impl StoreArg {
+    pub fn open(&self) -> anyhow::Result<::backup::remote::Store> {
+        Ok(::backup::remote::Store::open(&self.store)?)
+    }
+}
+
+pub fn run(ctx: &Context, cmd: &BackupCommand) -> anyhow::Result<Exit> {
+    match cmd {
+        BackupCommand::List(args) => list::run(ctx, args),
+        BackupCommand::Verify(args) => verify::run(ctx, args),
+        BackupCommand::Restore(args) => restore::run(ctx, args),
+    }
+}

@@ -1,0 +1,217 @@
+//! The agent's pieces against a real etcd: a full snapshot uploaded, then the delta log from a
+//! live watch while writes go on (flushed every second, so several segments), then a clean
+//! stop: `backup verify` is sound and `backup restore --latest` equals the live snapshot.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
+mod backup_common;
+mod common;
+
+use std::time::Duration;
+
+use backup::agent::deltas::{self, DeltaConfig, Stopped};
+use backup::agent::full;
+use backup::remote::Store;
+use backup_common::{key_bucket, save, writes};
+use common::lifeboat;
+use testkit::TestCluster;
+
+#[tokio::test]
+async fn agent_full_and_delta_log_restore_to_the_live_state() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    let work = dir.path().join("work");
+    std::fs::create_dir(&root).expect("mkdir");
+    std::fs::create_dir(&work).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let store = Store::open(&url).expect("store");
+
+    let settings = tc.cluster.settings_for(&[0]);
+    let tls = settings.validate().expect("tls");
+    let (name, manifest) = full::take(&settings, tls.as_ref(), &store, &work)
+        .await
+        .expect("full uploaded");
+    assert_eq!(name.revision, manifest.revision);
+    assert_eq!(
+        std::fs::read_dir(&work).expect("dir").count(),
+        0,
+        "staging copy removed"
+    );
+
+    let cluster_id = u64::from_str_radix(&manifest.cluster_id, 16).expect("hex");
+    let mut cfg = DeltaConfig::new(cluster_id, 1);
+    cfg.flush_every = Duration::from_millis(300);
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let mut watch_client = tc.client(0).await.expect("client");
+    let log_store = Store::open(&url).expect("store");
+    let log = tokio::spawn(async move {
+        deltas::run(
+            &mut watch_client,
+            &log_store,
+            manifest.revision,
+            &cfg,
+            &mut stop_rx,
+        )
+        .await
+    });
+    for round in 1..4 {
+        writes(&mut c, round).await.expect("writes");
+        // Let a flush happen between rounds: several segments, not one.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+    }
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("h")
+        .revision();
+    // The log has seen everything once a segment ending at `end` is in the store.
+    let mut seen = false;
+    for _ in 0..200 {
+        let contents = store.contents().await.expect("list");
+        if contents
+            .deltas
+            .last()
+            .is_some_and(|(d, _)| d.last_revision == end)
+        {
+            seen = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen, "no segment reached revision {end} within 20 s");
+    stop_tx.send(true).expect("stop");
+    let stopped = log.await.expect("joins").expect("log ran");
+    assert_eq!(stopped, Stopped::Shutdown { last_revision: end });
+    let segments = store.contents().await.expect("list").deltas.len();
+    assert!(segments >= 3, "{segments} segments");
+
+    let live = dir.path().join("live.db");
+    assert_eq!(save(&tc, &live), end);
+    let verify = lifeboat()
+        .args(["backup", "verify", "--store", &url, "--work-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let out = dir.path().join("restored.db");
+    let restore = lifeboat()
+        .args(["backup", "restore", "--latest", "--store", &url, "--out"])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(key_bucket(&out), key_bucket(&live));
+}
+
+#[tokio::test]
+async fn delta_log_behind_a_compaction_stops_and_says_so() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("h")
+        .revision();
+    c.compact(end, None).await.expect("compact");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.path().display());
+    let store = Store::open(&url).expect("store");
+    let (_stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let cfg = DeltaConfig::new(1, 1);
+    // Resuming from revision 2 is impossible: etcd has compacted it away.
+    let stopped = deltas::run(&mut c, &store, 2, &cfg, &mut stop_rx)
+        .await
+        .expect("a clean stop");
+    assert_eq!(
+        stopped,
+        Stopped::Compacted {
+            compact_revision: end,
+            last_revision: 2
+        }
+    );
+    assert!(store.contents().await.expect("list").deltas.is_empty());
+}
+
+#[tokio::test]
+async fn agent_command_backs_up_until_it_is_told_to_stop() {
+    let tc = TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"));
+    cmd.args([
+        "agent",
+        "--store",
+        &url,
+        "--full-every",
+        "1500ms",
+        "--run-for",
+        "5s",
+        "-o",
+        "json",
+    ])
+    .arg("--work-dir")
+    .arg(dir.path())
+    .args(tc.cli_args())
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped());
+    let agent = cmd.spawn().expect("agent starts");
+    // Writes while the agent runs; the last well before it stops.
+    for round in 1..3 {
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        writes(&mut c, round).await.expect("writes");
+    }
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("h")
+        .revision();
+    let out = tokio::task::spawn_blocking(move || agent.wait_with_output())
+        .await
+        .expect("joins")
+        .expect("agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert_eq!(summary["last_revision"], end, "{summary:#} {stderr}");
+    assert!(
+        summary["fulls"].as_array().is_some_and(|f| f.len() >= 2),
+        "{summary:#}"
+    );
+
+    let live = dir.path().join("live.db");
+    assert_eq!(save(&tc, &live), end);
+    let restored = dir.path().join("restored.db");
+    let restore = lifeboat()
+        .args(["backup", "restore", "--latest", "--store", &url, "--out"])
+        .arg(&restored)
+        .output()
+        .expect("runs");
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(key_bucket(&restored), key_bucket(&live));
+}
