@@ -47,3 +47,6 @@ done
 # cached per version beside the system's etcd: see scripts/etcd-versions.sh.
 read -r -a etcd_versions <<<"${LIFEBOAT_ETCD_VERSIONS:-}"
 "$(dirname "$0")/etcd-versions.sh" install "${etcd_versions[@]}"
+
+# An S3-compatible server for the backup store tests (moto, from PyPI).
+"$(dirname "$0")/setup-s3.sh"

@@ -3,6 +3,8 @@
 //! the membership, the commit index and the ranking must be read right from every version's
 //! storage (3.6 keeps the membership in the db, not in the v2 store).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
+
 mod common;
 
 use std::time::Duration;
