@@ -176,6 +176,9 @@ impl SnapshotFile {
             ));
         }
         let extra = self.region_len - image;
+        if self.trailer.is_none() && self.is_preallocated_tail(image, db.page_size()) {
+            return None;
+        }
         Some(match self.trailer {
             Some(_) => format!(
                 "{end}, then {extra} more bytes before the last 32: data was appended after the \
@@ -189,6 +192,34 @@ impl SnapshotFile {
                 self.file_len
             ),
         })
+    }
+
+    /// Whether the bytes past the image are the zeros bbolt preallocates in a member's db.
+    ///
+    /// bbolt grows a db file ahead of its data (`grow`: past the mmap size it truncates the
+    /// file to what it needs plus `AllocSize`, 16 MiB), so a raw `member/snap/db` of etcd 3.5
+    /// and later is its image plus up to 16 MiB of zeros, page-aligned. That is not padding
+    /// by mistake; a tail longer than that, not page-aligned, or not zero is.
+    fn is_preallocated_tail(&self, image: u64, page_size: u32) -> bool {
+        const ALLOC_SIZE: u64 = 16 << 20;
+        let page = u64::from(page_size.max(1));
+        let tail = self.region_len.saturating_sub(image);
+        if tail == 0 || tail > ALLOC_SIZE + page || !self.region_len.is_multiple_of(page) {
+            return false;
+        }
+        let Some(file) = &self.file else {
+            return false; // an age-encrypted file is a snapshot: it has no preallocated tail
+        };
+        let mut buf = vec![0u8; 1 << 16];
+        let mut at = image;
+        while at < self.region_len {
+            let n = (self.region_len - at).min(buf.len() as u64) as usize;
+            if file.read_exact_at(&mut buf[..n], at).is_err() || buf[..n].iter().any(|&b| b != 0) {
+                return false;
+            }
+            at += n as u64;
+        }
+        true
     }
 
     /// `FILE.json` beside the file, as `snapshot save` writes it; `None` when there is none.
