@@ -8,13 +8,13 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::ops::ControlFlow;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bolt::{Db, Writer};
 use sha2::{Digest, Sha256};
 
+use crate::copy::{self, CopyProblem};
 use crate::mvcc::Revision;
 use crate::objects;
 
@@ -30,6 +30,12 @@ pub enum EditError {
     Io { path: PathBuf, what: String },
     #[error(transparent)]
     Write(#[from] bolt::WriteError),
+}
+
+impl From<CopyProblem> for EditError {
+    fn from(p: CopyProblem) -> EditError {
+        EditError::Source(p.to_string())
+    }
 }
 
 /// One change to make.
@@ -166,10 +172,6 @@ pub fn apply<W: Write + Seek>(
         meta_revision(db, b"scheduledCompactRev")?.max(meta_revision(db, b"finishedCompactRev")?);
 
     let mut w = Writer::new(out, db.page_size() as usize)?;
-    let mut last_main = 0i64;
-    let mut failed: Option<EditError> = None;
-    let mut tombstones_at = 0i64;
-    let mut in_key = false;
     let finish_key_bucket = |w: &mut Writer<W>, last_main: i64| -> Result<i64, EditError> {
         let revision = last_main.max(compact) + 1;
         for (sub, (change, before)) in changes.iter().zip(&deleted).enumerate() {
@@ -196,63 +198,7 @@ pub fn apply<W: Write + Seek>(
         }
         Ok(revision)
     };
-    let report = db.walk(1, &mut |e| {
-        let step = (|| -> Result<(), EditError> {
-            let depth = e.path.len();
-            while w.depth() > depth {
-                if w.depth() == 1 && in_key {
-                    tombstones_at = finish_key_bucket(&mut w, last_main)?;
-                    in_key = false;
-                }
-                w.end_bucket()?;
-            }
-            if depth == 1
-                && in_key
-                && let Some(m) = Revision::main_of(e.key)
-            {
-                last_main = last_main.max(m);
-            }
-            if e.is_bucket {
-                let seq = e.value.get(8..16).map_or(0, |s| {
-                    let mut a = [0u8; 8];
-                    a.copy_from_slice(s);
-                    u64::from_le_bytes(a)
-                });
-                w.begin_bucket(e.key, seq)?;
-                if depth == 0 {
-                    in_key = e.key == b"key";
-                }
-            } else {
-                w.put(e.key, e.value)?;
-            }
-            Ok(())
-        })();
-        match step {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(err) => {
-                failed = Some(err);
-                ControlFlow::Break(())
-            }
-        }
-    });
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    if let Some(p) = report.problems.into_iter().next() {
-        return Err(EditError::Source(format!("bbolt structure: {p}")));
-    }
-    while w.depth() > 0 {
-        if w.depth() == 1 && in_key {
-            tombstones_at = finish_key_bucket(&mut w, last_main)?;
-            in_key = false;
-        }
-        w.end_bucket()?;
-    }
-    if tombstones_at == 0 {
-        return Err(EditError::Source(
-            "no key bucket: not an etcd backend".into(),
-        ));
-    }
+    let (tombstones_at, _) = copy::copy_appending_to_key(db, &mut w, finish_key_bucket)?;
     let txid = db.meta().txid.saturating_add(1);
     let (out, written) = w.finish(txid)?;
     Ok((

@@ -29,6 +29,7 @@
 //! Shared: [`proto`] (bounds-checked protobuf wire decoding), `crc` (CRC-32C combine), [`error`].
 
 pub mod analyze;
+mod copy;
 mod crc;
 pub mod datadir;
 pub mod diff;

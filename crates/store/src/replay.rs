@@ -13,14 +13,20 @@
 //! granted or revoked after the full; keys keep the lease IDs they were written with).
 
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::ops::ControlFlow;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bolt::{Db, Writer};
 use sha2::{Digest, Sha256};
 
+use crate::copy::{self, CopyProblem};
 use crate::mvcc::Revision;
+
+impl From<CopyProblem> for ReplayError {
+    fn from(p: CopyProblem) -> ReplayError {
+        ReplayError::Source(p.to_string())
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReplayError {
@@ -175,12 +181,8 @@ pub fn replay<W: Write + Seek>(
     let compact =
         meta_revision(db, b"scheduledCompactRev")?.max(meta_revision(db, b"finishedCompactRev")?);
     let mut w = Writer::new(out, db.page_size() as usize)?;
-    let mut last_main = 0i64;
-    let mut appender: Option<Appender<'_>> = None;
     let mut events = Some(events);
-    let mut in_key = false;
-    let mut failed: Option<ReplayError> = None;
-    let mut close_key = |w: &mut Writer<W>, last_main: i64| -> Result<Appender<'_>, ReplayError> {
+    let close_key = |w: &mut Writer<W>, last_main: i64| -> Result<Appender<'_>, ReplayError> {
         let from = last_main.max(compact);
         let mut a = Appender {
             events: events
@@ -193,63 +195,7 @@ pub fn replay<W: Write + Seek>(
         a.run(w)?;
         Ok(a)
     };
-    let report = db.walk(1, &mut |e| {
-        let step = (|| -> Result<(), ReplayError> {
-            let depth = e.path.len();
-            while w.depth() > depth {
-                if w.depth() == 1 && in_key {
-                    appender = Some(close_key(&mut w, last_main)?);
-                    in_key = false;
-                }
-                w.end_bucket()?;
-            }
-            if depth == 1
-                && in_key
-                && let Some(m) = Revision::main_of(e.key)
-            {
-                last_main = last_main.max(m);
-            }
-            if e.is_bucket {
-                let seq = e
-                    .value
-                    .get(8..16)
-                    .and_then(|s| <[u8; 8]>::try_from(s).ok())
-                    .map_or(0, u64::from_le_bytes);
-                w.begin_bucket(e.key, seq)?;
-                if depth == 0 {
-                    in_key = e.key == b"key";
-                }
-            } else {
-                w.put(e.key, e.value)?;
-            }
-            Ok(())
-        })();
-        match step {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(err) => {
-                failed = Some(err);
-                ControlFlow::Break(())
-            }
-        }
-    });
-    if let Some(err) = failed {
-        return Err(err);
-    }
-    if let Some(p) = report.problems.into_iter().next() {
-        return Err(ReplayError::Source(format!("bbolt structure: {p}")));
-    }
-    while w.depth() > 0 {
-        if w.depth() == 1 && in_key {
-            appender = Some(close_key(&mut w, last_main)?);
-            in_key = false;
-        }
-        w.end_bucket()?;
-    }
-    let Some(a) = appender else {
-        return Err(ReplayError::Source(
-            "no key bucket: not an etcd backend".into(),
-        ));
-    };
+    let (a, last_main) = copy::copy_appending_to_key(db, &mut w, close_key)?;
     let from_revision = last_main.max(compact);
     if target < from_revision {
         return Err(ReplayError::Source(format!(
