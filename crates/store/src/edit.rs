@@ -8,7 +8,6 @@
 
 use std::collections::BTreeSet;
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use bolt::{Db, Writer};
@@ -234,8 +233,8 @@ pub fn apply_to_snapshot(
             "exists; choose another --out (nothing is overwritten)".into()
         ));
     }
-    let stale = remove_stale_parts(out).map_err(io)?;
-    let (part, file) = create_part(out).map_err(io)?;
+    let stale = crate::part::remove_stale(out).map_err(|e| io(e.to_string()))?;
+    let (part, file) = crate::part::create(out).map_err(|e| io(e.to_string()))?;
     let result = (|| {
         let (mut file, mut outcome) = apply(db, file, changes)?;
         outcome.removed_stale_parts = stale;
@@ -264,80 +263,6 @@ pub fn apply_to_snapshot(
         Ok(outcome)
     })();
     install(result, &part, out)
-}
-
-/// `OUT.<pid>-<random>.part`, created new (mode 0600: a snapshot holds every Secret of a
-/// cluster): two edits writing the same `--out` at once never share a file.
-fn create_part(out: &Path) -> Result<(PathBuf, std::fs::File), String> {
-    let mut last = None;
-    for _ in 0..8 {
-        let mut name = out.as_os_str().to_owned();
-        name.push(format!(".{}-{:08x}.part", std::process::id(), random_u32()));
-        let part = PathBuf::from(name);
-        match std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&part)
-        {
-            Ok(f) => return Ok((part, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
-            Err(e) => return Err(format!("cannot create {}: {e}", part.display())),
-        }
-    }
-    Err(format!(
-        "cannot create a temporary file beside it: {last:?}"
-    ))
-}
-
-/// Removes `OUT.<pid>-<random>.part` files (see [`create_part`]) whose process is gone: a
-/// killed edit's partial copy, of no use to anyone. Live owners' parts, and everything when
-/// /proc cannot tell, are left alone.
-fn remove_stale_parts(out: &Path) -> Result<Vec<PathBuf>, String> {
-    let proc_fs = Path::new("/proc");
-    let (Some(name), true) = (out.file_name(), proc_fs.join("self").exists()) else {
-        return Ok(Vec::new());
-    };
-    let prefix = format!("{}.", name.to_string_lossy());
-    let dir = match out.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Ok(Vec::new());
-    };
-    let mut removed = Vec::new();
-    for entry in entries.flatten() {
-        let file = entry.file_name().to_string_lossy().into_owned();
-        let owner = file
-            .strip_prefix(&prefix)
-            .and_then(|r| r.strip_suffix(".part"))
-            .and_then(|r| r.split_once('-'))
-            .filter(|(_, rand)| rand.len() == 8 && rand.bytes().all(|b| b.is_ascii_hexdigit()))
-            .and_then(|(pid, _)| pid.parse::<u32>().ok());
-        let Some(pid) = owner else { continue };
-        if pid == std::process::id() || proc_fs.join(pid.to_string()).exists() {
-            continue;
-        }
-        let path = entry.path();
-        std::fs::remove_file(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        removed.push(path);
-    }
-    removed.sort();
-    Ok(removed)
-}
-
-/// A few random bits from the std hasher's per-process random keys (no RNG crate needed).
-fn random_u32() -> u32 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish() as u32
 }
 
 /// Renames a finished part onto `out` (never over an existing file), or removes a failed one.
@@ -407,8 +332,8 @@ pub fn apply_to_encrypted_snapshot(
     let (probe, _) = apply(db, probe, changes)?;
     let (head, _, _) = probe.finish().map_err(|e| io(e.to_string()))?;
 
-    let stale = remove_stale_parts(out).map_err(io)?;
-    let (part, file) = create_part(out).map_err(io)?;
+    let stale = crate::part::remove_stale(out).map_err(|e| io(e.to_string()))?;
+    let (part, file) = crate::part::create(out).map_err(|e| io(e.to_string()))?;
     let result = (|| {
         let enc =
             age::Encryptor::with_recipients(recipients.iter().map(|r| r as &dyn age::Recipient))

@@ -41,6 +41,7 @@ pub mod kube;
 pub mod live;
 pub mod mvcc;
 pub mod objects;
+pub mod part;
 pub mod proto;
 pub mod raftpb;
 pub mod rank;
