@@ -105,9 +105,11 @@ impl<'e, 'a> Mapper<'e, 'a> {
         }
     }
 
-    /// True when the memo was cleared: endpoint indices handed out before are void.
+    /// True when the memo should start over; after [`Mapper::clear`] indices handed out
+    /// before are void.
     pub fn full(&self) -> bool {
-        self.endpoints.len() >= CACHE_LIMIT
+        // Refusals are remembered too: count them, or unknown addresses grow the memo.
+        self.cache.len() >= CACHE_LIMIT
     }
 
     pub fn clear(&mut self) {
