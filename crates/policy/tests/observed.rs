@@ -169,3 +169,13 @@ proptest! {
         let _ = analyse(Cursor::new(first), "mem", &reference_cluster(), &lockout()).unwrap();
     }
 }
+
+#[test]
+fn bare_flows_of_the_legacy_json_output_are_read() {
+    let path = corpus().with_file_name("legacy-bare-flow.jsonl");
+    let r = analyse_file(&path, &reference_cluster(), &lockout()).unwrap();
+    assert_eq!((r.flows, r.other_events, r.malformed), (2, 0, 0));
+    assert_eq!(r.replies_skipped, 1);
+    let g = find(&r.would_drop, "node/cp-2", "node/cp-3", 2380).expect("2380 cp-2 -> cp-3");
+    assert_eq!(g.first_seen.as_deref(), Some("2026-12-01T04:00:00Z"));
+}

@@ -20,6 +20,9 @@ pub struct Line<'a> {
     pub node_name: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub time: Option<Cow<'a, str>>,
+    /// Only a bare flow has it at the top (`compat.legacy-json-output`).
+    #[serde(borrow, default)]
+    verdict: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -104,9 +107,16 @@ pub struct Workload<'a> {
     pub name: Option<Cow<'a, str>>,
 }
 
-/// Parse one line; the error is what a user needs to find the problem.
+/// Parse one line; the error is what a user needs to find the problem. `hubble observe -o
+/// json` writes the whole response; with `compat.legacy-json-output` it writes the bare flow,
+/// which is read as well.
 pub fn parse_line(bytes: &[u8]) -> Result<Line<'_>, String> {
-    serde_json::from_slice(bytes).map_err(|e| format!("not a Hubble JSON line: {e}"))
+    let fail = |e: serde_json::Error| format!("not a Hubble JSON line: {e}");
+    let mut line: Line = serde_json::from_slice(bytes).map_err(fail)?;
+    if line.flow.is_none() && line.verdict.is_some() {
+        line.flow = Some(serde_json::from_slice(bytes).map_err(fail)?);
+    }
+    Ok(line)
 }
 
 /// A line as read: its bytes, or the reason it was not kept.
