@@ -11,10 +11,10 @@ pub mod mapping;
 pub mod report;
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::io::{BufRead, BufReader};
 use std::net::IpAddr;
 use std::path::Path;
-use std::rc::Rc;
 
 pub use report::{Group, Malformed, NotEvaluated, ObservedReport};
 
@@ -46,6 +46,13 @@ const PROTOS: [(Protocol, &str); 5] = [
     (Protocol::Icmp, "ICMP"),
     (Protocol::IcmpV6, "ICMPv6"),
 ];
+
+/// Past this many memoised verdicts the memo starts over (bounded memory).
+const VERDICT_LIMIT: usize = 1_000_000;
+
+fn protocol(code: u8) -> Protocol {
+    PROTOS.get(code as usize).map_or(Protocol::Tcp, |p| p.0)
+}
 
 pub fn proto_name(code: u8) -> &'static str {
     PROTOS.get(code as usize).map_or("?", |p| p.1)
@@ -114,7 +121,7 @@ type VerdictKey = (usize, usize, u8, u16);
 struct Run<'e, 'a> {
     engine: &'e Engine<'a>,
     mapper: Mapper<'e, 'a>,
-    verdicts: HashMap<VerdictKey, (bool, Rc<str>)>,
+    verdicts: HashMap<VerdictKey, bool>,
     names: Interner,
     would_drop: HashMap<Key, Stats>,
     would_allow: HashMap<Key, Stats>,
@@ -212,7 +219,7 @@ impl<'e, 'a> Run<'e, 'a> {
             Err(u) => return self.not_evaluated(number, u),
         };
         self.report.evaluated += 1;
-        let (allowed, why) = self.verdict(s, d, proto, port);
+        let allowed = self.allowed(s, d, proto, port);
         let map = match (class, allowed) {
             (Class::Passed, false) => &mut self.would_drop,
             (Class::Dropped, true) => &mut self.would_allow,
@@ -232,26 +239,38 @@ impl<'e, 'a> Run<'e, 'a> {
             self.report.groups_capped += 1;
             return;
         }
-        let stats = map.entry(key).or_insert_with(|| Stats {
-            count: 0,
-            first: None,
-            last: None,
-            first_line: number,
-            explanation: why,
-        });
+        let stats = match map.entry(key) {
+            Entry::Occupied(o) => o.into_mut(),
+            Entry::Vacant(v) => {
+                // Explained once per group: the text is long, the verdict alone is memoised.
+                let (src, dst) = (&self.mapper.endpoints[s], &self.mapper.endpoints[d]);
+                let why = self
+                    .engine
+                    .flow(src, dst, protocol(proto), port)
+                    .explanation();
+                v.insert(Stats {
+                    count: 0,
+                    first: None,
+                    last: None,
+                    first_line: number,
+                    explanation: why.into(),
+                })
+            }
+        };
         report::record(stats, time);
     }
 
-    fn verdict(&mut self, s: usize, d: usize, proto: u8, port: u16) -> (bool, Rc<str>) {
-        if let Some(v) = self.verdicts.get(&(s, d, proto, port)) {
-            return v.clone();
+    fn allowed(&mut self, s: usize, d: usize, proto: u8, port: u16) -> bool {
+        if let Some(&v) = self.verdicts.get(&(s, d, proto, port)) {
+            return v;
         }
-        let protocol = PROTOS.get(proto as usize).map_or(Protocol::Tcp, |p| p.0);
+        if self.verdicts.len() >= VERDICT_LIMIT {
+            self.verdicts.clear();
+        }
         let (src, dst) = (&self.mapper.endpoints[s], &self.mapper.endpoints[d]);
-        let v = self.engine.flow(src, dst, protocol, port);
-        let out = (v.allowed, Rc::from(v.explanation()));
-        self.verdicts.insert((s, d, proto, port), out.clone());
-        out
+        let allowed = self.engine.flow(src, dst, protocol(proto), port).allowed;
+        self.verdicts.insert((s, d, proto, port), allowed);
+        allowed
     }
 
     fn finish(mut self) -> ObservedReport {

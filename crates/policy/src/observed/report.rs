@@ -82,7 +82,7 @@ pub struct Stats {
     pub first: Option<Box<str>>,
     pub last: Option<Box<str>>,
     pub first_line: u64,
-    pub explanation: std::rc::Rc<str>,
+    pub explanation: Box<str>,
 }
 
 #[derive(Default)]
