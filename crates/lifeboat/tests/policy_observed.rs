@@ -77,7 +77,10 @@ fn table_names_the_groups_the_skipped_and_the_malformed() {
 #[test]
 fn a_missing_or_non_regular_observed_file_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
-    for path in [dir.path().join("absent.jsonl"), dir.path().to_path_buf()] {
+    // A device never ends: it must be refused before a single read.
+    let devices = [std::path::PathBuf::from("/dev/zero")];
+    let paths = [dir.path().join("absent.jsonl"), dir.path().to_path_buf()];
+    for path in paths.into_iter().chain(devices) {
         let out = lifeboat()
             .args(["policy", "check", "-f", LOCKOUT, "--observed"])
             .arg(&path)
