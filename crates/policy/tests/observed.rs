@@ -179,3 +179,22 @@ fn bare_flows_of_the_legacy_json_output_are_read() {
     let g = find(&r.would_drop, "node/cp-2", "node/cp-3", 2380).expect("2380 cp-2 -> cp-3");
     assert_eq!(g.first_seen.as_deref(), Some("2026-12-01T04:00:00Z"));
 }
+
+#[test]
+fn a_named_pod_missing_from_the_inventory_is_not_matched_by_its_ip() {
+    // 10.244.3.10 is coredns-5d78c9869d-0 in the reference cluster; the line names another pod.
+    let named = r#"{"flow":{"verdict":"FORWARDED","IP":{"source":"10.244.3.10","destination":"10.0.0.11"},"l4":{"TCP":{"destination_port":6443}},"source":{"namespace":"kube-system","pod_name":"gone-1","labels":["k8s:app=gone"]},"destination":{"labels":["reserved:host"]},"node_name":"cp-1"}}"#;
+    let r = analyse(Cursor::new(named), "mem", &reference_cluster(), &lockout()).unwrap();
+    assert_eq!(r.evaluated, 0);
+    assert_eq!(r.not_evaluated[0].example, "kube-system/gone-1");
+    // Without a name the address is all there is, and it is the inventory's pod.
+    let anonymous = named.replace(r#""pod_name":"gone-1","#, "");
+    let r = analyse(
+        Cursor::new(anonymous),
+        "mem",
+        &reference_cluster(),
+        &lockout(),
+    )
+    .unwrap();
+    assert_eq!(r.evaluated, 1);
+}

@@ -203,13 +203,15 @@ impl<'e, 'a> Mapper<'e, 'a> {
         {
             return Ok(e);
         }
+        // A named pod the inventory lacks is not looked up by its IP: the address may belong
+        // to another pod by now, and its verdict would be that pod's.
+        if !name.is_empty() {
+            return Err(unmapped("pod not in the inventory", format!("{ns}/{name}")));
+        }
         if let Some(&i) = ip.and_then(|ip| self.pods_by_ip.get(&ip))
             && let Some(e) = self.engine.pod_at(i)
         {
             return Ok(e);
-        }
-        if !name.is_empty() {
-            return Err(unmapped("pod not in the inventory", format!("{ns}/{name}")));
         }
         Err(unmapped(
             "endpoint with no pod name, no reserved label and an unknown IP",
