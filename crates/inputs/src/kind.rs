@@ -43,6 +43,9 @@ impl Kind {
     pub const WAL_SEGMENT: Kind = Kind::new("WAL segment", u64::MAX);
     /// A member's bbolt db (`member/snap/db`), read page by page: only the type is checked.
     pub const MEMBER_DB: Kind = Kind::new("member db", u64::MAX);
+    /// Hubble flow exports (`policy check --observed`), streamed line by line: only the type
+    /// is checked, the reader bounds each line.
+    pub const FLOW_EXPORT: Kind = Kind::new("Hubble flow export", u64::MAX);
     /// Journals and state files lifeboat writes for itself.
     pub const STATE: Kind = Kind::new("state file", 16 * MIB);
 }

@@ -27,6 +27,7 @@
 //!   errors (policy-semantics.md A1-A3).
 //! - [`lint`]: the footguns of policy-semantics.md (d) as findings.
 //! - [`diff`]: flows whose verdict changes between two policy sets or inventories.
+//! - [`observed`]: Hubble flow exports replayed against the proposed policies.
 //! - [`findings`], [`error`]: findings with stable codes; typed errors.
 pub mod check;
 pub mod connectivity;
@@ -39,6 +40,7 @@ pub mod input;
 pub mod inventory;
 pub mod lint;
 pub mod model;
+pub mod observed;
 pub mod parse;
 pub mod source;
 pub mod yaml;

@@ -22,6 +22,19 @@ pub struct CheckArgs {
     /// node); `fqdn` is the DNS name an outside dst answers for (judges toFQDNs rules)
     #[arg(long, value_name = "FILE")]
     pub flows: Option<PathBuf>,
+    /// Hubble flow export (`hubble observe -o json`, one flow a line): which forwarded flows
+    /// the policies would drop and which policy drops they would allow, per workload pair
+    /// and port. Streamed: files of several GB are fine
+    #[arg(long, value_name = "FILE")]
+    pub observed: Option<PathBuf>,
+}
+
+/// `-o json` with `--observed`: the check report's fields plus `observed`.
+#[derive(serde::Serialize)]
+struct WithObserved<'r> {
+    #[serde(flatten)]
+    check: &'r policy::check::CheckReport,
+    observed: &'r policy::observed::ObservedReport,
 }
 
 pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
@@ -34,14 +47,34 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
         admin_cidrs: args.admin_cidr.clone(),
         user_flows,
     };
+    let observed = match &args.observed {
+        Some(path) => Some(policy::observed::analyse_file(
+            path,
+            &loaded.inventory,
+            &loaded.policies,
+        )?),
+        None => None,
+    };
     let report = policy::check::check(&loaded.inventory, &loaded.policies, &opts, loaded.findings);
-    match ctx.format {
-        Format::Json => output::print_json(&report),
-        Format::Table => print_table(&report),
+    match (ctx.format, &observed) {
+        (Format::Json, Some(o)) => output::print_json(&WithObserved {
+            check: &report,
+            observed: o,
+        }),
+        (Format::Json, None) => output::print_json(&report),
+        (Format::Table, _) => {
+            print_table(&report);
+            if let Some(o) = &observed {
+                print_observed(o);
+            }
+        }
     }
+    // Observed traffic the policies would cut is real traffic lost: at least a warning.
+    let cuts = observed.as_ref().is_some_and(|o| !o.would_drop.is_empty());
     Ok(match report.exit_code() {
         2 => Exit::Critical,
         1 => Exit::Warning,
+        _ if cuts => Exit::Warning,
         _ => Exit::Ok,
     })
 }
@@ -136,4 +169,84 @@ fn print_table(report: &policy::check::CheckReport) {
         }
     ));
     print_findings(&report.findings);
+}
+
+/// `--observed` for people: the groups that change, then what was not evaluated and why.
+fn print_observed(o: &policy::observed::ObservedReport) {
+    output::print(&format!("\nObserved traffic ({}):\n", o.file));
+    for (title, groups) in [
+        ("Forwarded flows the policies would DROP", &o.would_drop),
+        ("Policy drops the policies would ALLOW", &o.would_allow),
+    ] {
+        if groups.is_empty() {
+            output::print(&format!("\n{title}: none.\n"));
+            continue;
+        }
+        let mut t = output::table(&["FROM", "TO", "PORT", "FLOWS", "FIRST SEEN", "LAST SEEN"]);
+        for g in groups {
+            t.add_row(vec![
+                workload(&g.src_namespace, &g.src_workload),
+                workload(&g.dst_namespace, &g.dst_workload),
+                format!("{}/{}", g.protocol, g.port),
+                g.count.to_string(),
+                g.first_seen.clone().unwrap_or_default(),
+                g.last_seen.clone().unwrap_or_default(),
+            ]);
+        }
+        output::print(&format!("\n{title}:\n{t}\n"));
+        for g in groups {
+            output::print(&format!(
+                "  {} -> {} {}/{} (first at line {}): {}\n",
+                workload(&g.src_namespace, &g.src_workload),
+                workload(&g.dst_namespace, &g.dst_workload),
+                g.protocol,
+                g.port,
+                g.first_line,
+                g.explanation
+            ));
+        }
+    }
+    let mut s = format!(
+        "\n{} lines: {} flows, {} evaluated; {} replies skipped (not new connections)",
+        o.lines, o.flows, o.evaluated, o.replies_skipped
+    );
+    if o.other_events > 0 {
+        s.push_str(&format!("; {} other events", o.other_events));
+    }
+    s.push_str(".\n");
+    for (verdict, n) in &o.skipped_verdicts {
+        s.push_str(&format!("  skipped, verdict {verdict}: {n}\n"));
+    }
+    for n in &o.not_evaluated {
+        s.push_str(&format!(
+            "  NOT EVALUATED {}: {} (first at line {}, e.g. {})\n",
+            n.reason, n.count, n.first_line, n.example
+        ));
+    }
+    if o.groups_capped > 0 {
+        s.push_str(&format!(
+            "  {} flows not grouped: too many distinct workload pairs (use -o json on a shorter export)\n",
+            o.groups_capped
+        ));
+    }
+    if o.malformed > 0 {
+        s.push_str(&format!(
+            "  {} malformed lines (not Hubble JSON), skipped; first: {}\n",
+            o.malformed,
+            o.malformed_lines
+                .iter()
+                .map(|m| format!("line {}: {}", m.line, m.error))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+    }
+    output::print(&s);
+}
+
+fn workload(namespace: &str, name: &str) -> String {
+    if namespace.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{namespace}/{name}")
+    }
 }
