@@ -38,6 +38,19 @@ impl DeltaConfig {
     }
 }
 
+/// The configuration for a log read from the member `client` talks to: segments carry that
+/// member's cluster and member IDs.
+pub async fn config_for(client: &mut Client) -> Result<DeltaConfig, AgentError> {
+    let status = client
+        .status()
+        .await
+        .map_err(|e| AgentError::Etcd(e.to_string()))?;
+    let h = status
+        .header()
+        .ok_or_else(|| AgentError::Etcd("the status answer has no header".into()))?;
+    Ok(DeltaConfig::new(h.cluster_id(), h.member_id()))
+}
+
 /// Why the log stopped without an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stopped {

@@ -1,9 +1,10 @@
 //! The agent's pieces (docs/backup.md §6): full snapshots taken and uploaded ([`full`]), and
 //! the delta log written from a watch ([`deltas`]). Leader election and the long-running
-//! schedule come on top of these.
+//! schedule come on top of these; [`leader`] elects one writer.
 
 pub mod deltas;
 pub mod full;
+pub mod leader;
 pub mod watch;
 
 #[derive(Debug, thiserror::Error)]

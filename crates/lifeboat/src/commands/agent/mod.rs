@@ -1,12 +1,14 @@
 //! `lifeboat agent --store URL`: continuous backup (docs/backup.md §6). A full snapshot now
 //! and every `--full-every`, and the delta log from a watch in between, until SIGINT/SIGTERM
-//! (or `--run-for`). No leader election yet: run one agent per cluster.
+//! (or `--run-for`). Any number of agents may run: they elect one writer through etcd
+//! (`backup::agent::leader`); a new leader resumes the delta log where the store ends.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ::backup::agent::deltas::{self, DeltaConfig, Stopped};
+use ::backup::agent::deltas::{self, Stopped};
 use ::backup::agent::full;
+use ::backup::agent::leader::{self, Lease};
 use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
@@ -28,6 +30,11 @@ pub struct AgentArgs {
     /// Where full snapshots are staged before upload (needs room for one snapshot)
     #[arg(long, value_name = "DIR", default_value = ".")]
     pub work_dir: PathBuf,
+
+    /// Agents campaign for leadership on this lease: one writes, the others stand by and
+    /// take over within this long after the leader stops keeping it alive
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Duration,
 
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -87,16 +94,107 @@ async fn take_full(
     store: &Store,
     args: &AgentArgs,
     summary: &mut Summary,
-) -> anyhow::Result<(i64, u64, u64)> {
-    let (name, m) = full::take(settings, tls, store, &args.work_dir).await?;
+) -> anyhow::Result<i64> {
+    let (name, _) = full::take(settings, tls, store, &args.work_dir).await?;
     output::note(&format!(
         "agent: full snapshot at revision {} uploaded as {}",
         name.revision,
         name.object(store.prefix())
     ));
     summary.fulls.push(name.revision);
-    let id = |s: &str| u64::from_str_radix(s, 16).unwrap_or(0);
-    Ok((name.revision, id(&m.cluster_id), id(&m.member_id)))
+    Ok(name.revision)
+}
+
+/// Where the new leader's delta log starts, and when the next full is due: the store's newest
+/// revision (a leader before us may have written it), else a new full now.
+async fn resume_point(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    store: &Store,
+    args: &AgentArgs,
+    summary: &mut Summary,
+) -> anyhow::Result<(i64, Duration)> {
+    let contents = store.contents().await?;
+    let Some((newest, _)) = contents.fulls.iter().max_by_key(|(f, _)| f.revision) else {
+        let rev = take_full(settings, tls, store, args, summary).await?;
+        return Ok((rev, args.full_every));
+    };
+    let delta_end = contents
+        .deltas
+        .iter()
+        .map(|(d, _)| d.last_revision)
+        .max()
+        .unwrap_or(0);
+    let covered = newest.revision.max(delta_end);
+    let age = u64::try_from(::backup::time::now_ms() - newest.taken_ms).unwrap_or(0);
+    let due = args.full_every.saturating_sub(Duration::from_millis(age));
+    output::note(&format!(
+        "agent: resuming the delta log after revision {covered} (newest full at {})",
+        newest.revision
+    ));
+    Ok((covered, due))
+}
+
+/// Writes the backup while this agent leads: until stopped (everything uploaded) or an error.
+async fn lead(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    store: &Store,
+    args: &AgentArgs,
+    summary: &mut Summary,
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let (mut covered, mut due) = resume_point(settings, tls, store, args, summary).await?;
+    loop {
+        let mut client = watch_client(settings, tls).await?.client;
+        let cfg = deltas::config_for(&mut client).await?;
+        let mut rx = stop_rx.clone();
+        let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
+        let mut scheduled = Summary::default();
+        let fulls = async {
+            loop {
+                tokio::time::sleep(due).await;
+                due = args.full_every;
+                if let Err(e) = take_full(settings, tls, store, args, &mut scheduled).await {
+                    output::note(&format!("agent: scheduled full snapshot failed: {e:#}"));
+                }
+            }
+        };
+        let stopped = tokio::select! {
+            r = log => r?,
+            () = fulls => unreachable!("the schedule loops forever"),
+        };
+        summary.fulls.extend(scheduled.fulls);
+        match stopped {
+            Stopped::Shutdown { last_revision } => {
+                summary.last_revision = last_revision;
+                return Ok(());
+            }
+            Stopped::Compacted {
+                compact_revision,
+                last_revision,
+            } => {
+                let rev = take_full(settings, tls, store, args, summary).await?;
+                output::note(&format!(
+                    "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
+                     new full at {rev}: revisions {}..={} cannot be restored",
+                    last_revision + 1,
+                    rev.max(last_revision + 1)
+                ));
+                summary.unrestorable.push((last_revision + 1, rev));
+                covered = rev;
+                due = args.full_every;
+            }
+        }
+    }
+}
+
+/// Names this agent in the election key: host and process.
+fn identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{host}/{}", std::process::id())
 }
 
 async fn run_agent(
@@ -115,47 +213,51 @@ async fn run_agent(
         stop_signal(run_for).await;
         let _ = stop_tx.send(true);
     });
-    let (mut covered, cluster, member) =
-        take_full(settings, tls, &store, args, &mut summary).await?;
+    let me = identity();
+    let mut client = watch_client(settings, tls).await?.client;
     loop {
-        let mut client = watch_client(settings, tls).await?.client;
-        let cfg = DeltaConfig::new(cluster, member);
-        let mut rx = stop_rx.clone();
-        let log = deltas::run(&mut client, &store, covered, &cfg, &mut rx);
-        let mut scheduled = Summary::default();
-        let fulls = async {
-            loop {
-                tokio::time::sleep(args.full_every).await;
-                if let Err(e) = take_full(settings, tls, &store, args, &mut scheduled).await {
-                    output::note(&format!("agent: scheduled full snapshot failed: {e:#}"));
-                }
+        let mut stop = stop_rx.clone();
+        if *stop.borrow() {
+            return Ok(summary);
+        }
+        let lease = match Lease::grant(&mut client, args.lease_ttl).await {
+            Ok(l) => l,
+            Err(e) => {
+                output::note(&format!(
+                    "agent: cannot take an election lease ({e}); retrying"
+                ));
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
             }
         };
-        let stopped = tokio::select! {
-            r = log => r?,
-            () = fulls => unreachable!("the schedule loops forever"),
-        };
-        summary.fulls.extend(scheduled.fulls);
-        match stopped {
-            Stopped::Shutdown { last_revision } => {
-                summary.last_revision = last_revision;
+        let mut campaigner = client.clone();
+        let won = tokio::select! {
+            r = leader::campaign(&mut campaigner, &lease, &me) => r,
+            () = lease.lost() => continue,
+            _ = stop.wait_for(|s| *s) => {
+                lease.revoke(&mut client).await;
                 return Ok(summary);
             }
-            Stopped::Compacted {
-                compact_revision,
-                last_revision,
-            } => {
-                let (rev, _, _) = take_full(settings, tls, &store, args, &mut summary).await?;
-                output::note(&format!(
-                    "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
-                     new full at {rev}: revisions {}..={} cannot be restored",
-                    last_revision + 1,
-                    rev.max(last_revision + 1)
-                ));
-                summary.unrestorable.push((last_revision + 1, rev));
-                covered = rev;
-            }
+        };
+        if let Err(e) = won {
+            output::note(&format!("agent: campaign failed ({e}); retrying"));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
         }
+        output::note(&format!(
+            "agent: {me} leads (election key {}); writing the backup",
+            leader::ELECTION
+        ));
+        let led = tokio::select! {
+            r = lead(settings, tls, &store, args, &mut summary, stop_rx.clone()) => r,
+            () = lease.lost() => {
+                output::note("agent: the election lease could not be kept alive: stopped writing; standing by");
+                continue;
+            }
+        };
+        // Revoked only after everything is uploaded, so the next leader resumes after it.
+        lease.revoke(&mut client).await;
+        return led.map(|()| summary);
     }
 }
 
