@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use backup::agent::leader;
 use backup::remote::Store;
-use backup_common::{key_bucket, save, writes};
+use backup_common::{key_bucket, key_bucket_upto, save, writes};
 use common::lifeboat;
 use etcd_client::Client;
 use testkit::TestCluster;
@@ -143,4 +143,103 @@ async fn one_agent_writes_and_the_standby_takes_over_without_a_gap() {
         String::from_utf8_lossy(&restore.stderr)
     );
     assert_eq!(key_bucket(&restored), key_bucket(&live));
+}
+
+fn signal(sig: &str, pid: u32) {
+    let status = Command::new("kill")
+        .args([sig, &pid.to_string()])
+        .status()
+        .expect("kill");
+    assert!(status.success(), "kill {sig} {pid}");
+}
+
+async fn candidates(c: &mut Client) -> usize {
+    let prefix = format!("{}/", leader::ELECTION);
+    let opts = etcd_client::GetOptions::new()
+        .with_prefix()
+        .with_count_only();
+    c.get(prefix, Some(opts)).await.unwrap().count() as usize
+}
+
+/// A leader paused past its lease (SIGSTOP) wakes up with segments buffered and a flush due;
+/// by then the standby leads and has written after it. The old leader must not upload them.
+#[tokio::test]
+async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let store = Store::open(&url).expect("store");
+
+    let agents = vec![agent(&tc, &url, dir.path()), agent(&tc, &url, dir.path())];
+    let first = leader_pid(&mut c, None).await;
+    writes(&mut c, 1).await.expect("writes");
+    let end = revision(&mut c).await;
+    wait_store_reaches(&store, end).await;
+    // Written right before the pause: still in the leader's buffer (flushed every second).
+    writes(&mut c, 2).await.expect("writes");
+    signal("-STOP", first);
+    let second = leader_pid(&mut c, Some(first)).await;
+    writes(&mut c, 3).await.expect("writes");
+    let end = revision(&mut c).await;
+    wait_store_reaches(&store, end).await;
+    signal("-CONT", first);
+    // The old leader campaigns again (a second candidate key) only once it stopped writing.
+    for _ in 0..300 {
+        if candidates(&mut c).await == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        candidates(&mut c).await,
+        2,
+        "the old leader did not stand by"
+    );
+    writes(&mut c, 4).await.expect("writes");
+    let end = revision(&mut c).await;
+    wait_store_reaches(&store, end).await;
+    let live = dir.path().join("live.db");
+    assert_eq!(save(&tc, &live), end);
+
+    // The standby first: stopping the leader first would hand it the lead.
+    let (mut leader_agent, mut standby): (Vec<_>, Vec<_>) =
+        agents.into_iter().partition(|a| a.id() == second);
+    for a in standby.iter().chain(&leader_agent) {
+        signal("-TERM", a.id());
+    }
+    for a in standby.drain(..).chain(leader_agent.drain(..)) {
+        let out = a.wait_with_output().expect("agent ran");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    let verify = lifeboat()
+        .args(["backup", "verify", "--store", &url, "--work-dir"])
+        .arg(dir.path())
+        .output()
+        .expect("runs");
+    assert!(
+        verify.status.success(),
+        "{}",
+        String::from_utf8_lossy(&verify.stdout)
+    );
+    let restored = dir.path().join("restored.db");
+    let restore = lifeboat()
+        .args(["backup", "restore", "--latest", "--store", &url, "--out"])
+        .arg(&restored)
+        .output()
+        .expect("runs");
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    assert_eq!(key_bucket_upto(&restored, end), key_bucket(&live));
 }

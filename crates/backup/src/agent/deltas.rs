@@ -11,6 +11,7 @@ use etcd_client::{Client, WatchOptions};
 use tokio::sync::watch;
 
 use super::AgentError;
+use super::leader::Fence;
 use super::watch::Sequencer;
 use crate::publish;
 use crate::remote::Store;
@@ -24,6 +25,8 @@ pub struct DeltaConfig {
     pub flush_every: Duration,
     pub max_segment_bytes: usize,
     pub max_pending_bytes: usize,
+    /// When set, no segment is uploaded unless it holds (the agent's leadership).
+    pub fence: Option<Fence>,
 }
 
 impl DeltaConfig {
@@ -34,6 +37,7 @@ impl DeltaConfig {
             flush_every: Duration::from_secs(1),
             max_segment_bytes: 8 << 20,
             max_pending_bytes: 256 << 20,
+            fence: None,
         }
     }
 }
@@ -113,6 +117,9 @@ impl Log<'_> {
             return self.check_bound();
         }
         while let Some((seg, bytes)) = self.waiting.front() {
+            if self.cfg.fence.as_ref().is_some_and(|f| !f.holds()) {
+                return Err(AgentError::NotLeader);
+            }
             match publish::upload_segment(self.store, seg, bytes.clone()).await {
                 Ok(_) => {
                     self.waiting_bytes -= bytes.len();

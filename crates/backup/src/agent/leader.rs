@@ -23,7 +23,20 @@ pub const ELECTION: &str = "/lifeboat/agent/leader";
 pub struct Lease {
     pub id: i64,
     lost: watch::Receiver<bool>,
+    valid_until: watch::Receiver<Instant>,
     keeper: tokio::task::JoinHandle<()>,
+}
+
+/// Checked right before each upload: the writer may write only while the lease is surely
+/// alive. This catches what the background keeper cannot, e.g. a process paused past its
+/// lease and resumed with a flush timer due before the keeper runs.
+#[derive(Debug, Clone)]
+pub struct Fence(watch::Receiver<Instant>);
+
+impl Fence {
+    pub fn holds(&self) -> bool {
+        Instant::now() < *self.0.borrow()
+    }
 }
 
 fn etcd(e: etcd_client::Error) -> AgentError {
@@ -36,8 +49,18 @@ impl Lease {
         let ttl_s = i64::try_from(ttl.as_secs().max(1)).unwrap_or(i64::MAX);
         let id = client.lease_grant(ttl_s, None).await.map_err(etcd)?.id();
         let (tx, lost) = watch::channel(false);
-        let keeper = tokio::spawn(keep_alive(client.clone(), id, ttl, sent, tx));
-        Ok(Lease { id, lost, keeper })
+        let (until_tx, valid_until) = watch::channel(sent + ttl / 2);
+        let keeper = tokio::spawn(keep_alive(client.clone(), id, ttl, sent, tx, until_tx));
+        Ok(Lease {
+            id,
+            lost,
+            valid_until,
+            keeper,
+        })
+    }
+
+    pub fn fence(&self) -> Fence {
+        Fence(self.valid_until.clone())
     }
 
     /// Resolves once the lease can no longer be trusted to be alive.
@@ -103,6 +126,7 @@ async fn keep_alive(
     ttl: Duration,
     granted: Instant,
     lost: watch::Sender<bool>,
+    valid_until: watch::Sender<Instant>,
 ) {
     let mut last_ok = granted;
     let mut stream = None;
@@ -110,7 +134,10 @@ async fn keep_alive(
         let deadline = last_ok + ttl / 2;
         let sent = Instant::now();
         match tokio::time::timeout_at(deadline, renew(&mut client, id, &mut stream)).await {
-            Ok(Ok(true)) => last_ok = sent,
+            Ok(Ok(true)) => {
+                last_ok = sent;
+                let _ = valid_until.send(sent + ttl / 2);
+            }
             Ok(Ok(false)) => {
                 tracing::warn!("the election lease {id:x} has expired");
                 break;
@@ -127,6 +154,7 @@ async fn keep_alive(
         }
         tokio::time::sleep_until(sent + ttl / 4).await;
     }
+    let _ = valid_until.send(granted);
     let _ = lost.send(true);
 }
 

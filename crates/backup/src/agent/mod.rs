@@ -23,6 +23,10 @@ pub enum AgentError {
         "the backup store has refused uploads while {pending} bytes of segments waited (limit {limit}): check the store and its credentials"
     )]
     StoreDown { pending: usize, limit: usize },
+    #[error(
+        "this agent can no longer be sure it leads (its election lease was not kept alive): it stopped writing"
+    )]
+    NotLeader,
     #[error("snapshot save: {0}")]
     Save(String),
 }

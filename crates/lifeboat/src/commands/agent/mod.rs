@@ -6,9 +6,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ::backup::agent::AgentError;
 use ::backup::agent::deltas::{self, Stopped};
 use ::backup::agent::full;
-use ::backup::agent::leader::{self, Lease};
+use ::backup::agent::leader::{self, Fence, Lease};
 use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
@@ -143,11 +144,13 @@ async fn lead(
     args: &AgentArgs,
     summary: &mut Summary,
     stop_rx: tokio::sync::watch::Receiver<bool>,
+    fence: Fence,
 ) -> anyhow::Result<()> {
     let (mut covered, mut due) = resume_point(settings, tls, store, args, summary).await?;
     loop {
         let mut client = watch_client(settings, tls).await?.client;
-        let cfg = deltas::config_for(&mut client).await?;
+        let mut cfg = deltas::config_for(&mut client).await?;
+        cfg.fence = Some(fence.clone());
         let mut rx = stop_rx.clone();
         let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
         let mut scheduled = Summary::default();
@@ -249,12 +252,15 @@ async fn run_agent(
             leader::ELECTION
         ));
         let led = tokio::select! {
-            r = lead(settings, tls, &store, args, &mut summary, stop_rx.clone()) => r,
-            () = lease.lost() => {
-                output::note("agent: the election lease could not be kept alive: stopped writing; standing by");
-                continue;
-            }
+            r = lead(settings, tls, &store, args, &mut summary, stop_rx.clone(), lease.fence()) => r,
+            () = lease.lost() => Err(AgentError::NotLeader.into()),
         };
+        if let Err(e) = &led
+            && matches!(e.downcast_ref(), Some(AgentError::NotLeader))
+        {
+            output::note(&format!("agent: {e}; standing by"));
+            continue;
+        }
         // Revoked only after everything is uploaded, so the next leader resumes after it.
         lease.revoke(&mut client).await;
         return led.map(|()| summary);
