@@ -5,6 +5,7 @@
 pub mod deltas;
 pub mod full;
 pub mod leader;
+pub mod metrics;
 pub mod watch;
 
 #[derive(Debug, thiserror::Error)]

@@ -14,10 +14,16 @@ use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
 
+use std::sync::Arc;
+
+use ::backup::agent::metrics::{Failure, Metrics};
+
 use crate::cli::Context;
 use crate::commands::backup::StoreArg;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+
+mod serve;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -36,6 +42,11 @@ pub struct AgentArgs {
     /// take over within this long after the leader stops keeping it alive
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
     pub lease_ttl: Duration,
+
+    /// Serve /metrics (Prometheus text format) and /healthz on this address (plain HTTP);
+    /// default: no listener
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
@@ -95,8 +106,13 @@ async fn take_full(
     store: &Store,
     args: &AgentArgs,
     summary: &mut Summary,
+    metrics: &Metrics,
 ) -> anyhow::Result<i64> {
-    let (name, _) = full::take(settings, tls, store, &args.work_dir).await?;
+    let (name, manifest) = full::take(settings, tls, store, &args.work_dir)
+        .await
+        .inspect_err(|_| metrics.failed(Failure::Full))?;
+    metrics.uploaded("full", manifest.object_size);
+    metrics.full(name.revision, name.taken_ms);
     output::note(&format!(
         "agent: full snapshot at revision {} uploaded as {}",
         name.revision,
@@ -114,18 +130,19 @@ async fn resume_point(
     store: &Store,
     args: &AgentArgs,
     summary: &mut Summary,
+    metrics: &Metrics,
 ) -> anyhow::Result<(i64, Duration)> {
     let contents = store.contents().await?;
     let Some((newest, _)) = contents.fulls.iter().max_by_key(|(f, _)| f.revision) else {
-        let rev = take_full(settings, tls, store, args, summary).await?;
+        let rev = take_full(settings, tls, store, args, summary, metrics).await?;
         return Ok((rev, args.full_every));
     };
-    let delta_end = contents
-        .deltas
-        .iter()
-        .map(|(d, _)| d.last_revision)
-        .max()
-        .unwrap_or(0);
+    metrics.full(newest.revision, newest.taken_ms);
+    let newest_delta = contents.deltas.iter().max_by_key(|(d, _)| d.last_revision);
+    if let Some((d, entry)) = newest_delta {
+        metrics.delta(d.last_revision, entry.uploaded_ms);
+    }
+    let delta_end = newest_delta.map_or(0, |(d, _)| d.last_revision);
     let covered = newest.revision.max(delta_end);
     let age = u64::try_from(::backup::time::now_ms() - newest.taken_ms).unwrap_or(0);
     let due = args.full_every.saturating_sub(Duration::from_millis(age));
@@ -136,6 +153,12 @@ async fn resume_point(
     Ok((covered, due))
 }
 
+/// What a leader's writers answer to: the stop request, and the election lease's fence.
+struct Mandate {
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+    fence: Fence,
+}
+
 /// Writes the backup while this agent leads: until stopped (everything uploaded) or an error.
 async fn lead(
     settings: &ConnectionSettings,
@@ -143,28 +166,30 @@ async fn lead(
     store: &Store,
     args: &AgentArgs,
     summary: &mut Summary,
-    stop_rx: tokio::sync::watch::Receiver<bool>,
-    fence: Fence,
+    mandate: Mandate,
+    metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let (mut covered, mut due) = resume_point(settings, tls, store, args, summary).await?;
+    let (mut covered, mut due) = resume_point(settings, tls, store, args, summary, metrics).await?;
     loop {
         let mut client = watch_client(settings, tls).await?.client;
         let mut cfg = deltas::config_for(&mut client).await?;
-        cfg.fence = Some(fence.clone());
-        let mut rx = stop_rx.clone();
+        cfg.fence = Some(mandate.fence.clone());
+        cfg.metrics = Some(metrics.clone());
+        let mut rx = mandate.stop_rx.clone();
         let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
         let mut scheduled = Summary::default();
         let fulls = async {
             loop {
                 tokio::time::sleep(due).await;
                 due = args.full_every;
-                if let Err(e) = take_full(settings, tls, store, args, &mut scheduled).await {
+                if let Err(e) = take_full(settings, tls, store, args, &mut scheduled, metrics).await
+                {
                     output::note(&format!("agent: scheduled full snapshot failed: {e:#}"));
                 }
             }
         };
         let stopped = tokio::select! {
-            r = log => r?,
+            r = log => r.inspect_err(|_| metrics.failed(Failure::DeltaLog))?,
             () = fulls => unreachable!("the schedule loops forever"),
         };
         summary.fulls.extend(scheduled.fulls);
@@ -177,7 +202,7 @@ async fn lead(
                 compact_revision,
                 last_revision,
             } => {
-                let rev = take_full(settings, tls, store, args, summary).await?;
+                let rev = take_full(settings, tls, store, args, summary, metrics).await?;
                 output::note(&format!(
                     "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
                      new full at {rev}: revisions {}..={} cannot be restored",
@@ -216,6 +241,18 @@ async fn run_agent(
         stop_signal(run_for).await;
         let _ = stop_tx.send(true);
     });
+    let metrics = Metrics::new();
+    if let Some(addr) = args.metrics_listen {
+        let listener = serve::bind(addr).await?;
+        output::note(&format!("agent: metrics on http://{addr}/metrics"));
+        tokio::spawn(serve::serve(listener, metrics.clone()));
+        tokio::spawn(serve::watch_cluster(
+            settings.clone(),
+            tls.cloned(),
+            metrics.clone(),
+            Duration::from_secs(10),
+        ));
+    }
     let me = identity();
     let mut client = watch_client(settings, tls).await?.client;
     loop {
@@ -243,6 +280,7 @@ async fn run_agent(
             }
         };
         if let Err(e) = won {
+            metrics.failed(Failure::Election);
             output::note(&format!("agent: campaign failed ({e}); retrying"));
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
@@ -251,13 +289,16 @@ async fn run_agent(
             "agent: {me} leads (election key {}); writing the backup",
             leader::ELECTION
         ));
+        metrics.leading(true);
         let led = tokio::select! {
-            r = lead(settings, tls, &store, args, &mut summary, stop_rx.clone(), lease.fence()) => r,
+            r = lead(settings, tls, &store, args, &mut summary, Mandate { stop_rx: stop_rx.clone(), fence: lease.fence() }, &metrics) => r,
             () = lease.lost() => Err(AgentError::NotLeader.into()),
         };
+        metrics.leading(false);
         if let Err(e) = &led
             && matches!(e.downcast_ref(), Some(AgentError::NotLeader))
         {
+            metrics.failed(Failure::Election);
             output::note(&format!("agent: {e}; standing by"));
             continue;
         }
