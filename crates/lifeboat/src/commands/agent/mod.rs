@@ -23,25 +23,33 @@ use crate::commands::backup::StoreArg;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
+mod config;
 mod serve;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    #[command(flatten)]
-    pub store: StoreArg,
+    /// The agent's settings as YAML, keys named as these flags (store, full-every, work-dir,
+    /// lease-ttl, metrics-listen); a flag given here wins over the file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
-    /// How often a new full snapshot is taken (the delta log runs on meanwhile)
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
-    pub full_every: Duration,
+    /// The backup store: file:///DIR or s3://BUCKET[/PREFIX] (S3 settings from AWS_* variables:
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)
+    #[arg(long, value_name = "URL", env = "LIFEBOAT_BACKUP_STORE")]
+    pub store: Option<String>,
 
-    /// Where full snapshots are staged before upload (needs room for one snapshot)
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub work_dir: PathBuf,
+    /// How often a new full snapshot is taken (the delta log runs on meanwhile) [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub full_every: Option<Duration>,
+
+    /// Where full snapshots are staged before upload (needs room for one snapshot) [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
 
     /// Agents campaign for leadership on this lease: one writes, the others stand by and
-    /// take over within this long after the leader stops keeping it alive
-    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = humantime::parse_duration)]
-    pub lease_ttl: Duration,
+    /// take over within this long after the leader stops keeping it alive [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Option<Duration>,
 
     /// Serve /metrics (Prometheus text format) and /healthz on this address (plain HTTP);
     /// default: no listener
@@ -51,6 +59,55 @@ pub struct AgentArgs {
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
+}
+
+/// The settings in force: flags over the config file over the defaults.
+#[derive(Debug, Clone)]
+struct Settings {
+    store: StoreArg,
+    full_every: Duration,
+    work_dir: PathBuf,
+    lease_ttl: Duration,
+    metrics_listen: Option<std::net::SocketAddr>,
+    run_for: Option<Duration>,
+}
+
+impl Settings {
+    fn resolve(args: &AgentArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => config::load(path)?,
+            None => config::AgentConfig::default(),
+        };
+        let store = args.store.clone().or(file.store).ok_or_else(|| {
+            crate::exit::usage("no backup store: give --store URL (or `store:` in --config FILE)")
+        })?;
+        let lease_ttl = args
+            .lease_ttl
+            .or(file.lease_ttl.map(|d| d.0))
+            .unwrap_or(Duration::from_secs(10));
+        if lease_ttl < Duration::from_secs(2) {
+            return Err(crate::exit::usage(format!(
+                "--lease-ttl {} is too short: etcd leases are whole seconds and the leader stops \
+                 writing at half of it; give 2s or more",
+                humantime::format_duration(lease_ttl)
+            )));
+        }
+        Ok(Settings {
+            store: StoreArg { store },
+            full_every: args
+                .full_every
+                .or(file.full_every.map(|d| d.0))
+                .unwrap_or(Duration::from_secs(3600)),
+            work_dir: args
+                .work_dir
+                .clone()
+                .or(file.work_dir)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            lease_ttl,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            run_for: args.run_for,
+        })
+    }
 }
 
 #[derive(Debug, Default, serde::Serialize)]
@@ -104,7 +161,7 @@ async fn take_full(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
     store: &Store,
-    args: &AgentArgs,
+    args: &Settings,
     summary: &mut Summary,
     metrics: &Metrics,
 ) -> anyhow::Result<i64> {
@@ -128,7 +185,7 @@ async fn resume_point(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
     store: &Store,
-    args: &AgentArgs,
+    args: &Settings,
     summary: &mut Summary,
     metrics: &Metrics,
 ) -> anyhow::Result<(i64, Duration)> {
@@ -164,7 +221,7 @@ async fn lead(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
     store: &Store,
-    args: &AgentArgs,
+    args: &Settings,
     summary: &mut Summary,
     mandate: Mandate,
     metrics: &Arc<Metrics>,
@@ -228,7 +285,7 @@ fn identity() -> String {
 async fn run_agent(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
-    args: &AgentArgs,
+    args: &Settings,
 ) -> anyhow::Result<Summary> {
     let store = args.store.open()?;
     let mut summary = Summary {
@@ -309,13 +366,14 @@ async fn run_agent(
 }
 
 pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
+    let agent = Settings::resolve(args)?;
     let settings = ctx.connection.resolve()?;
     let tls = settings.validate()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let summary = rt.block_on(run_agent(&settings, tls.as_ref(), args))?;
+    let summary = rt.block_on(run_agent(&settings, tls.as_ref(), &agent))?;
     match ctx.format {
         Format::Json => output::print_json(&summary),
         Format::Table => output::print(&format!(
