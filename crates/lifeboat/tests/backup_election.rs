@@ -119,6 +119,7 @@ async fn one_agent_writes_and_the_standby_takes_over_without_a_gap() {
     assert_eq!(summary["last_revision"], end, "{summary:#} {stderr}");
     // It resumed the delta log after the dead leader's last segment instead of a new full.
     assert_eq!(summary["fulls"], serde_json::json!([]), "{stderr}");
+    assert_eq!(summary["terms_led"], 1, "{summary:#}");
     assert_eq!(store.contents().await.expect("list").fulls.len(), 1);
 
     let verify = lifeboat()

@@ -113,6 +113,8 @@ impl Settings {
 #[derive(Debug, Default, serde::Serialize)]
 struct Summary {
     store: String,
+    /// How many times this agent became the writer (0: it only stood by).
+    terms_led: u32,
     fulls: Vec<i64>,
     last_revision: i64,
     /// Revisions lost to compaction between a delta log and the next full.
@@ -347,6 +349,7 @@ async fn run_agent(
             leader::ELECTION
         ));
         metrics.leading(true);
+        summary.terms_led += 1;
         let led = tokio::select! {
             r = lead(settings, tls, &store, args, &mut summary, Mandate { stop_rx: stop_rx.clone(), fence: lease.fence() }, &metrics) => r,
             () = lease.lost() => Err(AgentError::NotLeader.into()),
@@ -376,6 +379,10 @@ pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
     let summary = rt.block_on(run_agent(&settings, tls.as_ref(), &agent))?;
     match ctx.format {
         Format::Json => output::print_json(&summary),
+        Format::Table if summary.terms_led == 0 => output::print(&format!(
+            "agent stopped: it stood by the whole time (another agent wrote {})\n",
+            summary.store
+        )),
         Format::Table => output::print(&format!(
             "agent stopped: {} full snapshots, delta log up to revision {} in {}\n",
             summary.fulls.len(),
