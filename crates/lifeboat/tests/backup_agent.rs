@@ -217,3 +217,34 @@ async fn agent_command_backs_up_until_it_is_told_to_stop() {
     );
     assert_eq!(key_bucket(&restored), key_bucket_upto(&live, end));
 }
+
+/// A term that fails (here: the full cannot be staged: the work directory is a file) does not end the agent: it hands the
+/// lead over, campaigns again, and at its stop says what failed, with exit 1.
+#[tokio::test]
+async fn a_failing_term_is_retried_and_reported() {
+    let tc = TestCluster::plain(1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.path().join("store").display());
+    std::fs::create_dir(dir.path().join("store")).expect("mkdir");
+    // A file where the work directory should be.
+    std::fs::write(dir.path().join("not-a-dir"), b"").expect("write");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .args(["agent", "--store", &url, "--run-for", "5s", "-o", "json"])
+        .arg("--work-dir")
+        .arg(dir.path().join("not-a-dir"))
+        .args(tc.cli_args())
+        .output()
+        .expect("agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        summary["failed_terms"].as_u64().is_some_and(|n| n >= 2),
+        "retried: {summary:#} {stderr}"
+    );
+    assert_eq!(summary["terms_led"], summary["failed_terms"]);
+    assert!(
+        summary["last_error"].as_str().is_some_and(|e| e.contains("not-a-dir")),
+        "{summary:#}"
+    );
+}

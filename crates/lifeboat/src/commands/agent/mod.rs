@@ -119,6 +119,10 @@ struct Summary {
     last_revision: i64,
     /// Revisions lost to compaction between a delta log and the next full.
     unrestorable: Vec<(i64, i64)>,
+    /// Terms that ended in an error (the agent handed the lead over and went on), and the
+    /// last such error.
+    failed_terms: u32,
+    last_error: Option<String>,
 }
 
 async fn stop_signal(run_for: Option<Duration>) {
@@ -313,35 +317,36 @@ async fn run_agent(
         ));
     }
     let me = identity();
-    let mut client = watch_client(settings, tls).await?.client;
+    let mut ep = watch_client(settings, tls).await?;
     loop {
         let mut stop = stop_rx.clone();
         if *stop.borrow() {
             return Ok(summary);
         }
-        let lease = match Lease::grant(&mut client, args.lease_ttl).await {
+        let lease = match Lease::grant(&mut ep.client, args.lease_ttl).await {
             Ok(l) => l,
             Err(e) => {
+                metrics.failed(Failure::Election);
                 output::note(&format!(
                     "agent: cannot take an election lease ({e}); retrying"
                 ));
-                tokio::time::sleep(Duration::from_secs(1)).await;
+                reconnect(settings, tls, &mut ep, &mut stop).await;
                 continue;
             }
         };
-        let mut campaigner = client.clone();
+        let mut campaigner = ep.client.clone();
         let won = tokio::select! {
             r = leader::campaign(&mut campaigner, &lease, &me) => r,
             () = lease.lost() => continue,
             _ = stop.wait_for(|s| *s) => {
-                lease.revoke(&mut client).await;
+                lease.revoke(&mut ep.client).await;
                 return Ok(summary);
             }
         };
         if let Err(e) = won {
             metrics.failed(Failure::Election);
             output::note(&format!("agent: campaign failed ({e}); retrying"));
-            tokio::time::sleep(Duration::from_secs(1)).await;
+            reconnect(settings, tls, &mut ep, &mut stop).await;
             continue;
         }
         output::note(&format!(
@@ -355,16 +360,51 @@ async fn run_agent(
             () = lease.lost() => Err(AgentError::NotLeader.into()),
         };
         metrics.leading(false);
-        if let Err(e) = &led
-            && matches!(e.downcast_ref(), Some(AgentError::NotLeader))
-        {
-            metrics.failed(Failure::Election);
-            output::note(&format!("agent: {e}; standing by"));
-            continue;
+        match led {
+            Err(e) if matches!(e.downcast_ref(), Some(AgentError::NotLeader)) => {
+                metrics.failed(Failure::Election);
+                output::note(&format!("agent: {e}; standing by"));
+            }
+            Err(e) => {
+                summary.failed_terms += 1;
+                summary.last_error = Some(format!("{e:#}"));
+                if *stop.borrow() {
+                    // Stopping: what could not be uploaded is said, not hidden behind exit 0.
+                    lease.revoke(&mut ep.client).await;
+                    return Err(e);
+                }
+                // A daemon keeps going: hand the lead over (another agent may fare better),
+                // then campaign again. The failure counters say it is happening.
+                output::note(&format!(
+                    "agent: writing the backup failed: {e:#}; handing the lead over and campaigning again"
+                ));
+                lease.revoke(&mut ep.client).await;
+                reconnect(settings, tls, &mut ep, &mut stop).await;
+            }
+            Ok(()) => {
+                // Revoked only after everything is uploaded, so the next leader resumes after it.
+                lease.revoke(&mut ep.client).await;
+                return Ok(summary);
+            }
         }
-        // Revoked only after everything is uploaded, so the next leader resumes after it.
-        lease.revoke(&mut client).await;
-        return led.map(|()| summary);
+    }
+}
+
+/// Waits a little (less if asked to stop), then connects anew: the member the agent talked
+/// to may be the one that failed.
+async fn reconnect(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    ep: &mut ops::client::EndpointClient,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        _ = stop.wait_for(|s| *s) => return,
+    }
+    match watch_client(settings, tls).await {
+        Ok(c) => *ep = c,
+        Err(e) => output::note(&format!("agent: cannot reach etcd ({e:#}); retrying")),
     }
 }
 
@@ -379,6 +419,12 @@ pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
     let summary = rt.block_on(run_agent(&settings, tls.as_ref(), &agent))?;
     match ctx.format {
         Format::Json => output::print_json(&summary),
+        Format::Table if summary.failed_terms > 0 => output::print(&format!(
+            "agent stopped: {} of its {} terms as leader failed, the last with: {}\n",
+            summary.failed_terms,
+            summary.terms_led,
+            summary.last_error.as_deref().unwrap_or("?")
+        )),
         Format::Table if summary.terms_led == 0 => output::print(&format!(
             "agent stopped: it stood by the whole time (another agent wrote {})\n",
             summary.store
@@ -390,5 +436,10 @@ pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
             summary.store
         )),
     }
-    Ok(Exit::Ok)
+    // A term that failed needs attention even though the agent went on.
+    Ok(if summary.failed_terms > 0 {
+        Exit::Warning
+    } else {
+        Exit::Ok
+    })
 }
