@@ -244,7 +244,9 @@ async fn a_failing_term_is_retried_and_reported() {
     );
     assert_eq!(summary["terms_led"], summary["failed_terms"]);
     assert!(
-        summary["last_error"].as_str().is_some_and(|e| e.contains("not-a-dir")),
+        summary["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not-a-dir")),
         "{summary:#}"
     );
 }
