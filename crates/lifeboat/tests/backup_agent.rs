@@ -250,3 +250,51 @@ async fn a_failing_term_is_retried_and_reported() {
         "{summary:#}"
     );
 }
+
+/// A store that holds another cluster's backups is not written to: the term fails and says so.
+#[tokio::test]
+async fn a_store_of_another_cluster_is_refused() {
+    let first = TestCluster::plain(1).await;
+    let other = TestCluster::plain(1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let run = |tc: &TestCluster, run_for: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+            .args(["agent", "--store", &url, "--run-for", run_for, "-o", "json"])
+            .arg("--work-dir")
+            .arg(dir.path())
+            .args(tc.cli_args())
+            .output()
+            .expect("agent ran")
+    };
+    let out = run(&first, "2s");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = Store::open(&url)
+        .expect("store")
+        .contents()
+        .await
+        .expect("list");
+    let out = run(&other, "3s");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        summary["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("give each cluster its own --store")),
+        "{summary:#}"
+    );
+    let after = Store::open(&url)
+        .expect("store")
+        .contents()
+        .await
+        .expect("list");
+    assert_eq!(after.fulls.len(), before.fulls.len(), "nothing written");
+    assert_eq!(after.deltas.len(), before.deltas.len(), "nothing written");
+}

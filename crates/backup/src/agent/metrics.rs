@@ -26,6 +26,8 @@ pub enum Failure {
     DeltaLog,
     /// The election lease could not be kept alive or a campaign failed.
     Election,
+    /// A term as leader ended in an error (any cause; the agent campaigns again).
+    Term,
     /// The cluster status could not be gathered.
     ClusterStatus,
 }
@@ -37,6 +39,7 @@ impl Failure {
             Failure::SegmentUpload => "segment_upload",
             Failure::DeltaLog => "delta_log",
             Failure::Election => "election",
+            Failure::Term => "term",
             Failure::ClusterStatus => "cluster_status",
         }
     }

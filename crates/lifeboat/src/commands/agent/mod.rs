@@ -194,12 +194,25 @@ async fn resume_point(
     args: &Settings,
     summary: &mut Summary,
     metrics: &Metrics,
+    cluster_id: u64,
 ) -> anyhow::Result<(i64, Duration)> {
     let contents = store.contents().await?;
     let Some((newest, _)) = contents.fulls.iter().max_by_key(|(f, _)| f.revision) else {
         let rev = take_full(settings, tls, store, args, summary, metrics).await?;
         return Ok((rev, args.full_every));
     };
+    let manifest = ::backup::check::manifest(store, newest)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the newest full's manifest: {e}"))?;
+    let here = format!("{cluster_id:016x}");
+    if manifest.cluster_id != here {
+        anyhow::bail!(
+            "the store {} holds backups of etcd cluster {}, but this etcd is cluster {here}: \
+             give each cluster its own --store",
+            store.url,
+            manifest.cluster_id
+        );
+    }
     metrics.full(newest.revision, newest.taken_ms);
     let newest_delta = contents.deltas.iter().max_by_key(|(d, _)| d.last_revision);
     if let Some((d, entry)) = newest_delta {
@@ -232,7 +245,12 @@ async fn lead(
     mandate: Mandate,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let (mut covered, mut due) = resume_point(settings, tls, store, args, summary, metrics).await?;
+    let cluster_id = {
+        let mut client = watch_client(settings, tls).await?.client;
+        deltas::config_for(&mut client).await?.cluster_id
+    };
+    let (mut covered, mut due) =
+        resume_point(settings, tls, store, args, summary, metrics, cluster_id).await?;
     loop {
         let mut client = watch_client(settings, tls).await?.client;
         let mut cfg = deltas::config_for(&mut client).await?;
@@ -366,6 +384,7 @@ async fn run_agent(
                 output::note(&format!("agent: {e}; standing by"));
             }
             Err(e) => {
+                metrics.failed(Failure::Term);
                 summary.failed_terms += 1;
                 summary.last_error = Some(format!("{e:#}"));
                 if *stop.borrow() {
