@@ -59,6 +59,18 @@ pub async fn config_for(client: &mut Client) -> Result<DeltaConfig, AgentError> 
     Ok(DeltaConfig::new(h.cluster_id(), h.member_id()))
 }
 
+/// The newest revision of the member `client` talks to.
+pub async fn current_revision(client: &mut Client) -> Result<i64, AgentError> {
+    let status = client
+        .status()
+        .await
+        .map_err(|e| AgentError::Etcd(e.to_string()))?;
+    status
+        .header()
+        .map(|h| h.revision())
+        .ok_or_else(|| AgentError::Etcd("the status answer has no header".into()))
+}
+
 /// Why the log stopped without an error.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Stopped {

@@ -245,12 +245,22 @@ async fn lead(
     mandate: Mandate,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let cluster_id = {
+    let (cluster_id, etcd_revision) = {
         let mut client = watch_client(settings, tls).await?.client;
-        deltas::config_for(&mut client).await?.cluster_id
+        let cluster = deltas::config_for(&mut client).await?.cluster_id;
+        (cluster, deltas::current_revision(&mut client).await?)
     };
     let (mut covered, mut due) =
         resume_point(settings, tls, store, args, summary, metrics, cluster_id).await?;
+    // A store ahead of etcd means etcd was restored to an older state under the same cluster
+    // ID: its next revisions are other writes than the store's, so resuming would mix them.
+    if covered > etcd_revision {
+        anyhow::bail!(
+            "the store {} is backed up to revision {covered}, but etcd is at {etcd_revision} \
+             (restored from an older state?): give the restored cluster a new --store",
+            store.url
+        );
+    }
     loop {
         let mut client = watch_client(settings, tls).await?.client;
         let mut cfg = deltas::config_for(&mut client).await?;
