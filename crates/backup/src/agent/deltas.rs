@@ -59,16 +59,17 @@ pub async fn config_for(client: &mut Client) -> Result<DeltaConfig, AgentError> 
     Ok(DeltaConfig::new(h.cluster_id(), h.member_id()))
 }
 
-/// The newest revision of the member `client` talks to.
+/// The cluster's newest revision: a linearizable read, so no committed write is newer.
 pub async fn current_revision(client: &mut Client) -> Result<i64, AgentError> {
-    let status = client
-        .status()
+    let options = etcd_client::GetOptions::new().with_count_only();
+    let answer = client
+        .get("\0", Some(options))
         .await
         .map_err(|e| AgentError::Etcd(e.to_string()))?;
-    status
+    answer
         .header()
         .map(|h| h.revision())
-        .ok_or_else(|| AgentError::Etcd("the status answer has no header".into()))
+        .ok_or_else(|| AgentError::Etcd("the read answer has no header".into()))
 }
 
 /// Why the log stopped without an error.

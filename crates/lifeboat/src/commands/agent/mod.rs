@@ -245,13 +245,12 @@ async fn lead(
     mandate: Mandate,
     metrics: &Arc<Metrics>,
 ) -> anyhow::Result<()> {
-    let (cluster_id, etcd_revision) = {
-        let mut client = watch_client(settings, tls).await?.client;
-        let cluster = deltas::config_for(&mut client).await?.cluster_id;
-        (cluster, deltas::current_revision(&mut client).await?)
-    };
+    let mut client = watch_client(settings, tls).await?.client;
+    let cluster_id = deltas::config_for(&mut client).await?.cluster_id;
     let (mut covered, mut due) =
         resume_point(settings, tls, store, args, summary, metrics, cluster_id).await?;
+    // Read after the resume point (which may be a full just taken), and linearizable.
+    let etcd_revision = deltas::current_revision(&mut client).await?;
     // A store ahead of etcd means etcd was restored to an older state under the same cluster
     // ID: its next revisions are other writes than the store's, so resuming would mix them.
     if covered > etcd_revision {
