@@ -229,7 +229,7 @@ async fn a_failing_term_is_retried_and_reported() {
     // A file where the work directory should be.
     std::fs::write(dir.path().join("not-a-dir"), b"").expect("write");
     let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
-        .args(["agent", "--store", &url, "--run-for", "5s", "-o", "json"])
+        .args(["agent", "--store", &url, "--run-for", "8s", "-o", "json"])
         .arg("--work-dir")
         .arg(dir.path().join("not-a-dir"))
         .args(tc.cli_args())
