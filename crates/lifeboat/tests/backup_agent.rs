@@ -12,7 +12,7 @@ use std::time::Duration;
 use backup::agent::deltas::{self, DeltaConfig, Stopped};
 use backup::agent::full;
 use backup::remote::Store;
-use backup_common::{key_bucket, save, writes};
+use backup_common::{key_bucket, key_bucket_upto, save, writes};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -200,8 +200,10 @@ async fn agent_command_backs_up_until_it_is_told_to_stop() {
         "{summary:#}"
     );
 
+    // The agent revokes its election lease once it has uploaded everything: that deletion is
+    // a revision after `end`, left out of the comparison.
     let live = dir.path().join("live.db");
-    assert_eq!(save(&tc, &live), end);
+    assert_eq!(save(&tc, &live), end + 1);
     let restored = dir.path().join("restored.db");
     let restore = lifeboat()
         .args(["backup", "restore", "--latest", "--store", &url, "--out"])
@@ -213,5 +215,86 @@ async fn agent_command_backs_up_until_it_is_told_to_stop() {
         "{}",
         String::from_utf8_lossy(&restore.stderr)
     );
-    assert_eq!(key_bucket(&restored), key_bucket(&live));
+    assert_eq!(key_bucket(&restored), key_bucket_upto(&live, end));
+}
+
+/// A term that fails (here: the full cannot be staged: the work directory is a file) does not end the agent: it hands the
+/// lead over, campaigns again, and at its stop says what failed, with exit 1.
+#[tokio::test]
+async fn a_failing_term_is_retried_and_reported() {
+    let tc = TestCluster::plain(1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = format!("file://{}", dir.path().join("store").display());
+    std::fs::create_dir(dir.path().join("store")).expect("mkdir");
+    // A file where the work directory should be.
+    std::fs::write(dir.path().join("not-a-dir"), b"").expect("write");
+    let out = std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .args(["agent", "--store", &url, "--run-for", "8s", "-o", "json"])
+        .arg("--work-dir")
+        .arg(dir.path().join("not-a-dir"))
+        .args(tc.cli_args())
+        .output()
+        .expect("agent ran");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        summary["failed_terms"].as_u64().is_some_and(|n| n >= 2),
+        "retried: {summary:#} {stderr}"
+    );
+    assert_eq!(summary["terms_led"], summary["failed_terms"]);
+    assert!(
+        summary["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("not-a-dir")),
+        "{summary:#}"
+    );
+}
+
+/// A store that holds another cluster's backups is not written to: the term fails and says so.
+#[tokio::test]
+async fn a_store_of_another_cluster_is_refused() {
+    let first = TestCluster::plain(1).await;
+    let other = TestCluster::plain(1).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let run = |tc: &TestCluster, run_for: &str| {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+            .args(["agent", "--store", &url, "--run-for", run_for, "-o", "json"])
+            .arg("--work-dir")
+            .arg(dir.path())
+            .args(tc.cli_args())
+            .output()
+            .expect("agent ran")
+    };
+    let out = run(&first, "2s");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let before = Store::open(&url)
+        .expect("store")
+        .contents()
+        .await
+        .expect("list");
+    let out = run(&other, "3s");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(
+        summary["last_error"]
+            .as_str()
+            .is_some_and(|e| e.contains("give each cluster its own --store")),
+        "{summary:#}"
+    );
+    let after = Store::open(&url)
+        .expect("store")
+        .contents()
+        .await
+        .expect("list");
+    assert_eq!(after.fulls.len(), before.fulls.len(), "nothing written");
+    assert_eq!(after.deltas.len(), before.deltas.len(), "nothing written");
 }

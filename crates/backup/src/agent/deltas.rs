@@ -5,12 +5,15 @@
 //! until `max_pending_bytes` is reached, which stops the log with an error.
 
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 
 use etcd_client::{Client, WatchOptions};
 use tokio::sync::watch;
 
 use super::AgentError;
+use super::leader::Fence;
+use super::metrics::{Failure, Metrics};
 use super::watch::Sequencer;
 use crate::publish;
 use crate::remote::Store;
@@ -24,6 +27,9 @@ pub struct DeltaConfig {
     pub flush_every: Duration,
     pub max_segment_bytes: usize,
     pub max_pending_bytes: usize,
+    /// When set, no segment is uploaded unless it holds (the agent's leadership).
+    pub fence: Option<Fence>,
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl DeltaConfig {
@@ -34,8 +40,36 @@ impl DeltaConfig {
             flush_every: Duration::from_secs(1),
             max_segment_bytes: 8 << 20,
             max_pending_bytes: 256 << 20,
+            fence: None,
+            metrics: None,
         }
     }
+}
+
+/// The configuration for a log read from the member `client` talks to: segments carry that
+/// member's cluster and member IDs.
+pub async fn config_for(client: &mut Client) -> Result<DeltaConfig, AgentError> {
+    let status = client
+        .status()
+        .await
+        .map_err(|e| AgentError::Etcd(e.to_string()))?;
+    let h = status
+        .header()
+        .ok_or_else(|| AgentError::Etcd("the status answer has no header".into()))?;
+    Ok(DeltaConfig::new(h.cluster_id(), h.member_id()))
+}
+
+/// The cluster's newest revision: a linearizable read, so no committed write is newer.
+pub async fn current_revision(client: &mut Client) -> Result<i64, AgentError> {
+    let options = etcd_client::GetOptions::new().with_count_only();
+    let answer = client
+        .get("\0", Some(options))
+        .await
+        .map_err(|e| AgentError::Etcd(e.to_string()))?;
+    answer
+        .header()
+        .map(|h| h.revision())
+        .ok_or_else(|| AgentError::Etcd("the read answer has no header".into()))
 }
 
 /// Why the log stopped without an error.
@@ -62,6 +96,9 @@ struct Log<'a> {
     waiting_bytes: usize,
     failures: u32,
     retry_at: Option<tokio::time::Instant>,
+    /// Newest revision etcd reported in a watch answer, and the newest one uploaded.
+    seen_revision: i64,
+    uploaded_revision: i64,
 }
 
 impl Log<'_> {
@@ -100,14 +137,25 @@ impl Log<'_> {
             return self.check_bound();
         }
         while let Some((seg, bytes)) = self.waiting.front() {
+            if self.cfg.fence.as_ref().is_some_and(|f| !f.holds()) {
+                return Err(AgentError::NotLeader);
+            }
             match publish::upload_segment(self.store, seg, bytes.clone()).await {
                 Ok(_) => {
+                    self.uploaded_revision = seg.header.last_revision;
+                    if let Some(m) = &self.cfg.metrics {
+                        m.uploaded("delta", bytes.len() as u64);
+                        m.delta(seg.header.last_revision, time::now_ms());
+                    }
                     self.waiting_bytes -= bytes.len();
                     self.waiting.pop_front();
                     self.failures = 0;
                     self.retry_at = None;
                 }
                 Err(e) => {
+                    if let Some(m) = &self.cfg.metrics {
+                        m.failed(Failure::SegmentUpload);
+                    }
                     self.failures += 1;
                     let backoff = Duration::from_millis(200 << self.failures.min(6));
                     tracing::warn!("segment upload failed ({e}); retrying in {backoff:?}");
@@ -131,7 +179,20 @@ impl Log<'_> {
 
     async fn flush(&mut self) -> Result<(), AgentError> {
         self.seal()?;
-        self.upload().await
+        let uploaded = self.upload().await;
+        self.report_lag();
+        uploaded
+    }
+
+    fn report_lag(&self) {
+        let Some(m) = &self.cfg.metrics else { return };
+        let oldest = self
+            .waiting
+            .front()
+            .and_then(|(s, _)| s.events.first())
+            .or(self.events.first())
+            .map(|e| e.observed_ms);
+        m.lag(self.seen_revision - self.uploaded_revision, oldest);
     }
 
     /// Flushes until nothing waits, for a clean stop (bounded by the retry bound).
@@ -182,6 +243,8 @@ pub async fn run(
         waiting_bytes: 0,
         failures: 0,
         retry_at: None,
+        seen_revision: covered,
+        uploaded_revision: covered,
     };
     let mut tick = tokio::time::interval(cfg.flush_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -200,6 +263,9 @@ pub async fn run(
                         });
                     }
                     return Err(AgentError::Etcd(format!("watch canceled: {}", msg.cancel_reason())));
+                }
+                if let Some(h) = msg.header() {
+                    log.seen_revision = log.seen_revision.max(h.revision());
                 }
                 let observed = time::now_ms();
                 for e in msg.events() {

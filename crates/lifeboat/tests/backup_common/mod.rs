@@ -154,3 +154,11 @@ pub fn key_bucket(file: &Path) -> Vec<(Vec<u8>, Vec<u8>)> {
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     out
 }
+
+/// The `key` bucket's entries up to revision `end` (a key starts with its 8-byte revision).
+pub fn key_bucket_upto(file: &Path, end: i64) -> Vec<(Vec<u8>, Vec<u8>)> {
+    key_bucket(file)
+        .into_iter()
+        .filter(|(k, _)| i64::from_be_bytes(k[..8].try_into().expect("8 bytes")) <= end)
+        .collect()
+}

@@ -1,46 +1,128 @@
 //! `lifeboat agent --store URL`: continuous backup (docs/backup.md §6). A full snapshot now
 //! and every `--full-every`, and the delta log from a watch in between, until SIGINT/SIGTERM
-//! (or `--run-for`). No leader election yet: run one agent per cluster.
+//! (or `--run-for`). Any number of agents may run: they elect one writer through etcd
+//! (`backup::agent::leader`); a new leader resumes the delta log where the store ends.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
-use ::backup::agent::deltas::{self, DeltaConfig, Stopped};
+use ::backup::agent::AgentError;
+use ::backup::agent::deltas::{self, Stopped};
 use ::backup::agent::full;
+use ::backup::agent::leader::{self, Fence, Lease};
 use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
+
+use std::sync::Arc;
+
+use ::backup::agent::metrics::{Failure, Metrics};
 
 use crate::cli::Context;
 use crate::commands::backup::StoreArg;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
+mod config;
+mod serve;
+
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
-    #[command(flatten)]
-    pub store: StoreArg,
+    /// The agent's settings as YAML, keys named as these flags (store, full-every, work-dir,
+    /// lease-ttl, metrics-listen); a flag given here wins over the file
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 
-    /// How often a new full snapshot is taken (the delta log runs on meanwhile)
-    #[arg(long, value_name = "DURATION", default_value = "1h", value_parser = humantime::parse_duration)]
-    pub full_every: Duration,
+    /// The backup store: file:///DIR or s3://BUCKET[/PREFIX] (S3 settings from AWS_* variables:
+    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)
+    #[arg(long, value_name = "URL", env = "LIFEBOAT_BACKUP_STORE")]
+    pub store: Option<String>,
 
-    /// Where full snapshots are staged before upload (needs room for one snapshot)
-    #[arg(long, value_name = "DIR", default_value = ".")]
-    pub work_dir: PathBuf,
+    /// How often a new full snapshot is taken (the delta log runs on meanwhile) [default: 1h]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub full_every: Option<Duration>,
+
+    /// Where full snapshots are staged before upload (needs room for one snapshot) [default: .]
+    #[arg(long, value_name = "DIR")]
+    pub work_dir: Option<PathBuf>,
+
+    /// Agents campaign for leadership on this lease: one writes, the others stand by and
+    /// take over within this long after the leader stops keeping it alive [default: 10s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub lease_ttl: Option<Duration>,
+
+    /// Serve /metrics (Prometheus text format) and /healthz on this address (plain HTTP);
+    /// default: no listener
+    #[arg(long, value_name = "ADDR")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
 
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
 }
 
+/// The settings in force: flags over the config file over the defaults.
+#[derive(Debug, Clone)]
+struct Settings {
+    store: StoreArg,
+    full_every: Duration,
+    work_dir: PathBuf,
+    lease_ttl: Duration,
+    metrics_listen: Option<std::net::SocketAddr>,
+    run_for: Option<Duration>,
+}
+
+impl Settings {
+    fn resolve(args: &AgentArgs) -> anyhow::Result<Settings> {
+        let file = match &args.config {
+            Some(path) => config::load(path)?,
+            None => config::AgentConfig::default(),
+        };
+        let store = args.store.clone().or(file.store).ok_or_else(|| {
+            crate::exit::usage("no backup store: give --store URL (or `store:` in --config FILE)")
+        })?;
+        let lease_ttl = args
+            .lease_ttl
+            .or(file.lease_ttl.map(|d| d.0))
+            .unwrap_or(Duration::from_secs(10));
+        if lease_ttl < Duration::from_secs(2) {
+            return Err(crate::exit::usage(format!(
+                "--lease-ttl {} is too short: etcd leases are whole seconds and the leader stops \
+                 writing at half of it; give 2s or more",
+                humantime::format_duration(lease_ttl)
+            )));
+        }
+        Ok(Settings {
+            store: StoreArg { store },
+            full_every: args
+                .full_every
+                .or(file.full_every.map(|d| d.0))
+                .unwrap_or(Duration::from_secs(3600)),
+            work_dir: args
+                .work_dir
+                .clone()
+                .or(file.work_dir)
+                .unwrap_or_else(|| PathBuf::from(".")),
+            lease_ttl,
+            metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            run_for: args.run_for,
+        })
+    }
+}
+
 #[derive(Debug, Default, serde::Serialize)]
 struct Summary {
     store: String,
+    /// How many times this agent became the writer (0: it only stood by).
+    terms_led: u32,
     fulls: Vec<i64>,
     last_revision: i64,
     /// Revisions lost to compaction between a delta log and the next full.
     unrestorable: Vec<(i64, i64)>,
+    /// Terms that ended in an error (the agent handed the lead over and went on), and the
+    /// last such error.
+    failed_terms: u32,
+    last_error: Option<String>,
 }
 
 async fn stop_signal(run_for: Option<Duration>) {
@@ -85,24 +167,158 @@ async fn take_full(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
     store: &Store,
-    args: &AgentArgs,
+    args: &Settings,
     summary: &mut Summary,
-) -> anyhow::Result<(i64, u64, u64)> {
-    let (name, m) = full::take(settings, tls, store, &args.work_dir).await?;
+    metrics: &Metrics,
+) -> anyhow::Result<i64> {
+    let (name, manifest) = full::take(settings, tls, store, &args.work_dir)
+        .await
+        .inspect_err(|_| metrics.failed(Failure::Full))?;
+    metrics.uploaded("full", manifest.object_size);
+    metrics.full(name.revision, name.taken_ms);
     output::note(&format!(
         "agent: full snapshot at revision {} uploaded as {}",
         name.revision,
         name.object(store.prefix())
     ));
     summary.fulls.push(name.revision);
-    let id = |s: &str| u64::from_str_radix(s, 16).unwrap_or(0);
-    Ok((name.revision, id(&m.cluster_id), id(&m.member_id)))
+    Ok(name.revision)
+}
+
+/// Where the new leader's delta log starts, and when the next full is due: the store's newest
+/// revision (a leader before us may have written it), else a new full now.
+async fn resume_point(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    store: &Store,
+    args: &Settings,
+    summary: &mut Summary,
+    metrics: &Metrics,
+    cluster_id: u64,
+) -> anyhow::Result<(i64, Duration)> {
+    let contents = store.contents().await?;
+    let Some((newest, _)) = contents.fulls.iter().max_by_key(|(f, _)| f.revision) else {
+        let rev = take_full(settings, tls, store, args, summary, metrics).await?;
+        return Ok((rev, args.full_every));
+    };
+    let manifest = ::backup::check::manifest(store, newest)
+        .await
+        .map_err(|e| anyhow::anyhow!("reading the newest full's manifest: {e}"))?;
+    let here = format!("{cluster_id:016x}");
+    if manifest.cluster_id != here {
+        anyhow::bail!(
+            "the store {} holds backups of etcd cluster {}, but this etcd is cluster {here}: \
+             give each cluster its own --store",
+            store.url,
+            manifest.cluster_id
+        );
+    }
+    metrics.full(newest.revision, newest.taken_ms);
+    let newest_delta = contents.deltas.iter().max_by_key(|(d, _)| d.last_revision);
+    if let Some((d, entry)) = newest_delta {
+        metrics.delta(d.last_revision, entry.uploaded_ms);
+    }
+    let delta_end = newest_delta.map_or(0, |(d, _)| d.last_revision);
+    let covered = newest.revision.max(delta_end);
+    let age = u64::try_from(::backup::time::now_ms() - newest.taken_ms).unwrap_or(0);
+    let due = args.full_every.saturating_sub(Duration::from_millis(age));
+    output::note(&format!(
+        "agent: resuming the delta log after revision {covered} (newest full at {})",
+        newest.revision
+    ));
+    Ok((covered, due))
+}
+
+/// What a leader's writers answer to: the stop request, and the election lease's fence.
+struct Mandate {
+    stop_rx: tokio::sync::watch::Receiver<bool>,
+    fence: Fence,
+}
+
+/// Writes the backup while this agent leads: until stopped (everything uploaded) or an error.
+async fn lead(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    store: &Store,
+    args: &Settings,
+    summary: &mut Summary,
+    mandate: Mandate,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<()> {
+    let mut client = watch_client(settings, tls).await?.client;
+    let cluster_id = deltas::config_for(&mut client).await?.cluster_id;
+    let (mut covered, mut due) =
+        resume_point(settings, tls, store, args, summary, metrics, cluster_id).await?;
+    // Read after the resume point (which may be a full just taken), and linearizable.
+    let etcd_revision = deltas::current_revision(&mut client).await?;
+    // A store ahead of etcd means etcd was restored to an older state under the same cluster
+    // ID: its next revisions are other writes than the store's, so resuming would mix them.
+    if covered > etcd_revision {
+        anyhow::bail!(
+            "the store {} is backed up to revision {covered}, but etcd is at {etcd_revision} \
+             (restored from an older state?): give the restored cluster a new --store",
+            store.url
+        );
+    }
+    loop {
+        let mut client = watch_client(settings, tls).await?.client;
+        let mut cfg = deltas::config_for(&mut client).await?;
+        cfg.fence = Some(mandate.fence.clone());
+        cfg.metrics = Some(metrics.clone());
+        let mut rx = mandate.stop_rx.clone();
+        let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
+        let mut scheduled = Summary::default();
+        let fulls = async {
+            loop {
+                tokio::time::sleep(due).await;
+                due = args.full_every;
+                if let Err(e) = take_full(settings, tls, store, args, &mut scheduled, metrics).await
+                {
+                    output::note(&format!("agent: scheduled full snapshot failed: {e:#}"));
+                }
+            }
+        };
+        let stopped = tokio::select! {
+            r = log => r.inspect_err(|_| metrics.failed(Failure::DeltaLog))?,
+            () = fulls => unreachable!("the schedule loops forever"),
+        };
+        summary.fulls.extend(scheduled.fulls);
+        match stopped {
+            Stopped::Shutdown { last_revision } => {
+                summary.last_revision = last_revision;
+                return Ok(());
+            }
+            Stopped::Compacted {
+                compact_revision,
+                last_revision,
+            } => {
+                let rev = take_full(settings, tls, store, args, summary, metrics).await?;
+                output::note(&format!(
+                    "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
+                     new full at {rev}: revisions {}..={} cannot be restored",
+                    last_revision + 1,
+                    rev.max(last_revision + 1)
+                ));
+                summary.unrestorable.push((last_revision + 1, rev));
+                covered = rev;
+                due = args.full_every;
+            }
+        }
+    }
+}
+
+/// Names this agent in the election key: host and process.
+fn identity() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "unknown-host".into());
+    format!("{host}/{}", std::process::id())
 }
 
 async fn run_agent(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
-    args: &AgentArgs,
+    args: &Settings,
 ) -> anyhow::Result<Summary> {
     let store = args.store.open()?;
     let mut summary = Summary {
@@ -115,60 +331,132 @@ async fn run_agent(
         stop_signal(run_for).await;
         let _ = stop_tx.send(true);
     });
-    let (mut covered, cluster, member) =
-        take_full(settings, tls, &store, args, &mut summary).await?;
+    let metrics = Metrics::new();
+    if let Some(addr) = args.metrics_listen {
+        let listener = serve::bind(addr).await?;
+        output::note(&format!("agent: metrics on http://{addr}/metrics"));
+        tokio::spawn(serve::serve(listener, metrics.clone()));
+        tokio::spawn(serve::watch_cluster(
+            settings.clone(),
+            tls.cloned(),
+            metrics.clone(),
+            Duration::from_secs(10),
+        ));
+    }
+    let me = identity();
+    let mut ep = watch_client(settings, tls).await?;
     loop {
-        let mut client = watch_client(settings, tls).await?.client;
-        let cfg = DeltaConfig::new(cluster, member);
-        let mut rx = stop_rx.clone();
-        let log = deltas::run(&mut client, &store, covered, &cfg, &mut rx);
-        let mut scheduled = Summary::default();
-        let fulls = async {
-            loop {
-                tokio::time::sleep(args.full_every).await;
-                if let Err(e) = take_full(settings, tls, &store, args, &mut scheduled).await {
-                    output::note(&format!("agent: scheduled full snapshot failed: {e:#}"));
-                }
+        let mut stop = stop_rx.clone();
+        if *stop.borrow() {
+            return Ok(summary);
+        }
+        let lease = match Lease::grant(&mut ep.client, args.lease_ttl).await {
+            Ok(l) => l,
+            Err(e) => {
+                metrics.failed(Failure::Election);
+                output::note(&format!(
+                    "agent: cannot take an election lease ({e}); retrying"
+                ));
+                reconnect(settings, tls, &mut ep, &mut stop).await;
+                continue;
             }
         };
-        let stopped = tokio::select! {
-            r = log => r?,
-            () = fulls => unreachable!("the schedule loops forever"),
-        };
-        summary.fulls.extend(scheduled.fulls);
-        match stopped {
-            Stopped::Shutdown { last_revision } => {
-                summary.last_revision = last_revision;
+        let mut campaigner = ep.client.clone();
+        let won = tokio::select! {
+            r = leader::campaign(&mut campaigner, &lease, &me) => r,
+            () = lease.lost() => continue,
+            _ = stop.wait_for(|s| *s) => {
+                lease.revoke(&mut ep.client).await;
                 return Ok(summary);
             }
-            Stopped::Compacted {
-                compact_revision,
-                last_revision,
-            } => {
-                let (rev, _, _) = take_full(settings, tls, &store, args, &mut summary).await?;
+        };
+        if let Err(e) = won {
+            metrics.failed(Failure::Election);
+            output::note(&format!("agent: campaign failed ({e}); retrying"));
+            reconnect(settings, tls, &mut ep, &mut stop).await;
+            continue;
+        }
+        output::note(&format!(
+            "agent: {me} leads (election key {}); writing the backup",
+            leader::ELECTION
+        ));
+        metrics.leading(true);
+        summary.terms_led += 1;
+        let led = tokio::select! {
+            r = lead(settings, tls, &store, args, &mut summary, Mandate { stop_rx: stop_rx.clone(), fence: lease.fence() }, &metrics) => r,
+            () = lease.lost() => Err(AgentError::NotLeader.into()),
+        };
+        metrics.leading(false);
+        match led {
+            Err(e) if matches!(e.downcast_ref(), Some(AgentError::NotLeader)) => {
+                metrics.failed(Failure::Election);
+                output::note(&format!("agent: {e}; standing by"));
+            }
+            Err(e) => {
+                metrics.failed(Failure::Term);
+                summary.failed_terms += 1;
+                summary.last_error = Some(format!("{e:#}"));
+                if *stop.borrow() {
+                    // Stopping: what could not be uploaded is said, not hidden behind exit 0.
+                    lease.revoke(&mut ep.client).await;
+                    return Err(e);
+                }
+                // A daemon keeps going: hand the lead over (another agent may fare better),
+                // then campaign again. The failure counters say it is happening.
                 output::note(&format!(
-                    "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
-                     new full at {rev}: revisions {}..={} cannot be restored",
-                    last_revision + 1,
-                    rev.max(last_revision + 1)
+                    "agent: writing the backup failed: {e:#}; handing the lead over and campaigning again"
                 ));
-                summary.unrestorable.push((last_revision + 1, rev));
-                covered = rev;
+                lease.revoke(&mut ep.client).await;
+                reconnect(settings, tls, &mut ep, &mut stop).await;
+            }
+            Ok(()) => {
+                // Revoked only after everything is uploaded, so the next leader resumes after it.
+                lease.revoke(&mut ep.client).await;
+                return Ok(summary);
             }
         }
     }
 }
 
+/// Waits a little (less if asked to stop), then connects anew: the member the agent talked
+/// to may be the one that failed.
+async fn reconnect(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    ep: &mut ops::client::EndpointClient,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_secs(2)) => {}
+        _ = stop.wait_for(|s| *s) => return,
+    }
+    match watch_client(settings, tls).await {
+        Ok(c) => *ep = c,
+        Err(e) => output::note(&format!("agent: cannot reach etcd ({e:#}); retrying")),
+    }
+}
+
 pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
+    let agent = Settings::resolve(args)?;
     let settings = ctx.connection.resolve()?;
     let tls = settings.validate()?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let summary = rt.block_on(run_agent(&settings, tls.as_ref(), args))?;
+    let summary = rt.block_on(run_agent(&settings, tls.as_ref(), &agent))?;
     match ctx.format {
         Format::Json => output::print_json(&summary),
+        Format::Table if summary.failed_terms > 0 => output::print(&format!(
+            "agent stopped: {} of its {} terms as leader failed, the last with: {}\n",
+            summary.failed_terms,
+            summary.terms_led,
+            summary.last_error.as_deref().unwrap_or("?")
+        )),
+        Format::Table if summary.terms_led == 0 => output::print(&format!(
+            "agent stopped: it stood by the whole time (another agent wrote {})\n",
+            summary.store
+        )),
         Format::Table => output::print(&format!(
             "agent stopped: {} full snapshots, delta log up to revision {} in {}\n",
             summary.fulls.len(),
@@ -176,5 +464,10 @@ pub fn run(ctx: &Context, args: &AgentArgs) -> anyhow::Result<Exit> {
             summary.store
         )),
     }
-    Ok(Exit::Ok)
+    // A term that failed needs attention even though the agent went on.
+    Ok(if summary.failed_terms > 0 {
+        Exit::Warning
+    } else {
+        Exit::Ok
+    })
 }
