@@ -50,3 +50,6 @@ read -r -a etcd_versions <<<"${LIFEBOAT_ETCD_VERSIONS:-}"
 
 # An S3-compatible server for the backup store tests (moto, from PyPI).
 "$(dirname "$0")/setup-s3.sh"
+
+# Prometheus' promtool checks and unit-tests the shipped alert rules (deploy/prometheus/).
+"$(dirname "$0")/setup-promtool.sh"

@@ -109,7 +109,7 @@ fn command(which: usize, a: &str, b: &str, out: &str) -> Vec<String> {
 
 /// An extra flag, maybe nonsense, maybe pointing at a file of the pool.
 fn extra(which: usize, file: &str) -> Vec<String> {
-    let words: &[&str] = match which % 12 {
+    let words: &[&str] = match which % 13 {
         0 => &["--cacert", file],
         1 => &["--cert", file, "--key", file],
         2 => &["--identity", file],
@@ -121,6 +121,7 @@ fn extra(which: usize, file: &str) -> Vec<String> {
         8 => &["--encrypt-to", file],
         9 => &["-n", ""],
         10 => &["--dial-timeout", "nonsense"],
+        11 => &["--observed", file],
         _ => &[],
     };
     words.iter().map(|w| w.to_string()).collect()
@@ -277,7 +278,7 @@ fn random_command_lines_end_cleanly() {
         let out = pool.dir.path().join(format!("out-{case}"));
         let mut args = command(which, &pick(a), &pick(b), &out.display().to_string());
         for e in &extras {
-            args.extend(extra(*e, &pick(e / 12)));
+            args.extend(extra(*e, &pick(e / 13)));
         }
         if json {
             args.extend(["-o".to_string(), "json".to_string()]);
