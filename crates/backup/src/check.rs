@@ -210,14 +210,8 @@ async fn check_full(
         let report = store::report::verify_with(&path, ids);
         let _ = std::fs::remove_file(&path);
         let report = report.map_err(|e| e.to_string())?;
-        if !report.sound {
-            let failed: Vec<String> = report
-                .checks
-                .iter()
-                .filter(|c| !c.ok)
-                .map(|c| format!("{}: {}", c.name, c.detail))
-                .collect();
-            return Err(failed.join("; "));
+        if let Some(failed) = report.failures() {
+            return Err(failed);
         }
         Ok((
             true,

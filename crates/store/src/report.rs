@@ -30,6 +30,23 @@ pub struct VerifyReport {
     pub warnings: Vec<analyze::Finding>,
 }
 
+impl VerifyReport {
+    /// The failed checks as one line (`name: detail; ...`), or `None` when the file is sound:
+    /// what every caller that refuses an unsound file names in its message.
+    pub fn failures(&self) -> Option<String> {
+        if self.sound {
+            return None;
+        }
+        let failed: Vec<String> = self
+            .checks
+            .iter()
+            .filter(|c| !c.ok)
+            .map(|c| format!("{}: {}", c.name, c.detail))
+            .collect();
+        Some(failed.join("; "))
+    }
+}
+
 /// Whether the image is hashed: `restore --skip-hash-check` skips it (a raw db copy).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Hash {

@@ -138,18 +138,12 @@ fn check_sound(
     }
     let hash = if skip { Hash::Skip } else { Hash::Check };
     let report = verify_file(snap, hash).map_err(|e| refused(path, e.to_string()))?;
-    if !report.sound {
-        let failed: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+    if let Some(failed) = report.failures() {
         return Err(refused(
             path,
             format!(
                 "`snapshot verify` finds it unsound ({}); restore from a sound snapshot",
-                failed.join("; ")
+                failed
             ),
         ));
     }

@@ -150,17 +150,11 @@ pub fn verify_written(
     identities: Option<&store::encrypted::Identities>,
 ) -> anyhow::Result<()> {
     let v = store::report::verify_with(out, identities)?;
-    if !v.sound {
-        let failed: Vec<String> = v
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+    if let Some(failed) = v.failures() {
         anyhow::bail!(
             "the new snapshot {} failed verification: {}",
             out.display(),
-            failed.join("; ")
+            failed
         );
     }
     Ok(())

@@ -83,18 +83,12 @@ pub fn require_sound_input(source: &Source) -> anyhow::Result<()> {
     };
     let snap = store::snapshot::SnapshotFile::open_with(path, identities.as_deref())?;
     let report = store::report::verify_file(&snap, store::report::Hash::Check)?;
-    if !report.sound {
-        let failed: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+    if let Some(failed) = report.failures() {
         anyhow::bail!(
             "{} is unsound ({}): an edit of it would pass verification and hide that; edit a \
              sound snapshot (`lifeboat snapshot verify` names every check); nothing was written",
             path.display(),
-            failed.join("; ")
+            failed
         );
     }
     Ok(())

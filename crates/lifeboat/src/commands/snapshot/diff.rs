@@ -84,18 +84,12 @@ fn read_file(
     // What a restore would change is no answer for a file restore refuses, and a damaged
     // file's keys say nothing sure about the cluster it came from.
     let report = store::report::verify_file(&snap, store::report::Hash::Check)?;
-    if !report.sound {
-        let failed: Vec<String> = report
-            .checks
-            .iter()
-            .filter(|c| !c.ok)
-            .map(|c| format!("{}: {}", c.name, c.detail))
-            .collect();
+    if let Some(failed) = report.failures() {
         anyhow::bail!(
             "{} is unsound ({}): `snapshot restore` refuses it, so there is nothing to compare; \
              diff a sound snapshot",
             path.display(),
-            failed.join("; ")
+            failed
         );
     }
     Ok(store::objects::digests(
