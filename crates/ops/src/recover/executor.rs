@@ -161,6 +161,8 @@ impl Executor for LocalExecutor<'_> {
             bump: Bump::Off,
             move_aside: Some(&aside),
             identities: None,
+            // The etcd that will run the seeded member (LIFEBOAT_ETCD_BIN or PATH) decides.
+            etcd_version: None,
         };
         restore(&req)
             .map(|_| ())

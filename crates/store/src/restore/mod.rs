@@ -1,6 +1,6 @@
-//! Native `snapshot restore`: new member data dirs from one verified snapshot, the way
-//! etcd 3.5+'s restore makes them (spec sections 3.2 and 5), so that etcd 3.4.23 starts on
-//! them as a new cluster.
+//! Native `snapshot restore`: new member data dirs from one verified snapshot, the way the
+//! target etcd release's own restore makes them (spec sections 3.2 and 5; 3.4 to 3.7, see
+//! [`version`]), so that etcd starts on them as a new cluster.
 //!
 //! One pass writes the backend ([`rewrite`]: membership trimmed and replaced, consistent
 //! index, optional revision bump); every further member gets a byte copy of it, since the
@@ -15,6 +15,7 @@ mod json;
 mod proto_out;
 mod rewrite;
 mod snap_writer;
+pub mod version;
 pub mod wal_writer;
 
 use std::path::{Path, PathBuf};
@@ -25,6 +26,7 @@ pub use cluster::{NewCluster, NewMember, check_url, cluster_id, member_id, parse
 pub use files::check_target;
 pub use rewrite::{Bump, Bumped, DbOutcome, KUBERNETES_BUMP};
 pub use snap_writer::{snap_bytes, snap_name, v2_store_json};
+pub use version::{EtcdVersion, TargetVersion};
 pub use wal_writer::wal_bytes;
 
 use crate::report::{Hash, verify_file};
@@ -75,6 +77,8 @@ pub struct Request<'a> {
     pub move_aside: Option<MoveAside<'a>>,
     /// For an age-encrypted snapshot (`FILE.age`).
     pub identities: Option<&'a crate::encrypted::Identities>,
+    /// `--etcd-version`; without it the installed etcd decides, else the snapshot.
+    pub etcd_version: Option<EtcdVersion>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -101,6 +105,8 @@ pub struct Outcome {
     pub cluster_id: String,
     pub token: String,
     pub initial_cluster: String,
+    /// The etcd release the files were written for, and why that one.
+    pub etcd: TargetVersion,
     /// Every member of the new cluster; `restored` lists the dirs written now.
     pub members: Vec<RestoredMember>,
     pub restored: Vec<RestoredMember>,
@@ -217,6 +223,13 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
         SnapshotFile::open_with(path, req.identities).map_err(|e| refused(path, e.to_string()))?;
     let (hash_check, sha256) = check_sound(&snap, req.skip_hash_check)?;
     let db = snap.db().map_err(|e| refused(path, e.to_string()))?;
+    let versions =
+        version::SnapshotVersions::read(&db).map_err(|e| refused(path, e.to_string()))?;
+    let etcd = version::resolve(req.etcd_version, versions)?;
+    if let Some(why) = version::downgrade_refusal(&etcd) {
+        return Err(refused(path, why));
+    }
+    let target = etcd.version;
     let mut members = Vec::new();
     for t in req.targets {
         let m = req.cluster.member(&t.name).ok_or_else(|| {
@@ -242,7 +255,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
     };
     let out = files::create(first)?;
     let (out, db_outcome) =
-        rewrite::rewrite(&db, out, req.cluster, req.bump).map_err(|e| match e {
+        rewrite::rewrite(&db, out, req.cluster, req.bump, target).map_err(|e| match e {
             RestoreError::Source(what) => refused(path, what),
             other => other,
         })?;
@@ -253,12 +266,12 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
     drop(out);
     self_check_db(first, req.cluster)?;
 
-    let snap_file = snap_bytes(req.cluster);
+    let snap_file = snap_bytes(req.cluster, target);
     for (i, ((tmp, _), m)) in staging.dirs.iter().zip(&members).enumerate() {
         if i > 0 {
             files::copy_db(first, &dbs[i])?;
         }
-        let wal = wal_bytes(req.cluster, m.id);
+        let wal = wal_bytes(req.cluster, m.id, target);
         self_check_wal(&wal, req.cluster, m.id)?;
         let snap_dir = tmp.join("member/snap");
         let wal_dir = tmp.join("member/wal");
@@ -288,6 +301,7 @@ pub fn restore(req: &Request<'_>) -> Result<Outcome, RestoreError> {
         cluster_id: format!("{:x}", req.cluster.cluster_id),
         token: req.cluster.token.clone(),
         initial_cluster: req.cluster.initial_cluster(),
+        etcd,
         members: req
             .cluster
             .members

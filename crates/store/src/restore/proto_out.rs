@@ -22,20 +22,26 @@ pub fn bytes(out: &mut Vec<u8>, field: u32, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-/// raftpb.ConfState with voters only (unpacked, as gogoproto writes repeated u64).
-pub fn conf_state(voters: &[u64]) -> Vec<u8> {
+/// raftpb.ConfState with voters only (unpacked, as gogoproto writes repeated u64). etcd 3.7's
+/// raft leaves out `auto_leave = false`; earlier ones write it.
+pub fn conf_state(voters: &[u64], omit_defaults: bool) -> Vec<u8> {
     let mut o = Vec::new();
     for v in voters {
         uint(&mut o, 1, *v);
     }
-    uint(&mut o, 5, 0); // auto_leave = false
+    if !omit_defaults {
+        uint(&mut o, 5, 0); // auto_leave = false
+    }
     o
 }
 
-/// raftpb.ConfChange{ID 0, AddNode, node, context}.
-pub fn conf_change_add(node: u64, context: &[u8]) -> Vec<u8> {
+/// raftpb.ConfChange{ID 0, AddNode, node, context}; etcd 3.7 leaves out the zero ID (it still
+/// writes the zero type).
+pub fn conf_change_add(node: u64, context: &[u8], omit_defaults: bool) -> Vec<u8> {
     let mut o = Vec::new();
-    uint(&mut o, 1, 0);
+    if !omit_defaults {
+        uint(&mut o, 1, 0);
+    }
     uint(&mut o, 2, 0);
     uint(&mut o, 3, node);
     bytes(&mut o, 4, context);
@@ -61,11 +67,15 @@ pub fn hard_state(term: u64, vote: u64, commit: u64) -> Vec<u8> {
     o
 }
 
-/// walpb.Snapshot (3.4: index and term only).
-pub fn wal_snapshot(index: u64, term: u64) -> Vec<u8> {
+/// walpb.Snapshot: index and term, and from 3.5 on the ConfState (required there for an
+/// index above 0, `walpb.ValidateSnapshotForWrite`).
+pub fn wal_snapshot(index: u64, term: u64, conf_state: Option<&[u8]>) -> Vec<u8> {
     let mut o = Vec::new();
     uint(&mut o, 1, index);
     uint(&mut o, 2, term);
+    if let Some(cs) = conf_state {
+        bytes(&mut o, 3, cs);
+    }
     o
 }
 

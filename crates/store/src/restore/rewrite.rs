@@ -3,8 +3,10 @@
 //! way (etcd 3.5+ semantics, docs/etcd-formats.md §5.2/5.4):
 //! - `members` holds exactly the new members and `members_removed` is empty (3.4's restore
 //!   left the old members behind; we do not);
-//! - `meta`: `consistent_index` = n, `term` = 1, `confState` rewritten to the new voters when
-//!   the source has one;
+//! - `meta`: `consistent_index` = n, and `term` = 1 for etcd 3.5+ (3.4's restore writes none);
+//!   `confState` is kept as the source has it, as every etcdutl keeps it: no etcd reads it
+//!   back (3.5+ only write it when applying a conf change), so the old voters stay until the
+//!   restored cluster's first membership change (docs/etcd-formats.md §5.5);
 //! - optional revision bump: an empty value at `(base + N)_0` in `key` and
 //!   `meta/scheduledCompactRev` = that revision, so etcd compacts everything older on start.
 
@@ -16,6 +18,7 @@ use bolt::{Db, Writer, Written};
 
 use super::RestoreError;
 use super::cluster::NewCluster;
+use super::version::EtcdVersion;
 use crate::mvcc::{KeyValue, Revision};
 
 /// What to do about the revision.
@@ -58,7 +61,6 @@ pub struct DbOutcome {
 /// Facts read with point lookups before the walk.
 struct Before {
     compact: i64,
-    has_conf_state: bool,
 }
 
 fn revision_in_meta(db: &Db, meta: &bolt::BucketRef, key: &[u8]) -> Result<i64, bolt::Error> {
@@ -84,11 +86,7 @@ fn before(db: &Db) -> Result<Before, RestoreError> {
     let compact = revision_in_meta(db, &meta, b"scheduledCompactRev")
         .map_err(bolt_err)?
         .max(revision_in_meta(db, &meta, b"finishedCompactRev").map_err(bolt_err)?);
-    let has_conf_state = meta.get(db, b"confState").map_err(bolt_err)?.is_some();
-    Ok(Before {
-        compact,
-        has_conf_state,
-    })
+    Ok(Before { compact })
 }
 
 /// The changes for one top-level bucket: drop the source's entries or not, and values to set
@@ -280,6 +278,7 @@ pub fn rewrite<W: Write + Seek>(
     out: W,
     cluster: &NewCluster,
     bump: Bump,
+    target: EtcdVersion,
 ) -> Result<(W, DbOutcome), RestoreError> {
     let before = before(db)?;
     let n = cluster.members.len() as u64;
@@ -302,11 +301,8 @@ pub fn rewrite<W: Write + Seek>(
     );
     let mut meta = Patch::default();
     meta.set.insert(b"consistent_index".to_vec(), be(n));
-    meta.set.insert(b"term".to_vec(), be(1));
-    if before.has_conf_state {
-        let voters: Vec<String> = cluster.ids().iter().map(u64::to_string).collect();
-        let cs = format!("{{\"voters\":[{}],\"auto_leave\":false}}", voters.join(","));
-        meta.set.insert(b"confState".to_vec(), cs.into_bytes());
+    if target.writes_term() {
+        meta.set.insert(b"term".to_vec(), be(1));
     }
     patches.insert(b"meta".to_vec(), meta);
 

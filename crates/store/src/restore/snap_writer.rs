@@ -5,6 +5,7 @@
 use super::cluster::NewCluster;
 use super::json::go_string;
 use super::proto_out as pb;
+use super::version::EtcdVersion;
 
 const NO_EXPIRY: &str = "\"ExpireTime\":\"0001-01-01T00:00:00Z\"";
 /// The v2 store's event history is a ring of 1000 slots, saved with its empty ones.
@@ -20,7 +21,9 @@ fn node(path: &str, index: u64, value: &str, children: &str) -> String {
 
 /// The v2 store JSON: `/0/members/<id>/raftAttributes` per member, created at index 1..n in
 /// ascending ID order; Go writes map keys sorted, so children are listed by hex string.
-pub fn v2_store_json(cluster: &NewCluster) -> String {
+/// etcd 3.6+ build it through `GetMembershipInfoInV2Format`, whose `verifyNoMembersInStore`
+/// looks the members dir up first; that failed get is saved in `getsFail`.
+pub fn v2_store_json(cluster: &NewCluster, v: EtcdVersion) -> String {
     let n = cluster.members.len();
     let mut members: Vec<(String, String)> = Vec::new();
     let mut events = Vec::new();
@@ -73,7 +76,14 @@ pub fn v2_store_json(cluster: &NewCluster) -> String {
         "watchers",
     ]
     .iter()
-    .map(|s| format!("\"{s}\":{}", if *s == "createSuccess" { n } else { 0 }))
+    .map(|s| {
+        let count = match *s {
+            "createSuccess" => n,
+            "getsFail" if v.counts_v2_get() => 1,
+            _ => 0,
+        };
+        format!("\"{s}\":{count}")
+    })
     .collect::<Vec<_>>()
     .join(",");
     format!(
@@ -88,15 +98,16 @@ pub fn snap_name(cluster: &NewCluster) -> String {
     format!("{:016x}-{:016x}.snap", 1, cluster.members.len())
 }
 
-/// The whole `.snap` file.
-pub fn snap_bytes(cluster: &NewCluster) -> Vec<u8> {
+/// The whole `.snap` file as etcd `v`'s restore writes it.
+pub fn snap_bytes(cluster: &NewCluster, v: EtcdVersion) -> Vec<u8> {
     let n = cluster.members.len() as u64;
     let mut md = Vec::new();
-    pb::bytes(&mut md, 1, &pb::conf_state(&cluster.ids()));
+    let cs = pb::conf_state(&cluster.ids(), v.omits_raft_defaults());
+    pb::bytes(&mut md, 1, &cs);
     pb::uint(&mut md, 2, n);
     pb::uint(&mut md, 3, 1);
     let mut raft = Vec::new();
-    pb::bytes(&mut raft, 1, v2_store_json(cluster).as_bytes());
+    pb::bytes(&mut raft, 1, v2_store_json(cluster, v).as_bytes());
     pb::bytes(&mut raft, 2, &md);
     let mut out = Vec::new();
     pb::uint(&mut out, 1, u64::from(crc32c::crc32c(&raft)));

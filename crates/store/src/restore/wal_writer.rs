@@ -1,10 +1,12 @@
 //! The WAL a restored member starts from, record for record what etcd's restore writes
 //! (`wal.Create`, `Save`, `SaveSnapshot`): crc(0), metadata, snapshot{0,0}, one ConfChange
 //! AddNode entry per member (term 1, ascending IDs), HardState{1, smallest ID, n}, and
-//! snapshot{n, 1}. Framing and the rolling CRC-32C follow `wal/encoder.go`.
+//! snapshot{n, 1} (with the voters from 3.5 on). Framing and the rolling CRC-32C follow
+//! `wal/encoder.go`; the message encodings follow the target release (see [`EtcdVersion`]).
 
 use super::cluster::NewCluster;
 use super::proto_out as pb;
+use super::version::EtcdVersion;
 
 /// etcd preallocates every segment to this size (`SegmentSizeBytes`).
 pub const SEGMENT_BYTES: u64 = 64_000_000;
@@ -49,23 +51,31 @@ impl Encoder {
     }
 }
 
-/// The records of member `node`'s first WAL segment (before preallocation padding).
-pub fn wal_bytes(cluster: &NewCluster, node: u64) -> Vec<u8> {
+/// The records of member `node`'s first WAL segment (before preallocation padding), as
+/// etcd `v`'s restore writes them.
+pub fn wal_bytes(cluster: &NewCluster, node: u64, v: EtcdVersion) -> Vec<u8> {
     let mut e = Encoder {
         out: Vec::new(),
         crc: 0,
     };
     e.record(CRC, None);
     e.record(METADATA, Some(&pb::metadata(node, cluster.cluster_id)));
-    e.record(SNAPSHOT, Some(&pb::wal_snapshot(0, 0)));
+    e.record(SNAPSHOT, Some(&pb::wal_snapshot(0, 0, None)));
+    let omit = v.omits_raft_defaults();
     for (i, m) in cluster.members.iter().enumerate() {
-        let cc = pb::conf_change_add(m.id, m.json().as_bytes());
+        let cc = pb::conf_change_add(m.id, m.json().as_bytes(), omit);
         let ent = pb::entry(CONF_CHANGE_ENTRY, 1, i as u64 + 1, &cc);
         e.record(ENTRY, Some(&ent));
     }
     let n = cluster.members.len() as u64;
     let vote = cluster.members.first().map_or(0, |m| m.id);
     e.record(STATE, Some(&pb::hard_state(1, vote, n)));
-    e.record(SNAPSHOT, Some(&pb::wal_snapshot(n, 1)));
+    let conf_state = v
+        .writes_term()
+        .then(|| pb::conf_state(&cluster.ids(), omit));
+    e.record(
+        SNAPSHOT,
+        Some(&pb::wal_snapshot(n, 1, conf_state.as_deref())),
+    );
     e.out
 }

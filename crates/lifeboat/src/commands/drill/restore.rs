@@ -89,6 +89,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         bump: Bump::Auto,
         move_aside: None,
         identities: None,
+        etcd_version: None,
     })?;
     let bump = restored
         .db

@@ -8,7 +8,7 @@ mod print;
 use std::path::PathBuf;
 
 use clap::Args;
-use store::restore::{self, Bump, Request, Target};
+use store::restore::{self, Bump, EtcdVersion, Request, Target};
 
 use crate::cli::Context;
 use crate::exit::Exit;
@@ -83,6 +83,11 @@ pub struct RestoreArgs {
     /// age identity file for an encrypted snapshot (FILE.age from `save --encrypt-to`)
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+
+    /// The etcd release the restored members will run (3.4 to 3.7); default: `etcd
+    /// --version` of the etcd installed here, else the snapshot's version
+    #[arg(long, value_name = "X.Y")]
+    pub etcd_version: Option<String>,
 }
 
 fn targets(args: &RestoreArgs, cluster: &restore::NewCluster) -> anyhow::Result<Vec<Target>> {
@@ -119,6 +124,11 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Exit> {
         (false, Some(n)) => Bump::By(n),
         (false, None) => Bump::Auto,
     };
+    let etcd_version = args
+        .etcd_version
+        .as_deref()
+        .map(EtcdVersion::from_flag)
+        .transpose()?;
     let ids = super::identities(args.identity.as_deref())?;
     let aside = |p: &std::path::Path| ops::files::move_aside(p).map_err(|e| e.to_string());
     let outcome = restore::restore(&Request {
@@ -129,6 +139,7 @@ pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Exit> {
         bump,
         move_aside: args.move_aside.then_some(&aside as restore::MoveAside<'_>),
         identities: ids.as_ref(),
+        etcd_version,
     })?;
     let report = print::Report::new(outcome, args.no_bump);
     match ctx.format {

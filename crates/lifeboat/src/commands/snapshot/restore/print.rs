@@ -118,12 +118,14 @@ impl Report {
         };
         let mut s = format!(
             "Restored {} ({hash}; bbolt structure checked while copying)\n\
-             Data at revision {}, db {}; old membership trimmed ({} entries removed)\n{}\n\n\
+             Data at revision {}, db {}; old membership trimmed ({} entries removed)\n\
+             Written for etcd {}\n{}\n\n\
              New cluster {} (token {}):\n",
             o.snapshot.display(),
             o.db.revision,
             super::super::human_bytes(o.db.size),
             o.db.trimmed_members,
+            o.etcd.describe(),
             self.revision_note,
             o.cluster_id,
             o.token,
