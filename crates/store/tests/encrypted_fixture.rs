@@ -76,6 +76,7 @@ fn encrypted_snapshot_verifies_inspects_and_restores_like_the_plain_one() {
         bump: Bump::Off,
         move_aside: None,
         identities: Some(&ids),
+        etcd_version: Some(store::restore::EtcdVersion::new(3, 4)),
     })
     .unwrap();
     assert_eq!(out.hash_check, "verified");
@@ -122,6 +123,7 @@ fn tampered_foreign_or_keyless_reads_are_refused() {
         bump: Bump::Off,
         move_aside: None,
         identities: Some(&ids),
+        etcd_version: Some(store::restore::EtcdVersion::new(3, 4)),
     })
     .unwrap_err();
     assert!(err.to_string().contains("nothing was written"), "{err}");

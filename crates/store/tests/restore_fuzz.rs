@@ -55,6 +55,7 @@ proptest! {
             bump: Bump::Auto,
             move_aside: None,
             identities: None,
+            etcd_version: Some(store::restore::EtcdVersion::new(3, 4)),
         });
         match r {
             Ok(_) => {

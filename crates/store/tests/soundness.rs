@@ -107,6 +107,7 @@ fn restores(dir: &Path, name: &str, file: &Path, skip_hash_check: bool) -> bool 
         bump: Bump::Off,
         move_aside: None,
         identities: None,
+        etcd_version: Some(store::restore::EtcdVersion::new(3, 4)),
     })
     .is_ok()
 }
