@@ -84,6 +84,8 @@ async fn three_members_restored_with_all_form_a_healthy_cluster_holding_every_ke
             .arg(&file),
     );
     assert_eq!(json["hash_check"], "verified");
+    // Written for the etcd that starts it below (the env's), as `etcd --version` says.
+    assert_eq!(json["etcd"]["source"]["kind"], "installed");
     assert_eq!(json["db"]["kubernetes"], true);
     assert_eq!(json["db"]["bump"]["amount"], 1_000_000_000u64);
     assert!(json["revision_note"].as_str().unwrap().contains("bumped"));
