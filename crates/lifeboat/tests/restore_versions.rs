@@ -448,6 +448,7 @@ async fn etcd_version_flag_overrides_the_installed_etcd() {
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(json["etcd"]["version"], "3.7");
     assert_eq!(json["etcd"]["source"]["kind"], "flag");
+    assert_eq!(json["etcd"]["installed_differs"].is_string(), v != "3.7");
     let same =
         std::fs::read(detected.join(WAL)).unwrap() == std::fs::read(flagged.join(WAL)).unwrap();
     assert_eq!(

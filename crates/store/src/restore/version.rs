@@ -154,6 +154,10 @@ pub struct TargetVersion {
     pub version: EtcdVersion,
     pub source: TargetSource,
     pub snapshot: SnapshotVersions,
+    /// With `--etcd-version`: the installed etcd's version when it is another release (etcd
+    /// started here on these files would not be the one they were written for).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub installed_differs: Option<String>,
 }
 
 impl TargetVersion {
@@ -216,8 +220,17 @@ pub fn resolve(
     flag: Option<EtcdVersion>,
     snapshot: SnapshotVersions,
 ) -> Result<TargetVersion, RestoreError> {
+    let mut installed_differs = None;
     let (version, source) = match flag {
-        Some(v) => (v, TargetSource::Flag),
+        Some(v) => {
+            // Only a remark: the restored dirs may well be meant for another node.
+            if let Ok(Some((_, raw))) = installed()
+                && EtcdVersion::parse(&raw).is_some_and(|i| i != v)
+            {
+                installed_differs = Some(raw);
+            }
+            (v, TargetSource::Flag)
+        }
         None => match installed()? {
             Some((binary, raw)) => {
                 let v = EtcdVersion::parse(&raw).unwrap_or(EtcdVersion::new(0, 0));
@@ -248,6 +261,7 @@ pub fn resolve(
         version,
         source,
         snapshot,
+        installed_differs,
     })
 }
 
@@ -299,6 +313,7 @@ mod tests {
                 storage_version: storage.map(String::from),
                 cluster_version: None,
             },
+            installed_differs: None,
         }
     }
 

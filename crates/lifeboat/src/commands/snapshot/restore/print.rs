@@ -141,6 +141,13 @@ impl Report {
             t.add_row([m.name.clone(), m.id.clone(), m.peer_urls.join(","), dir]);
         }
         s.push_str(&format!("{t}\n"));
+        if let Some(installed) = &o.etcd.installed_differs {
+            s.push_str(&format!(
+                "The etcd installed here is {installed}, not {}: start these dirs with etcd {} \
+                 (another release may log schema warnings or refuse them)\n",
+                o.etcd.version, o.etcd.version
+            ));
+        }
         if o.db.alarms > 0 {
             s.push_str(&format!(
                 "The snapshot carries {} alarm(s), kept as etcd keeps them: after start, run \
