@@ -100,9 +100,20 @@ pub fn etcdutl_bin() -> Option<PathBuf> {
     tool_path("LIFEBOAT_ETCDUTL_BIN", "etcdutl")
 }
 
-/// `bbolt` (go.etcd.io/bbolt/cmd/bbolt) of the release under test, when installed beside it.
+/// `bbolt` (go.etcd.io/bbolt/cmd/bbolt): the release's own, else the one installed beside
+/// another release in the same cache (scripts/etcd-versions.sh builds it for 3.6 and 3.7 only).
+/// The bbolt file format has not changed across etcd 3.4 to 3.7, so any bbolt checks any.
 pub fn bbolt_bin() -> Option<PathBuf> {
-    tool_path("LIFEBOAT_BBOLT_BIN", "bbolt")
+    tool_path("LIFEBOAT_BBOLT_BIN", "bbolt").or_else(|| {
+        let cache = etcd_binary().parent()?.parent()?.to_path_buf();
+        let mut found: Vec<PathBuf> = std::fs::read_dir(cache)
+            .ok()?
+            .filter_map(|e| Some(e.ok()?.path().join("bbolt")))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        found.pop()
+    })
 }
 
 /// Runs `tool args`, which must succeed; its stdout.
