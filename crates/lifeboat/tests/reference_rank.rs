@@ -15,9 +15,10 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use assert_cmd::cargo::cargo_bin;
 use common::lifeboat;
 use serde_json::Value;
-use testkit::reference::run_json;
+use testkit::reference::{assert_inspect_matches_tool, run_json};
 use testkit::{LocalClusterSpec, TestCluster, data};
 
 /// The directory of an installed etcd release, or why there is none.
@@ -63,6 +64,7 @@ async fn rank_of_mixed_35_and_36_dirs_agrees_with_etcd() {
         members: 3,
         tls: true,
         etcd_bin: old.join("etcd"),
+        extra_args: vec!["--snapshot-count=10".into()],
         ..LocalClusterSpec::default()
     })
     .await;
@@ -138,6 +140,11 @@ async fn rank_of_mixed_35_and_36_dirs_agrees_with_etcd() {
             "m{} revision",
             i + 1
         );
+        // Mid-upgrade, either release's etcdutl may be the one at hand: both read every dir
+        // as lifeboat does.
+        for (tool, minor) in [(old.join("etcdutl"), 5), (new.join("etcdutl"), 6)] {
+            assert_inspect_matches_tool(&cargo_bin("lifeboat"), &db, &tool, minor);
+        }
     }
     let worst = member_of(&rows[2]);
     assert_eq!(

@@ -180,9 +180,13 @@ pub fn etcdctl_json(cli_args: &[String], args: &[&str]) -> Result<(bool, Value),
 
 /// etcd's own reading of a snapshot file or raw `member/snap/db`.
 pub fn snapshot_status(path: &Path) -> Result<Status, ReferenceError> {
-    let tool = etcdutl_bin().unwrap_or_else(etcdctl_bin);
+    snapshot_status_with(&etcdutl_bin().unwrap_or_else(etcdctl_bin), path)
+}
+
+/// `tool snapshot status` (an etcdutl, or etcdctl 3.4) of any release.
+pub fn snapshot_status_with(tool: &Path, path: &Path) -> Result<Status, ReferenceError> {
     let file = path.to_string_lossy();
-    let json = run_json(&tool, &["snapshot", "status", "-w", "json", &file])?;
+    let json = run_json(tool, &["snapshot", "status", "-w", "json", &file])?;
     let field = |field: &'static str| {
         json[field].as_u64().ok_or_else(|| ReferenceError::Field {
             tool: tool.display().to_string(),
@@ -195,7 +199,11 @@ pub fn snapshot_status(path: &Path) -> Result<Status, ReferenceError> {
         revision: field("revision")? as i64,
         total_key: field("totalKey")?,
         total_size: field("totalSize")?,
-        version: json["version"].as_str().map(String::from),
+        // etcdutl 3.6+ prints "" for a db without a storage version (written by 3.5 or older).
+        version: json["version"]
+            .as_str()
+            .filter(|v| !v.is_empty())
+            .map(String::from),
     })
 }
 
@@ -221,27 +229,41 @@ pub fn inspect(lifeboat_bin: &Path, path: &Path) -> Value {
     }
 }
 
+/// lifeboat's field for the `totalKey` of etcd 3.`minor`'s tool.
+pub fn total_key_field_of(minor: u32) -> &'static str {
+    if minor >= 6 { "live_keys" } else { "totalKey" }
+}
+
 /// lifeboat's field for the reference's `totalKey` on the release under test.
 pub fn total_key_field() -> &'static str {
-    if etcd_minor() >= 6 {
-        "live_keys"
-    } else {
-        "totalKey"
-    }
+    total_key_field_of(etcd_minor())
 }
 
 /// Fails the test unless `lifeboat snapshot inspect` reports what etcd's own tool reports for
 /// `path`: hash, revision, totalKey, totalSize, and the storage version where etcd prints it.
 /// Returns lifeboat's JSON for further checks.
 pub fn assert_inspect_matches_reference(lifeboat_bin: &Path, path: &Path) -> Value {
-    let reference = match snapshot_status(path) {
+    let tool = etcdutl_bin().unwrap_or_else(etcdctl_bin);
+    assert_inspect_matches_tool(lifeboat_bin, path, &tool, etcd_minor())
+}
+
+/// [`assert_inspect_matches_reference`] with the `snapshot status` of etcd 3.`minor`'s `tool`
+/// (during an upgrade, either release's etcdutl may read either release's files).
+pub fn assert_inspect_matches_tool(
+    lifeboat_bin: &Path,
+    path: &Path,
+    tool: &Path,
+    minor: u32,
+) -> Value {
+    let reference = match snapshot_status_with(tool, path) {
         Ok(s) => s,
         Err(e) => panic!("etcd's snapshot status refuses {}: {e}", path.display()),
     };
     let ours = inspect(lifeboat_bin, path);
     let what = format!(
-        "{}: etcd says {reference:?}, lifeboat says {ours:#}",
-        path.display()
+        "{} by {}: etcd says {reference:?}, lifeboat says {ours:#}",
+        path.display(),
+        tool.display()
     );
     assert_eq!(
         ours["hash"].as_u64(),
@@ -254,7 +276,7 @@ pub fn assert_inspect_matches_reference(lifeboat_bin: &Path, path: &Path) -> Val
         "revision of {what}"
     );
     assert_eq!(
-        ours[total_key_field()].as_u64(),
+        ours[total_key_field_of(minor)].as_u64(),
         Some(reference.total_key),
         "totalKey of {what}"
     );
@@ -263,10 +285,11 @@ pub fn assert_inspect_matches_reference(lifeboat_bin: &Path, path: &Path) -> Val
         Some(reference.total_size),
         "totalSize of {what}"
     );
-    if let Some(v) = &reference.version {
+    // etcdutl prints the storage version from 3.6 on ("" for none, lifeboat's null).
+    if minor >= 6 {
         assert_eq!(
             ours["storage_version"].as_str(),
-            Some(v.as_str()),
+            reference.version.as_deref(),
             "storage version of {what}"
         );
     }
