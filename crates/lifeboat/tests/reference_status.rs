@@ -90,6 +90,10 @@ fn compare_endpoints(
             at("learner")
         );
         assert_eq!(e["raft_term"], b["raftTerm"], "{}", at("raft_term"));
+        // What the member itself reports (alarms), and nothing more: a learner refusing
+        // MemberList is no error of the endpoint, as etcdctl shows none.
+        let errors = b.get("errors").cloned().unwrap_or(Value::Array(vec![]));
+        assert_eq!(e["errors"], errors, "{}", at("errors"));
         bracketed(
             &at("raft_index"),
             &e["raft_index"],
@@ -139,7 +143,9 @@ fn compare_members(ours: &Value, args: &[String]) {
     );
     for (id, t) in &theirs {
         let m = mine[id];
-        assert_eq!(m["name"], t["name"], "{id} name");
+        // etcdctl omits empty fields (an unstarted member's name and client URLs).
+        let name = t.get("name").cloned().unwrap_or(Value::from(""));
+        assert_eq!(m["name"], name, "{id} name");
         assert_eq!(m["peer_urls"], t["peerURLs"], "{id} peer URLs");
         let client = t.get("clientURLs").cloned().unwrap_or(Value::Array(vec![]));
         assert_eq!(m["client_urls"], client, "{id} client URLs");
@@ -162,6 +168,14 @@ fn compare_health(ours: &Value, args: &[String]) {
             .iter()
             .find(|e| e["endpoint"] == url)
             .unwrap_or_else(|| panic!("lifeboat has no endpoint {url}"));
+        if e["is_learner"] == true {
+            // etcdctl's health is a read, which a learner refuses; lifeboat's `reachable` is
+            // whether Status answered, which a learner does.
+            let refused = h["error"].as_str().unwrap_or_default();
+            assert!(refused.contains("not supported for learner"), "{h}");
+            assert_eq!(e["reachable"], true, "{e}");
+            continue;
+        }
         assert_eq!(
             e["reachable"], h["health"],
             "{url}: etcdctl says {h}, lifeboat {e}"
@@ -291,4 +305,48 @@ async fn a_nospace_alarm_reads_as_etcdctl_says() {
     compare_alarms(&ours, &args);
     assert!(!ours["alarms"].as_array().unwrap().is_empty());
     compare_endpoints(&ours, &before, &after);
+}
+
+/// A learner, first added and not started, then running: membership, learner flags and the
+/// learner's own status as etcdctl reads them.
+#[tokio::test]
+async fn a_learner_reads_as_etcdctl_says() {
+    let mut tc = TestCluster::plain(1).await;
+    let (i, _) = tc.cluster.add_member("l1", true).await.unwrap();
+    let voter = vec![format!("--endpoints={}", tc.cluster.client_url(0))];
+    let (_, ours, stderr) = status_json(&voter);
+    compare_members(&ours, &voter);
+    assert!(
+        ours["members"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["is_learner"] == true && m["started"] == false),
+        "{ours:#} {stderr}"
+    );
+
+    tc.cluster.restart(i).unwrap();
+    let learner = vec![format!("--endpoints={}", tc.cluster.client_url(i))];
+    let mut up = false;
+    for _ in 0..120 {
+        let (ok, _) = etcdctl_json(&learner, &["endpoint", "status"]).unwrap();
+        if ok {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(
+        up,
+        "the learner never answered: {}",
+        tc.cluster.log_tail(i, 20)
+    );
+    let args = tc.cli_args();
+    let before = endpoint_status(&args);
+    let (_, ours, _) = status_json(&args);
+    let after = endpoint_status(&args);
+    assert_eq!(before.len(), 2);
+    compare_endpoints(&ours, &before, &after);
+    compare_members(&ours, &args);
+    compare_health(&ours, &args);
 }
