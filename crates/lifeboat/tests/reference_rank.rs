@@ -52,7 +52,17 @@ async fn live_status(tc: &TestCluster, i: usize) -> (String, u64) {
 }
 
 #[tokio::test]
-async fn rank_of_mixed_35_and_36_dirs_agrees_with_etcd() {
+async fn rank_agrees_with_etcd_when_a_35_member_lags() {
+    rank_of_mixed_35_and_36_dirs(0).await;
+}
+
+#[tokio::test]
+async fn rank_agrees_with_etcd_when_the_36_member_lags() {
+    rank_of_mixed_35_and_36_dirs(2).await;
+}
+
+/// m1 and m2 run 3.5, m3 runs 3.6; member `lagging` stops first and misses half the writes.
+async fn rank_of_mixed_35_and_36_dirs(lagging: usize) {
     let (old, new) = match (release_dir("3.5"), release_dir("3.6")) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
@@ -79,21 +89,26 @@ async fn rank_of_mixed_35_and_36_dirs_agrees_with_etcd() {
         new.join("etcdutl"),
     ];
 
-    let mut c = tc.client(1).await.unwrap();
+    let writer = (lagging + 1) % 3;
+    let mut c = tc.client(writer).await.unwrap();
     data::put_keys(&mut c, "/registry/configmaps/a/k", 50)
         .await
         .unwrap();
-    // m1 (3.5) goes first and misses what follows; m2 (3.5) and m3 (3.6) keep committing.
-    let mut seen = vec![live_status(&tc, 0).await];
-    tc.cluster.stop(0);
+    // The lagging member goes first and misses what follows; the other two keep committing.
+    let mut seen = vec![(String::new(), 0); 3];
+    seen[lagging] = live_status(&tc, lagging).await;
+    tc.cluster.stop(lagging);
     data::put_keys(&mut c, "/registry/configmaps/b/k", 50)
         .await
         .unwrap();
     drop(c);
-    seen.push(live_status(&tc, 1).await);
-    seen.push(live_status(&tc, 2).await);
-    tc.cluster.stop(1);
-    tc.cluster.stop(2);
+    let others = [writer, (lagging + 2) % 3];
+    for i in others {
+        seen[i] = live_status(&tc, i).await;
+    }
+    for i in others {
+        tc.cluster.stop(i);
+    }
 
     let dirs: Vec<PathBuf> = tc
         .cluster
@@ -148,8 +163,10 @@ async fn rank_of_mixed_35_and_36_dirs_agrees_with_etcd() {
     }
     let worst = member_of(&rows[2]);
     assert_eq!(
-        worst, 0,
-        "m1 stopped before the second half of the writes: {ranked:#}"
+        worst,
+        lagging,
+        "m{} stopped before the second half of the writes: {ranked:#}",
+        lagging + 1
     );
     assert!(rows[2]["committed"].as_u64() < rows[0]["committed"].as_u64());
 
