@@ -55,8 +55,20 @@ async fn seed(c: &mut Client) {
     data::mixed_history(c, "/registry/configmaps/default/cm-", 300)
         .await
         .unwrap();
-    // The member's own keys in other buckets change the raw counts etcd 3.4/3.5 report.
+    // Values bigger than a page (overflow pages count in totalSize and the hash).
+    for i in 0..3 {
+        let big = vec![b'x'; 20_000 + i];
+        c.put(format!("/registry/configmaps/big/b{i}"), big, None)
+            .await
+            .unwrap();
+    }
+    // Keys in other buckets (lease, auth) change the raw counts etcd 3.4/3.5 report.
     c.lease_grant(600, None).await.unwrap();
+    c.user_add("reader", "throwaway", None).await.unwrap();
+    c.role_add("readers").await.unwrap();
+    c.user_grant_role("reader", "readers").await.unwrap();
+    // The newest revision is a delete: etcd's `revision` is read from a tombstone.
+    c.delete("/registry/configmaps/big/b0", None).await.unwrap();
 }
 
 fn save(tc: &TestCluster, file: &Path, extra: &[&str]) {
