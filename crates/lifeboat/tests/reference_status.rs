@@ -76,9 +76,9 @@ fn compare_endpoints(
             at("cluster")
         );
         assert_eq!(e["version"], b["version"], "{}", at("version"));
-        // etcd says 0 for "no leader known"; lifeboat says null.
+        // etcd's 0 for "no leader known" (which etcdctl's JSON omits) is lifeboat's null.
         let leader = Some(&b["leader"])
-            .filter(|l| l.as_u64() != Some(0))
+            .filter(|l| l.as_u64().unwrap_or(0) != 0)
             .map_or(Value::Null, |l| Value::from(hex(l)));
         assert_eq!(e["leader_id"], leader, "{}", at("leader"));
         assert_eq!(
@@ -359,4 +359,37 @@ async fn a_learner_reads_as_etcdctl_says() {
     compare_endpoints(&ours, &before, &after);
     compare_members(&ours, &args);
     compare_health(&ours, &args);
+}
+
+/// Two of three stopped: the survivor knows no leader, and lifeboat says so as etcdctl does.
+#[tokio::test]
+async fn with_quorum_lost_the_survivor_reads_as_etcdctl_says() {
+    let mut tc = TestCluster::tls(3).await;
+    tc.cluster.stop(1);
+    tc.cluster.stop(2);
+    let args = tc.cli_args();
+    let survivor = tc.cluster.client_url(0);
+    let mut only_survivor = args.clone();
+    only_survivor[0] = format!("--endpoints={survivor}");
+    // A follower names its old leader until its election timeout passes: wait for etcd's 0.
+    let mut leaderless = false;
+    for _ in 0..60 {
+        let status = endpoint_status(&only_survivor);
+        if status
+            .get(&survivor)
+            .is_some_and(|s| s["leader"].as_u64().unwrap_or(0) == 0)
+        {
+            leaderless = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    assert!(leaderless, "the survivor kept naming a leader for 30 s");
+    let before = endpoint_status(&only_survivor);
+    let (code, ours, stderr) = status_json(&args);
+    let after = endpoint_status(&only_survivor);
+    assert_eq!(code, 2, "critical: {ours:#} {stderr}");
+    compare_endpoints(&ours, &before, &after);
+    assert_eq!(ours["quorum"]["leader_id"], Value::Null);
+    assert_eq!(ours["quorum"]["state"], "lost");
 }
