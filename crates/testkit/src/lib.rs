@@ -9,11 +9,14 @@
 //!   with clients per member and data writers.
 //! - [`data`]: writes known datasets (plain keys, Kubernetes-shaped keys) and reads them back.
 //! - [`restored`]: etcd started on restored data dirs (names and peer URLs fixed beforehand).
+//! - [`reference`]: etcd's own tools (`etcdutl snapshot status`, `etcdctl endpoint status`,
+//!   `bbolt check`) of the release under test, to check lifeboat's answers against.
 //!
 //! Processes die with the test: on drop, and through `PR_SET_PDEATHSIG` if the test thread dies
 //! first. Tests should use `#[tokio::test]` (a current-thread runtime on the test's own thread).
 
 pub mod data;
+pub mod reference;
 pub mod restored;
 
 use std::time::Duration;

@@ -168,6 +168,10 @@ async fn probe(
             members.sort();
             out.members = Some(members);
         }
+        // A learner refuses MemberList as it refuses every read (etcdctl's `member list` fails
+        // on it the same way): that is what a learner is, not a fault of this endpoint; the
+        // membership comes from the voters.
+        Ok(Err(e)) if is_learner(&out) && refused_for_learner(&e) => {}
         Ok(Err(e)) => out
             .errors
             .push(format!("member list: {}", explain(&e, &settings.tls))),
@@ -175,6 +179,15 @@ async fn probe(
     }
 
     out
+}
+
+fn is_learner(e: &ObservedEndpoint) -> bool {
+    e.status.as_ref().is_ok_and(|s| s.is_learner)
+}
+
+/// etcd's `ErrGRPCNotSupportedForLearner`, the same text from 3.4 to 3.7.
+fn refused_for_learner(e: &etcd_client::Error) -> bool {
+    e.to_string().contains("rpc not supported for learner")
 }
 
 /// The endpoint is shown in its own column; drop it from the message to keep rows short.
