@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what lifeboat's build, tests and drills need and the machine lacks:
 # etcd 3.4 server and client (Debian etcd-server, etcd-client), protoc (etcd-client's build),
-# nftables and iproute2 (network-namespace test hosts), GNU time (benchmarks), and the test
+# nftables and iproute2 (network-namespace test hosts), GNU time (benchmarks), age (the
+# encrypted-snapshot tests cross-check lifeboat's decryption with the age CLI), and the test
 # runner cargo-nextest (built once from crates.io, pinned; kept in ~/.cargo/bin).
 # Safe to run again: it installs only what is missing.
 set -euo pipefail
@@ -13,6 +14,7 @@ command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 command -v nft >/dev/null 2>&1 || need+=(nftables)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 [ -x /usr/bin/time ] || need+=(time)
+command -v age >/dev/null 2>&1 || need+=(age)
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "setup: installing ${need[*]}" >&2
