@@ -10,7 +10,7 @@ use serde_json::{Map, Value};
 use crate::error::DecodeError;
 use crate::schema::{self, FieldDef, MapValue, MessageDef, Ty};
 use crate::special::{self, Special};
-use crate::wire::{FieldReader, WireValue};
+use crate::wire::{WireValue, fields, packed_varints};
 
 const MAX_DEPTH: usize = 64;
 
@@ -49,7 +49,7 @@ fn message(
         return Err(DecodeError::TooDeep(MAX_DEPTH));
     }
     let mut out = Map::new();
-    for field in FieldReader::new(buf) {
+    for field in fields(buf) {
         let (tag, wire) = field?;
         let Some(def) = msg.field(tag) else {
             *unknown += 1;
@@ -84,8 +84,8 @@ fn message(
                 match (def.ty, wire) {
                     // Packed scalars (not what Go writes for proto2, but valid protobuf).
                     (Ty::Int32 | Ty::Int64 | Ty::Bool, WireValue::Bytes(b)) => {
-                        let mut r = PackedVarints { buf: b, pos: 0 };
-                        while let Some(v) = r.next_varint()? {
+                        for v in packed_varints(b) {
+                            let v = v?;
                             items.push(scalar(def.ty, WireValue::Varint(v), msg, def, opts)?);
                         }
                     }
@@ -174,7 +174,7 @@ fn map_entry(
 ) -> Result<(String, Value), DecodeError> {
     let mut key = String::new();
     let mut val = None;
-    for field in FieldReader::new(entry) {
+    for field in fields(entry) {
         match field? {
             (1, WireValue::Bytes(b)) => {
                 key = std::str::from_utf8(b)
@@ -200,30 +200,4 @@ fn map_entry(
         _ => Value::String(String::new()),
     });
     Ok((key, val))
-}
-
-struct PackedVarints<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl PackedVarints<'_> {
-    fn next_varint(&mut self) -> Result<Option<u64>, DecodeError> {
-        if self.pos >= self.buf.len() {
-            return Ok(None);
-        }
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self
-                .buf
-                .get(self.pos)
-                .ok_or(DecodeError::Truncated { at: self.pos })?;
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(Some(v));
-            }
-        }
-        Err(DecodeError::BadVarint { at: self.pos })
-    }
 }

@@ -4,12 +4,8 @@
 pub enum DecodeError {
     #[error("protobuf truncated at byte {at}")]
     Truncated { at: usize },
-    #[error("malformed varint at byte {at}")]
-    BadVarint { at: usize },
-    #[error("invalid field tag at byte {at}")]
-    BadTag { at: usize },
-    #[error("unsupported wire type {wire_type} at byte {at}")]
-    WireType { at: usize, wire_type: u8 },
+    #[error("protobuf: {0}")]
+    Wire(#[from] store::proto::ProtoError),
     #[error("field {field}: expected {expected}")]
     Type {
         field: String,

@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use crate::error::{DecodeError, EncodeError};
-use crate::wire::{FieldReader, WireValue, Writer};
+use crate::wire::{WireValue, Writer, fields};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Special {
@@ -36,7 +36,7 @@ pub fn special(message_name: &str) -> Option<Special> {
 /// Field values of a small message, by tag (the last occurrence wins, as in protobuf).
 fn scalars(buf: &[u8]) -> Result<[Option<WireValue<'_>>; 4], DecodeError> {
     let mut out = [None; 4];
-    for field in FieldReader::new(buf) {
+    for field in fields(buf) {
         let (tag, v) = field?;
         if let Some(slot) = out.get_mut(tag as usize) {
             *slot = Some(v);

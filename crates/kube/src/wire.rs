@@ -1,110 +1,11 @@
-//! Protobuf wire format: just enough to walk a message field by field and to write one back.
+//! Protobuf wire format: walking a message field by field (the store crate's reader) and
+//! writing one back.
 //! Kubernetes' Go encoder writes fields in tag order, maps sorted by key, and every value in
 //! its shortest form; the writer here does the same, which is what makes round trips exact.
 
-use crate::error::DecodeError;
-
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum WireValue<'a> {
-    Varint(u64),
-    Fixed64(u64),
-    Bytes(&'a [u8]),
-    Fixed32(u32),
-}
-
-/// Iterates over `(tag, value)` pairs of one message.
-pub struct FieldReader<'a> {
-    buf: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> FieldReader<'a> {
-    pub fn new(buf: &'a [u8]) -> Self {
-        FieldReader { buf, pos: 0 }
-    }
-
-    fn varint(&mut self) -> Result<u64, DecodeError> {
-        let mut value = 0u64;
-        for shift in (0..70).step_by(7) {
-            let byte = *self
-                .buf
-                .get(self.pos)
-                .ok_or(DecodeError::Truncated { at: self.pos })?;
-            self.pos += 1;
-            if shift == 63 && byte > 1 {
-                return Err(DecodeError::BadVarint { at: self.pos - 1 });
-            }
-            value |= u64::from(byte & 0x7f) << shift;
-            if byte & 0x80 == 0 {
-                return Ok(value);
-            }
-        }
-        Err(DecodeError::BadVarint { at: self.pos })
-    }
-
-    fn take(&mut self, n: usize) -> Result<&'a [u8], DecodeError> {
-        let end = self
-            .pos
-            .checked_add(n)
-            .filter(|&e| e <= self.buf.len())
-            .ok_or(DecodeError::Truncated { at: self.pos })?;
-        let s = &self.buf[self.pos..end];
-        self.pos = end;
-        Ok(s)
-    }
-
-    fn next_field(&mut self) -> Result<(u32, WireValue<'a>), DecodeError> {
-        let at = self.pos;
-        let key = self.varint()?;
-        let tag = u32::try_from(key >> 3).map_err(|_| DecodeError::BadTag { at })?;
-        if tag == 0 {
-            return Err(DecodeError::BadTag { at });
-        }
-        let value = match key & 7 {
-            0 => WireValue::Varint(self.varint()?),
-            1 => {
-                let b = self.take(8)?;
-                WireValue::Fixed64(u64::from_le_bytes(
-                    b.try_into().map_err(|_| DecodeError::Truncated { at })?,
-                ))
-            }
-            2 => {
-                let len =
-                    usize::try_from(self.varint()?).map_err(|_| DecodeError::Truncated { at })?;
-                WireValue::Bytes(self.take(len)?)
-            }
-            5 => {
-                let b = self.take(4)?;
-                WireValue::Fixed32(u32::from_le_bytes(
-                    b.try_into().map_err(|_| DecodeError::Truncated { at })?,
-                ))
-            }
-            wt => {
-                return Err(DecodeError::WireType {
-                    at,
-                    wire_type: wt as u8,
-                });
-            }
-        };
-        Ok((tag, value))
-    }
-}
-
-impl<'a> Iterator for FieldReader<'a> {
-    type Item = Result<(u32, WireValue<'a>), DecodeError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if self.pos >= self.buf.len() {
-            return None;
-        }
-        let r = self.next_field();
-        if r.is_err() {
-            // One error ends the walk: the rest of the buffer has no framing to trust.
-            self.pos = self.buf.len();
-        }
-        Some(r)
-    }
-}
+// Reading is the store crate's protobuf reader (one reader for etcd's and Kubernetes'
+// messages: every length checked before slicing); this module adds the writer.
+pub use store::proto::{Fields as FieldReader, Value as WireValue, fields, packed_varints};
 
 /// Appends encoded fields to a buffer.
 #[derive(Default)]
@@ -149,9 +50,7 @@ mod tests {
         w.bytes(2, b"abc");
         w.fixed64(3, 7);
         w.varint(4, u64::MAX);
-        let got: Vec<_> = FieldReader::new(&w.buf)
-            .collect::<Result<_, _>>()
-            .expect("valid");
+        let got: Vec<_> = fields(&w.buf).collect::<Result<_, _>>().expect("valid");
         assert_eq!(
             got,
             vec![
@@ -172,7 +71,7 @@ mod tests {
             b"\x00\x01",
             b"\x0b",
         ] {
-            assert!(FieldReader::new(bad).any(|r| r.is_err()), "{bad:?}");
+            assert!(fields(bad).any(|r| r.is_err()), "{bad:?}");
         }
     }
 }

@@ -1,39 +1,105 @@
 //! Reading many keys safely: etcd caps a response at 4 MiB by default, so ranges are read in
-//! pages, continuing after the last key seen.
+//! pages, continuing after the last key seen. [`Pager`] is the one paging loop every ranged read
+//! in the workspace uses.
 
 use std::collections::BTreeMap;
 
-use etcd_client::{Client, GetOptions};
+use etcd_client::{Client, GetOptions, GetResponse, KeyValue};
 
-/// Every key under `prefix` with its value (lossy UTF-8), in pages of 500. A page of large
+/// A ranged read in pages, continuing after the last key seen and pinned to the revision of
+/// the first page so the pages form one consistent cut. Sans I/O: each caller sends the request
+/// with its own client (plain, or through an endpoint with retries) and hands back the response.
+#[derive(Debug, Clone)]
+pub struct Pager {
+    start: Vec<u8>,
+    end: Vec<u8>,
+    page: i64,
+    revision: i64,
+    done: bool,
+}
+
+impl Pager {
+    /// Every key under `prefix`; an empty prefix means every key.
+    pub fn prefix(prefix: &[u8], page: i64) -> Self {
+        let (start, end) = if prefix.is_empty() {
+            (vec![0u8], vec![0u8])
+        } else {
+            (prefix.to_vec(), prefix_end(prefix))
+        };
+        Pager {
+            start,
+            end,
+            page,
+            revision: 0,
+            done: false,
+        }
+    }
+
+    /// The key and options of the next request, or `None` once the range is read.
+    pub fn next_request(&self) -> Option<(Vec<u8>, GetOptions)> {
+        if self.done {
+            return None;
+        }
+        let mut opts = GetOptions::new()
+            .with_range(self.end.clone())
+            .with_limit(self.page);
+        if self.revision > 0 {
+            opts = opts.with_revision(self.revision);
+        }
+        Some((self.start.clone(), opts))
+    }
+
+    /// Takes in the response to the last request.
+    pub fn advance(&mut self, resp: &GetResponse) {
+        if self.revision == 0 {
+            self.revision = resp.header().map_or(0, |h| h.revision());
+        }
+        match resp.kvs().last() {
+            Some(last) if resp.more() => {
+                self.start = last.key().to_vec();
+                self.start.push(0);
+            }
+            _ => self.done = true,
+        }
+    }
+
+    /// The revision every page was read at (0 before the first response).
+    pub fn revision(&self) -> i64 {
+        self.revision
+    }
+}
+
+/// Every key under `prefix`, page by page (500 keys), each key handed to `each`. A page of large
 /// objects can pass the client's default 4 MiB response limit, so this client's is raised (etcd
 /// itself caps a request at about 1.5 MiB per value).
+async fn for_each_key(
+    client: &mut Client,
+    prefix: &str,
+    mut each: impl FnMut(&KeyValue),
+) -> Result<(), etcd_client::Error> {
+    let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
+    let mut pager = Pager::prefix(prefix.as_bytes(), 500);
+    while let Some((key, opts)) = pager.next_request() {
+        let resp = kv.get(key, Some(opts)).await?;
+        resp.kvs().iter().for_each(&mut each);
+        pager.advance(&resp);
+    }
+    Ok(())
+}
+
+/// Every key under `prefix` with its value (lossy UTF-8).
 pub async fn read_prefix(
     client: &mut Client,
     prefix: &str,
 ) -> Result<BTreeMap<String, String>, etcd_client::Error> {
-    let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
     let mut out = BTreeMap::new();
-    let end = prefix_end(prefix.as_bytes());
-    let mut start = prefix.as_bytes().to_vec();
-    loop {
-        let opts = GetOptions::new().with_range(end.clone()).with_limit(500);
-        let resp = kv.get(start.clone(), Some(opts)).await?;
-        let kvs = resp.kvs();
-        for kv in kvs {
-            out.insert(
-                String::from_utf8_lossy(kv.key()).into_owned(),
-                String::from_utf8_lossy(kv.value()).into_owned(),
-            );
-        }
-        match kvs.last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => break,
-        }
-    }
+    for_each_key(client, prefix, |kv| {
+        out.insert(
+            String::from_utf8_lossy(kv.key()).into_owned(),
+            String::from_utf8_lossy(kv.value()).into_owned(),
+        );
+    })
+    .await?;
     Ok(out)
 }
 
@@ -43,28 +109,14 @@ pub async fn read_prefix_digests(
     client: &mut Client,
     prefix: &str,
 ) -> Result<BTreeMap<String, u64>, etcd_client::Error> {
-    let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
     let mut out = BTreeMap::new();
-    let end = prefix_end(prefix.as_bytes());
-    let mut start = prefix.as_bytes().to_vec();
-    loop {
-        let opts = GetOptions::new().with_range(end.clone()).with_limit(500);
-        let resp = kv.get(start.clone(), Some(opts)).await?;
-        let kvs = resp.kvs();
-        for kv in kvs {
-            out.insert(
-                String::from_utf8_lossy(kv.key()).into_owned(),
-                digest(kv.value()),
-            );
-        }
-        match kvs.last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => break,
-        }
-    }
+    for_each_key(client, prefix, |kv| {
+        out.insert(
+            String::from_utf8_lossy(kv.key()).into_owned(),
+            digest(kv.value()),
+        );
+    })
+    .await?;
     Ok(out)
 }
 

@@ -55,14 +55,32 @@ pub fn varint(buf: &[u8], pos: &mut usize) -> Result<u64, ProtoError> {
             return Err(ProtoError::Varint(start));
         };
         *pos += 1;
-        if shift < 64 {
-            v |= u64::from(b & 0x7f) << shift;
+        // The tenth byte may carry only the top bit of a u64: more is an overlong encoding
+        // that no protobuf writer produces, so it is refused rather than truncated.
+        if shift == 63 && b > 1 {
+            return Err(ProtoError::Varint(start));
         }
+        v |= u64::from(b & 0x7f) << shift;
         if b & 0x80 == 0 {
             return Ok(v);
         }
     }
     Err(ProtoError::Varint(start))
+}
+
+/// Every varint of a packed repeated field, in order.
+pub fn packed_varints(buf: &[u8]) -> impl Iterator<Item = Result<u64, ProtoError>> + '_ {
+    let mut pos = 0;
+    std::iter::from_fn(move || {
+        if pos >= buf.len() {
+            return None;
+        }
+        let r = varint(buf, &mut pos);
+        if r.is_err() {
+            pos = buf.len();
+        }
+        Some(r)
+    })
 }
 
 /// Iterator over `(field number, value)` of one message.

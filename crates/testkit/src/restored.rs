@@ -264,11 +264,10 @@ pub type KvState = BTreeMap<Vec<u8>, (Vec<u8>, i64, i64, i64, bool)>;
 /// equal before and after a restore.
 pub async fn all_kvs(c: &mut Client) -> Result<(KvState, i64), etcd_client::Error> {
     let mut out = KvState::new();
-    let mut start = vec![0u8];
+    let mut pager = ops::kv::Pager::prefix(b"", 1000);
     let mut revision = 0;
-    loop {
-        let opts = GetOptions::new().with_range(vec![0u8]).with_limit(1000);
-        let resp = c.get(start.clone(), Some(opts)).await?;
+    while let Some((key, opts)) = pager.next_request() {
+        let resp = c.get(key, Some(opts)).await?;
         revision = resp.header().map_or(revision, |h| h.revision());
         for kv in resp.kvs() {
             out.insert(
@@ -282,14 +281,9 @@ pub async fn all_kvs(c: &mut Client) -> Result<(KvState, i64), etcd_client::Erro
                 ),
             );
         }
-        match resp.kvs().last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => return Ok((out, revision)),
-        }
+        pager.advance(&resp);
     }
+    Ok((out, revision))
 }
 
 /// Number of keys under `prefix` as of revision `rev` (fails once `rev` is compacted).

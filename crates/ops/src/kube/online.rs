@@ -65,18 +65,8 @@ async fn for_each_page(
     page: i64,
     each: &mut dyn FnMut(&[etcd_client::KeyValue]),
 ) -> Result<i64, OpsError> {
-    let (mut start, end) = if prefix.is_empty() {
-        (vec![0u8], vec![0u8])
-    } else {
-        (prefix.to_vec(), prefix_end(prefix))
-    };
-    let mut at = 0i64;
-    loop {
-        let mut opts = GetOptions::new().with_range(end.clone()).with_limit(page);
-        if at > 0 {
-            opts = opts.with_revision(at);
-        }
-        let key = start.clone();
+    let mut pager = crate::kv::Pager::prefix(prefix, page);
+    while let Some((key, opts)) = pager.next_request() {
         let resp = c
             .call(|client| async move {
                 let mut kv = client.kv_client().max_decoding_message_size(1 << 30);
@@ -84,18 +74,10 @@ async fn for_each_page(
             })
             .await
             .map_err(no_leader_hint)?;
-        if at == 0 {
-            at = resp.header().map_or(0, |h| h.revision());
-        }
         each(resp.kvs());
-        match resp.kvs().last() {
-            Some(last) if resp.more() => {
-                start = last.key().to_vec();
-                start.push(0);
-            }
-            _ => return Ok(at),
-        }
+        pager.advance(&resp);
     }
+    Ok(pager.revision())
 }
 
 /// Every object under `prefix`, read at one revision; returns that revision too.
