@@ -1,12 +1,11 @@
 //! Reads and compare-and-swap writes of objects on a live cluster.
 
-use etcd_client::{Compare, CompareOp, GetOptions, PutOptions, Txn, TxnOp, TxnOpResponse};
+use etcd_client::{Compare, CompareOp, PutOptions, Txn, TxnOp, TxnOpResponse};
 use store::objects::LatestKv;
 
 use super::Backup;
 use crate::OpsError;
 use crate::client::{EndpointClient, connect};
-use crate::kv::prefix_end;
 use crate::settings::{ConnectionSettings, ValidatedTls};
 
 /// The first endpoint that answers. Reads and writes go through raft, so any member of a
