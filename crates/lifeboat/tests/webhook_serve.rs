@@ -482,14 +482,15 @@ fn what_it_cannot_judge_is_admitted_with_a_warning() {
         "{r}"
     );
 
-    let mut huge = admission(
-        "CREATE",
-        Some(&object(&fixture("lockout-ccnp.yaml"))),
-        None,
-        false,
+    // As the API server writes it, request.uid first; the padding makes it 4 MiB.
+    let huge = format!(
+        r#"{{"apiVersion":"admission.k8s.io/v1","kind":"AdmissionReview","request":{{"uid":"huge-1","kind":{{"group":"cilium.io","version":"v2","kind":"CiliumClusterwideNetworkPolicy"}},"name":"x","operation":"CREATE","object":{{"metadata":{{"name":"x","annotations":{{"pad":"{}"}}}}}}}}}}"#,
+        "x".repeat(4 << 20)
     );
-    huge["request"]["object"]["metadata"]["annotations"] = json!({"pad": "x".repeat(4 << 20)});
-    let r = server.review(&huge);
+    let (status, answer) = server.post(huge.as_bytes());
+    assert_eq!(status, 200, "{answer}");
+    let r = &answer["response"];
+    assert_eq!(r["uid"], "huge-1", "{answer}");
     assert_eq!(r["allowed"], true, "{r}");
     assert!(
         r["warnings"][0].as_str().unwrap().contains("larger than"),

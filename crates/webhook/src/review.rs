@@ -225,7 +225,7 @@ pub fn classify(req: &Request) -> Result<Change, String> {
         "CiliumCIDRGroup" => Ok(Change::CidrGroup {
             name: req.name.clone(),
         }),
-        kind => match POLICY_KINDS.iter().find(|k| **k == kind) {
+        kind => match POLICY_KINDS.iter().copied().find(|k| *k == kind) {
             Some(kind) => policy_change(req, kind),
             None => Err(format!(
                 "lifeboat does not judge {} (kind {kind:?} of group {:?}); admitted unchecked. Remove the kind from the webhook's rules",

@@ -246,3 +246,20 @@ pub fn uid_in_prefix(prefix: &[u8]) -> Option<String> {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
     plausible.then(|| uid.to_owned())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::uid_in_prefix;
+
+    #[test]
+    fn the_uid_is_found_at_the_start_of_a_cut_body() {
+        let body = br#"{"kind":"AdmissionReview","apiVersion":"admission.k8s.io/v1","request":{"uid":"705ab4f5-6393-11e8-b7cc-42010a800002","kind":{"kind":"ConfigMap"},"object":{"data":{"x":"aaaa"#;
+        assert_eq!(
+            uid_in_prefix(body).as_deref(),
+            Some("705ab4f5-6393-11e8-b7cc-42010a800002")
+        );
+        assert_eq!(uid_in_prefix(br#"{"request":{"object":{"#), None);
+        assert_eq!(uid_in_prefix(br#"{"request":{"uid":"a\"b"}}"#), None);
+        assert_eq!(uid_in_prefix(b"\xff\xfe"), None);
+    }
+}

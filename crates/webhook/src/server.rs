@@ -25,6 +25,8 @@ use crate::reviewer::{Answer, Reviewer};
 const MAX_CONNECTIONS: usize = 64;
 /// A TLS handshake, a request's headers or its body that takes longer is dropped.
 const IO_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bytes of an oversized body read and dropped before the answer.
+const DRAIN_LIMIT: usize = 64 * 1024 * 1024;
 
 pub struct App {
     pub reviewer: Arc<Reviewer>,
@@ -188,16 +190,33 @@ enum Body {
 
 async fn read_bounded(mut body: Incoming, limit: usize) -> Result<Body, hyper::Error> {
     let mut out = Vec::new();
+    let mut over = false;
+    let mut drained = 0usize;
     while let Some(frame) = body.frame().await {
         let frame = frame?;
-        if let Some(data) = frame.data_ref() {
-            if out.len() + data.len() > limit {
-                let room = limit - out.len();
-                out.extend_from_slice(&data[..room]);
-                return Ok(Body::TooLarge(out));
+        let Some(data) = frame.data_ref() else {
+            continue;
+        };
+        if over {
+            // The rest is read and dropped, so the answer reaches the client instead of a
+            // reset; past DRAIN_LIMIT the connection is given up.
+            drained += data.len();
+            if drained > DRAIN_LIMIT {
+                break;
             }
-            out.extend_from_slice(data);
+            continue;
         }
+        if out.len() + data.len() > limit {
+            let room = limit - out.len();
+            out.extend_from_slice(&data[..room]);
+            over = true;
+            continue;
+        }
+        out.extend_from_slice(data);
     }
-    Ok(Body::Complete(out))
+    Ok(if over {
+        Body::TooLarge(out)
+    } else {
+        Body::Complete(out)
+    })
 }

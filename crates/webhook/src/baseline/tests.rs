@@ -80,7 +80,8 @@ fn baseline() -> Baseline {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("cluster.yaml");
     std::fs::write(&path, CLUSTER).unwrap();
-    let loaded = policy::input::on_cluster(Default::default(), Some(&path), None, None).unwrap();
+    let loaded =
+        policy::input::on_cluster(Default::default(), Some(path.as_path()), None, None).unwrap();
     Baseline::compute(Arc::new(loaded), CheckOptions::default())
 }
 

@@ -200,7 +200,7 @@ fn the_annotation_and_warn_only_let_it_through_with_a_warning() {
         ..Outcome::default()
     };
     let d = decide(
-        &request(json!({OVERRIDE_ANNOTATION: "maintenance window 42"})),
+        &request(json!({"lifeboat.io/allow-lockout": "maintenance window 42"})),
         &outcome,
         Mode::default(),
     );
@@ -209,7 +209,7 @@ fn the_annotation_and_warn_only_let_it_through_with_a_warning() {
     assert!(d.warnings[0].contains("maintenance window 42"));
     // An empty reason is no override.
     let d = decide(
-        &request(json!({OVERRIDE_ANNOTATION: " "})),
+        &request(json!({"lifeboat.io/allow-lockout": " "})),
         &outcome,
         Mode::default(),
     );
