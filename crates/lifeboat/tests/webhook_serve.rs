@@ -101,13 +101,14 @@ impl Pki {
             .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
             .unwrap();
         let provider = Arc::new(rustls::crypto::ring::default_provider());
-        Arc::new(
-            rustls::ClientConfig::builder_with_provider(provider)
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_root_certificates(roots)
-                .with_no_client_auth(),
-        )
+        let mut config = rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        // Full handshakes only: a resumed session shows the certificate of its first one.
+        config.resumption = rustls::client::Resumption::disabled();
+        Arc::new(config)
     }
 }
 

@@ -177,7 +177,7 @@ fn a_critical_cut_is_refused_with_flow_rule_and_fix() {
     let d = decide(&request(json!({})), &outcome, Mode::default());
     assert_eq!(d.verdict, Verdict::Denied);
     assert!(!d.allowed);
-    let m = d.message.unwrap();
+    let m = d.message.clone().unwrap();
     assert!(
         m.contains("etcd-client node/cp-1 -> node/cp-2 TCP/2379"),
         "{m}"
