@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WebhookError {
-    #[error("{0}")]
+    #[error(transparent)]
     Input(#[from] inputs::InputError),
     #[error(
         "{path}: no PEM {what} in it. Give the file the API server's certificate (--tls-cert) or its private key (--tls-key) as PEM"
@@ -31,6 +31,6 @@ pub enum WebhookError {
         addr: String,
         source: std::io::Error,
     },
-    #[error("{0}")]
+    #[error(transparent)]
     Load(#[from] policy::error::LoadError),
 }
