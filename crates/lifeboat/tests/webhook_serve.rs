@@ -129,19 +129,23 @@ impl Drop for Server {
 }
 
 fn start(cluster_yaml: &str, extra: &[&str]) -> Server {
-    let pki = Pki::new();
-    pki.issue();
     let dir = tempfile::tempdir().unwrap();
     let cluster = dir.path().join("cluster.yaml");
     std::fs::write(&cluster, cluster_yaml).unwrap();
+    let mut args = vec!["--cluster".to_owned(), cluster.display().to_string()];
+    args.extend(extra.iter().map(|s| (*s).to_owned()));
+    start_with(&args, dir)
+}
+
+fn start_with(args: &[String], dir: tempfile::TempDir) -> Server {
+    let pki = Pki::new();
+    pki.issue();
     let mut child = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
         .args(["webhook", "serve", "--listen", "127.0.0.1:0", "--tls-cert"])
         .arg(pki.cert())
         .arg("--tls-key")
         .arg(pki.key())
-        .arg("--cluster")
-        .arg(&cluster)
-        .args(extra)
+        .args(args)
         .env_remove("LIFEBOAT_LOG")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -653,4 +657,34 @@ fn the_deploy_manifests_are_valid_and_never_fail_closed() {
             "the Deployment passes {flag}, which `lifeboat webhook serve` does not take"
         );
     }
+}
+
+/// The inventory and the policies in force read from etcd (the field incident's control plane
+/// as the API server stores it, with the corrected policy in force): replacing it by the
+/// incident's version is refused, as with files.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inventory_from_etcd_judges_the_same() {
+    let tc = testkit::TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    let ips: Vec<String> = (1..=3).map(|i| format!("198.18.0.{i}")).collect();
+    for (k, v) in ops::kube::sample::control_plane(&ips).unwrap() {
+        c.put(k, v, None).await.unwrap();
+    }
+    let mut args = vec!["--from-etcd".to_owned()];
+    args.extend(tc.cli_args());
+    let server = tokio::task::spawn_blocking(move || {
+        let server = start_with(&args, tempfile::tempdir().unwrap());
+        let bad = object(&fixture("lockout-ccnp.yaml"));
+        let r = server.review(&admission("CREATE", Some(&bad), None, false));
+        (r, server.stderr())
+    })
+    .await
+    .unwrap();
+    let (r, stderr) = server;
+    assert_eq!(r["allowed"], false, "{r} {stderr}");
+    assert!(critical_in(&r).contains("TCP/2379"), "{r}");
+    assert!(
+        stderr.contains("reading the inventory and the policies in force from etcd"),
+        "{stderr}"
+    );
 }
