@@ -73,6 +73,9 @@ pub enum Command {
     /// Network policy before `kubectl apply`: which control-plane flows it cuts, and why
     #[command(subcommand)]
     Policy(commands::policy::PolicyCommand),
+    /// Admission webhook: refuse policy changes that cut the control plane before they apply
+    #[command(subcommand)]
+    Webhook(commands::webhook::WebhookCommand),
     /// Kubernetes objects through etcd, without the API server: list, get, delete, put back
     #[command(subcommand)]
     Kube(commands::kube::KubeCommand),
@@ -127,6 +130,7 @@ pub fn main() -> ExitCode {
         Command::Datadir(cmd) => commands::datadir::run(&ctx, &cmd),
         Command::Policy(cmd) => commands::policy::run(&ctx, &cmd),
         Command::Kube(cmd) => commands::kube::run(&ctx, &cmd),
+        Command::Webhook(cmd) => commands::webhook::run(&ctx, &cmd),
         Command::Generate(cmd) => commands::generate::run(&cmd, Cli::command()),
     };
     match result {

@@ -12,6 +12,7 @@ pub mod policy;
 pub mod recover;
 pub mod snapshot;
 pub mod status;
+pub mod webhook;
 
 /// A single-threaded runtime on the main thread: lifeboat's concurrency is I/O (many endpoints
 /// at once), and child processes it starts are tied to the thread that spawned them.

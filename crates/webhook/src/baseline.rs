@@ -1,0 +1,266 @@
+//! The cluster as it is, computed once per inventory: its policies in force and their check
+//! report. A review evaluates that set with one object replaced, and only the flows whose
+//! ends the old or new version of the object selects are evaluated again: a policy changes
+//! the verdicts of its subjects only (egress of the flows they send, ingress of the flows
+//! they receive). A cilium-config change touches every verdict and is evaluated in full.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use policy::check::catalogue::{self, CatalogueOptions, Flow};
+use policy::check::{CheckOptions, CheckReport, FlowResult};
+use policy::engine::{Endpoint, Engine};
+use policy::input::Loaded;
+use policy::inventory::{CiliumConfig, Inventory};
+use policy::model::{Direction, ObjectKey, Peer, PolicySet};
+
+use crate::review::{Change, Outcome};
+
+/// A flow's identity across evaluations.
+type FlowId = (String, String, String, String, u16);
+
+fn id_of_result(f: &FlowResult) -> FlowId {
+    (
+        f.name.clone(),
+        f.src.clone(),
+        f.dst.clone(),
+        f.protocol.clone(),
+        f.port,
+    )
+}
+
+fn id_of_flow(f: &Flow) -> FlowId {
+    (
+        f.name.clone(),
+        f.src.clone(),
+        f.dst.clone(),
+        f.protocol.as_str().to_owned(),
+        f.port,
+    )
+}
+
+pub struct Baseline {
+    pub loaded: Arc<Loaded>,
+    pub report: CheckReport,
+    by_id: HashMap<FlowId, usize>,
+    opts: CheckOptions,
+}
+
+impl Baseline {
+    /// The check of the policies in force: the reference every review is compared with.
+    pub fn compute(loaded: Arc<Loaded>, opts: CheckOptions) -> Baseline {
+        let report = policy::check::check(&loaded.inventory, &loaded.policies, &opts, Vec::new());
+        let by_id = report
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (id_of_result(f), i))
+            .collect();
+        Baseline {
+            loaded,
+            report,
+            by_id,
+            opts,
+        }
+    }
+
+    /// Critical flows the policies in force already deny (a review is judged on what it
+    /// changes, so these never refuse one; `/healthz` and the metrics show them).
+    pub fn critical_denied(&self) -> usize {
+        self.report
+            .flows
+            .iter()
+            .filter(|f| f.critical && !f.allowed())
+            .count()
+    }
+
+    /// What `change` does, compared with the policies in force.
+    pub fn evaluate(&self, change: &Change) -> Outcome {
+        match change {
+            Change::Policy { key, new, notes } => {
+                let mut outcome = self.policy_change(key, new.as_ref());
+                outcome.notes.extend(notes.iter().cloned());
+                outcome
+            }
+            Change::CiliumConfig { new } => self.config_change(new.as_ref()),
+            Change::CidrGroup { name } => self.cidr_group(name),
+            Change::NotJudged => Outcome::default(),
+        }
+    }
+
+    fn policy_change(&self, key: &ObjectKey, new: Option<&PolicySet>) -> Outcome {
+        let inv = &self.loaded.inventory;
+        let in_force = &self.loaded.policies;
+        let mut changed = PolicySet {
+            network_policies: in_force
+                .network_policies
+                .iter()
+                .filter(|p| &p.key() == key)
+                .cloned()
+                .collect(),
+            cilium: in_force
+                .cilium
+                .iter()
+                .filter(|p| &p.key() == key)
+                .cloned()
+                .collect(),
+        };
+        let mut after = PolicySet {
+            network_policies: in_force
+                .network_policies
+                .iter()
+                .filter(|p| &p.key() != key)
+                .cloned()
+                .collect(),
+            cilium: in_force
+                .cilium
+                .iter()
+                .filter(|p| &p.key() != key)
+                .cloned()
+                .collect(),
+        };
+        if let Some(new) = new {
+            after.extend(new.clone());
+            changed.extend(new.clone());
+        }
+        let touched = Touched::new(inv, &changed);
+        let flows = self.catalogue(inv, &after);
+        let redo: Vec<Flow> = flows
+            .iter()
+            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f))
+            .cloned()
+            .collect();
+        let engine = Engine::new(inv, &after).with_synthetic_pod(catalogue::probe_pod(inv));
+        let results = policy::check::evaluate(&engine, &redo, &mut Vec::new());
+        self.compare(results)
+    }
+
+    fn catalogue(&self, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
+        let mut flows = catalogue::catalogue(
+            inv,
+            &CatalogueOptions {
+                admin_cidrs: self.opts.admin_cidrs.clone(),
+            },
+            policies,
+        );
+        flows.extend(self.opts.user_flows.iter().cloned());
+        flows
+    }
+
+    /// Newly denied and newly uncertain flows among `results`, critical first.
+    fn compare(&self, results: Vec<FlowResult>) -> Outcome {
+        let mut outcome = Outcome::default();
+        for f in results {
+            let before = self
+                .by_id
+                .get(&id_of_result(&f))
+                .and_then(|&i| self.report.flows.get(i));
+            let was_allowed = before.is_none_or(FlowResult::allowed);
+            let was_unresolved = before.is_some_and(|b| b.unresolved);
+            if was_allowed && !f.allowed() {
+                outcome.newly_denied.push(f);
+            } else if !was_unresolved && f.unresolved {
+                outcome.newly_unresolved.push(f);
+            }
+        }
+        outcome.newly_denied.sort_by_key(|f| !f.critical);
+        outcome
+    }
+
+    /// The policies in force under new Cilium settings: every flow again.
+    fn config_change(&self, data: Option<&BTreeMap<String, String>>) -> Outcome {
+        let mut inv: Inventory = self.loaded.inventory.clone();
+        let mut cfg = CiliumConfig {
+            version: inv.cilium.version,
+            ..CiliumConfig::default()
+        };
+        let unknown = match data {
+            Some(data) => cfg.apply(data),
+            None => Vec::new(),
+        };
+        inv.cilium = cfg;
+        let policies = &self.loaded.policies;
+        let flows = self.catalogue(&inv, policies);
+        let engine = Engine::new(&inv, policies).with_synthetic_pod(catalogue::probe_pod(&inv));
+        let results = policy::check::evaluate(&engine, &flows, &mut Vec::new());
+        let mut outcome = self.compare(results);
+        outcome.notes.extend(unknown.iter().map(|u| {
+            format!("cilium-config {u}: a value the agent does not take; judged with its default")
+        }));
+        outcome
+    }
+
+    /// CIDR groups are not resolved offline: no verdict changes, but the policies that
+    /// reference the group are named, since what they allow changes with it.
+    fn cidr_group(&self, name: &str) -> Outcome {
+        let what = format!("CiliumCIDRGroup {name}");
+        let users: Vec<String> = self
+            .loaded
+            .policies
+            .cilium
+            .iter()
+            .filter(|p| {
+                p.rules.iter().any(|r| {
+                    [&r.ingress, &r.ingress_deny, &r.egress, &r.egress_deny]
+                        .into_iter()
+                        .flatten()
+                        .flat_map(|item| &item.peers)
+                        .any(|peer| matches!(peer, Peer::Unresolved { what: w } if *w == what))
+                })
+            })
+            .map(|p| p.display_name())
+            .collect();
+        let mut outcome = Outcome::default();
+        if !users.is_empty() {
+            outcome.notes.push(format!(
+                "{what} is referenced by {} policy(ies) in force ({}); lifeboat does not resolve CIDR groups, so it cannot tell whether this change cuts what they allow. Check that the addresses the control plane needs stay covered",
+                users.len(),
+                users.iter().take(3).cloned().collect::<Vec<_>>().join(", ")
+            ));
+        }
+        outcome
+    }
+}
+
+/// The subjects of the changed object (old and new versions, including rules the agent would
+/// refuse): the endpoints whose verdicts it can change.
+struct Touched<'a> {
+    engine: Engine<'a>,
+}
+
+impl<'a> Touched<'a> {
+    fn new(inv: &'a Inventory, changed: &PolicySet) -> Touched<'a> {
+        let mut engine = Engine::new(inv, changed).with_synthetic_pod(catalogue::probe_pod(inv));
+        let mut refused = std::mem::take(&mut engine.refused);
+        engine.entries.append(&mut refused);
+        Touched { engine }
+    }
+
+    fn selects(&self, e: &Endpoint, dir: Direction) -> bool {
+        self.engine
+            .entries
+            .iter()
+            .enumerate()
+            .any(|(i, entry)| entry.dir == dir && self.engine.selects(i, e))
+    }
+
+    /// Whether the changed object selects the flow's source (egress) or destination
+    /// (ingress). An end that does not resolve counts as touched: evaluating it costs little
+    /// and missing it would be a wrong answer.
+    fn flow(&self, f: &Flow) -> bool {
+        if self.engine.entries.is_empty() {
+            return false;
+        }
+        let src = self.engine.resolve(&f.src);
+        let dst = self.engine.resolve(&f.dst);
+        match (src, dst) {
+            (Some(src), Some(dst)) => {
+                self.selects(&src, Direction::Egress) || self.selects(&dst, Direction::Ingress)
+            }
+            _ => true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
