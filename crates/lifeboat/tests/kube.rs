@@ -135,7 +135,7 @@ async fn list_get_delete_and_put_back_online() {
     let conn = tc.cli_args();
     let backups = tempfile::tempdir().unwrap();
 
-    let (code, listing, text) = run(&["kube", "list", "-o", "json"], &conn);
+    let (code, listing, text) = run(&["kube", "list", "-A", "-o", "json"], &conn);
     assert_eq!(code, 0, "{text}");
     let types: Vec<&str> = listing["types"]
         .as_array()
