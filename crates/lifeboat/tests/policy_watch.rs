@@ -152,13 +152,20 @@ async fn a_compacted_watch_relists_and_compactions_under_the_watch_are_survived(
     );
 
     // A compaction while the watch is caught up: the watch goes on.
+    c.put("/registry/events/default/x", "noise", None)
+        .await
+        .unwrap();
     let rev = c.get("x", None).await.unwrap().header().unwrap().revision();
     c.compact(rev, None).await.unwrap();
     let (key, value) = ops::kube::sample::lockout_policy().unwrap();
     c.put(key.clone(), value, None).await.unwrap();
     until(&view, "the lockout policy after a compaction", has_lockout).await;
     c.delete(key, None).await.unwrap();
-    until(&view, "the lockout policy gone", |v| !has_lockout(v)).await;
+    let v = until(&view, "the lockout policy gone", |v| !has_lockout(v)).await;
+    assert_eq!(
+        v.relists, 1,
+        "a compaction behind the watch needs no new listing"
+    );
 }
 
 /// `lifeboat policy watch` as a child process, its stdout lines on a channel.
