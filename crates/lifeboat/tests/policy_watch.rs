@@ -301,3 +301,41 @@ async fn policy_watch_turns_critical_on_a_lockout_and_back_to_ok() {
     let status = watch.child.wait().unwrap();
     assert_eq!(status.code(), Some(0));
 }
+
+/// `lifeboat agent --policy-watch`: the same loop inside the agent, its gauges on the agent's
+/// own /metrics beside the backup's.
+#[tokio::test]
+async fn the_agent_serves_the_policy_verdict_with_policy_watch() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let (key, value) = ops::kube::sample::lockout_policy().unwrap();
+    c.put(key, value, None).await.unwrap();
+    let store = tempfile::tempdir().unwrap();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let child = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .args(["agent", "--policy-watch", "--work-dir"])
+        .arg(store.path())
+        .arg("--store")
+        .arg(format!("file://{}", store.path().display()))
+        .arg("--metrics-listen")
+        .arg(metrics.to_string())
+        .args(tc.cli_args())
+        .env_remove("LIFEBOAT_BACKUP_STORE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (_tx, lines) = mpsc::channel();
+    let agent = Watch {
+        child,
+        lines,
+        metrics,
+    };
+    agent.gauge_becomes("lifeboat_policy_verdict", 2.0);
+    // The backup's gauges are still there: one exposition, not one replacing the other.
+    assert!(agent.gauge("lifeboat_agent_leader").is_some());
+}
