@@ -152,6 +152,9 @@ impl State {
                         revision = self.revision,
                         "policy watch: the watch broke ({why}); re-listing"
                     );
+                    // A member that lists but refuses watches must not get a listing in a
+                    // tight loop.
+                    tokio::time::sleep(Duration::from_secs(1)).await;
                     format!("the watch broke: {why}")
                 }
             };
