@@ -57,8 +57,10 @@ fn metric_names(text: &str) -> BTreeSet<String> {
 #[test]
 fn rules_read_only_metrics_the_agent_exports() {
     let rules = std::fs::read_to_string(rules_dir().join("lifeboat.rules.yaml")).unwrap();
-    let exported: BTreeSet<String> = backup::agent::metrics::Metrics::new()
-        .encode()
+    // The agent's own gauges, and those of its policy watch (`--policy-watch`).
+    let text = backup::agent::metrics::Metrics::new().encode()
+        + &policy_etcd::metrics::PolicyMetrics::new().encode();
+    let exported: BTreeSet<String> = text
         .lines()
         .filter_map(|l| l.strip_prefix("# TYPE "))
         .filter_map(|l| l.split(' ').next())

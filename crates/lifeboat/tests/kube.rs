@@ -135,7 +135,7 @@ async fn list_get_delete_and_put_back_online() {
     let conn = tc.cli_args();
     let backups = tempfile::tempdir().unwrap();
 
-    let (code, listing, text) = run(&["kube", "list", "-o", "json"], &conn);
+    let (code, listing, text) = run(&["kube", "list", "-A", "-o", "json"], &conn);
     assert_eq!(code, 0, "{text}");
     let types: Vec<&str> = listing["types"]
         .as_array()
@@ -640,4 +640,49 @@ async fn put_under_a_concurrent_writer_never_overwrites_newer_data() {
         (kv.mod_revision(), kv.value()),
         (last_rev, ccnp(last_g).as_slice())
     );
+}
+
+/// As kubectl: without -n only namespace `default` is listed, -A lists them all, and
+/// cluster-scoped objects are listed whatever the namespace.
+#[tokio::test]
+async fn list_defaults_to_namespace_default_as_kubectl() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    seed(&mut c).await;
+    let conn = tc.cli_args();
+    let count = |args: &[&str]| {
+        let (code, v, text) = run(args, &conn);
+        assert_eq!(code, 0, "{text}");
+        (v["count"].as_u64().unwrap(), v["namespace"].clone())
+    };
+    assert_eq!(
+        count(&["kube", "list", "po", "-o", "json"]),
+        (0, json!("default"))
+    );
+    assert_eq!(
+        count(&["kube", "list", "po", "-n", "demo", "-o", "json"]),
+        (1, json!("demo"))
+    );
+    assert_eq!(
+        count(&["kube", "list", "po", "-A", "-o", "json"]),
+        (1, Value::Null)
+    );
+    assert_eq!(
+        count(&["kube", "list", "ns", "-o", "json"]),
+        (1, Value::Null)
+    );
+    let types = |args: &[&str]| {
+        let (code, v, text) = run(args, &conn);
+        assert_eq!(code, 0, "{text}");
+        v["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["resource"].as_str().unwrap().to_owned())
+            .collect::<Vec<_>>()
+    };
+    let default = types(&["kube", "list", "-o", "json"]);
+    assert!(!default.contains(&"pods".to_owned()), "{default:?}");
+    assert!(default.contains(&"namespaces".to_owned()), "{default:?}");
+    assert!(types(&["kube", "list", "-A", "-o", "json"]).contains(&"pods".to_owned()));
 }

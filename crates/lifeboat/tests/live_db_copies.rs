@@ -276,7 +276,7 @@ fn freelist_leaf_kubernetes_db_reads_through_the_cli() {
     assert_eq!(kinds, ["freelist_unreadable"], "{v}");
 
     let out = lifeboat()
-        .args(["kube", "list", "--snapshot", f, "-o", "json"])
+        .args(["kube", "list", "-A", "--snapshot", f, "-o", "json"])
         .output()
         .expect("run");
     assert_eq!(

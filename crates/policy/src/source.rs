@@ -140,6 +140,58 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Document>, LoadError> 
         line: e.line,
         message: e.message,
     })?;
+    Ok(documents(name, nodes))
+}
+
+/// Load one already-parsed object (a `serde_json::Value`, as a decoder of stored objects
+/// produces it) without writing it out as text and reading it back; `name` is used in errors
+/// and as the origin of every document, with line 1 (the value had no lines). A `kind: List`
+/// is flattened as [`load_bytes`] does; nesting deeper than text input may have is refused.
+pub fn load_value(name: &str, value: serde_json::Value) -> Result<Vec<Document>, LoadError> {
+    let node = node_of(value, 0).ok_or_else(|| LoadError::Syntax {
+        path: PathBuf::from(name),
+        line: 1,
+        message: format!("nested deeper than {MAX_DEPTH} levels"),
+    })?;
+    Ok(if node.is_null() {
+        Vec::new()
+    } else {
+        documents(name, vec![node])
+    })
+}
+
+/// The nesting limit of the text readers (`yaml::json`, the serde-saphyr budget).
+const MAX_DEPTH: usize = 64;
+
+/// The tree the JSON reader builds for the same value (integers that fit i64 stay integers).
+fn node_of(value: serde_json::Value, depth: usize) -> Option<Node> {
+    use serde_json::Value as J;
+    let value = match value {
+        J::Null => Value::Null,
+        J::Bool(b) => Value::Bool(b),
+        J::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        J::String(s) => Value::Str(s),
+        J::Array(items) if depth < MAX_DEPTH => Value::Seq(
+            items
+                .into_iter()
+                .map(|v| node_of(v, depth + 1))
+                .collect::<Option<_>>()?,
+        ),
+        J::Object(map) if depth < MAX_DEPTH => Value::Map(
+            map.into_iter()
+                .map(|(k, v)| Some((k, node_of(v, depth + 1)?)))
+                .collect::<Option<_>>()?,
+        ),
+        J::Array(_) | J::Object(_) => return None,
+    };
+    Some(Node { line: 1, value })
+}
+
+/// Numbered documents from parsed nodes, lists flattened.
+fn documents(name: &str, nodes: Vec<Node>) -> Vec<Document> {
     let mut docs = Vec::new();
     for (i, node) in nodes.into_iter().enumerate() {
         let origin = Origin {
@@ -149,7 +201,7 @@ pub fn load_bytes(name: &str, bytes: &[u8]) -> Result<Vec<Document>, LoadError> 
         };
         flatten(origin, node, &mut docs);
     }
-    Ok(docs)
+    docs
 }
 
 /// `kind: List`, `PodList`, `NamespaceList`...: each item becomes its own document. Items are
@@ -190,4 +242,36 @@ fn flatten(origin: Origin, mut node: Node, out: &mut Vec<Document>) {
         return;
     }
     out.push(Document { origin, node });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The value path must give the tree the text path gives for the same object.
+    #[test]
+    fn load_value_matches_load_bytes() {
+        let value = serde_json::json!({"kind": "List", "items": [
+            {"kind": "Pod", "metadata": {"name": "a", "labels": {"x": "on"}},
+             "spec": {"n": 3, "f": 1.5, "big": u64::MAX, "e": [], "z": null, "b": true}}]});
+        let text = serde_json::to_vec(&value).expect("json");
+        let from_text = load_bytes("etcd:/k", &text).expect("text");
+        let from_value = load_value("etcd:/k", value).expect("value");
+        assert_eq!(from_text.len(), 1);
+        assert_eq!(from_value.len(), 1);
+        assert_eq!(from_text[0].node, from_value[0].node);
+        assert_eq!(from_text[0].origin, from_value[0].origin);
+    }
+
+    #[test]
+    fn load_value_refuses_deep_nesting() {
+        let mut v = serde_json::json!(1);
+        for _ in 0..100 {
+            v = serde_json::json!([v]);
+        }
+        assert!(matches!(
+            load_value("etcd:/deep", v),
+            Err(LoadError::Syntax { .. })
+        ));
+    }
 }

@@ -1,5 +1,5 @@
 //! `lifeboat agent --config FILE`: the agent's settings as YAML, keys named as the flags
-//! (`store`, `full-every`, `work-dir`, `lease-ttl`, `metrics-listen`). A flag given on the
+//! (`store`, `full-every`, `work-dir`, `lease-ttl`, `metrics-listen`, `policy-watch`). A flag given on the
 //! command line wins over the file; the file wins over the defaults. An unknown key or a
 //! value of the wrong type is refused with its line and column.
 
@@ -34,6 +34,8 @@ pub struct AgentConfig {
     pub work_dir: Option<PathBuf>,
     pub lease_ttl: Option<HumanDuration>,
     pub metrics_listen: Option<SocketAddr>,
+    #[serde(alias = "policy_watch")]
+    pub policy_watch: Option<bool>,
 }
 
 pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {

@@ -24,7 +24,7 @@ use crate::exit::Exit;
 use crate::output::{self, Format};
 
 mod config;
-mod serve;
+pub(crate) mod serve;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -56,6 +56,11 @@ pub struct AgentArgs {
     #[arg(long, value_name = "ADDR")]
     pub metrics_listen: Option<std::net::SocketAddr>,
 
+    /// Also follow the policies in force and the inventory as `lifeboat policy watch` does:
+    /// verdict changes on stderr, `lifeboat_policy_*` gauges on /metrics
+    #[arg(long)]
+    pub policy_watch: bool,
+
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
@@ -69,6 +74,7 @@ struct Settings {
     work_dir: PathBuf,
     lease_ttl: Duration,
     metrics_listen: Option<std::net::SocketAddr>,
+    policy_watch: bool,
     run_for: Option<Duration>,
 }
 
@@ -105,6 +111,7 @@ impl Settings {
                 .unwrap_or_else(|| PathBuf::from(".")),
             lease_ttl,
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
+            policy_watch: args.policy_watch || file.policy_watch.unwrap_or(false),
             run_for: args.run_for,
         })
     }
@@ -125,7 +132,7 @@ struct Summary {
     last_error: Option<String>,
 }
 
-async fn stop_signal(run_for: Option<Duration>) {
+pub(crate) async fn stop_signal(run_for: Option<Duration>) {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).ok();
     let term = async {
@@ -332,10 +339,25 @@ async fn run_agent(
         let _ = stop_tx.send(true);
     });
     let metrics = Metrics::new();
+    let policy_metrics = args
+        .policy_watch
+        .then(policy_etcd::metrics::PolicyMetrics::new);
+    if let Some(pm) = &policy_metrics {
+        tokio::spawn(crate::commands::policy::watch::in_agent(
+            settings.clone(),
+            tls.cloned(),
+            pm.clone(),
+        ));
+    }
     if let Some(addr) = args.metrics_listen {
         let listener = serve::bind(addr).await?;
         output::note(&format!("agent: metrics on http://{addr}/metrics"));
-        tokio::spawn(serve::serve(listener, metrics.clone()));
+        let (m, pm) = (metrics.clone(), policy_metrics.clone());
+        let body = move || match &pm {
+            Some(p) => crate::commands::policy::watch::join_exposition(&[m.encode(), p.encode()]),
+            None => m.encode(),
+        };
+        tokio::spawn(serve::serve(listener, Arc::new(body)));
         tokio::spawn(serve::watch_cluster(
             settings.clone(),
             tls.cloned(),

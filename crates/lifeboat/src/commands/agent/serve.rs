@@ -1,5 +1,6 @@
 //! `--metrics-listen ADDR`: `/metrics` (Prometheus text format) and `/healthz` over plain
-//! HTTP/1.x, one request per connection. Requests are read with a size and time bound: a
+//! HTTP/1.x, one request per connection. The body of /metrics comes from a closure, so the
+//! agent and `policy watch` share this server. Requests are read with a size and time bound: a
 //! scraper that sends junk gets an error status, never the agent's memory or a stuck task.
 
 use std::sync::Arc;
@@ -21,7 +22,10 @@ pub async fn bind(addr: std::net::SocketAddr) -> anyhow::Result<TcpListener> {
     })
 }
 
-pub async fn serve(listener: TcpListener, metrics: Arc<Metrics>) {
+/// Renders the /metrics body on each scrape.
+pub type Exposition = Arc<dyn Fn() -> String + Send + Sync>;
+
+pub async fn serve(listener: TcpListener, metrics: Exposition) {
     loop {
         let Ok((conn, _)) = listener.accept().await else {
             tokio::time::sleep(Duration::from_millis(100)).await;
@@ -53,12 +57,12 @@ async fn read_path(conn: &mut TcpStream) -> Option<String> {
     }
 }
 
-async fn answer(mut conn: TcpStream, metrics: &Metrics) -> std::io::Result<()> {
+async fn answer(mut conn: TcpStream, metrics: &Exposition) -> std::io::Result<()> {
     let (status, kind, body) = match read_path(&mut conn).await.as_deref() {
         Some("/metrics") => (
             "200 OK",
             "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            metrics.encode(),
+            metrics(),
         ),
         Some("/healthz") => ("200 OK", "text/plain; charset=utf-8", "ok\n".to_string()),
         Some(_) => (

@@ -60,13 +60,10 @@ async fn predict(cluster: &LocalCluster) -> anyhow::Result<policy::check::CheckR
     let tls = settings.validate()?;
     let client = ops::kube::connect_any(&settings, tls.as_ref()).await?;
     let mut kvs = Vec::new();
-    for p in crate::commands::policy::from_etcd::PREFIXES {
+    for p in policy_etcd::PREFIXES {
         kvs.extend(ops::kube::list(&client, p.as_bytes()).await?.0);
     }
-    let loaded = crate::commands::policy::from_etcd::loaded_from_kvs(
-        &kvs,
-        &policy::input::InputSpec::default(),
-    )?;
+    let (loaded, _) = policy_etcd::loaded_from_kvs(&kvs, &policy::input::InputSpec::default())?;
     // The catalogue checks one pair of nodes per kind of flow; the drill enforces per pair, so
     // it asks about every ordered pair of members on the etcd ports (as `--flows` would).
     let n = cluster.members().len();

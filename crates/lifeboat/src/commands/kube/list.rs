@@ -1,5 +1,7 @@
-//! `lifeboat kube list [RESOURCE] [-n NS]`: what etcd holds, per resource type or per object.
-//! Metadata only (size, encoding, revisions): values are shown by `kube get`.
+//! `lifeboat kube list [RESOURCE] [-n NS | -A]`: what etcd holds, per resource type or per
+//! object. Metadata only (size, encoding, revisions): values are shown by `kube get`. As with
+//! kubectl, namespaced objects are those of namespace `default` unless `-n` or `-A` says
+//! otherwise; cluster-scoped objects are always listed.
 
 use std::collections::BTreeMap;
 
@@ -15,9 +17,12 @@ use crate::output::{self, Format, human_bytes};
 pub struct ListArgs {
     /// Resource type (po, cm, netpol, ccnp, ...); without it, a count per type
     pub resource: Option<String>,
-    /// Only this namespace
-    #[arg(short = 'n', long)]
+    /// Only this namespace [default: default, as kubectl]
+    #[arg(short = 'n', long, conflicts_with = "all_namespaces")]
     pub namespace: Option<String>,
+    /// Every namespace
+    #[arg(short = 'A', long)]
+    pub all_namespaces: bool,
     #[command(flatten)]
     pub source: SourceArgs,
 }
@@ -38,6 +43,8 @@ struct ObjectRow {
 struct ObjectList {
     source: String,
     resource: String,
+    /// The namespace namespaced objects were listed from; null: all (`-A`).
+    namespace: Option<String>,
     /// The revision the list was read at (live only; 0 for a snapshot).
     revision: i64,
     count: usize,
@@ -55,8 +62,32 @@ struct TypeRow {
 #[derive(Serialize)]
 struct TypeList {
     source: String,
+    /// The namespace namespaced objects were counted in; null: all (`-A`).
+    namespace: Option<String>,
     revision: i64,
     types: Vec<TypeRow>,
+}
+
+impl ListArgs {
+    /// The namespace namespaced objects are listed from; `None` for all.
+    fn namespace_in_force(&self) -> Option<&str> {
+        match (&self.namespace, self.all_namespaces) {
+            (Some(ns), _) => Some(ns),
+            (None, true) => None,
+            (None, false) => Some("default"),
+        }
+    }
+
+    /// Where the table says the listing came from.
+    fn scope(&self) -> String {
+        match self.namespace_in_force() {
+            Some(ns) if self.namespace.is_none() => {
+                format!(" (namespace {ns}; -n NS or -A for others)")
+            }
+            Some(ns) => format!(" (namespace {ns})"),
+            None => " (all namespaces)".to_owned(),
+        }
+    }
 }
 
 pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Exit> {
@@ -77,13 +108,24 @@ fn list_objects(
     if rt.namespaced == Some(false) && args.namespace.is_some() {
         anyhow::bail!("{} are cluster-scoped: drop -n", rt.plural);
     }
-    let (kvs, revision) = source.list_meta(rt.list_prefix(args.namespace.as_deref()).as_bytes())?;
+    let wanted = args.namespace_in_force();
+    // A type this lifeboat does not know may be namespaced or not: list it whole and keep the
+    // objects of the namespace in force plus those without one.
+    let prefix_ns = match rt.namespaced {
+        Some(true) => wanted,
+        _ => None,
+    };
+    let (kvs, revision) = source.list_meta(rt.list_prefix(prefix_ns).as_bytes())?;
     let objects: Vec<ObjectRow> = kvs
         .iter()
         .filter_map(|kv| {
             let parts = store::kube::parse_key(&kv.key)?;
+            let in_scope = rt.namespaced == Some(false)
+                || wanted.is_none()
+                || parts.namespace.is_none()
+                || parts.namespace == wanted;
             // `services/specs` must not list `services/endpoints`: the prefix has to match whole.
-            (parts.resource == rt.prefix).then(|| ObjectRow {
+            (in_scope && parts.resource == rt.prefix).then(|| ObjectRow {
                 namespace: parts.namespace.map(str::to_owned),
                 name: parts.name.to_owned(),
                 key: String::from_utf8_lossy(&kv.key).into_owned(),
@@ -98,6 +140,9 @@ fn list_objects(
     let list = ObjectList {
         source: source.describe(),
         resource: rt.api_group_label(),
+        namespace: (rt.namespaced != Some(false))
+            .then(|| wanted.map(str::to_owned))
+            .flatten(),
         revision,
         count: objects.len(),
         objects,
@@ -123,8 +168,13 @@ fn list_objects(
                     human_bytes(o.size),
                 ]);
             }
+            let scope = if rt.namespaced == Some(false) {
+                String::new()
+            } else {
+                args.scope()
+            };
             output::print(&format!(
-                "{t}\n{} {} in {}\n",
+                "{t}\n{} {} in {}{scope}\n",
                 list.count, list.resource, list.source
             ));
         }
@@ -139,7 +189,9 @@ fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result
         let Some(parts) = store::kube::parse_key(&kv.key) else {
             continue;
         };
-        if args.namespace.is_some() && parts.namespace != args.namespace.as_deref() {
+        // Cluster-scoped objects belong to no namespace and are always counted.
+        let wanted = args.namespace_in_force();
+        if wanted.is_some() && parts.namespace.is_some() && parts.namespace != wanted {
             continue;
         }
         let label = kube::resource::for_prefix(parts.resource).api_group_label();
@@ -153,6 +205,7 @@ fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result
     }
     let list = TypeList {
         source: source.describe(),
+        namespace: args.namespace_in_force().map(str::to_owned),
         revision,
         types: types.into_values().collect(),
     };
@@ -174,9 +227,10 @@ fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result
                 ]);
             }
             output::print(&format!(
-                "{t}\n{} resource types in {}\n",
+                "{t}\n{} resource types in {}{}\n",
                 list.types.len(),
-                list.source
+                list.source,
+                args.scope()
             ));
         }
     }

@@ -7,6 +7,7 @@ pub mod connectivity;
 pub mod diff;
 pub mod from_etcd;
 pub mod lint;
+pub mod watch;
 
 use std::path::PathBuf;
 
@@ -29,6 +30,10 @@ pub enum PolicyCommand {
     /// Every allowed connection for the policies (NetworkPolicy, CNP, CCNP) and workloads in a
     /// folder (np-guard format)
     Connectivity(connectivity::ConnectivityArgs),
+    /// Follow the live cluster (etcd watch) and re-check the policies in force on every change
+    /// to them or to the inventory: one line per verdict change, Prometheus gauges with
+    /// --metrics-listen. Runs until SIGINT/SIGTERM
+    Watch(watch::WatchArgs),
 }
 
 /// Where policies and the cluster they meet come from.
@@ -89,6 +94,7 @@ pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
         PolicyCommand::Connectivity(args) => connectivity::run(ctx, args),
         PolicyCommand::Lint(args) => lint::run(ctx, args),
         PolicyCommand::Diff(args) => diff::run(ctx, args),
+        PolicyCommand::Watch(args) => watch::run(ctx, args),
     }
 }
 

@@ -1,0 +1,182 @@
+//! Decoded objects keyed by etcd key. Each stored object is decoded once, when it is read or
+//! changes; building the policy input reads the decoded documents in place (one contiguous
+//! slice in key order), so a change costs one decode plus one build, never a decode of
+//! everything.
+
+use std::collections::BTreeMap;
+
+use policy::input::{InputSpec, Loaded};
+use policy::source::Document;
+
+use crate::error::Error;
+use crate::prefixes::is_wanted;
+
+/// The decoded documents of the keys under [`crate::PREFIXES`], and the keys that could not be
+/// decoded with why (they are left out of the model, and said).
+#[derive(Debug, Default, Clone)]
+pub struct Documents {
+    /// `keys[i]` is the key `docs[i]` came from; sorted, a key repeated when its object held
+    /// several documents (a `List`).
+    keys: Vec<String>,
+    docs: Vec<Document>,
+    undecoded: BTreeMap<String, String>,
+}
+
+/// What a put or a delete did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// The key is not one the model reads.
+    Ignored,
+    /// The key's documents were replaced, added or removed.
+    Applied,
+    /// The key's value could not be decoded: it is out of the model (see [`Documents::undecoded`]).
+    Undecoded,
+}
+
+impl Documents {
+    pub fn new() -> Documents {
+        Documents::default()
+    }
+
+    /// The object stored under `key` is now `value` (written at `mod_revision`).
+    pub fn put(&mut self, key: &[u8], value: &[u8], mod_revision: i64) -> Change {
+        if !is_wanted(key) {
+            return Change::Ignored;
+        }
+        let name = String::from_utf8_lossy(key).into_owned();
+        self.remove(&name);
+        match decode(&name, value, mod_revision) {
+            Ok(docs) => {
+                self.undecoded.remove(&name);
+                let at = self.keys.partition_point(|k| k.as_str() < name.as_str());
+                let n = docs.len();
+                self.keys
+                    .splice(at..at, std::iter::repeat_n(name, n))
+                    .for_each(drop);
+                self.docs.splice(at..at, docs).for_each(drop);
+                Change::Applied
+            }
+            Err(why) => {
+                self.undecoded.insert(name, why);
+                Change::Undecoded
+            }
+        }
+    }
+
+    /// The object under `key` was deleted.
+    pub fn delete(&mut self, key: &[u8]) -> Change {
+        if !is_wanted(key) {
+            return Change::Ignored;
+        }
+        let name = String::from_utf8_lossy(key);
+        self.undecoded.remove(name.as_ref());
+        self.remove(&name);
+        Change::Applied
+    }
+
+    fn remove(&mut self, name: &str) {
+        let from = self.keys.partition_point(|k| k.as_str() < name);
+        let to = from + self.keys[from..].partition_point(|k| k.as_str() == name);
+        if from < to {
+            self.keys.drain(from..to);
+            self.docs.drain(from..to);
+        }
+    }
+
+    /// The decoded documents, in key order.
+    pub fn documents(&self) -> &[Document] {
+        &self.docs
+    }
+
+    /// Keys left out of the model, each with why.
+    pub fn undecoded(&self) -> &BTreeMap<String, String> {
+        &self.undecoded
+    }
+
+    /// The policy input: the policies in force and the inventory of these documents, with
+    /// `spec`'s proposed policies and Cilium settings on top (as `policy::input` defines it).
+    pub fn build(&self, spec: &InputSpec) -> Result<Loaded, Error> {
+        Ok(policy::input::load_from_documents(&self.docs, spec)?)
+    }
+
+    /// A short line naming the first undecoded keys, for a note; `None` when all decoded.
+    pub fn undecoded_summary(&self) -> Option<String> {
+        if self.undecoded.is_empty() {
+            return None;
+        }
+        let first: Vec<String> = self
+            .undecoded
+            .iter()
+            .take(5)
+            .map(|(k, why)| format!("{k} ({why})"))
+            .collect();
+        Some(format!(
+            "{} object(s) could not be decoded and are left out of the inventory: {}",
+            self.undecoded.len(),
+            first.join("; ")
+        ))
+    }
+}
+
+/// One stored value as documents named `etcd:KEY`, so an error points at the key.
+fn decode(name: &str, value: &[u8], mod_revision: i64) -> Result<Vec<Document>, String> {
+    let (object, note) = kube::decode_object(value, mod_revision, kube::ViewOptions::default());
+    let Some(object) = object else {
+        return Err(note.unwrap_or_else(|| "not a Kubernetes object".to_owned()));
+    };
+    policy::source::load_value(&format!("etcd:{name}"), serde_json::Value::Object(object))
+        .map_err(|e| e.to_string())
+}
+
+/// The policy input from objects read under [`crate::PREFIXES`] (live or from a snapshot),
+/// and the decoded documents it was built from (their [`Documents::undecoded_summary`] says
+/// what was left out).
+pub fn loaded_from_kvs(
+    kvs: &[store::objects::LatestKv],
+    spec: &InputSpec,
+) -> Result<(Loaded, Documents), Error> {
+    let mut docs = Documents::new();
+    for kv in kvs {
+        docs.put(&kv.key, &kv.value, kv.mod_revision);
+    }
+    let loaded = docs.build(spec)?;
+    Ok((loaded, docs))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(name: &str, node: &str) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({"apiVersion": "v1", "kind": "Pod",
+            "metadata": {"name": name, "namespace": "default"},
+            "spec": {"nodeName": node}}))
+        .unwrap_or_default()
+    }
+
+    #[test]
+    fn puts_and_deletes_keep_key_order() {
+        let mut d = Documents::new();
+        for n in ["c", "a", "b"] {
+            let key = format!("/registry/pods/default/{n}");
+            assert_eq!(d.put(key.as_bytes(), &pod(n, "x"), 1), Change::Applied);
+        }
+        assert_eq!(d.put(b"/registry/events/x", b"{}", 1), Change::Ignored);
+        d.put(b"/registry/pods/default/a", &pod("a", "y"), 2);
+        assert_eq!(d.documents().len(), 3);
+        assert_eq!(
+            d.keys,
+            ["a", "b", "c"].map(|n| format!("/registry/pods/default/{n}"))
+        );
+        d.delete(b"/registry/pods/default/b");
+        assert_eq!(d.documents().len(), 2);
+        assert_eq!(
+            d.put(b"/registry/pods/default/z", b"\x00junk", 3),
+            Change::Undecoded
+        );
+        assert_eq!(d.documents().len(), 2);
+        assert!(d.undecoded_summary().is_some());
+        d.delete(b"/registry/pods/default/z");
+        assert!(d.undecoded_summary().is_none());
+    }
+}

@@ -1,0 +1,26 @@
+//! The policy model fed from etcd: the objects the API server stored (protobuf or JSON) decoded
+//! with the `kube` crate and handed to the `policy` crate as already-parsed values, with no
+//! detour through JSON text. Used once (`policy check --from-etcd`, the lockout drill) and live
+//! (`policy watch`, the agent, the webhook).
+//!
+//! # Layout
+//! - [`prefixes`]: the key prefixes the inventory and the policy set are built from, and which
+//!   keys under them count.
+//! - [`documents`]: [`documents::Documents`], the decoded objects keyed by etcd key in key order;
+//!   a put or a delete touches one key, and [`documents::Documents::build`] makes the
+//!   `policy::input::Loaded` from the decoded documents without decoding anything again.
+//! - [`live`]: [`live::LiveView`], a listing at one revision followed by a watch from the next,
+//!   publishing a new `Loaded` after every change; a compacted or cut watch re-lists, and says so.
+//! - [`metrics`]: the `lifeboat_policy_*` gauges a watch keeps (verdict, cuts, revision...).
+//! - [`error`]: typed failures.
+
+pub mod documents;
+pub mod error;
+pub mod live;
+pub mod metrics;
+pub mod prefixes;
+
+pub use documents::{Documents, loaded_from_kvs};
+pub use error::Error;
+pub use live::{LiveView, View};
+pub use prefixes::PREFIXES;
