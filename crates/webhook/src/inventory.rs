@@ -37,3 +37,32 @@ impl InventorySource for Fixed {
         self.what.clone()
     }
 }
+
+/// The cluster as etcd has it, followed by a watch: each change published by the view is a
+/// new `Arc`, so the reviewer recomputes its baseline once per change, not per review.
+pub struct Live {
+    view: policy_etcd::LiveView,
+}
+
+impl Live {
+    pub fn new(view: policy_etcd::LiveView) -> Live {
+        Live { view }
+    }
+}
+
+impl InventorySource for Live {
+    fn current(&self) -> Arc<Loaded> {
+        self.view.current()
+    }
+
+    fn describe(&self) -> String {
+        let loaded = self.view.current();
+        format!(
+            "etcd, followed by a watch (revision {}): {} nodes, {} pods, {} policies in force",
+            self.view.revision(),
+            loaded.inventory.nodes.len(),
+            loaded.inventory.pods.len(),
+            loaded.policies.network_policies.len() + loaded.policies.cilium.len()
+        )
+    }
+}

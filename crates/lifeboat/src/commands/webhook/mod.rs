@@ -81,8 +81,29 @@ struct Summary {
 }
 
 fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
-    // Read before any runtime exists: the etcd adapter runs its own.
-    let source = inventory(ctx, args)?;
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let source = if args.from_etcd {
+        // Followed by a watch on the server's own runtime: a review meets the cluster as
+        // it is now, and each change costs one rebuild, not one per review.
+        let settings = ctx.connection.resolve()?;
+        let tls = settings.validate()?;
+        let spec = policy::input::InputSpec {
+            cilium_version: args.cilium_version.clone(),
+            cilium_config: args.cilium_config.clone(),
+            ..policy::input::InputSpec::default()
+        };
+        let view = rt.block_on(crate::commands::policy::watch::start_view(
+            &settings,
+            tls.as_ref(),
+            spec,
+        ))?;
+        Arc::new(webhook::inventory::Live::new(view)) as Arc<dyn InventorySource>
+    } else {
+        inventory(ctx, args)?
+    };
     let opts = policy::check::CheckOptions {
         admin_cidrs: args.admin_cidr.clone(),
         user_flows: match &args.flows {
@@ -113,10 +134,6 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
         metrics,
         max_body: webhook::MAX_BODY_BYTES,
     });
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
     let listen = rt.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.listen)
             .await
@@ -148,8 +165,7 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
     Ok(Exit::Ok)
 }
 
-/// The inventory, read once at start. A watch that follows etcd plugs in behind the same
-/// trait.
+/// The inventory read once at start: files, or an etcd snapshot.
 fn inventory(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Arc<dyn InventorySource>> {
     let input = InputArgs {
         files: Vec::new(),
@@ -159,11 +175,8 @@ fn inventory(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Arc<dyn Inventor
         cilium_config: args.cilium_config.clone(),
         cilium_version: args.cilium_version.clone(),
     };
-    let (loaded, what) = if args.from_etcd || args.from_snapshot.is_some() {
-        let what = match &args.from_snapshot {
-            Some(s) => format!("etcd snapshot {} (read once at start)", s.display()),
-            None => "etcd (read once at start)".to_owned(),
-        };
+    let (loaded, what) = if let Some(s) = &args.from_snapshot {
+        let what = format!("etcd snapshot {} (read once at start)", s.display());
         (crate::commands::policy::from_etcd::load(ctx, &input)?, what)
     } else {
         let loaded = policy::input::on_cluster(
