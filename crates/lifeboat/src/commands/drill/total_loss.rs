@@ -230,7 +230,16 @@ async fn disaster_under_load(
     );
 
     let t = Instant::now();
-    tokio::time::sleep(Duration::from_secs(args.load_seconds)).await;
+    // The wait above ends just after a segment upload, and the agent flushes every whole
+    // second: a whole number of seconds later the kill would always land just after a flush
+    // and show a flattering RPO. A random fraction of a second puts it anywhere in the cycle.
+    let phase = Duration::from_millis(u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            % 1000,
+    ));
+    tokio::time::sleep(Duration::from_secs(args.load_seconds) + phase).await;
     let (lag_revisions, lag_seconds) = agent::scrape_lag(agent.metrics).unzip();
     let figures = AgentFigures {
         peak_rss_bytes: agent.peak_rss(),
@@ -239,8 +248,8 @@ async fn disaster_under_load(
     };
     tl.since(
         &format!(
-            "steady load for {}s ({} writes acknowledged so far)",
-            args.load_seconds,
+            "steady load for {:.3}s ({} writes acknowledged so far)",
+            (Duration::from_secs(args.load_seconds) + phase).as_secs_f64(),
             writers.acknowledged()
         ),
         t,
