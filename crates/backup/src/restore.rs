@@ -119,12 +119,43 @@ fn read_segment(path: &Path) -> Result<Segment, String> {
     crate::segment::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-pub async fn restore(
+/// Everything a rebuild needs, downloaded and checked beside OUT: the first half of
+/// [`restore`], split off so that callers (the total-loss drill) can time each half.
+pub struct Fetched {
+    /// Downloads live here (beside OUT, mode 0700) and go when this is dropped.
+    work: tempfile::TempDir,
+    full_path: PathBuf,
+    segment_files: Vec<PathBuf>,
+    plan: Plan,
+    cluster_id: String,
+    store_url: String,
+    full_object: String,
+    out: PathBuf,
+}
+
+impl Fetched {
+    /// The revision the rebuild will reach.
+    pub fn target_revision(&self) -> i64 {
+        self.plan.target_revision
+    }
+
+    /// Bytes downloaded (the full and every segment), as stored.
+    pub fn downloaded_bytes(&self) -> u64 {
+        std::iter::once(&self.full_path)
+            .chain(&self.segment_files)
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum()
+    }
+}
+
+/// Plans the chain to `target` and downloads its full and segments (checked) beside `out`.
+pub async fn fetch(
     store: &Store,
     target: Target,
     out: &Path,
     ids: Option<&store::encrypted::Identities>,
-) -> Result<RestoreReport, RestoreError> {
+) -> Result<Fetched, RestoreError> {
     if out.exists() {
         return Err(RestoreError::Exists(out.to_path_buf()));
     }
@@ -147,7 +178,6 @@ pub async fn restore(
             revision: plan.full.revision,
         });
     }
-    // Downloads stay beside OUT (same filesystem, mode 0700) and go when done.
     let work = tempfile::Builder::new()
         .prefix(".lifeboat-restore-")
         .tempdir_in(parent)
@@ -159,24 +189,62 @@ pub async fn restore(
     fetch_full(store, &plan.full, &m, &full_path)
         .await
         .map_err(RestoreError::Piece)?;
-    let files = fetch_segments(store, &plan, work.path(), &m.cluster_id).await?;
+    let segment_files = fetch_segments(store, &plan, work.path(), &m.cluster_id).await?;
+    Ok(Fetched {
+        full_object: plan.full.object(store.prefix()),
+        work,
+        full_path,
+        segment_files,
+        plan,
+        cluster_id: m.cluster_id,
+        store_url: store.url.clone(),
+        out: out.to_path_buf(),
+    })
+}
+
+/// Replays what [`fetch`] downloaded into OUT and verifies it; the downloads then go.
+pub fn rebuild_fetched(
+    fetched: Fetched,
+    ids: Option<&store::encrypted::Identities>,
+) -> Result<RestoreReport, RestoreError> {
+    let Fetched {
+        work,
+        full_path,
+        segment_files,
+        plan,
+        cluster_id,
+        store_url,
+        full_object,
+        out,
+    } = fetched;
     let outcome = rebuild::rebuild(
         &full_path,
         ids,
-        files.iter().map(|p| read_segment(p)),
+        segment_files.iter().map(|p| read_segment(p)),
         plan.target_revision,
-        out,
+        &out,
     )?;
+    drop(work);
     Ok(RestoreReport {
-        store: store.url.clone(),
+        store: store_url,
         out: out.display().to_string(),
         revision: outcome.revision,
-        full_object: plan.full.object(store.prefix()),
+        full_object,
         full_revision: plan.full.revision,
         full_taken_at: time::rfc3339(plan.full.taken_ms),
         segments: plan.segments.len(),
         events: outcome.events,
         size: outcome.size + 32,
-        cluster_id: m.cluster_id,
+        cluster_id,
     })
+}
+
+pub async fn restore(
+    store: &Store,
+    target: Target,
+    out: &Path,
+    ids: Option<&store::encrypted::Identities>,
+) -> Result<RestoreReport, RestoreError> {
+    let fetched = fetch(store, target, out, ids).await?;
+    rebuild_fetched(fetched, ids)
 }

@@ -90,7 +90,7 @@ pub(super) async fn read_registry(cluster: &LocalCluster) -> anyhow::Result<BTre
 }
 
 /// A client to the first member, which every scenario keeps alive.
-async fn first_member_client(
+pub(super) async fn first_member_client(
     cluster: &LocalCluster,
 ) -> anyhow::Result<ops::client::EndpointClient> {
     let settings = cluster.settings_for(&[0]);

@@ -163,6 +163,7 @@ pub(super) async fn rehearse(
         verdict_reason: reason,
         lockout: None,
         kept: None,
+        total_loss: None,
     })
 }
 
@@ -269,6 +270,7 @@ fn kept(
         verdict,
         verdict_reason: reason,
         kept: Some(root),
+        total_loss: None,
         lockout: None,
     }
 }

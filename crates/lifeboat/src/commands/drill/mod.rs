@@ -22,6 +22,7 @@ mod policy_lockout;
 mod render;
 mod restore;
 mod stale_member;
+mod total_loss;
 
 use std::time::Instant;
 
@@ -47,6 +48,9 @@ pub enum Scenario {
     /// The field incident: a CCNP puts every node into default deny and cuts etcd; predicted
     /// from etcd, enforced with nftables in per-node network namespaces, recovered, removed
     PolicyLockout,
+    /// Every member and disk lost under a steady write load; rebuilt from the continuous
+    /// backup (a `lifeboat agent` shipping fulls and the delta log); RPO and RTO measured
+    TotalLoss,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -83,6 +87,14 @@ pub struct DrillArgs {
     /// lost-quorum: how the recovery brings the members back
     #[arg(long, value_enum, default_value_t = StrategyArg::Rejoin)]
     pub strategy: StrategyArg,
+
+    /// total-loss: acknowledged puts per second the writers aim at while the agent backs up
+    #[arg(long, default_value_t = 200, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub write_rate: u32,
+
+    /// total-loss: seconds of steady load once the agent ships, before everything is killed
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub load_seconds: u64,
 }
 
 impl DrillArgs {
@@ -176,6 +188,9 @@ pub(super) struct DrillReport {
     /// `--keep`: the root dir of the broken cluster left for `lifeboat recover run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) kept: Option<String>,
+    /// What the total-loss scenario wrote, lost and took to recover (RPO, RTO).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) total_loss: Option<total_loss::TotalLossReport>,
 }
 
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -196,6 +211,7 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
         Scenario::StaleMember => rt.block_on(stale_member::rehearse(ctx, args))?,
         Scenario::Restore => rt.block_on(restore::rehearse(ctx, args))?,
         Scenario::PolicyLockout => rt.block_on(policy_lockout::rehearse(ctx, args))?,
+        Scenario::TotalLoss => rt.block_on(total_loss::rehearse(ctx, args))?,
     };
     match ctx.format {
         Format::Json => output::print_json(&report),

@@ -371,6 +371,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         verdict,
         verdict_reason: reason,
         kept: None,
+        total_loss: None,
         lockout: Some(LockoutReport {
             enforcement,
             enforcement_note,

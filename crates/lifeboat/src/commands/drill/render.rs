@@ -38,6 +38,9 @@ pub(super) fn render(r: &DrillReport) -> String {
             rt.recovery_seconds, rt.ratio, rt.floor_seconds, rt.seed_start_seconds, rt.member_receive_seconds
         ));
     }
+    if let Some(tl) = &r.total_loss {
+        out.push_str(&super::total_loss::render(tl));
+    }
     let mut t = output::table(&["STEP", "SECONDS"]);
     for s in &r.steps {
         t.add_row(vec![s.name.clone(), format!("{:.2}", s.seconds)]);

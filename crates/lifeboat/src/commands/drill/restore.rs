@@ -179,5 +179,6 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         verdict_reason: reason,
         lockout: None,
         kept: None,
+        total_loss: None,
     })
 }

@@ -1,0 +1,614 @@
+//! Scenario `total-loss`: every member and its disk lost while writes stream in, and the
+//! cluster rebuilt from the continuous backup (docs/backup.md): the newest full plus the delta
+//! log, `backup restore --latest`, then `snapshot restore` into fresh members.
+//!
+//! A `lifeboat agent` child process backs the cluster up to a file:// store in the drill's
+//! temp dir while writers put unique keys at a steady rate and record every acknowledged put.
+//! Then every etcd member and the agent (which runs beside them, as deployed) get SIGKILL at
+//! once and the data dirs are moved aside. The restored cluster is read back and judged
+//! against the writers' record: the RPO is the acknowledged writes missing and the time
+//! between the newest one present and the last one acknowledged before the kill; the RTO is
+//! the time of each step from detection to a started cluster.
+
+mod agent;
+mod load;
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use backup::remote::Store;
+use backup::restore::Target as BackupTarget;
+use ops::local::LocalCluster;
+use ops::status::Verdict;
+use serde::Serialize;
+use store::restore::{Bump, Request, Target, parse, restore};
+
+use super::cluster::{clean_up, first_member_client, observe, prepare, read_registry};
+use super::{DrillArgs, DrillReport, Timeline};
+use crate::cli::Context;
+use crate::output::{self, Format};
+
+/// The continuous backup's goal: at most one second of acknowledged writes lost.
+const RPO_OBJECTIVE_SECONDS: f64 = 1.0;
+
+/// Writes the drill's own load, beside the Kubernetes-shaped data.
+#[derive(Debug, Serialize)]
+pub(crate) struct WriteLoad {
+    pub(super) rate_per_second: u32,
+    /// Seconds the writers ran, until the kill.
+    pub(super) seconds: f64,
+    pub(super) acknowledged: usize,
+    /// Puts that got an error (those after the kill, mostly); never counted as lost.
+    pub(super) failed: usize,
+}
+
+/// What the backup held and what `backup restore --latest` made of it.
+#[derive(Debug, Serialize)]
+pub(crate) struct BackupPoint {
+    pub(super) store: String,
+    pub(super) full_revision: i64,
+    pub(super) segments: usize,
+    pub(super) events: u64,
+    pub(super) restored_revision: i64,
+    pub(super) downloaded_bytes: u64,
+    pub(super) snapshot_bytes: u64,
+}
+
+/// Acknowledged writes lost, judged on the restored cluster's data.
+#[derive(Debug, Serialize)]
+pub(crate) struct Rpo {
+    /// Acknowledged writes missing from the restored cluster.
+    pub(super) lost_writes: usize,
+    /// Acknowledged writes at or below the restored revision that are missing: a restore
+    /// that skipped data. Must be 0.
+    pub(super) holes: usize,
+    /// Acknowledged writes newer than the restored revision found anyway: a wrong restored
+    /// revision. Must be 0.
+    pub(super) beyond_restored: usize,
+    pub(super) last_acknowledged_revision: i64,
+    /// The last acknowledged write before the kill, RFC 3339.
+    pub(super) last_acknowledged_at: Option<String>,
+    /// The newest acknowledged write present after the restore, RFC 3339.
+    pub(super) newest_restored_at: Option<String>,
+    /// Between the two: the writes of this long are lost (0 when none is).
+    pub(super) seconds: f64,
+    pub(super) objective_seconds: f64,
+    pub(super) within_objective: bool,
+}
+
+/// Recovery time, step by step, from the disaster's detection to a started cluster.
+#[derive(Debug, Serialize)]
+pub(crate) struct Rto {
+    pub(super) detect_seconds: f64,
+    pub(super) fetch_seconds: f64,
+    pub(super) rebuild_seconds: f64,
+    pub(super) restore_seconds: f64,
+    pub(super) start_seconds: f64,
+    pub(super) total_seconds: f64,
+}
+
+/// The agent, as seen just before it was killed.
+#[derive(Debug, Serialize)]
+pub(crate) struct AgentFigures {
+    /// VmHWM of the agent process.
+    pub(super) peak_rss_bytes: Option<u64>,
+    /// Its delta lag gauges (revisions, seconds) as last scraped.
+    pub(super) lag_revisions: Option<f64>,
+    pub(super) lag_seconds: Option<f64>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct TotalLossReport {
+    pub(super) writes: WriteLoad,
+    pub(super) backup: Option<BackupPoint>,
+    pub(super) rpo: Option<Rpo>,
+    pub(super) rto: Option<Rto>,
+    pub(super) agent: AgentFigures,
+}
+
+/// Judges the restored cluster's `found` keys (digests) against what the writers were told.
+fn judge(acks: &[load::Ack], found: &BTreeMap<String, u64>, restored: i64) -> Rpo {
+    let present = |a: &load::Ack| found.get(&a.key) == Some(&a.digest);
+    let lost: Vec<&load::Ack> = acks.iter().filter(|a| !present(a)).collect();
+    let holes = lost.iter().filter(|a| a.revision <= restored).count();
+    let beyond_restored = acks
+        .iter()
+        .filter(|a| present(a) && a.revision > restored)
+        .count();
+    let last = acks.iter().max_by_key(|a| a.at);
+    let newest_present = acks
+        .iter()
+        .filter(|a| present(a))
+        .max_by_key(|a| a.revision);
+    let seconds = match (lost.is_empty(), last, newest_present) {
+        (true, _, _) | (false, None, _) => 0.0,
+        (false, Some(l), Some(p)) => l.at.saturating_duration_since(p.at).as_secs_f64(),
+        // Nothing of the load survived: everything since its first acknowledged write.
+        (false, Some(l), None) => acks
+            .iter()
+            .map(|a| l.at.saturating_duration_since(a.at).as_secs_f64())
+            .fold(0.0, f64::max),
+    };
+    let seconds = (seconds * 1000.0).round() / 1000.0;
+    Rpo {
+        lost_writes: lost.len(),
+        holes,
+        beyond_restored,
+        last_acknowledged_revision: acks.iter().map(|a| a.revision).max().unwrap_or(0),
+        last_acknowledged_at: last.map(|a| backup::time::rfc3339(a.at_ms)),
+        newest_restored_at: newest_present.map(|a| backup::time::rfc3339(a.at_ms)),
+        seconds,
+        objective_seconds: RPO_OBJECTIVE_SECONDS,
+        within_objective: seconds <= RPO_OBJECTIVE_SECONDS,
+    }
+}
+
+/// Every member and the agent get SIGKILL in one go (the whole control plane dies at once),
+/// then are reaped and their data dirs moved aside inside the drill's temp dir.
+fn destroy_everything(
+    cluster: &mut LocalCluster,
+    agent: &mut agent::Agent,
+) -> anyhow::Result<Vec<String>> {
+    let pids: Vec<u32> = cluster.members().iter().filter_map(|m| m.pid()).collect();
+    for pid in pids.iter().copied().chain([agent.pid()]) {
+        if let Ok(pid) = i32::try_from(pid) {
+            // SAFETY: kill(2) on a child this process started and has not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    }
+    agent.kill();
+    let mut lost = Vec::new();
+    for i in 0..cluster.members().len() {
+        cluster.kill(i);
+        let m = &cluster.members()[i];
+        lost.push(m.name.clone());
+        if m.data_dir.exists() {
+            std::fs::rename(&m.data_dir, m.data_dir.with_extension("lost"))
+                .context("moving a lost member's data dir aside")?;
+        }
+    }
+    Ok(lost)
+}
+
+/// `snapshot restore` of `snapshot` into every member's (now empty) data dir.
+fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> anyhow::Result<String> {
+    let initial: Vec<String> = (0..cluster.members().len())
+        .map(|i| format!("{}={}", cluster.members()[i].name, cluster.peer_url(i)))
+        .collect();
+    let new_cluster = parse(&initial.join(","), "lifeboat-drill-restored")?;
+    let targets: Vec<Target> = cluster
+        .members()
+        .iter()
+        .map(|m| Target {
+            name: m.name.clone(),
+            data_dir: m.data_dir.clone(),
+        })
+        .collect();
+    let restored = restore(&Request {
+        snapshot,
+        cluster: &new_cluster,
+        targets: &targets,
+        skip_hash_check: false,
+        bump: Bump::Auto,
+        move_aside: None,
+        identities: None,
+    })?;
+    Ok(restored
+        .db
+        .bump
+        .map(|b| format!("revision bumped by {} and marked compacted", b.amount))
+        .unwrap_or_else(|| "no revision bump".into()))
+}
+
+/// Runs the load with the agent shipping it, then destroys everything; returns what was
+/// written, the lost members and the agent's figures.
+async fn disaster_under_load(
+    args: &DrillArgs,
+    cluster: &mut LocalCluster,
+    store: &Store,
+    tl: &mut Timeline,
+) -> anyhow::Result<(load::Written, Vec<String>, AgentFigures)> {
+    let t = Instant::now();
+    let client = first_member_client(cluster).await?;
+    let writers = load::start(&client, args.write_rate);
+    let dir = cluster.dir().to_path_buf();
+    let mut agent = agent::spawn(cluster, &store.url, &dir)?;
+    // A revision written after the agent started: once a segment reaches it, the delta log
+    // is shipping the load (the full alone would not prove it).
+    let want = writers.newest_revision() + 1;
+    agent
+        .wait_shipping(store, want, Duration::from_secs(120))
+        .await?;
+    tl.since(
+        &format!(
+            "backup agent (pid {}) took a full and ships the delta log of a load of {}/s",
+            agent.pid(),
+            args.write_rate
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    // The wait above ends just after a segment upload, and the agent flushes every whole
+    // second: a whole number of seconds later the kill would always land just after a flush
+    // and show a flattering RPO. A random fraction of a second puts it anywhere in the cycle.
+    let phase = Duration::from_millis(u64::from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos())
+            % 1000,
+    ));
+    tokio::time::sleep(Duration::from_secs(args.load_seconds) + phase).await;
+    let (lag_revisions, lag_seconds) = agent::scrape_lag(agent.metrics).unzip();
+    let figures = AgentFigures {
+        peak_rss_bytes: agent.peak_rss(),
+        lag_revisions,
+        lag_seconds,
+    };
+    tl.since(
+        &format!(
+            "steady load for {:.3}s ({} writes acknowledged so far)",
+            (Duration::from_secs(args.load_seconds) + phase).as_secs_f64(),
+            writers.acknowledged()
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    let lost = destroy_everything(cluster, &mut agent)?;
+    let written = writers.stop().await;
+    tl.since(
+        &format!(
+            "disaster: SIGKILL to all {} members and the agent, data dirs moved aside",
+            lost.len()
+        ),
+        t,
+    );
+    Ok((written, lost, figures))
+}
+
+/// From the store to a started cluster, each step timed; returns the backup point and the RTO.
+async fn recover_from_store(
+    cluster: &mut LocalCluster,
+    store: &Store,
+    detect_seconds: f64,
+    tl: &mut Timeline,
+) -> anyhow::Result<(BackupPoint, Rto)> {
+    let out = cluster.dir().join("restored.db");
+    let t = Instant::now();
+    let fetched = backup::restore::fetch(store, BackupTarget::Latest, &out, None).await?;
+    let downloaded_bytes = fetched.downloaded_bytes();
+    let fetch_seconds = t.elapsed().as_secs_f64();
+    tl.since(
+        &format!(
+            "fetch: backup restore --latest plans revision {} and downloads {downloaded_bytes} bytes",
+            fetched.target_revision()
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    let report = backup::restore::rebuild_fetched(fetched, None)?;
+    let rebuild_seconds = t.elapsed().as_secs_f64();
+    tl.since(
+        &format!(
+            "rebuild: full at {} + {} segments ({} events) into one verified snapshot at {}",
+            report.full_revision, report.segments, report.events, report.revision
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    let bump = restore_members(cluster, &out)?;
+    let restore_seconds = t.elapsed().as_secs_f64();
+    tl.since(
+        &format!(
+            "restore: snapshot restore into {} new data dirs ({bump})",
+            cluster.members().len()
+        ),
+        t,
+    );
+
+    let t = Instant::now();
+    for i in 0..cluster.members().len() {
+        cluster.restart(i)?;
+    }
+    cluster.wait_healthy(Duration::from_secs(120)).await?;
+    let start_seconds = t.elapsed().as_secs_f64();
+    tl.since("start: the restored members, healthy", t);
+
+    let ms = |x: f64| (x * 1000.0).round() / 1000.0;
+    let rto = Rto {
+        detect_seconds: ms(detect_seconds),
+        fetch_seconds: ms(fetch_seconds),
+        rebuild_seconds: ms(rebuild_seconds),
+        restore_seconds: ms(restore_seconds),
+        start_seconds: ms(start_seconds),
+        total_seconds: ms(detect_seconds
+            + fetch_seconds
+            + rebuild_seconds
+            + restore_seconds
+            + start_seconds),
+    };
+    let point = BackupPoint {
+        store: store.url.clone(),
+        full_revision: report.full_revision,
+        segments: report.segments,
+        events: report.events,
+        restored_revision: report.revision,
+        downloaded_bytes,
+        snapshot_bytes: report.size,
+    };
+    Ok((point, rto))
+}
+
+/// Reads the restored cluster: the Kubernetes-shaped data and the load's keys.
+async fn read_back(
+    cluster: &LocalCluster,
+) -> anyhow::Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+    let registry = read_registry(cluster).await?;
+    let mut client = first_member_client(cluster).await?.client;
+    let load = ops::kv::read_prefix_digests(&mut client, load::PREFIX).await?;
+    Ok((registry, load))
+}
+
+pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
+    let mut tl = Timeline::new(ctx.format == Format::Table);
+    let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
+    let store_dir = cluster.dir().join("backup-store");
+    std::fs::create_dir_all(&store_dir)
+        .with_context(|| format!("creating {}", store_dir.display()))?;
+    let store = Store::open(&format!("file://{}", store_dir.display()))?;
+
+    let (written, lost_members, agent) =
+        disaster_under_load(args, &mut cluster, &store, &mut tl).await?;
+
+    let t = Instant::now();
+    let after = observe(&cluster).await?;
+    let detect_seconds = t.elapsed().as_secs_f64();
+    tl.since("detect: status", t);
+    let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
+
+    let recovered = recover_from_store(&mut cluster, &store, detect_seconds, &mut tl).await;
+    let (backup, rto, final_status, found, rpo, error) = match recovered {
+        Ok((point, rto)) => {
+            let t = Instant::now();
+            let final_status = observe(&cluster).await?;
+            let (registry, load_found) = read_back(&cluster).await?;
+            let rpo = judge(&written.acks, &load_found, point.restored_revision);
+            tl.since("verify: health, every acknowledged write looked up", t);
+            (
+                Some(point),
+                Some(rto),
+                Some(final_status),
+                registry,
+                Some(rpo),
+                None,
+            )
+        }
+        Err(e) => (
+            None,
+            None,
+            None,
+            BTreeMap::new(),
+            None,
+            Some(format!("{e:#}")),
+        ),
+    };
+    let lost = acked
+        .iter()
+        .filter(|(k, v)| found.get(*k) != Some(*v))
+        .count();
+
+    let (verdict, reason) = verdict(VerdictInput {
+        members: args.members,
+        healthy_before: before.verdict() == Verdict::Healthy,
+        codes: &codes,
+        error,
+        lost_prepared: lost,
+        rpo: rpo.as_ref(),
+        final_status: final_status.as_ref(),
+    });
+    clean_up(cluster, &mut tl);
+
+    Ok(DrillReport {
+        scenario: args.scenario,
+        members: args.members,
+        lost_members,
+        tls: args.tls,
+        keys_before: acked.len(),
+        keys_after: found.len(),
+        lost,
+        steps: tl.steps,
+        status_before: before,
+        status_after: after,
+        detected: codes,
+        plan: None,
+        status_final: final_status,
+        recovery: None,
+        verdict,
+        verdict_reason: reason,
+        lockout: None,
+        kept: None,
+        total_loss: Some(TotalLossReport {
+            writes: WriteLoad {
+                rate_per_second: args.write_rate,
+                seconds: (written.seconds * 1000.0).round() / 1000.0,
+                acknowledged: written.acks.len(),
+                failed: written.failed,
+            },
+            backup,
+            rpo,
+            rto,
+            agent,
+        }),
+    })
+}
+
+struct VerdictInput<'a> {
+    members: usize,
+    healthy_before: bool,
+    codes: &'a [&'static str],
+    error: Option<String>,
+    lost_prepared: usize,
+    rpo: Option<&'a Rpo>,
+    final_status: Option<&'a ops::status::ClusterStatus>,
+}
+
+/// Pass: the disaster was seen, the restore worked, the cluster is back whole, and the
+/// restored data is exactly the acknowledged writes up to the restored revision. The RPO is
+/// said against its objective; being over it is reported, not a failure (it depends on the
+/// machine's load, see BENCHMARKS.md).
+fn verdict(v: VerdictInput<'_>) -> (&'static str, String) {
+    let fail = |why: String| ("fail", why);
+    if !v.healthy_before {
+        return fail("the cluster was not healthy before the disaster".into());
+    }
+    if !v.codes.contains(&"NOTHING_REACHABLE") {
+        return fail(format!(
+            "status did not see that nothing answers: {:?}",
+            v.codes
+        ));
+    }
+    if let Some(e) = v.error {
+        return fail(format!("the restore from the backup store failed: {e}"));
+    }
+    let (Some(rpo), Some(fs)) = (v.rpo, v.final_status) else {
+        return fail("the restored cluster was not judged".into());
+    };
+    if fs.verdict() != Verdict::Healthy || fs.members.len() != v.members {
+        return fail("the restored cluster is not healthy with all members".into());
+    }
+    if v.lost_prepared > 0 {
+        return fail(format!(
+            "{} Kubernetes-shaped keys written before the agent started are missing or changed",
+            v.lost_prepared
+        ));
+    }
+    if rpo.holes > 0 || rpo.beyond_restored > 0 {
+        return fail(format!(
+            "the restored data is not the acknowledged writes up to its revision: {} missing at or below it, {} present above it",
+            rpo.holes, rpo.beyond_restored
+        ));
+    }
+    let objective = if rpo.within_objective {
+        "within"
+    } else {
+        "OVER"
+    };
+    (
+        "pass",
+        format!(
+            "rebuilt {} members from the continuous backup; {} acknowledged writes lost, RPO {:.3}s ({objective} the {}s objective), every write up to the restored revision present",
+            v.members, rpo.lost_writes, rpo.seconds, rpo.objective_seconds
+        ),
+    )
+}
+
+/// The people's view of the RPO, RTO and agent figures.
+pub(super) fn render(r: &TotalLossReport) -> String {
+    let w = &r.writes;
+    let mut out = format!(
+        "\nWRITE LOAD  {}/s asked, {} acknowledged in {:.1}s, {} failed (after the kill)\n",
+        w.rate_per_second, w.acknowledged, w.seconds, w.failed
+    );
+    if let Some(b) = &r.backup {
+        out.push_str(&format!(
+            "BACKUP  {}: full at revision {} + {} segments ({} events) -> restored revision {}\n",
+            b.store, b.full_revision, b.segments, b.events, b.restored_revision
+        ));
+    }
+    if let Some(p) = &r.rpo {
+        out.push_str(&format!(
+            "RPO  {:.3}s ({} the {}s objective): {} acknowledged writes lost (last acknowledged revision {}, last acknowledged {}, newest restored {})\n",
+            p.seconds,
+            if p.within_objective { "within" } else { "OVER" },
+            p.objective_seconds,
+            p.lost_writes,
+            p.last_acknowledged_revision,
+            p.last_acknowledged_at.as_deref().unwrap_or("-"),
+            p.newest_restored_at.as_deref().unwrap_or("-"),
+        ));
+    }
+    let mut t = output::table(&["RTO STEP", "SECONDS"]);
+    if let Some(rto) = &r.rto {
+        for (name, s) in [
+            ("detect", rto.detect_seconds),
+            ("fetch", rto.fetch_seconds),
+            ("rebuild", rto.rebuild_seconds),
+            ("restore", rto.restore_seconds),
+            ("start", rto.start_seconds),
+            ("total", rto.total_seconds),
+        ] {
+            t.add_row(vec![name.to_string(), format!("{s:.2}")]);
+        }
+        out.push_str(&format!("{t}\n"));
+    }
+    let a = &r.agent;
+    let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x}"));
+    out.push_str(&format!(
+        "AGENT  peak RSS {}, delta lag {} revisions / {}s at the last scrape\n",
+        a.peak_rss_bytes.map_or("-".into(), output::human_bytes),
+        opt(a.lag_revisions),
+        opt(a.lag_seconds)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::load::Ack;
+    use super::*;
+
+    fn ack(i: i64, base: Instant) -> Ack {
+        Ack {
+            key: format!("k{i}"),
+            digest: i as u64,
+            revision: 100 + i,
+            at: base + Duration::from_millis(100 * i as u64),
+            at_ms: 1_000 * i,
+        }
+    }
+
+    #[test]
+    fn lost_writes_and_rpo_come_from_what_is_found() {
+        let base = Instant::now();
+        let acks: Vec<Ack> = (0..10).map(|i| ack(i, base)).collect();
+        // Restored up to revision 106: k0..=k6 present, k7..=k9 lost.
+        let found: BTreeMap<String, u64> = (0..7).map(|i| (format!("k{i}"), i as u64)).collect();
+        let rpo = judge(&acks, &found, 106);
+        assert_eq!(rpo.lost_writes, 3);
+        assert_eq!(rpo.holes, 0);
+        assert_eq!(rpo.beyond_restored, 0);
+        assert_eq!(rpo.last_acknowledged_revision, 109);
+        assert!((rpo.seconds - 0.3).abs() < 1e-9, "{}", rpo.seconds);
+    }
+
+    #[test]
+    fn a_missing_write_below_the_restored_revision_is_a_hole() {
+        let base = Instant::now();
+        let acks: Vec<Ack> = (0..10).map(|i| ack(i, base)).collect();
+        let mut found: BTreeMap<String, u64> =
+            (0..10).map(|i| (format!("k{i}"), i as u64)).collect();
+        found.remove("k3");
+        // A changed value is as lost as a missing key.
+        found.insert("k5".into(), 999);
+        let rpo = judge(&acks, &found, 109);
+        assert_eq!(rpo.lost_writes, 2);
+        assert_eq!(rpo.holes, 2);
+        assert_eq!(rpo.seconds, 0.0, "the newest write survived");
+        let rpo = judge(&acks, &found, 104);
+        assert_eq!(rpo.beyond_restored, 4, "k6..k9 present above revision 104");
+    }
+
+    #[test]
+    fn nothing_lost_is_an_rpo_of_zero() {
+        let base = Instant::now();
+        let acks: Vec<Ack> = (0..5).map(|i| ack(i, base)).collect();
+        let found: BTreeMap<String, u64> = (0..5).map(|i| (format!("k{i}"), i as u64)).collect();
+        let rpo = judge(&acks, &found, 104);
+        assert_eq!((rpo.lost_writes, rpo.seconds), (0, 0.0));
+        assert!(rpo.within_objective);
+    }
+}
