@@ -243,6 +243,12 @@ impl SnapshotFile {
         };
         // JSON that is not a `snapshot save` manifest is someone else's file: not ours to judge.
         value.get("lifeboat_version")?;
+        // A backup store's manifest of a full (`FULL.db.json`, beside the object when the
+        // store is a directory) describes the stored object, not this file's image:
+        // `backup verify` checks it.
+        if value.get("object_sha256").is_some() {
+            return None;
+        }
         Some(
             serde_json::from_value::<SavedManifest>(value)
                 .map_err(|e| format!("{shown} is not a complete `snapshot save` manifest: {e}")),

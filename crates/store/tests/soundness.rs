@@ -209,6 +209,31 @@ fn a_stripped_trailer_is_unsound_when_the_manifest_says_it_had_one() {
 }
 
 #[test]
+fn a_backup_stores_full_manifest_beside_the_file_is_not_read_as_a_save_manifest() {
+    // A full restored straight from a file:// store has the store's manifest beside it.
+    let dir = tempfile::tempdir().expect("tmp");
+    let b = fixture();
+    let f = write(dir.path(), "full.db", &b);
+    let json = serde_json::json!({
+        "format": 1,
+        "revision": 7,
+        "object_size": b.len(),
+        "object_sha256": "0".repeat(64),
+        "snapshot_size": b.len(),
+        "snapshot_sha256": "0".repeat(64),
+        "lifeboat_version": "0.1.0",
+    });
+    std::fs::write(dir.path().join("full.db.json"), json.to_string()).expect("manifest");
+    let r = verify(&f).expect("verify");
+    assert!(r.sound, "{:?}", r.checks);
+    assert!(
+        r.checks.iter().all(|c| c.name != "manifest"),
+        "{:?}",
+        r.checks
+    );
+}
+
+#[test]
 fn inspect_says_unsound_when_it_shows_a_failed_check() {
     let dir = tempfile::tempdir().expect("tmp");
     assert!(inspect(&common::snapshot()).expect("inspect").sound);
