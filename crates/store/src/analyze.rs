@@ -425,11 +425,13 @@ fn kube_view(db: &Db, w: &Walker) -> KubeView {
         }
         top.push(*l);
         if top.len() > 4 * LARGEST {
-            top.sort_by_key(|l| std::cmp::Reverse(l.size));
+            // Ties broken by revision, in the cut too: the objects come in hash-map order, so a
+            // size-only cut could keep different objects of equal size from run to run.
+            top.sort_by(largest_first);
             top.truncate(LARGEST);
         }
     }
-    top.sort_by(|a, b| b.size.cmp(&a.size).then(a.main.cmp(&b.main)));
+    top.sort_by(largest_first);
     top.truncate(LARGEST);
     view.largest = largest(db, w, &top);
     let mut resources: Vec<ResourceStats> = res.into_values().collect();
@@ -461,6 +463,14 @@ fn kube_view(db: &Db, w: &Walker) -> KubeView {
     view
 }
 
+/// Larger first; equal sizes by revision (main, then sub), oldest first.
+fn largest_first(a: &Latest, b: &Latest) -> std::cmp::Ordering {
+    b.size
+        .cmp(&a.size)
+        .then(a.main.cmp(&b.main))
+        .then(a.sub.cmp(&b.sub))
+}
+
 /// Fetch the key names of the largest objects back by revision (a few point lookups).
 fn largest(db: &Db, w: &Walker, top: &[Latest]) -> Vec<LargeObject> {
     let Ok(Some(bucket)) = db.bucket(b"key") else {
@@ -488,6 +498,29 @@ fn largest(db: &Db, w: &Walker, top: &[Latest]) -> Vec<LargeObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn equal_sizes_are_cut_by_revision_whatever_order_they_come_in() {
+        let obj = |main: i64| Latest {
+            main,
+            sub: 0,
+            size: 100,
+            resource: 0,
+            namespace: 0,
+            provider: 0,
+            encoding: 0,
+            tombstone: false,
+        };
+        let mut forward: Vec<Latest> = (1..=50).map(obj).collect();
+        let mut backward: Vec<Latest> = (1..=50).rev().map(obj).collect();
+        for v in [&mut forward, &mut backward] {
+            v.sort_by(largest_first);
+            v.truncate(10);
+        }
+        let mains = |v: &[Latest]| v.iter().map(|l| l.main).collect::<Vec<_>>();
+        assert_eq!(mains(&forward), (1..=10).collect::<Vec<_>>());
+        assert_eq!(mains(&forward), mains(&backward));
+    }
 
     #[test]
     fn key_hash_spreads_similar_keys() {
