@@ -34,6 +34,9 @@ pub struct AgentConfig {
     pub work_dir: Option<PathBuf>,
     pub lease_ttl: Option<HumanDuration>,
     pub metrics_listen: Option<SocketAddr>,
+    // Delta log, spool, retention and restore tests (issue 15 part 1).
+    pub flush_every: Option<HumanDuration>,
+    pub spool_limit: Option<u64>,
 }
 
 pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {
