@@ -4,12 +4,13 @@
 //! - [`check`]: `backup list` and `backup verify`.
 //! - [`layout`]: object names of full snapshots, their manifests and delta segments.
 //! - [`segment`]: the delta segment format: header, events, SHA-256 trailer; strict decoding.
-//! - [`agent`]: full snapshots and the delta log, written to the store.
+//! - [`agent`]: full snapshots and the delta log (disk spool, ordered uploads), written to the store.
 //! - [`chain`]: which full and which segments rebuild a revision or a time; gaps and overlaps.
 //! - [`rebuild`]: a full plus segments replayed into one verified snapshot file.
 //! - [`publish`]: uploads of fulls (object, then manifest) and segments.
 //! - [`remote`]: the object store (file://, s3://): listing, bounded downloads, atomic uploads.
 //! - [`restore`]: `backup restore`: plan, download, check, rebuild.
+//! - [`retention`]: which fulls and segments `--keep-*` keeps (a pure selection).
 //! - [`time`]: UTC times as object names and RFC 3339 use them.
 //!
 //! [`remote`] is async (tokio); the rest is synchronous.
@@ -22,5 +23,6 @@ pub mod publish;
 pub mod rebuild;
 pub mod remote;
 pub mod restore;
+pub mod retention;
 pub mod segment;
 pub mod time;

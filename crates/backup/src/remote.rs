@@ -71,6 +71,7 @@ impl Contents {
     }
 }
 
+#[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: String,

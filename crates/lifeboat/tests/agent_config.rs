@@ -136,3 +136,11 @@ async fn the_file_is_used_and_flags_win() {
         "the --store flag did not win over the file"
     );
 }
+
+#[test]
+fn flush_every_from_the_file_is_checked() {
+    let out = with_config("store: file:///tmp/x\nflush-every: often\n", &[]);
+    refused(&out, 3, &["line 2", "\"often\" is not a duration"]);
+    let out = with_config("store: file:///tmp/x\nflush-every: 1ms\n", &[]);
+    refused(&out, 64, &["--flush-every", "too short"]);
+}

@@ -298,3 +298,106 @@ async fn a_store_of_another_cluster_is_refused() {
     assert_eq!(after.fulls.len(), before.fulls.len(), "nothing written");
     assert_eq!(after.deltas.len(), before.deltas.len(), "nothing written");
 }
+
+/// `--flush-every` sets how often the delta log is sealed: with 1h nothing is sealed before
+/// the stop (one segment holds every write); with 300ms each round of writes reaches the
+/// store while the agent still runs.
+#[tokio::test]
+async fn flush_every_sets_how_often_segments_are_sealed() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let run = |root: &std::path::Path, flush: &str| {
+        std::fs::create_dir(root).expect("mkdir");
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+            .args(["agent", "--flush-every", flush, "--full-every", "1h"])
+            .arg("--store")
+            .arg(format!("file://{}", root.display()))
+            .arg("--work-dir")
+            .arg(dir.path())
+            .args(tc.cli_args())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("agent starts")
+    };
+    let revision = |c: &mut etcd_client::Client| {
+        let mut c = c.clone();
+        async move {
+            c.get("/", None)
+                .await
+                .expect("get")
+                .header()
+                .expect("h")
+                .revision()
+        }
+    };
+    // Waits (bounded) until the store's segments reach `end`.
+    let reached = |url: String, end: i64| async move {
+        let store = Store::open(&url).expect("store");
+        for _ in 0..200 {
+            let contents = store.contents().await.expect("list");
+            if contents
+                .deltas
+                .last()
+                .is_some_and(|(d, _)| d.last_revision >= end)
+            {
+                return contents.deltas.len();
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no segment reached revision {end} within 20 s");
+    };
+    let full_done = |root: std::path::PathBuf| async move {
+        for _ in 0..300 {
+            if std::fs::read_dir(root.join("full")).is_ok_and(|d| d.count() >= 2) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no full within 30 s");
+    };
+    let stop = |agent: std::process::Child| async move {
+        let pid = agent.id().to_string();
+        std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill");
+        let out = tokio::task::spawn_blocking(move || agent.wait_with_output())
+            .await
+            .expect("joins")
+            .expect("ran");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+
+    let fast = dir.path().join("fast");
+    let agent = run(&fast, "300ms");
+    full_done(fast.clone()).await;
+    let url = format!("file://{}", fast.display());
+    let mut seen = 0;
+    for round in 0..3 {
+        writes(&mut c, round).await.expect("writes");
+        let end = revision(&mut c).await;
+        seen = reached(url.clone(), end).await;
+    }
+    stop(agent).await;
+    assert!(seen >= 3, "{seen} segments sealed while the agent ran");
+
+    let slow = dir.path().join("slow");
+    let agent = run(&slow, "1h");
+    full_done(slow.clone()).await;
+    for round in 3..6 {
+        writes(&mut c, round).await.expect("writes");
+    }
+    stop(agent).await;
+    let contents = Store::open(&format!("file://{}", slow.display()))
+        .expect("store")
+        .contents()
+        .await
+        .expect("list");
+    assert_eq!(contents.deltas.len(), 1, "sealed only at the stop");
+}

@@ -1,10 +1,10 @@
-//! The delta log: a watch from the revision after the full, every event buffered and flushed
+//! The delta log: a watch from the revision after the full, every event buffered and sealed
 //! as a segment at least every `flush_every` (and whenever the buffer reaches
-//! `max_segment_bytes`), always at a revision boundary. Segments are uploaded strictly in
-//! order; one the store refuses waits, with the ones after it, and is retried with backoff
-//! until `max_pending_bytes` is reached, which stops the log with an error.
+//! `max_segment_bytes`), always at a revision boundary. Each segment is written to the disk
+//! spool ([`super::spool`]) and uploaded, strictly in order, by a task of its own
+//! ([`super::uploader`]), so a slow or refusing store never holds up the watch. A spool that
+//! reaches its limit stops the log with an error (said loudly, counted as `spool_full`).
 
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,8 +14,9 @@ use tokio::sync::watch;
 use super::AgentError;
 use super::leader::Fence;
 use super::metrics::{Failure, Metrics};
+use super::spool::Spool;
+use super::uploader::{self, Uploader};
 use super::watch::Sequencer;
-use crate::publish;
 use crate::remote::Store;
 use crate::segment::{self, Event, SegmentInfo};
 use crate::time;
@@ -26,7 +27,8 @@ pub struct DeltaConfig {
     pub member_id: u64,
     pub flush_every: Duration,
     pub max_segment_bytes: usize,
-    pub max_pending_bytes: usize,
+    /// Where sealed segments wait for the store; `None`: a temporary directory (1 GiB).
+    pub spool: Option<Spool>,
     /// When set, no segment is uploaded unless it holds (the agent's leadership).
     pub fence: Option<Fence>,
     pub metrics: Option<Arc<Metrics>>,
@@ -39,7 +41,7 @@ impl DeltaConfig {
             member_id,
             flush_every: Duration::from_secs(1),
             max_segment_bytes: 8 << 20,
-            max_pending_bytes: 256 << 20,
+            spool: None,
             fence: None,
             metrics: None,
         }
@@ -84,21 +86,17 @@ pub enum Stopped {
     },
 }
 
-/// Buffered events and segments waiting for the store.
+/// Events not yet sealed, and the uploader the sealed segments go to.
 struct Log<'a> {
-    store: &'a Store,
     cfg: &'a DeltaConfig,
+    spool: Spool,
+    uploader: Uploader,
     events: Vec<Event>,
     bytes: usize,
-    /// Last revision of the last segment made (uploaded or waiting).
+    /// Last revision of the last segment made (uploaded or spooled).
     prev_last: i64,
-    waiting: VecDeque<(segment::Segment, Vec<u8>)>,
-    waiting_bytes: usize,
-    failures: u32,
-    retry_at: Option<tokio::time::Instant>,
-    /// Newest revision etcd reported in a watch answer, and the newest one uploaded.
+    /// Newest revision etcd reported in a watch answer.
     seen_revision: i64,
-    uploaded_revision: i64,
 }
 
 impl Log<'_> {
@@ -107,7 +105,8 @@ impl Log<'_> {
         self.events.push(e);
     }
 
-    /// Seals the buffer into a segment (the buffer always ends on a whole revision).
+    /// Seals the buffer into a segment (the buffer always ends on a whole revision), spools
+    /// it and hands it to the uploader.
     fn seal(&mut self) -> Result<(), AgentError> {
         if self.events.is_empty() {
             return Ok(());
@@ -120,98 +119,49 @@ impl Log<'_> {
         };
         let bytes = segment::encode(info, &self.events)?;
         let seg = segment::decode(&bytes)?;
+        let spooled = match self
+            .spool
+            .write(&seg, &bytes, self.uploader.spooled_bytes())
+        {
+            Ok(s) => s,
+            Err(e) => {
+                if let Some(m) = &self.cfg.metrics {
+                    m.failed(Failure::SpoolFull);
+                }
+                tracing::error!("{e}");
+                return Err(e.into());
+            }
+        };
         self.prev_last = seg.header.last_revision;
-        self.waiting_bytes += bytes.len();
-        self.waiting.push_back((seg, bytes));
+        self.uploader.push(spooled);
         self.events.clear();
         self.bytes = 0;
         Ok(())
     }
 
-    /// Uploads waiting segments in order, stopping at the first refusal (retried later).
-    async fn upload(&mut self) -> Result<(), AgentError> {
-        if self
-            .retry_at
-            .is_some_and(|t| tokio::time::Instant::now() < t)
-        {
-            return self.check_bound();
-        }
-        while let Some((seg, bytes)) = self.waiting.front() {
-            if self.cfg.fence.as_ref().is_some_and(|f| !f.holds()) {
-                return Err(AgentError::NotLeader);
-            }
-            match publish::upload_segment(self.store, seg, bytes.clone()).await {
-                Ok(_) => {
-                    self.uploaded_revision = seg.header.last_revision;
-                    if let Some(m) = &self.cfg.metrics {
-                        m.uploaded("delta", bytes.len() as u64);
-                        m.delta(seg.header.last_revision, time::now_ms());
-                    }
-                    self.waiting_bytes -= bytes.len();
-                    self.waiting.pop_front();
-                    self.failures = 0;
-                    self.retry_at = None;
-                }
-                Err(e) => {
-                    if let Some(m) = &self.cfg.metrics {
-                        m.failed(Failure::SegmentUpload);
-                    }
-                    self.failures += 1;
-                    let backoff = Duration::from_millis(200 << self.failures.min(6));
-                    tracing::warn!("segment upload failed ({e}); retrying in {backoff:?}");
-                    self.retry_at = Some(tokio::time::Instant::now() + backoff);
-                    break;
-                }
-            }
-        }
-        self.check_bound()
-    }
-
-    fn check_bound(&self) -> Result<(), AgentError> {
-        if self.waiting_bytes > self.cfg.max_pending_bytes {
-            return Err(AgentError::StoreDown {
-                pending: self.waiting_bytes,
-                limit: self.cfg.max_pending_bytes,
-            });
-        }
-        Ok(())
-    }
-
-    async fn flush(&mut self) -> Result<(), AgentError> {
+    fn flush(&mut self) -> Result<(), AgentError> {
         self.seal()?;
-        let uploaded = self.upload().await;
         self.report_lag();
-        uploaded
+        Ok(())
     }
 
     fn report_lag(&self) {
         let Some(m) = &self.cfg.metrics else { return };
         let oldest = self
-            .waiting
-            .front()
-            .and_then(|(s, _)| s.events.first())
-            .or(self.events.first())
-            .map(|e| e.observed_ms);
-        m.lag(self.seen_revision - self.uploaded_revision, oldest);
+            .uploader
+            .oldest_pending_ms()
+            .or(self.events.first().map(|e| e.observed_ms));
+        m.lag(
+            self.seen_revision - self.uploader.uploaded_revision(),
+            oldest,
+        );
     }
 
-    /// Flushes until nothing waits, for a clean stop (bounded by the retry bound).
-    async fn drain(&mut self) -> Result<(), AgentError> {
+    /// Seals what is buffered and waits until the uploader has stored every segment (or
+    /// gives up: the segments stay spooled for the next term).
+    async fn drain(mut self) -> Result<(), AgentError> {
         self.seal()?;
-        while !self.waiting.is_empty() {
-            self.retry_at = None;
-            self.upload().await?;
-            if !self.waiting.is_empty() {
-                tokio::time::sleep(Duration::from_millis(200 << self.failures.min(6))).await;
-                if self.failures > 10 {
-                    return Err(AgentError::StoreDown {
-                        pending: self.waiting_bytes,
-                        limit: self.cfg.max_pending_bytes,
-                    });
-                }
-            }
-        }
-        Ok(())
+        self.uploader.finish().await
     }
 }
 
@@ -233,18 +183,24 @@ pub async fn run(
         .await
         .map_err(|e| AgentError::Etcd(e.to_string()))?;
     let mut seq = Sequencer::after(covered);
+    // Without a spool of the caller's (tests of the log alone), one in a temporary directory.
+    let scratch;
+    let spool = match &cfg.spool {
+        Some(s) => s.clone(),
+        None => {
+            scratch = tempfile::tempdir().map_err(|e| AgentError::Etcd(e.to_string()))?;
+            Spool::open(scratch.path(), &store.url, 1 << 30)?
+        }
+    };
+    let uploader = uploader::start(store.clone(), spool.clone(), covered, cfg)?;
     let mut log = Log {
-        store,
         cfg,
+        spool,
+        uploader,
         events: Vec::new(),
         bytes: 0,
         prev_last: covered,
-        waiting: VecDeque::new(),
-        waiting_bytes: 0,
-        failures: 0,
-        retry_at: None,
         seen_revision: covered,
-        uploaded_revision: covered,
     };
     let mut tick = tokio::time::interval(cfg.flush_every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -255,11 +211,12 @@ pub async fn run(
                     .map_err(|e| AgentError::Etcd(e.to_string()))?
                     .ok_or_else(|| AgentError::Etcd("the watch stream ended".into()))?;
                 if msg.canceled() {
+                    let last_revision = seq.last_revision();
                     log.drain().await?;
                     if msg.compact_revision() > 0 {
                         return Ok(Stopped::Compacted {
                             compact_revision: msg.compact_revision(),
-                            last_revision: seq.last_revision(),
+                            last_revision,
                         });
                     }
                     return Err(AgentError::Etcd(format!("watch canceled: {}", msg.cancel_reason())));
@@ -272,14 +229,16 @@ pub async fn run(
                     log.push(seq.event(e, observed)?);
                 }
                 if log.bytes >= cfg.max_segment_bytes {
-                    log.flush().await?;
+                    log.flush()?;
                 }
             }
-            _ = tick.tick() => log.flush().await?,
+            _ = tick.tick() => log.flush()?,
+            failed = log.uploader.failed() => return Err(failed),
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
+                    let last_revision = seq.last_revision();
                     log.drain().await?;
-                    return Ok(Stopped::Shutdown { last_revision: seq.last_revision() });
+                    return Ok(Stopped::Shutdown { last_revision });
                 }
             }
         }

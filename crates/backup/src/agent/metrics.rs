@@ -30,6 +30,8 @@ pub enum Failure {
     Term,
     /// The cluster status could not be gathered.
     ClusterStatus,
+    /// The disk spool reached `--spool-limit` during a store outage: the delta log stopped.
+    SpoolFull,
 }
 
 impl Failure {
@@ -41,6 +43,7 @@ impl Failure {
             Failure::Election => "election",
             Failure::Term => "term",
             Failure::ClusterStatus => "cluster_status",
+            Failure::SpoolFull => "spool_full",
         }
     }
 }

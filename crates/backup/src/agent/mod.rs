@@ -6,6 +6,8 @@ pub mod deltas;
 pub mod full;
 pub mod leader;
 pub mod metrics;
+pub mod spool;
+pub mod uploader;
 pub mod watch;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +23,15 @@ pub enum AgentError {
     )]
     Gap { last: i64, got: i64 },
     #[error(
-        "the backup store has refused uploads while {pending} bytes of segments waited (limit {limit}): check the store and its credentials"
+        "the backup store kept refusing uploads while the agent stopped: {segments} segments ({bytes} bytes) stay spooled in {spool}; the agent's next start uploads them: check the store and its credentials"
     )]
-    StoreDown { pending: usize, limit: usize },
+    StoreDown {
+        segments: usize,
+        bytes: u64,
+        spool: String,
+    },
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
     #[error(
         "this agent can no longer be sure it leads (its election lease was not kept alive): it stopped writing"
     )]

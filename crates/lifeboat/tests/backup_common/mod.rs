@@ -162,3 +162,72 @@ pub fn key_bucket_upto(file: &Path, end: i64) -> Vec<(Vec<u8>, Vec<u8>)> {
         .filter(|(k, _)| i64::from_be_bytes(k[..8].try_into().expect("8 bytes")) <= end)
         .collect()
 }
+
+/// moto's S3 server on a free loopback port, killed on drop.
+pub struct Moto(std::process::Child);
+
+impl Moto {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        // A test that stopped it (SIGSTOP) may have failed before resuming it.
+        let _ = std::process::Command::new("kill")
+            .args(["-CONT", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// One raw HTTP request (moto accepts unsigned requests): creates the bucket.
+fn create_bucket(port: u16, bucket: &str) -> bool {
+    use std::io::{Read, Write};
+    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let req = format!(
+        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    if s.write_all(req.as_bytes()).is_err() {
+        return false;
+    }
+    let mut resp = String::new();
+    let _ = s.read_to_string(&mut resp);
+    resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200")
+}
+
+pub fn start_moto(bucket: &str) -> (Moto, u16) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port");
+    let child = std::process::Command::new("moto_server")
+        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("moto_server cannot start ({e}): run scripts/setup-s3.sh"));
+    let moto = Moto(child);
+    for _ in 0..300 {
+        if create_bucket(port, bucket) {
+            return (moto, port);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("moto_server on port {port} did not answer within 30 s");
+}
+
+/// The AWS_* variables that point the S3 client at moto.
+pub fn moto_env(port: u16) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
+        ("AWS_ALLOW_HTTP", "true".to_string()),
+        ("AWS_ACCESS_KEY_ID", "test".to_string()),
+        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
+        ("AWS_REGION", "us-east-1".to_string()),
+    ]
+}

@@ -36,6 +36,9 @@ pub struct AgentConfig {
     pub metrics_listen: Option<SocketAddr>,
     #[serde(alias = "policy_watch")]
     pub policy_watch: Option<bool>,
+    // Delta log, spool, retention and restore tests (issue 15 part 1).
+    pub flush_every: Option<HumanDuration>,
+    pub spool_limit: Option<u64>,
 }
 
 pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {

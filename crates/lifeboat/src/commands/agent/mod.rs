@@ -10,6 +10,7 @@ use ::backup::agent::AgentError;
 use ::backup::agent::deltas::{self, Stopped};
 use ::backup::agent::full;
 use ::backup::agent::leader::{self, Fence, Lease};
+use ::backup::agent::spool::Spool;
 use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
@@ -29,7 +30,7 @@ pub(crate) mod serve;
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
     /// The agent's settings as YAML, keys named as these flags (store, full-every, work-dir,
-    /// lease-ttl, metrics-listen); a flag given here wins over the file
+    /// lease-ttl, metrics-listen, flush-every, ...); a flag given here wins over the file
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
@@ -61,6 +62,16 @@ pub struct AgentArgs {
     #[arg(long)]
     pub policy_watch: bool,
 
+    /// Seal and upload the delta log's buffer at least this often (and whenever it reaches
+    /// 8 MiB): the most writes a lost node can take with it [default: 1s]
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub flush_every: Option<Duration>,
+
+    /// During a store outage, sealed segments wait in DIR/spool-* under --work-dir, up to this
+    /// many bytes; past it the delta log stops (counted as spool_full) [default: 1073741824]
+    #[arg(long, value_name = "BYTES")]
+    pub spool_limit: Option<u64>,
+
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
@@ -76,6 +87,8 @@ struct Settings {
     metrics_listen: Option<std::net::SocketAddr>,
     policy_watch: bool,
     run_for: Option<Duration>,
+    flush_every: Duration,
+    spool_limit: u64,
 }
 
 impl Settings {
@@ -98,8 +111,20 @@ impl Settings {
                 humantime::format_duration(lease_ttl)
             )));
         }
+        let flush_every = args
+            .flush_every
+            .or(file.flush_every.map(|d| d.0))
+            .unwrap_or(Duration::from_secs(1));
+        if flush_every < Duration::from_millis(10) {
+            return Err(crate::exit::usage(format!(
+                "--flush-every {} is too short: give 10ms or more (1s is the default)",
+                humantime::format_duration(flush_every)
+            )));
+        }
         Ok(Settings {
             store: StoreArg { store },
+            flush_every,
+            spool_limit: args.spool_limit.or(file.spool_limit).unwrap_or(1 << 30),
             full_every: args
                 .full_every
                 .or(file.full_every.map(|d| d.0))
@@ -193,7 +218,9 @@ async fn take_full(
 }
 
 /// Where the new leader's delta log starts, and when the next full is due: the store's newest
-/// revision (a leader before us may have written it), else a new full now.
+/// revision (a leader before us may have written it) or the end of what this agent spooled and
+/// did not upload yet, else a new full now.
+#[allow(clippy::too_many_arguments)] // one call site; the term's pieces, each needed
 async fn resume_point(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
@@ -202,9 +229,12 @@ async fn resume_point(
     summary: &mut Summary,
     metrics: &Metrics,
     cluster_id: u64,
+    spool: &Spool,
 ) -> anyhow::Result<(i64, Duration)> {
     let contents = store.contents().await?;
     let Some((newest, _)) = contents.fulls.iter().max_by_key(|(f, _)| f.revision) else {
+        // An empty store: nothing spooled can continue it (all moved aside).
+        spool.catch_up(&contents, 0, cluster_id)?;
         let rev = take_full(settings, tls, store, args, summary, metrics).await?;
         return Ok((rev, args.full_every));
     };
@@ -226,7 +256,17 @@ async fn resume_point(
         metrics.delta(d.last_revision, entry.uploaded_ms);
     }
     let delta_end = newest_delta.map_or(0, |(d, _)| d.last_revision);
-    let covered = newest.revision.max(delta_end);
+    let stored = newest.revision.max(delta_end);
+    // Segments this agent spooled and never uploaded (a store outage, a kill) go first.
+    let (spooled, covered) = spool.catch_up(&contents, stored, cluster_id)?;
+    if !spooled.is_empty() {
+        output::note(&format!(
+            "agent: {} spooled segments (revisions {}..={covered}) from {} are uploaded first",
+            spooled.len(),
+            stored + 1,
+            spool.dir().display()
+        ));
+    }
     let age = u64::try_from(::backup::time::now_ms() - newest.taken_ms).unwrap_or(0);
     let due = args.full_every.saturating_sub(Duration::from_millis(age));
     output::note(&format!(
@@ -254,8 +294,11 @@ async fn lead(
 ) -> anyhow::Result<()> {
     let mut client = watch_client(settings, tls).await?.client;
     let cluster_id = deltas::config_for(&mut client).await?.cluster_id;
-    let (mut covered, mut due) =
-        resume_point(settings, tls, store, args, summary, metrics, cluster_id).await?;
+    let spool = Spool::open(&args.work_dir, &store.url, args.spool_limit)?;
+    let (mut covered, mut due) = resume_point(
+        settings, tls, store, args, summary, metrics, cluster_id, &spool,
+    )
+    .await?;
     // Read after the resume point (which may be a full just taken), and linearizable.
     let etcd_revision = deltas::current_revision(&mut client).await?;
     // A store ahead of etcd means etcd was restored to an older state under the same cluster
@@ -271,6 +314,8 @@ async fn lead(
         let mut client = watch_client(settings, tls).await?.client;
         let mut cfg = deltas::config_for(&mut client).await?;
         cfg.fence = Some(mandate.fence.clone());
+        cfg.flush_every = args.flush_every;
+        cfg.spool = Some(spool.clone());
         cfg.metrics = Some(metrics.clone());
         let mut rx = mandate.stop_rx.clone();
         let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
