@@ -153,3 +153,86 @@ async fn healthz_answers_and_unknown_paths_do_not() {
     assert_eq!(body, "ok\n");
     assert_eq!(other.0, "HTTP/1.1 404 Not Found");
 }
+
+/// The writes the watch delivered but no flush has sealed yet are not lost when etcd dies:
+/// the agent seals and uploads them while its lease still fences other writers out. The lag
+/// gauges show them waiting first (they follow every watch message, not only the flushes).
+#[tokio::test]
+async fn writes_buffered_when_etcd_dies_are_still_uploaded() {
+    let mut tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("store");
+    std::fs::create_dir(&root).expect("mkdir");
+    let url = format!("file://{}", root.display());
+    let store = Store::open(&url).expect("store");
+    let port = free_port();
+    let mut agent = Command::new(assert_cmd::cargo::cargo_bin("lifeboat"))
+        .args([
+            "agent",
+            "--store",
+            &url,
+            "--flush-every",
+            "1h",
+            "--lease-ttl",
+            "30s",
+        ])
+        .arg("--metrics-listen")
+        .arg(format!("127.0.0.1:{port}"))
+        .arg("--work-dir")
+        .arg(dir.path())
+        .args(tc.cli_args())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("agent starts");
+    for _ in 0..300 {
+        if !store.contents().await.expect("list").fulls.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    writes(&mut c, 1).await.expect("writes");
+    let end = c.get("/", None).await.unwrap().header().unwrap().revision();
+    // The agent has seen them (they wait, unsealed, for an hour-long flush).
+    let mut waiting = 0.0;
+    for _ in 0..300 {
+        if let Ok(body) = tokio::task::spawn_blocking(move || get(port, "/metrics").1).await {
+            waiting = samples(&body)
+                .get("lifeboat_backup_delta_lag_revisions")
+                .copied()
+                .unwrap_or(0.0);
+            if waiting > 0.0 {
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        waiting > 0.0,
+        "the lag gauge never showed the buffered writes"
+    );
+    assert!(
+        store.contents().await.expect("list").deltas.is_empty(),
+        "nothing is sealed before the flush"
+    );
+
+    tc.cluster.kill(0);
+    let mut reached = 0;
+    for _ in 0..300 {
+        reached = store
+            .contents()
+            .await
+            .expect("list")
+            .deltas
+            .last()
+            .map_or(0, |(d, _)| d.last_revision);
+        if reached >= end {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert_eq!(reached, end, "the writes the agent held when etcd died");
+}

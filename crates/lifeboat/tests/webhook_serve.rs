@@ -159,7 +159,9 @@ fn start_with(args: &[String], dir: tempfile::TempDir) -> Server {
             panic!("the webhook stopped before serving: {seen:?}");
         };
         if let Some(rest) = line.split("serving https://").nth(1) {
-            break rest.split('/').next().unwrap().parse().unwrap();
+            let addr = rest.split('/').next().unwrap().parse().unwrap();
+            seen.push(line);
+            break addr;
         }
         seen.push(line);
     };
@@ -684,7 +686,7 @@ async fn the_inventory_from_etcd_judges_the_same() {
     assert_eq!(r["allowed"], false, "{r} {stderr}");
     assert!(critical_in(&r).contains("TCP/2379"), "{r}");
     assert!(
-        stderr.contains("reading the inventory and the policies in force from etcd"),
+        stderr.contains("inventory: etcd, followed by a watch"),
         "{stderr}"
     );
 }

@@ -207,9 +207,20 @@ pub async fn run(
     loop {
         tokio::select! {
             msg = stream.message() => {
-                let msg = msg
-                    .map_err(|e| AgentError::Etcd(e.to_string()))?
-                    .ok_or_else(|| AgentError::Etcd("the watch stream ended".into()))?;
+                let msg = match msg {
+                    Ok(Some(msg)) => msg,
+                    cut => {
+                        // etcd went away. What the watch delivered may now exist nowhere
+                        // else (every member lost): seal it and ship it while the lease we
+                        // hold still fences other writers out, then report the cut.
+                        let why = match cut {
+                            Err(e) => e.to_string(),
+                            Ok(_) => "the watch stream ended".to_owned(),
+                        };
+                        log.drain().await?;
+                        return Err(AgentError::Etcd(why));
+                    }
+                };
                 if msg.canceled() {
                     let last_revision = seq.last_revision();
                     log.drain().await?;
@@ -228,6 +239,9 @@ pub async fn run(
                 for e in msg.events() {
                     log.push(seq.event(e, observed)?);
                 }
+                // The lag gauges follow every message, not only the flushes: between two
+                // flushes is exactly when writes wait.
+                log.report_lag();
                 if log.bytes >= cfg.max_segment_bytes {
                     log.flush()?;
                 }

@@ -193,6 +193,7 @@ fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> anyhow
         bump: Bump::Auto,
         move_aside: None,
         identities: None,
+        etcd_version: None,
     })?;
     Ok(restored
         .db
