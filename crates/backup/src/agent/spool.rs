@@ -98,7 +98,10 @@ impl Spool {
     /// `used + its size` would pass the limit.
     pub fn write(&self, seg: &Segment, bytes: &[u8], used: u64) -> Result<Spooled, SpoolError> {
         let size = bytes.len() as u64;
-        if used + size > self.limit {
+        // An empty spool takes one segment whatever its size (the bound is passed by at most
+        // one segment, 8 MiB at most): a segment larger than the limit would otherwise
+        // never be written, and every new term would stop on it again.
+        if used > 0 && used + size > self.limit {
             return Err(SpoolError::Full {
                 used,
                 next: size,
