@@ -311,4 +311,6 @@ impl<'a> Touched<'a> {
 }
 
 #[cfg(test)]
+mod replacements;
+#[cfg(test)]
 mod tests;
