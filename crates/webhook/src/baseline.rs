@@ -5,7 +5,7 @@
 //! they receive). A cilium-config change touches every verdict and is evaluated in full.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use policy::check::catalogue::{self, CatalogueOptions, Flow};
@@ -129,8 +129,10 @@ impl Baseline {
         self.compare(results)
     }
 
-    /// The catalogue of the policies in force with `key` replaced by `new`: the baseline's
-    /// unless the change gives a namespace its first policy or takes its last one.
+    /// The catalogue of the policies in force with `key` replaced by `new`: the baseline's,
+    /// less the flows of namespaces the change takes their last policy from, plus those of
+    /// namespaces it gives their first (the catalogue depends on nothing else of the
+    /// policies). Gained flows come last, not in catalogue order.
     fn catalogue_after(&self, key: &ObjectKey, new: Option<&PolicySet>) -> Cow<'_, [Flow]> {
         let in_force = &self.loaded.policies;
         let removed: Vec<&str> = namespaces(in_force)
@@ -140,21 +142,29 @@ impl Baseline {
             .collect();
         let added: Vec<&str> = new.map(|n| namespaces(n).collect()).unwrap_or_default();
         let count = |list: &[&str], ns: &str| list.iter().filter(|&&n| n == ns).count();
-        let same = removed.iter().chain(&added).all(|&ns| {
+        let (mut gained, mut lost) = (BTreeSet::new(), BTreeSet::new());
+        for &ns in removed.iter().chain(&added) {
             let before = self.per_namespace.get(ns).copied().unwrap_or(0);
             let after = before + count(&added, ns) - count(&removed, ns).min(before);
-            (before > 0) == (after > 0)
-        });
-        if same {
+            match (before > 0, after > 0) {
+                (false, true) => gained.insert(ns),
+                (true, false) => lost.insert(ns),
+                _ => false,
+            };
+        }
+        if gained.is_empty() && lost.is_empty() {
             return Cow::Borrowed(&self.flows);
         }
-        let mut after = in_force.clone();
-        after.network_policies.retain(|p| &p.key() != key);
-        after.cilium.retain(|p| &p.key() != key);
-        if let Some(new) = new {
-            after.extend(new.clone());
+        let inv = &self.loaded.inventory;
+        let mut flows = self.flows.clone();
+        for gone in catalogue::namespace_flows(inv, &lost) {
+            let id = id_of_flow(&gone);
+            if let Some(i) = flows.iter().position(|f| id_of_flow(f) == id) {
+                flows.remove(i);
+            }
         }
-        Cow::Owned(catalogue_of(&self.opts, &self.loaded.inventory, &after))
+        flows.extend(catalogue::namespace_flows(inv, &gained));
+        Cow::Owned(flows)
     }
 
     /// Newly denied and newly uncertain flows among `results`, critical first.
