@@ -52,6 +52,9 @@ pub struct Baseline {
     /// Policies in force per namespace: the catalogue depends on the policies only through
     /// which namespaces have some (`catalogue::catalogue`, one source pod per namespace).
     per_namespace: HashMap<String, usize>,
+    /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
+    /// looks up which of them the change selects without resolving 13,000 names again.
+    ends: HashMap<String, Option<Endpoint>>,
 }
 
 impl Baseline {
@@ -65,10 +68,18 @@ impl Baseline {
             .map(|(i, f)| (id_of_result(f), i))
             .collect();
         let inv = &loaded.inventory;
-        let engine = Engine::new(inv, &loaded.policies)
-            .with_synthetic_pod(catalogue::probe_pod(inv))
-            .detach();
+        let engine =
+            Engine::new(inv, &loaded.policies).with_synthetic_pod(catalogue::probe_pod(inv));
         let flows = catalogue_of(&opts, inv, &loaded.policies);
+        let mut ends = HashMap::new();
+        for f in &flows {
+            for spec in [&f.src, &f.dst] {
+                if !ends.contains_key(spec) {
+                    ends.insert(spec.clone(), engine.resolve(spec));
+                }
+            }
+        }
+        let engine = engine.detach();
         let mut per_namespace: HashMap<String, usize> = HashMap::new();
         for ns in namespaces(&loaded.policies) {
             *per_namespace.entry(ns.to_owned()).or_default() += 1;
@@ -81,6 +92,7 @@ impl Baseline {
             engine,
             flows,
             per_namespace,
+            ends,
         }
     }
 
@@ -121,7 +133,7 @@ impl Baseline {
         let flows = self.catalogue_after(key, new);
         let redo: Vec<Flow> = flows
             .iter()
-            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f))
+            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f, &self.ends))
             .cloned()
             .collect();
         let engine = base.with_replaced(key, new);
@@ -305,12 +317,15 @@ impl<'a> Touched<'a> {
     /// Whether the changed object selects the flow's source (egress) or destination
     /// (ingress). An end that does not resolve counts as touched: evaluating it costs little
     /// and missing it would be a wrong answer.
-    fn flow(&self, f: &Flow) -> bool {
+    fn flow(&self, f: &Flow, known: &HashMap<String, Option<Endpoint>>) -> bool {
         if self.engine.entries.is_empty() {
             return false;
         }
-        let src = self.engine.resolve(&f.src);
-        let dst = self.engine.resolve(&f.dst);
+        let resolve = |spec: &String| match known.get(spec) {
+            Some(end) => end.clone(),
+            None => self.engine.resolve(spec),
+        };
+        let (src, dst) = (resolve(&f.src), resolve(&f.dst));
         match (src, dst) {
             (Some(src), Some(dst)) => {
                 self.selects(&src, Direction::Egress) || self.selects(&dst, Direction::Ingress)
