@@ -8,6 +8,7 @@
 #
 #   scripts/bench-webhook.sh [NODES NAMESPACES PODS POLICIES REVIEWS]   # default 5000 2000 150000 10000 300
 #   LIFEBOAT_BIN=target/release/lifeboat GEN_BIN=target/release/examples/gen_cluster scripts/bench-webhook.sh
+# The judge alone, in process (no HTTPS): crates/webhook/examples/review_latency.rs (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes=${1:-5000}; namespaces=${2:-2000}; pods=${3:-150000}; policies=${4:-10000}; reviews=${5:-300}

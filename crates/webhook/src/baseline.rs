@@ -4,12 +4,13 @@
 //! the verdicts of its subjects only (egress of the flows they send, ingress of the flows
 //! they receive). A cilium-config change touches every verdict and is evaluated in full.
 
-use std::collections::{BTreeMap, HashMap};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use policy::check::catalogue::{self, CatalogueOptions, Flow};
 use policy::check::{CheckOptions, CheckReport, FlowResult};
-use policy::engine::{Endpoint, Engine};
+use policy::engine::{Detached, Endpoint, Engine};
 use policy::input::Loaded;
 use policy::inventory::{CiliumConfig, Inventory};
 use policy::model::{Direction, ObjectKey, Peer, PolicySet};
@@ -44,6 +45,16 @@ pub struct Baseline {
     pub report: CheckReport,
     by_id: HashMap<FlowId, usize>,
     opts: CheckOptions,
+    /// The policies in force compiled once: a review compiles only the changed object.
+    engine: Detached,
+    /// The flow catalogue of the policies in force, user flows included.
+    flows: Vec<Flow>,
+    /// Policies in force per namespace: the catalogue depends on the policies only through
+    /// which namespaces have some (`catalogue::catalogue`, one source pod per namespace).
+    per_namespace: HashMap<String, usize>,
+    /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
+    /// looks up which of them the change selects without resolving 13,000 names again.
+    ends: HashMap<String, Option<Endpoint>>,
 }
 
 impl Baseline {
@@ -56,11 +67,32 @@ impl Baseline {
             .enumerate()
             .map(|(i, f)| (id_of_result(f), i))
             .collect();
+        let inv = &loaded.inventory;
+        let engine =
+            Engine::new(inv, &loaded.policies).with_synthetic_pod(catalogue::probe_pod(inv));
+        let flows = catalogue_of(&opts, inv, &loaded.policies);
+        let mut ends = HashMap::new();
+        for f in &flows {
+            for spec in [&f.src, &f.dst] {
+                if !ends.contains_key(spec) {
+                    ends.insert(spec.clone(), engine.resolve(spec));
+                }
+            }
+        }
+        let engine = engine.detach();
+        let mut per_namespace: HashMap<String, usize> = HashMap::new();
+        for ns in namespaces(&loaded.policies) {
+            *per_namespace.entry(ns.to_owned()).or_default() += 1;
+        }
         Baseline {
             loaded,
             report,
             by_id,
             opts,
+            engine,
+            flows,
+            per_namespace,
+            ends,
         }
     }
 
@@ -90,61 +122,61 @@ impl Baseline {
 
     fn policy_change(&self, key: &ObjectKey, new: Option<&PolicySet>) -> Outcome {
         let inv = &self.loaded.inventory;
-        let in_force = &self.loaded.policies;
-        let mut changed = PolicySet {
-            network_policies: in_force
-                .network_policies
-                .iter()
-                .filter(|p| &p.key() == key)
-                .cloned()
-                .collect(),
-            cilium: in_force
-                .cilium
-                .iter()
-                .filter(|p| &p.key() == key)
-                .cloned()
-                .collect(),
+        let base = match self.engine.attach(inv) {
+            Some(engine) => engine,
+            // Unreachable (the baseline keeps the inventory it compiled against); compiling
+            // again is slow but right.
+            None => Engine::new(inv, &self.loaded.policies)
+                .with_synthetic_pod(catalogue::probe_pod(inv)),
         };
-        let mut after = PolicySet {
-            network_policies: in_force
-                .network_policies
-                .iter()
-                .filter(|p| &p.key() != key)
-                .cloned()
-                .collect(),
-            cilium: in_force
-                .cilium
-                .iter()
-                .filter(|p| &p.key() != key)
-                .cloned()
-                .collect(),
-        };
-        if let Some(new) = new {
-            after.extend(new.clone());
-            changed.extend(new.clone());
-        }
-        let touched = Touched::new(inv, &changed);
-        let flows = self.catalogue(inv, &after);
+        let touched = Touched::new(&base, key, new);
+        let flows = self.catalogue_after(key, new);
         let redo: Vec<Flow> = flows
             .iter()
-            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f))
+            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f, &self.ends))
             .cloned()
             .collect();
-        let engine = Engine::new(inv, &after).with_synthetic_pod(catalogue::probe_pod(inv));
+        let engine = base.with_replaced(key, new);
         let results = policy::check::evaluate(&engine, &redo, &mut Vec::new());
         self.compare(results)
     }
 
-    fn catalogue(&self, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
-        let mut flows = catalogue::catalogue(
-            inv,
-            &CatalogueOptions {
-                admin_cidrs: self.opts.admin_cidrs.clone(),
-            },
-            policies,
-        );
-        flows.extend(self.opts.user_flows.iter().cloned());
-        flows
+    /// The catalogue of the policies in force with `key` replaced by `new`: the baseline's,
+    /// less the flows of namespaces the change takes their last policy from, plus those of
+    /// namespaces it gives their first (the catalogue depends on nothing else of the
+    /// policies). Gained flows come last, not in catalogue order.
+    fn catalogue_after(&self, key: &ObjectKey, new: Option<&PolicySet>) -> Cow<'_, [Flow]> {
+        let in_force = &self.loaded.policies;
+        let removed: Vec<&str> = namespaces(in_force)
+            .zip(keys(in_force))
+            .filter(|(_, k)| k.0 == key.kind && k.1 == key.namespace.as_deref() && k.2 == key.name)
+            .map(|(ns, _)| ns)
+            .collect();
+        let added: Vec<&str> = new.map(|n| namespaces(n).collect()).unwrap_or_default();
+        let count = |list: &[&str], ns: &str| list.iter().filter(|&&n| n == ns).count();
+        let (mut gained, mut lost) = (BTreeSet::new(), BTreeSet::new());
+        for &ns in removed.iter().chain(&added) {
+            let before = self.per_namespace.get(ns).copied().unwrap_or(0);
+            let after = before + count(&added, ns) - count(&removed, ns).min(before);
+            match (before > 0, after > 0) {
+                (false, true) => gained.insert(ns),
+                (true, false) => lost.insert(ns),
+                _ => false,
+            };
+        }
+        if gained.is_empty() && lost.is_empty() {
+            return Cow::Borrowed(&self.flows);
+        }
+        let inv = &self.loaded.inventory;
+        let mut flows = self.flows.clone();
+        for gone in catalogue::namespace_flows(inv, &lost) {
+            let id = id_of_flow(&gone);
+            if let Some(i) = flows.iter().position(|f| id_of_flow(f) == id) {
+                flows.remove(i);
+            }
+        }
+        flows.extend(catalogue::namespace_flows(inv, &gained));
+        Cow::Owned(flows)
     }
 
     /// Newly denied and newly uncertain flows among `results`, critical first.
@@ -180,7 +212,7 @@ impl Baseline {
         };
         inv.cilium = cfg;
         let policies = &self.loaded.policies;
-        let flows = self.catalogue(&inv, policies);
+        let flows = catalogue_of(&self.opts, &inv, policies);
         let engine = Engine::new(&inv, policies).with_synthetic_pod(catalogue::probe_pod(&inv));
         let results = policy::check::evaluate(&engine, &flows, &mut Vec::new());
         let mut outcome = self.compare(results);
@@ -222,6 +254,39 @@ impl Baseline {
     }
 }
 
+fn catalogue_of(opts: &CheckOptions, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
+    let mut flows = catalogue::catalogue(
+        inv,
+        &CatalogueOptions {
+            admin_cidrs: opts.admin_cidrs.clone(),
+        },
+        policies,
+    );
+    flows.extend(opts.user_flows.iter().cloned());
+    flows
+}
+
+/// The namespace of every namespaced policy of `set`, NetworkPolicies first.
+fn namespaces(set: &PolicySet) -> impl Iterator<Item = &str> {
+    let knp = set.network_policies.iter().map(|p| p.namespace.as_str());
+    knp.chain(set.cilium.iter().filter_map(|p| p.namespace.as_deref()))
+}
+
+/// (kind, namespace, name) of every namespaced policy of `set`, in the order of
+/// [`namespaces`]; borrowed, since `key()` would allocate for each of thousands.
+fn keys(set: &PolicySet) -> impl Iterator<Item = (&'static str, Option<&str>, &str)> {
+    let knp = set
+        .network_policies
+        .iter()
+        .map(|p| ("NetworkPolicy", Some(p.namespace.as_str()), p.name.as_str()));
+    knp.chain(
+        set.cilium
+            .iter()
+            .filter(|p| p.namespace.is_some())
+            .map(|p| (p.kind(), p.namespace.as_deref(), p.name.as_str())),
+    )
+}
+
 /// The subjects of the changed object (old and new versions, including rules the agent would
 /// refuse): the endpoints whose verdicts it can change.
 struct Touched<'a> {
@@ -229,11 +294,16 @@ struct Touched<'a> {
 }
 
 impl<'a> Touched<'a> {
-    fn new(inv: &'a Inventory, changed: &PolicySet) -> Touched<'a> {
-        let mut engine = Engine::new(inv, changed).with_synthetic_pod(catalogue::probe_pod(inv));
-        let mut refused = std::mem::take(&mut engine.refused);
-        engine.entries.append(&mut refused);
-        Touched { engine }
+    fn new(base: &Engine<'a>, key: &ObjectKey, new: Option<&PolicySet>) -> Touched<'a> {
+        let mut entries = base.entries_of(key);
+        if let Some(new) = new {
+            let (mut enforced, mut refused) = base.compile_other(new);
+            entries.append(&mut enforced);
+            entries.append(&mut refused);
+        }
+        Touched {
+            engine: base.derive(entries, Vec::new()),
+        }
     }
 
     fn selects(&self, e: &Endpoint, dir: Direction) -> bool {
@@ -247,12 +317,15 @@ impl<'a> Touched<'a> {
     /// Whether the changed object selects the flow's source (egress) or destination
     /// (ingress). An end that does not resolve counts as touched: evaluating it costs little
     /// and missing it would be a wrong answer.
-    fn flow(&self, f: &Flow) -> bool {
+    fn flow(&self, f: &Flow, known: &HashMap<String, Option<Endpoint>>) -> bool {
         if self.engine.entries.is_empty() {
             return false;
         }
-        let src = self.engine.resolve(&f.src);
-        let dst = self.engine.resolve(&f.dst);
+        let resolve = |spec: &String| match known.get(spec) {
+            Some(end) => end.clone(),
+            None => self.engine.resolve(spec),
+        };
+        let (src, dst) = (resolve(&f.src), resolve(&f.dst));
         match (src, dst) {
             (Some(src), Some(dst)) => {
                 self.selects(&src, Direction::Egress) || self.selects(&dst, Direction::Ingress)
@@ -262,5 +335,7 @@ impl<'a> Touched<'a> {
     }
 }
 
+#[cfg(test)]
+mod replacements;
 #[cfg(test)]
 mod tests;

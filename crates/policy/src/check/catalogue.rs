@@ -264,24 +264,8 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
     }
     let dns = dns_targets(inv);
     dns_flows(&dns, &probe, usize::MAX, &mut out);
-    // d.15, d.16: a namespace's own egress policies can cut its pods off DNS and the API
-    // server; one real pod per namespace with namespaced policies stands for that namespace.
-    let api = inv.apiserver_nodes().first().map(|n| n.name.clone());
-    for src in namespace_sources(inv, policies) {
-        dns_flows(&dns, &src, 2, &mut out); // UDP and TCP to the first backend
-        if let Some(api) = &api {
-            out.push(Flow {
-                name: "apiserver-from-pod".into(),
-                src: src.clone(),
-                dst: format!("node/{api}"),
-                protocol: Protocol::Tcp,
-                port: 6443,
-                critical: true,
-                purpose: "pods (controllers, operators, CoreDNS) to the API server",
-                fqdn: None,
-            });
-        }
-    }
+    let wanted = policy_namespaces(policies);
+    namespace_flows_with(inv, &dns, &wanted, &mut out);
     webhook_flows(inv, &mut out);
     for cidr in &opts.admin_cidrs {
         let ip = cidr.network();
@@ -316,8 +300,9 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
 }
 
 /// DNS from pods to every CoreDNS backend, on the backend port (policy-semantics (d).15).
-/// `ns/pod` of the first ordinary pod of every namespace that has namespaced policies.
-fn namespace_sources(inv: &Inventory, policies: &PolicySet) -> Vec<String> {
+/// Namespaces that have namespaced policies: the only thing of the policies the catalogue
+/// depends on.
+fn policy_namespaces(policies: &PolicySet) -> BTreeSet<&str> {
     let mut wanted: BTreeSet<&str> = policies
         .network_policies
         .iter()
@@ -329,6 +314,45 @@ fn namespace_sources(inv: &Inventory, policies: &PolicySet) -> Vec<String> {
             .iter()
             .filter_map(|p| p.namespace.as_deref()),
     );
+    wanted
+}
+
+/// The catalogue flows that exist because `namespaces` have policies (d.15, d.16): a caller
+/// that knows how a change moves that set adds or removes these instead of recomputing all.
+pub fn namespace_flows(inv: &Inventory, namespaces: &BTreeSet<&str>) -> Vec<Flow> {
+    let mut out = Vec::new();
+    namespace_flows_with(inv, &dns_targets(inv), namespaces, &mut out);
+    out
+}
+
+/// d.15, d.16: a namespace's own egress policies can cut its pods off DNS and the API
+/// server; one real pod per namespace with namespaced policies stands for that namespace.
+fn namespace_flows_with(
+    inv: &Inventory,
+    dns: &[(String, Protocol, u16)],
+    wanted: &BTreeSet<&str>,
+    out: &mut Vec<Flow>,
+) {
+    let api = inv.apiserver_nodes().first().map(|n| n.name.clone());
+    for src in namespace_sources(inv, wanted) {
+        dns_flows(dns, &src, 2, out); // UDP and TCP to the first backend
+        if let Some(api) = &api {
+            out.push(Flow {
+                name: "apiserver-from-pod".into(),
+                src: src.clone(),
+                dst: format!("node/{api}"),
+                protocol: Protocol::Tcp,
+                port: 6443,
+                critical: true,
+                purpose: "pods (controllers, operators, CoreDNS) to the API server",
+                fqdn: None,
+            });
+        }
+    }
+}
+
+/// `ns/pod` of the first ordinary pod of every namespace in `wanted`.
+fn namespace_sources(inv: &Inventory, wanted: &BTreeSet<&str>) -> Vec<String> {
     let mut first: BTreeMap<&str, &str> = BTreeMap::new();
     for p in &inv.pods {
         if !p.host_network && wanted.contains(p.namespace.as_str()) {

@@ -12,43 +12,83 @@ pub mod eval;
 pub mod fqdn;
 mod l7;
 pub mod labels;
+mod replace;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
+use std::sync::Arc;
 
 pub use compile::Entry;
 pub use endpoint::{Endpoint, EpKind};
 pub use eval::{DirVerdict, FlowVerdict};
+pub use replace::Detached;
 
 use crate::inventory::Inventory;
 use crate::model::{Direction, PolicySet};
 
 pub struct Engine<'a> {
     pub inv: &'a Inventory,
-    pub entries: Vec<Entry>,
+    /// Shared so that an engine derived from another ([`Engine::with_replaced`]) copies
+    /// pointers, not compiled rules.
+    pub entries: Vec<Arc<Entry>>,
     /// Entries of policies the Cilium agent refuses under the configuration: not enforced.
-    pub refused: Vec<Entry>,
-    /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
-    apiservers: std::collections::HashSet<String>,
+    pub refused: Vec<Arc<Entry>>,
     /// C7.8: namespaced rules are only considered for identities of their namespace;
     /// cluster-wide rules for every identity. Entry indices, ascending.
     by_namespace: HashMap<String, Vec<usize>>,
     clusterwide: Vec<usize>,
-    /// (namespace, name) → index into `inv.pods`.
-    pods: HashMap<(&'a str, &'a str), usize>,
+    /// Derived from the inventory only: shared by every engine derived from this one.
+    tables: Arc<Tables>,
     /// Pods a caller stands in for a class of pods (a flow catalogue's "any pod"): resolved by
     /// name, not part of the inventory.
     synthetic: Vec<crate::inventory::Pod>,
 }
 
-impl<'a> Engine<'a> {
-    pub fn new(inv: &'a Inventory, policies: &PolicySet) -> Engine<'a> {
+/// What an engine derives from the inventory alone (the pod index of a large cluster costs
+/// more than compiling one policy).
+struct Tables {
+    /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
+    apiservers: HashSet<String>,
+    /// namespace → name → index into `inv.pods`.
+    pods: HashMap<String, HashMap<String, usize>>,
+}
+
+impl Tables {
+    fn new(inv: &Inventory) -> Tables {
         let apiservers = inv
             .apiserver_nodes()
             .iter()
             .map(|n| n.name.clone())
             .collect();
+        let mut pods: HashMap<String, HashMap<String, usize>> = HashMap::new();
+        for (i, p) in inv.pods.iter().enumerate() {
+            pods.entry(p.namespace.clone())
+                .or_default()
+                .insert(p.name.clone(), i);
+        }
+        Tables { apiservers, pods }
+    }
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(inv: &'a Inventory, policies: &PolicySet) -> Engine<'a> {
         let (entries, refused) = compile::compile(policies, &inv.cilium);
+        Engine::assemble(
+            inv,
+            entries.into_iter().map(Arc::new).collect(),
+            refused.into_iter().map(Arc::new).collect(),
+            Arc::new(Tables::new(inv)),
+            Vec::new(),
+        )
+    }
+
+    fn assemble(
+        inv: &'a Inventory,
+        entries: Vec<Arc<Entry>>,
+        refused: Vec<Arc<Entry>>,
+        tables: Arc<Tables>,
+        synthetic: Vec<crate::inventory::Pod>,
+    ) -> Engine<'a> {
         let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         let mut clusterwide = Vec::new();
         for (i, e) in entries.iter().enumerate() {
@@ -57,21 +97,14 @@ impl<'a> Engine<'a> {
                 None => clusterwide.push(i),
             }
         }
-        let pods = inv
-            .pods
-            .iter()
-            .enumerate()
-            .map(|(i, p)| ((p.namespace.as_str(), p.name.as_str()), i))
-            .collect();
         Engine {
             inv,
             entries,
             refused,
-            apiservers,
             by_namespace,
             clusterwide,
-            pods,
-            synthetic: Vec::new(),
+            tables,
+            synthetic,
         }
     }
 
@@ -100,17 +133,17 @@ impl<'a> Engine<'a> {
     }
 
     pub fn host(&self, node: &str) -> Option<Endpoint> {
-        endpoint::host_endpoint(self.inv, node, &self.apiservers)
+        endpoint::host_endpoint(self.inv, node, &self.tables.apiservers)
     }
 
     /// A pod by namespace and name; a hostNetwork pod resolves to its node (C8 `host`).
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Endpoint> {
-        let i = *self.pods.get(&(namespace, name))?;
-        endpoint::pod_endpoint(self.inv, i, &self.apiservers)
+        let i = *self.tables.pods.get(namespace)?.get(name)?;
+        endpoint::pod_endpoint(self.inv, i, &self.tables.apiservers)
     }
 
     pub fn pod_at(&self, index: usize) -> Option<Endpoint> {
-        endpoint::pod_endpoint(self.inv, index, &self.apiservers)
+        endpoint::pod_endpoint(self.inv, index, &self.tables.apiservers)
     }
 
     pub fn health(&self, node: &str) -> Endpoint {

@@ -1,0 +1,122 @@
+//! An engine derived from another with one policy object replaced: only the new object is
+//! compiled; the other entries and the inventory tables are shared, so that judging one
+//! change against a large policy set costs what the change costs.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use super::{Engine, Entry, Tables, compile};
+use crate::inventory::{Inventory, Pod};
+use crate::model::{ObjectKey, PolicySet};
+
+impl Entry {
+    /// Whether this entry was compiled from the object `key` names.
+    pub fn is_of(&self, key: &ObjectKey) -> bool {
+        self.kind == key.kind && self.name == key.name && self.namespace == key.namespace
+    }
+
+    /// `compile` emits Cilium policies' entries before NetworkPolicies' ones.
+    fn is_knp(&self) -> bool {
+        self.kind == "NetworkPolicy"
+    }
+}
+
+impl<'a> Engine<'a> {
+    /// The engine of this engine's policy set with the object `key` removed and `new`
+    /// appended, entries in the order [`Engine::new`] gives that set (the set's Cilium
+    /// policies, then its NetworkPolicies, each in set order).
+    pub fn with_replaced(&self, key: &ObjectKey, new: Option<&PolicySet>) -> Engine<'a> {
+        let (added, added_refused) = compile_arc(new, self.inv);
+        let kept = |e: &&Arc<Entry>| !e.is_of(key);
+        let (added_knp, added_cilium): (Vec<_>, Vec<_>) =
+            added.into_iter().partition(|e| e.is_knp());
+        let mut entries = Vec::with_capacity(self.entries.len() + added_cilium.len());
+        let cilium = self.entries.iter().filter(|e| !e.is_knp());
+        entries.extend(cilium.filter(kept).cloned());
+        entries.extend(added_cilium);
+        let knp = self.entries.iter().filter(|e| e.is_knp());
+        entries.extend(knp.filter(kept).cloned());
+        entries.extend(added_knp);
+        let mut refused: Vec<Arc<Entry>> = self.refused.iter().filter(kept).cloned().collect();
+        refused.extend(added_refused);
+        self.derive(entries, refused)
+    }
+
+    /// Entries (enforced, then refused) compiled from the object `key` names.
+    pub fn entries_of(&self, key: &ObjectKey) -> Vec<Arc<Entry>> {
+        let all = self.entries.iter().chain(&self.refused);
+        all.filter(|e| e.is_of(key)).cloned().collect()
+    }
+
+    /// An engine over the same inventory tables with these entries.
+    pub fn derive(&self, entries: Vec<Arc<Entry>>, refused: Vec<Arc<Entry>>) -> Engine<'a> {
+        Engine::assemble(
+            self.inv,
+            entries,
+            refused,
+            Arc::clone(&self.tables),
+            self.synthetic.clone(),
+        )
+    }
+
+    /// Entries of `set` compiled under this engine's configuration: (enforced, refused).
+    pub fn compile_other(&self, set: &PolicySet) -> (Vec<Arc<Entry>>, Vec<Arc<Entry>>) {
+        compile_arc(Some(set), self.inv)
+    }
+
+    /// This engine without its borrow of the inventory, to keep beside it.
+    pub fn detach(self) -> Detached {
+        Detached {
+            pods: self.inv.pods.len(),
+            entries: self.entries,
+            refused: self.refused,
+            by_namespace: self.by_namespace,
+            clusterwide: self.clusterwide,
+            tables: self.tables,
+            synthetic: self.synthetic,
+        }
+    }
+}
+
+fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Vec<Arc<Entry>>) {
+    let Some(set) = set else {
+        return (Vec::new(), Vec::new());
+    };
+    let (entries, refused) = compile::compile(set, &inv.cilium);
+    (
+        entries.into_iter().map(Arc::new).collect(),
+        refused.into_iter().map(Arc::new).collect(),
+    )
+}
+
+/// A compiled engine kept apart from the inventory it was built from (which its owner keeps
+/// too), so that both can live in one struct.
+pub struct Detached {
+    /// Pods in the inventory it was built from: the pod index points into that list.
+    pods: usize,
+    entries: Vec<Arc<Entry>>,
+    refused: Vec<Arc<Entry>>,
+    by_namespace: HashMap<String, Vec<usize>>,
+    clusterwide: Vec<usize>,
+    tables: Arc<Tables>,
+    synthetic: Vec<Pod>,
+}
+
+impl Detached {
+    /// The engine again, over `inv`, which must be the inventory it was built from (its pod
+    /// index holds positions in `inv.pods`); `None` if `inv` visibly is another one.
+    pub fn attach<'a>(&self, inv: &'a Inventory) -> Option<Engine<'a>> {
+        if inv.pods.len() != self.pods {
+            return None;
+        }
+        Some(Engine {
+            inv,
+            entries: self.entries.clone(),
+            refused: self.refused.clone(),
+            by_namespace: self.by_namespace.clone(),
+            clusterwide: self.clusterwide.clone(),
+            tables: Arc::clone(&self.tables),
+            synthetic: self.synthetic.clone(),
+        })
+    }
+}
