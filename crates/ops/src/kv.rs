@@ -127,17 +127,7 @@ pub fn digest(bytes: &[u8]) -> u64 {
     })
 }
 
-/// The smallest key greater than every key with this prefix (etcd's range end for a prefix).
-pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+pub use store::keys::prefix_end;
 
 #[cfg(test)]
 mod tests {

@@ -31,17 +31,7 @@ pub fn is_wanted(key: &[u8]) -> bool {
     PREFIXES.iter().any(|p| key.starts_with(p.as_bytes()))
 }
 
-/// The smallest key greater than every key with this prefix (etcd's range end for a prefix).
-pub fn range_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < 0xff {
-            end.push(last + 1);
-            return end;
-        }
-    }
-    vec![0]
-}
+pub use store::keys::prefix_end as range_end;
 
 #[cfg(test)]
 mod tests {

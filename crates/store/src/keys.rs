@@ -47,3 +47,16 @@ pub fn list(db: &bolt::Db, prefix: &[u8]) -> Result<Vec<KeyInfo>, bolt::Error> {
     })?;
     Ok(latest.into_values().flatten().collect())
 }
+
+/// The smallest key greater than every key with this prefix (etcd's range end for a prefix):
+/// the one definition every ranged read, online or offline, uses.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0]
+}

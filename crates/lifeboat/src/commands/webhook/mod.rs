@@ -150,7 +150,7 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
             if args.warn_only { " in warn-only mode" } else { "" },
             source.describe()
         ));
-        webhook::server::serve(listener, tls, app, stop_signal(args.run_for)).await;
+        webhook::server::serve(listener, tls, app, crate::commands::agent::stop_signal(args.run_for)).await;
         anyhow::Ok(addr)
     })?;
     let summary = Summary {
@@ -198,28 +198,4 @@ fn inventory(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Arc<dyn Inventor
         loaded.policies.network_policies.len() + loaded.policies.cilium.len()
     );
     Ok(Arc::new(Fixed::new(loaded, what)))
-}
-
-async fn stop_signal(run_for: Option<Duration>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let limit = async {
-        match run_for {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-        _ = limit => {}
-    }
 }
