@@ -8,13 +8,11 @@ mod backup_common;
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
 
 use backup::publish::{self, FullInfo};
 use backup::remote::Store;
 use backup::segment::{self, Event};
-use backup_common::{key_bucket, save, to_events, watch_until, writes};
+use backup_common::{key_bucket, moto_env, save, start_moto, to_events, watch_until, writes};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -308,69 +306,11 @@ async fn damage_is_found_and_never_restored_around() {
     assert!(err.to_string().contains("no full backup"), "{err:#}");
 }
 
-/// moto's S3 server on a free loopback port, killed on drop.
-struct Moto(Child);
-
-impl Drop for Moto {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// One raw HTTP request (moto accepts unsigned requests): creates the bucket.
-fn create_bucket(port: u16, bucket: &str) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
-        return false;
-    };
-    let req = format!(
-        "PUT /{bucket} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    if s.write_all(req.as_bytes()).is_err() {
-        return false;
-    }
-    let mut resp = String::new();
-    let _ = s.read_to_string(&mut resp);
-    resp.starts_with("HTTP/1.1 200") || resp.starts_with("HTTP/1.0 200")
-}
-
-fn start_moto(bucket: &str) -> (Moto, u16) {
-    let port = free_port();
-    let child = Command::new("moto_server")
-        .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| panic!("moto_server cannot start ({e}): run scripts/setup-s3.sh"));
-    let moto = Moto(child);
-    for _ in 0..300 {
-        if create_bucket(port, bucket) {
-            return (moto, port);
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    panic!("moto_server on port {port} did not answer within 30 s");
-}
-
 #[tokio::test]
 async fn s3_store_lists_verifies_and_restores_any_point() {
     let h = history().await;
     let (_moto, port) = start_moto("lifeboat-test");
-    let env = [
-        ("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}")),
-        ("AWS_ALLOW_HTTP", "true".to_string()),
-        ("AWS_ACCESS_KEY_ID", "test".to_string()),
-        ("AWS_SECRET_ACCESS_KEY", "test".to_string()),
-        ("AWS_REGION", "us-east-1".to_string()),
-    ];
+    let env = moto_env(port);
     for (k, v) in &env {
         // SAFETY: only this test reads AWS_* variables, and it sets them before any thread
         // of its own reads the environment.
