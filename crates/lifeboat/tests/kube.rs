@@ -17,11 +17,11 @@ use testkit::restored::{self, Plan};
 
 const CCNP_KEY: &str = "/registry/cilium.io/ciliumclusterwidenetworkpolicies/lockout";
 
-fn stored(object: Value, encoding: kube::Encoding) -> Vec<u8> {
+fn stored(object: Value, encoding: registry::Encoding) -> Vec<u8> {
     let Value::Object(m) = object else {
         panic!("object")
     };
-    kube::envelope::encode(&m, encoding).expect("encode")
+    registry::envelope::encode(&m, encoding).expect("encode")
 }
 
 fn pod() -> Vec<u8> {
@@ -30,7 +30,7 @@ fn pod() -> Vec<u8> {
                "metadata": {"name": "web-0", "namespace": "demo", "labels": {"app": "web"}},
                "spec": {"nodeName": "cp-1", "containers": [{"name": "web", "image": "nginx", "ports": [{"containerPort": 8080, "protocol": "TCP"}]}]},
                "status": {"phase": "Running", "podIP": "198.18.1.5", "podIPs": [{"ip": "198.18.1.5"}]}}),
-        kube::Encoding::Protobuf,
+        registry::Encoding::Protobuf,
     )
 }
 
@@ -38,7 +38,7 @@ fn secret() -> Vec<u8> {
     stored(
         json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "db", "namespace": "demo"},
                "data": {"password": "aHVudGVyMg=="}, "type": "Opaque"}),
-        kube::Encoding::Protobuf,
+        registry::Encoding::Protobuf,
     )
 }
 
@@ -48,7 +48,7 @@ fn ccnp(generation: i64) -> Vec<u8> {
                "metadata": {"name": "lockout", "generation": generation},
                "spec": {"nodeSelector": {"matchLabels": {}},
                         "ingress": [{"fromEntities": ["cluster"], "toPorts": [{"ports": [{"port": "9100", "protocol": "TCP"}]}]}]}}),
-        kube::Encoding::Json,
+        registry::Encoding::Json,
     )
 }
 
@@ -64,7 +64,7 @@ async fn seed(c: &mut Client) {
         "/registry/namespaces/demo",
         stored(
             json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}),
-            kube::Encoding::Protobuf,
+            registry::Encoding::Protobuf,
         ),
         None,
     )

@@ -50,7 +50,7 @@ fn secret_value() -> Vec<u8> {
     let Value::Object(m) = obj else {
         unreachable!()
     };
-    kube::envelope::encode(&m, kube::Encoding::Protobuf).expect("encode")
+    registry::envelope::encode(&m, registry::Encoding::Protobuf).expect("encode")
 }
 
 fn backup(dir: &Path, name: &str, key: &str, value: Vec<u8>) -> PathBuf {

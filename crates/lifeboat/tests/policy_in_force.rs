@@ -29,7 +29,7 @@ fn corrected_policy() -> Vec<u8> {
     let Value::Object(m) = object else {
         panic!("object")
     };
-    kube::envelope::encode(&m, kube::Encoding::Json).expect("encode")
+    registry::envelope::encode(&m, registry::Encoding::Json).expect("encode")
 }
 
 fn check(extra: &[&str], conn: &[String]) -> (Option<i32>, Value, String) {

@@ -95,7 +95,7 @@ async fn offline_edits_pass_bbolt_check_and_etcd_restores_them() {
     else {
         unreachable!()
     };
-    let value = kube::envelope::encode(&cm, kube::Encoding::Protobuf).unwrap();
+    let value = registry::envelope::encode(&cm, registry::Encoding::Protobuf).unwrap();
     c.put(VICTIM, value.clone(), None).await.unwrap();
     data::mixed_history(&mut c, "/registry/configmaps/default/cm-", 300)
         .await

@@ -48,7 +48,7 @@ async fn seed(c: &mut Client) {
     else {
         unreachable!()
     };
-    let value = kube::envelope::encode(&cm, kube::Encoding::Protobuf).unwrap();
+    let value = registry::envelope::encode(&cm, registry::Encoding::Protobuf).unwrap();
     c.put("/registry/configmaps/default/victim", value, None)
         .await
         .unwrap();

@@ -120,7 +120,8 @@ impl Documents {
 
 /// One stored value as documents named `etcd:KEY`, so an error points at the key.
 fn decode(name: &str, value: &[u8], mod_revision: i64) -> Result<Vec<Document>, String> {
-    let (object, note) = kube::decode_object(value, mod_revision, kube::ViewOptions::default());
+    let (object, note) =
+        registry::decode_object(value, mod_revision, registry::ViewOptions::default());
     let Some(object) = object else {
         return Err(note.unwrap_or_else(|| "not a Kubernetes object".to_owned()));
     };

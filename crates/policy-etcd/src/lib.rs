@@ -1,5 +1,5 @@
 //! The policy model fed from etcd: the objects the API server stored (protobuf or JSON) decoded
-//! with the `kube` crate and handed to the `policy` crate as already-parsed values, with no
+//! with the `registry` crate and handed to the `policy` crate as already-parsed values, with no
 //! detour through JSON text. Used once (`policy check --from-etcd`, the lockout drill) and live
 //! (`policy watch`, the agent, the webhook).
 //!

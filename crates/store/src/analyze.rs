@@ -8,7 +8,7 @@ use std::ops::ControlFlow;
 use bolt::{Db, show_key};
 use serde::Serialize;
 
-use crate::kube::{self, Encoding};
+use crate::k8s::{self, Encoding};
 use crate::mvcc::{KeyValue, Revision};
 
 /// `etcdctl snapshot status -w json` of etcd 3.4/3.5, field for field.
@@ -310,7 +310,7 @@ impl Walker {
             tombstone: rev.tombstone,
         };
         if !rev.tombstone
-            && let Some(p) = kube::parse_key(kv.key)
+            && let Some(p) = k8s::parse_key(kv.key)
         {
             l.resource = self.resources.id(p.resource);
             if let Some(ns) = p.namespace {
@@ -318,7 +318,7 @@ impl Walker {
             }
             let enc = Encoding::of(kv.value);
             l.encoding = Encoding::ALL.iter().position(|&e| e == enc).unwrap_or(4) as u8;
-            if let Some(prov) = kube::encryption_provider(kv.value) {
+            if let Some(prov) = k8s::encryption_provider(kv.value) {
                 l.provider = self.providers.id(&prov);
             }
         }

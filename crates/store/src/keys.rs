@@ -6,7 +6,7 @@ use std::ops::ControlFlow;
 
 use serde::Serialize;
 
-use crate::kube::Encoding;
+use crate::k8s::Encoding;
 use crate::mvcc::{KeyValue, Revision};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

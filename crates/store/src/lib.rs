@@ -13,7 +13,7 @@
 //! - [`objects`]: latest values (or value digests) under a prefix; [`diff`]: two keyspaces compared.
 //! - [`schema`]: the small buckets (`meta`, `members`, `cluster`, `alarm`, `auth`).
 //! - [`mvcc`]: revision keys and `mvccpb.KeyValue`.
-//! - [`kube`]: Kubernetes key layout and value encodings.
+//! - [`k8s`]: Kubernetes key layout and value encodings.
 //!
 //! Member data dirs:
 //! - [`wal`]: WAL segments: framing, CRC chain, torn tails, replay summary.
@@ -36,8 +36,8 @@ pub mod diff;
 pub mod edit;
 pub mod encrypted;
 pub mod error;
+pub mod k8s;
 pub mod keys;
-pub mod kube;
 pub mod live;
 pub mod mvcc;
 pub mod objects;

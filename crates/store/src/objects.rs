@@ -1,6 +1,6 @@
 //! The latest live value of every key under a prefix, read from a backend: what `kube list`,
 //! `kube get` and `snapshot diff` see in a snapshot. Unlike [`crate::keys`], values are
-//! returned; callers decide what to show (Secrets are redacted by the `kube` crate).
+//! returned; callers decide what to show (Secrets are redacted by the `registry` crate).
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -115,7 +115,7 @@ pub struct KeyMeta {
     pub mod_revision: i64,
     pub version: i64,
     pub size: u64,
-    pub encoding: crate::kube::Encoding,
+    pub encoding: crate::k8s::Encoding,
 }
 
 /// The latest live state of exactly these keys, in one walk (absent keys are left out).
@@ -141,7 +141,7 @@ pub fn latest_meta(db: &bolt::Db, prefix: &[u8]) -> Result<Vec<KeyMeta>, bolt::E
         mod_revision: kv.mod_revision,
         version: kv.version,
         size: kv.value.len() as u64,
-        encoding: crate::kube::Encoding::of(kv.value),
+        encoding: crate::k8s::Encoding::of(kv.value),
     })?;
     Ok(map
         .into_iter()

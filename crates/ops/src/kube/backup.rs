@@ -37,13 +37,15 @@ pub const BACKUP_FORMAT: u32 = 1;
 impl Backup {
     pub fn of(kv: &LatestKv, source: String) -> Backup {
         let (mut object, _) =
-            kube::decode_object(&kv.value, kv.mod_revision, kube::ViewOptions::default());
+            registry::decode_object(&kv.value, kv.mod_revision, registry::ViewOptions::default());
         // Stored under secrets/ it is a Secret whatever its `kind` says: the view people
         // read shows no value of it (the stored bytes are in `value_base64`, mode 0600).
-        if kv.key.starts_with(b"/registry/secrets/")
+        if kv
+            .key
+            .starts_with(store::k8s::list_prefix("secrets", None).as_bytes())
             && let Some(o) = object.as_mut()
         {
-            kube::redact::secret_fields(o);
+            registry::redact::secret_fields(o);
         }
         Backup {
             lifeboat_backup: BACKUP_FORMAT,
@@ -120,7 +122,7 @@ impl Backup {
     /// edited backup must not write anywhere in etcd (`/registry/../x`, another object).
     pub fn check_key(&self) -> Result<(), String> {
         let key = self.key.as_str();
-        let Some(rest) = key.strip_prefix("/registry/") else {
+        let Some(rest) = key.strip_prefix(store::k8s::REGISTRY) else {
             return Err("it is not under /registry/".into());
         };
         if let Some(bad) = rest
@@ -132,7 +134,7 @@ impl Backup {
         if key.chars().any(char::is_control) {
             return Err("it holds control characters".into());
         }
-        let Some(parts) = store::kube::parse_key(key.as_bytes()) else {
+        let Some(parts) = store::k8s::parse_key(key.as_bytes()) else {
             return Err("it is not /registry/RESOURCE/[NAMESPACE/]NAME".into());
         };
         if parts.name.contains('/') {
@@ -140,7 +142,7 @@ impl Backup {
         }
         let value = self.value().map_err(|e| e.to_string())?;
         let (object, _) =
-            kube::decode_object(&value, self.mod_revision, kube::ViewOptions::default());
+            registry::decode_object(&value, self.mod_revision, registry::ViewOptions::default());
         let Some(object) = object else {
             // Encrypted at rest (or undecodable): the API server authenticates such a value
             // against its key, so a value moved to another key does not decrypt there.
@@ -162,7 +164,7 @@ impl Backup {
                 parts.namespace.unwrap_or("")
             ));
         }
-        let rt = kube::resource::for_prefix(parts.resource);
+        let rt = registry::resource::for_prefix(parts.resource);
         let kind = object.get("kind").and_then(|v| v.as_str());
         if let Some(kind) = kind.filter(|k| !rt.kind.is_empty() && *k != rt.kind) {
             return Err(format!(
@@ -232,7 +234,7 @@ fn write_backup_as(
     let stem = file_safe(
         backup
             .key
-            .trim_start_matches("/registry/")
+            .trim_start_matches(store::k8s::REGISTRY)
             .trim_start_matches('/'),
     );
     let base = format!(

@@ -32,7 +32,6 @@ pub enum Bump {
 }
 
 pub const KUBERNETES_BUMP: u64 = 1_000_000_000;
-const KUBE_PREFIX: &[u8] = b"/registry/";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub struct Bumped {
@@ -245,7 +244,7 @@ impl<W: Write + Seek> State<W> {
                 if !self.kubernetes
                     && let Ok(kv) = KeyValue::decode(e.value)
                 {
-                    self.kubernetes = kv.key.starts_with(KUBE_PREFIX);
+                    self.kubernetes = kv.key.starts_with(crate::k8s::REGISTRY.as_bytes());
                 }
             }
         }

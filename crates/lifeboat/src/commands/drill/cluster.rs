@@ -86,7 +86,7 @@ pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
 
 pub(super) async fn read_registry(cluster: &LocalCluster) -> anyhow::Result<BTreeMap<String, u64>> {
     let mut client = first_member_client(cluster).await?.client;
-    Ok(ops::kv::read_prefix_digests(&mut client, "/registry/").await?)
+    Ok(ops::kv::read_prefix_digests(&mut client, store::k8s::REGISTRY).await?)
 }
 
 /// A client to the first member, which every scenario keeps alive.
@@ -160,20 +160,20 @@ fn kubernetes_object(i: usize, filler: &str) -> (String, String) {
     let ns = format!("team-{}", i % 10);
     match i % 3 {
         0 => (
-            format!("/registry/configmaps/{ns}/config-{i:07}"),
+            store::k8s::object_key("configmaps", Some(ns.as_str()), &format!("config-{i:07}")),
             format!(
                 r#"{{"apiVersion":"v1","kind":"ConfigMap","metadata":{{"name":"config-{i:07}","namespace":"{ns}"}},"data":{{"n":"{i}","blob":"{filler}"}}}}"#
             ),
         ),
         1 => (
-            format!("/registry/pods/{ns}/app-{i:07}"),
+            store::k8s::object_key("pods", Some(ns.as_str()), &format!("app-{i:07}")),
             format!(
                 r#"{{"apiVersion":"v1","kind":"Pod","metadata":{{"name":"app-{i:07}","namespace":"{ns}","labels":{{"app":"a{}"}},"annotations":{{"note":"{filler}"}}}}}}"#,
                 i % 7
             ),
         ),
         _ => (
-            format!("/registry/namespaces/{ns}"),
+            store::k8s::object_key("namespaces", None, &ns),
             format!(r#"{{"apiVersion":"v1","kind":"Namespace","metadata":{{"name":"{ns}"}}}}"#),
         ),
     }

@@ -33,15 +33,15 @@ pub fn run(ctx: &Context, args: &GetArgs) -> anyhow::Result<Exit> {
     let kv = source
         .get(&key)?
         .ok_or_else(|| not_found(&rt, &key, &source))?;
-    let view = kube::view(
-        &kube::StoredKv {
+    let view = registry::view(
+        &registry::StoredKv {
             key: &kv.key,
             value: &kv.value,
             create_revision: kv.create_revision,
             mod_revision: kv.mod_revision,
             version: kv.version,
         },
-        kube::ViewOptions {
+        registry::ViewOptions {
             show_secrets: args.show_secrets,
             exact: args.exact,
         },

@@ -104,7 +104,7 @@ fn list_objects(
     source: &Source,
     resource: &str,
 ) -> anyhow::Result<Exit> {
-    let rt = kube::resolve(resource)?;
+    let rt = registry::resolve(resource)?;
     if rt.namespaced == Some(false) && args.namespace.is_some() {
         anyhow::bail!("{} are cluster-scoped: drop -n", rt.plural);
     }
@@ -119,7 +119,7 @@ fn list_objects(
     let objects: Vec<ObjectRow> = kvs
         .iter()
         .filter_map(|kv| {
-            let parts = store::kube::parse_key(&kv.key)?;
+            let parts = store::k8s::parse_key(&kv.key)?;
             let in_scope = rt.namespaced == Some(false)
                 || wanted.is_none()
                 || parts.namespace.is_none()
@@ -183,10 +183,10 @@ fn list_objects(
 }
 
 fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result<Exit> {
-    let (kvs, revision) = source.list_meta(kube::resource::REGISTRY.as_bytes())?;
+    let (kvs, revision) = source.list_meta(registry::resource::REGISTRY.as_bytes())?;
     let mut types: BTreeMap<String, TypeRow> = BTreeMap::new();
     for kv in &kvs {
-        let Some(parts) = store::kube::parse_key(&kv.key) else {
+        let Some(parts) = store::k8s::parse_key(&kv.key) else {
             continue;
         };
         // Cluster-scoped objects belong to no namespace and are always counted.
@@ -194,7 +194,7 @@ fn list_types(ctx: &Context, args: &ListArgs, source: &Source) -> anyhow::Result
         if wanted.is_some() && parts.namespace.is_some() && parts.namespace != wanted {
             continue;
         }
-        let label = kube::resource::for_prefix(parts.resource).api_group_label();
+        let label = registry::resource::for_prefix(parts.resource).api_group_label();
         let row = types.entry(label.clone()).or_insert_with(|| TypeRow {
             resource: label,
             ..TypeRow::default()

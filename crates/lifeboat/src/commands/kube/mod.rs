@@ -189,8 +189,8 @@ pub struct ObjectArgs {
 }
 
 impl ObjectArgs {
-    pub fn key(&self) -> anyhow::Result<(kube::ResourceType, String)> {
-        let rt = kube::resolve(&self.resource)?;
+    pub fn key(&self) -> anyhow::Result<(registry::ResourceType, String)> {
+        let rt = registry::resolve(&self.resource)?;
         let key = rt
             .key(namespace_for(&rt, self.namespace.as_deref()), &self.name)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -201,7 +201,7 @@ impl ObjectArgs {
 /// The namespace as kubectl applies it: `default` for a namespaced type when none is given;
 /// ignored for a cluster-scoped one. A custom resource whose scope is not known is namespaced
 /// exactly when `-n` is given.
-fn namespace_for<'a>(rt: &kube::ResourceType, given: Option<&'a str>) -> Option<&'a str> {
+fn namespace_for<'a>(rt: &registry::ResourceType, given: Option<&'a str>) -> Option<&'a str> {
     match rt.namespaced {
         Some(true) => Some(given.unwrap_or("default")),
         Some(false) => None,
@@ -273,7 +273,7 @@ impl Source {
                 let metas = kvs
                     .into_iter()
                     .map(|kv| store::objects::KeyMeta {
-                        encoding: kube::Encoding::of(&kv.value),
+                        encoding: registry::Encoding::of(&kv.value),
                         size: kv.value.len() as u64,
                         key: kv.key,
                         create_revision: kv.create_revision,
@@ -298,7 +298,7 @@ impl Source {
     }
 }
 
-pub fn not_found(rt: &kube::ResourceType, key: &str, source: &Source) -> anyhow::Error {
+pub fn not_found(rt: &registry::ResourceType, key: &str, source: &Source) -> anyhow::Error {
     anyhow::anyhow!(
         "{} not found at {key} in {}; `lifeboat kube list {}` shows what is there",
         rt.plural,

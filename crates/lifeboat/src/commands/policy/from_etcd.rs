@@ -17,7 +17,7 @@ pub fn load(ctx: &Context, args: &InputArgs) -> anyhow::Result<policy::input::Lo
     )?;
     let kvs = match &source {
         // One walk of the snapshot's key bucket, filtered by the library on the way in.
-        Source::Snapshot { db, .. } => store::objects::latest(db, b"/registry/")?,
+        Source::Snapshot { db, .. } => store::objects::latest(db, store::k8s::REGISTRY.as_bytes())?,
         Source::Live { .. } => {
             let mut all = Vec::new();
             for p in policy_etcd::PREFIXES {

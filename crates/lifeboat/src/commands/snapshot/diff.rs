@@ -124,12 +124,12 @@ struct Labels(std::collections::HashMap<String, String>);
 
 impl Labels {
     fn of(&mut self, key: &[u8]) -> String {
-        let Some(p) = store::kube::parse_key(key) else {
+        let Some(p) = store::k8s::parse_key(key) else {
             return "(not a Kubernetes object)".into();
         };
         self.0
             .entry(p.resource.to_owned())
-            .or_insert_with(|| kube::resource::for_prefix(p.resource).api_group_label())
+            .or_insert_with(|| registry::resource::for_prefix(p.resource).api_group_label())
             .clone()
     }
 }

@@ -2,8 +2,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
-use kube::{ViewOptions, decode_object, schema};
 use proptest::prelude::*;
+use registry::{ViewOptions, decode_object, schema};
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
@@ -23,6 +23,6 @@ proptest! {
     #[test]
     fn any_message_body_decodes_or_errors(bytes in proptest::collection::vec(any::<u8>(), 0..512), which in 0usize..1257) {
         let msg = &schema::MESSAGES[which % schema::MESSAGES.len()];
-        let _ = kube::decode::message_to_json(&bytes, msg, kube::decode::Options { exact: true });
+        let _ = registry::decode::message_to_json(&bytes, msg, registry::decode::Options { exact: true });
     }
 }

@@ -11,8 +11,8 @@ use k8s_pb::api::core::v1 as core;
 use k8s_pb::apimachinery::pkg::apis::meta::v1 as meta;
 use k8s_pb::apimachinery::pkg::runtime::{TypeMeta, Unknown};
 use k8s_pb::apimachinery::pkg::util::intstr::IntOrString;
-use kube::{Encoding, ViewOptions, decode_object, envelope};
 use prost::Message as _;
+use registry::{Encoding, ViewOptions, decode_object, envelope};
 use serde_json::{Value, json};
 
 fn stored(api_version: &str, kind: &str, raw: Vec<u8>) -> Vec<u8> {

@@ -107,7 +107,7 @@ pub fn decode_object(
 
 pub fn view(kv: &StoredKv<'_>, opts: ViewOptions) -> ObjectView {
     let key = String::from_utf8_lossy(kv.key).into_owned();
-    let parts = store::kube::parse_key(kv.key);
+    let parts = store::k8s::parse_key(kv.key);
     let (resource, namespace, name) = match &parts {
         Some(p) => (
             resource::for_prefix(p.resource).api_group_label(),
@@ -139,7 +139,7 @@ pub fn view(kv: &StoredKv<'_>, opts: ViewOptions) -> ObjectView {
         mod_revision: kv.mod_revision,
         version: kv.version,
         size: kv.value.len(),
-        encryption: store::kube::encryption_provider(kv.value),
+        encryption: store::k8s::encryption_provider(kv.value),
         object: object.map(Value::Object),
         raw_base64,
         note,

@@ -10,7 +10,25 @@ pub struct KeyParts<'a> {
     pub name: &'a str,
 }
 
+/// Where the API server keeps every object: the one place this prefix is spelled.
 pub const REGISTRY: &str = "/registry/";
+
+/// `/registry/<resource>/[<namespace>/]<name>`: the inverse of [`parse_key`]. Callers check
+/// the segments (see `registry::ResourceType::key`); this only lays them out.
+pub fn object_key(resource: &str, namespace: Option<&str>, name: &str) -> String {
+    match namespace {
+        Some(ns) => format!("{REGISTRY}{resource}/{ns}/{name}"),
+        None => format!("{REGISTRY}{resource}/{name}"),
+    }
+}
+
+/// The prefix every object of `resource` (in `namespace`, when given) shares.
+pub fn list_prefix(resource: &str, namespace: Option<&str>) -> String {
+    match namespace {
+        Some(ns) => format!("{REGISTRY}{resource}/{ns}/"),
+        None => format!("{REGISTRY}{resource}/"),
+    }
+}
 
 /// Split a key into resource, namespace and name. Custom resources and a few built-ins
 /// use two path segments for the resource: a group containing a dot (`cilium.io/...`),
@@ -112,6 +130,10 @@ mod tests {
     #[test]
     fn keys_split_into_resource_namespace_name() {
         let p = parse_key(b"/registry/pods/kube-system/etcd-0").expect("pod");
+        assert_eq!(
+            object_key(p.resource, p.namespace, p.name),
+            "/registry/pods/kube-system/etcd-0"
+        );
         assert_eq!(
             (p.resource, p.namespace, p.name),
             ("pods", Some("kube-system"), "etcd-0")

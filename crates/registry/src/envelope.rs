@@ -9,7 +9,7 @@ use crate::decode::{self, Options};
 use crate::encode;
 use crate::error::{DecodeError, EncodeError};
 use crate::schema;
-pub use store::kube::Encoding;
+pub use store::k8s::Encoding;
 
 pub const PROTOBUF_MAGIC: &[u8] = b"k8s\0";
 

@@ -4,7 +4,7 @@
 use crate::error::ResourceError;
 use crate::schema::RESOURCES;
 
-pub const REGISTRY: &str = "/registry/";
+pub use store::k8s::REGISTRY;
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct ResourceType {
@@ -214,7 +214,7 @@ pub fn resolve(name: &str) -> Result<ResourceType, ResourceError> {
     Err(ResourceError::Unknown(name.to_owned()))
 }
 
-/// The resource type a key prefix (as [`store::kube::parse_key`] splits it) stands for.
+/// The resource type a key prefix (as [`store::k8s::parse_key`] splits it) stands for.
 /// The built-in resources by etcd prefix, computed once: a listing or diff asks per key.
 fn builtin_by_prefix() -> &'static std::collections::HashMap<String, &'static str> {
     static MAP: std::sync::OnceLock<std::collections::HashMap<String, &'static str>> =
@@ -265,17 +265,13 @@ impl ResourceType {
             (_, Some(ns)) if ns.is_empty() || ns.contains('/') => {
                 Err(format!("invalid namespace {ns:?}"))
             }
-            (_, Some(ns)) => Ok(format!("{REGISTRY}{}/{ns}/{name}", self.prefix)),
-            (_, None) => Ok(format!("{REGISTRY}{}/{name}", self.prefix)),
+            (_, ns) => Ok(store::k8s::object_key(&self.prefix, ns, name)),
         }
     }
 
     /// The prefix every object of this type (in `namespace`, when given) shares.
     pub fn list_prefix(&self, namespace: Option<&str>) -> String {
-        match namespace {
-            Some(ns) => format!("{REGISTRY}{}/{ns}/", self.prefix),
-            None => format!("{REGISTRY}{}/", self.prefix),
-        }
+        store::k8s::list_prefix(&self.prefix, namespace)
     }
 
     pub fn api_group_label(&self) -> String {
