@@ -18,6 +18,40 @@ pub use service::{NodeService, Setting};
 pub use static_pod::StaticPodService;
 pub use systemd::SystemdService;
 
+/// Runs `steps` in order under the journal at `journal`: a step an earlier run finished is
+/// reported as not run and skipped, so a rerun after a crash resumes where it stopped. Each
+/// step is marked done only after `run` returned for it.
+async fn run_journaled(
+    journal: &std::path::Path,
+    steps: &[&str],
+    on_step: &mut dyn FnMut(&NodeStep),
+    mut run: impl AsyncFnMut(usize) -> Result<(), crate::OpsError>,
+) -> Result<Vec<NodeStep>, crate::OpsError> {
+    let mut journal = crate::recover::Journal::open(journal)?;
+    let mut done = Vec::new();
+    for (i, name) in steps.iter().enumerate() {
+        let started = std::time::Instant::now();
+        let ran = !journal.is_done(i);
+        if ran {
+            run(i).await?;
+            journal.mark_done(i, name)?;
+        }
+        let step = NodeStep {
+            name: name.to_string(),
+            seconds: if ran {
+                started.elapsed().as_secs_f64()
+            } else {
+                0.0
+            },
+            ran,
+        };
+        on_step(&step);
+        done.push(step);
+    }
+    journal.finish()?;
+    Ok(done)
+}
+
 /// What one node-local step did, for the report.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct NodeStep {

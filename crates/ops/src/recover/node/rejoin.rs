@@ -2,14 +2,13 @@
 //! start on an empty data dir with `initial-cluster-state=existing`, catch up, be promoted.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::NodeStep;
 use super::service::{NodeService, Setting};
 use crate::OpsError;
 use crate::files::move_aside;
 use crate::member::{add, leader_endpoint, promote_when_ready};
-use crate::recover::Journal;
 use crate::settings::ConnectionSettings;
 
 pub struct RejoinRequest<'a> {
@@ -37,80 +36,59 @@ pub async fn rejoin(
     req: RejoinRequest<'_>,
     on_step: &mut dyn FnMut(&NodeStep),
 ) -> Result<Vec<NodeStep>, OpsError> {
-    let mut journal = Journal::open(&req.state_dir.join("rejoin"))?;
     let tls = req.cluster.validate()?;
-    let mut done = Vec::new();
-    for (i, name) in STEPS.iter().enumerate() {
-        let step = if journal.is_done(i) {
-            NodeStep {
-                name: name.to_string(),
-                seconds: 0.0,
-                ran: false,
-            }
-        } else {
-            let t = Instant::now();
-            match i {
-                0 => req.service.stop()?,
-                1 => {
-                    let dir = req.service.data_dir()?;
-                    if dir.exists() {
-                        move_aside(&dir)?;
-                    }
-                }
-                2 => {
-                    let (status, mut client) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
-                    let present = status
-                        .members
-                        .iter()
-                        .any(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)));
-                    if !present {
-                        add(&mut client, &req.peer_urls, true).await?;
-                    }
-                }
-                3 => {
-                    let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
-                    let ic =
-                        crate::member::initial_cluster(&status.members, &req.peer_urls, &req.name);
-                    req.service.set(Setting::ForceNewCluster, None)?;
-                    req.service.set(Setting::InitialCluster, Some(&ic))?;
-                    req.service
-                        .set(Setting::InitialClusterState, Some("existing"))?;
-                }
-                4 => {
-                    req.service.start()?;
-                    crate::recover::wait::until_answering(
-                        &req.local,
-                        super::seed::NODE_TIMEOUT,
-                        "etcd on this node",
-                    )
-                    .await?;
-                }
-                _ => {
-                    let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
-                    let me = status
-                        .members
-                        .iter()
-                        .find(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)))
-                        .ok_or_else(|| {
-                            OpsError::Local("this member is not in the membership".into())
-                        })?;
-                    if me.is_learner {
-                        let id = crate::ids::parse_hex_id(&me.id).unwrap_or(0);
-                        promote_when_ready(&req.cluster, tls.as_ref(), id, req.promote_timeout)
-                            .await?;
-                    }
+    super::run_journaled(&req.state_dir.join("rejoin"), &STEPS, on_step, async |i| {
+        match i {
+            0 => req.service.stop()?,
+            1 => {
+                let dir = req.service.data_dir()?;
+                if dir.exists() {
+                    move_aside(&dir)?;
                 }
             }
-            journal.mark_done(i, name)?;
-            NodeStep {
-                name: name.to_string(),
-                seconds: t.elapsed().as_secs_f64(),
-                ran: true,
+            2 => {
+                let (status, mut client) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                let present = status
+                    .members
+                    .iter()
+                    .any(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)));
+                if !present {
+                    add(&mut client, &req.peer_urls, true).await?;
+                }
             }
-        };
-        on_step(&step);
-        done.push(step);
-    }
-    journal.finish()?;
-    Ok(done)
+            3 => {
+                let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                let ic = crate::member::initial_cluster(&status.members, &req.peer_urls, &req.name);
+                req.service.set(Setting::ForceNewCluster, None)?;
+                req.service.set(Setting::InitialCluster, Some(&ic))?;
+                req.service
+                    .set(Setting::InitialClusterState, Some("existing"))?;
+            }
+            4 => {
+                req.service.start()?;
+                crate::recover::wait::until_answering(
+                    &req.local,
+                    super::seed::NODE_TIMEOUT,
+                    "etcd on this node",
+                )
+                .await?;
+            }
+            _ => {
+                let (status, _) = leader_endpoint(&req.cluster, tls.as_ref()).await?;
+                let me = status
+                    .members
+                    .iter()
+                    .find(|m| m.peer_urls.iter().any(|u| req.peer_urls.contains(u)))
+                    .ok_or_else(|| {
+                        OpsError::Local("this member is not in the membership".into())
+                    })?;
+                if me.is_learner {
+                    let id = crate::ids::parse_hex_id(&me.id).unwrap_or(0);
+                    promote_when_ready(&req.cluster, tls.as_ref(), id, req.promote_timeout).await?;
+                }
+            }
+        }
+        Ok(())
+    })
+    .await
 }

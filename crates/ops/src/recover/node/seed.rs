@@ -2,12 +2,11 @@
 //! restart without the flag.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use super::NodeStep;
 use super::service::{NodeService, Setting};
 use crate::OpsError;
-use crate::recover::Journal;
 use crate::settings::ConnectionSettings;
 
 pub struct SeedRequest<'a> {
@@ -34,57 +33,38 @@ pub async fn seed(
     req: SeedRequest<'_>,
     on_step: &mut dyn FnMut(&NodeStep),
 ) -> Result<Vec<NodeStep>, OpsError> {
-    let mut journal = Journal::open(&req.state_dir.join("seed"))?;
-    let mut done = Vec::new();
-    for (i, name) in STEPS.iter().enumerate() {
-        let step = if journal.is_done(i) {
-            NodeStep {
-                name: name.to_string(),
-                seconds: 0.0,
-                ran: false,
+    super::run_journaled(&req.state_dir.join("seed"), &STEPS, on_step, async |i| {
+        match i {
+            0 => guard(req.service, req.i_have_fenced)?,
+            1 => req.service.stop()?,
+            2 => backup(req.service)?,
+            3 => {
+                req.service.set(Setting::ForceNewCluster, Some("true"))?;
+                req.service.start()?;
+                crate::recover::wait::until_leading(
+                    &req.local,
+                    None,
+                    NODE_TIMEOUT,
+                    "etcd on this node",
+                )
+                .await?;
             }
-        } else {
-            let t = Instant::now();
-            match i {
-                0 => guard(req.service, req.i_have_fenced)?,
-                1 => req.service.stop()?,
-                2 => backup(req.service)?,
-                3 => {
-                    req.service.set(Setting::ForceNewCluster, Some("true"))?;
-                    req.service.start()?;
-                    crate::recover::wait::until_leading(
-                        &req.local,
-                        None,
-                        NODE_TIMEOUT,
-                        "etcd on this node",
-                    )
-                    .await?;
-                }
-                _ => {
-                    req.service.set(Setting::ForceNewCluster, None)?;
-                    req.service.stop()?;
-                    req.service.start()?;
-                    crate::recover::wait::until_leading(
-                        &req.local,
-                        None,
-                        NODE_TIMEOUT,
-                        "etcd on this node",
-                    )
-                    .await?;
-                }
+            _ => {
+                req.service.set(Setting::ForceNewCluster, None)?;
+                req.service.stop()?;
+                req.service.start()?;
+                crate::recover::wait::until_leading(
+                    &req.local,
+                    None,
+                    NODE_TIMEOUT,
+                    "etcd on this node",
+                )
+                .await?;
             }
-            journal.mark_done(i, name)?;
-            NodeStep {
-                name: name.to_string(),
-                seconds: t.elapsed().as_secs_f64(),
-                ran: true,
-            }
-        };
-        on_step(&step);
-        done.push(step);
-    }
-    journal.finish()?;
-    Ok(done)
+        }
+        Ok(())
+    })
+    .await
 }
 
 /// Two clusters must never run from the same history: refuse while any other member of this
