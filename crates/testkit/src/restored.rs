@@ -199,20 +199,10 @@ impl Restored {
         let mut last = String::new();
         while tokio::time::Instant::now() < deadline {
             let obs = gather(&settings, tls.as_ref(), true).await;
-            let st = diagnose(&obs, &DiagnoseOptions::default());
-            if st.endpoints.iter().all(|e| e.reachable)
-                && st.endpoints.iter().any(|e| e.is_leader)
-                && st.quorum.has_quorum
-                && st.quorum.leader_agreed
-            {
-                return Ok(());
+            match diagnose(&obs, &DiagnoseOptions::default()).settled() {
+                Ok(()) => return Ok(()),
+                Err(findings) => last = findings,
             }
-            last = st
-                .findings
-                .iter()
-                .map(|f| format!("{}: {}", f.code, f.message))
-                .collect::<Vec<_>>()
-                .join("; ");
             tokio::time::sleep(Duration::from_millis(200)).await;
         }
         let tails: Vec<String> = self

@@ -413,20 +413,10 @@ impl LocalCluster {
         let mut last = String::new();
         while tokio::time::Instant::now() < deadline {
             let obs = gather(&settings, tls.as_ref(), true).await;
-            let st = diagnose(&obs, &DiagnoseOptions::default());
-            let all_answer = st.endpoints.iter().all(|e| e.reachable);
-            // Followers keep naming a dead leader until their election timeout fires: only a
-            // leader that is itself among the answering members counts.
-            let leader_answers = st.endpoints.iter().any(|e| e.is_leader);
-            if all_answer && leader_answers && st.quorum.has_quorum && st.quorum.leader_agreed {
-                return Ok(());
+            match diagnose(&obs, &DiagnoseOptions::default()).settled() {
+                Ok(()) => return Ok(()),
+                Err(findings) => last = findings,
             }
-            last = st
-                .findings
-                .iter()
-                .map(|f| format!("{}: {}", f.code, f.message))
-                .collect::<Vec<_>>()
-                .join("; ");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         Err(OpsError::Local(format!(

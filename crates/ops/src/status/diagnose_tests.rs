@@ -371,3 +371,19 @@ fn no_member_list_is_partial_and_never_healthy() {
     assert_eq!(codes(&s), vec!["PARTIAL_EVIDENCE"]);
     assert_eq!(s.verdict(), Verdict::Unknown);
 }
+
+#[test]
+fn settled_needs_every_endpoint_and_an_answering_leader() {
+    let m = three();
+    let all = run(vec![
+        up(1, 1000, 1, &m),
+        up(2, 2000, 1, &m),
+        up(3, 3000, 1, &m),
+    ]);
+    assert_eq!(all.settled(), Ok(()));
+    let dead_leader = run(vec![down(1000), up(2, 2000, 1, &m), up(3, 3000, 1, &m)]);
+    let why = dead_leader
+        .settled()
+        .expect_err("a dead leader is not settled");
+    assert!(why.contains("NO_LEADER"), "{why}");
+}

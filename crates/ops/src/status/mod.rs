@@ -165,4 +165,23 @@ impl ClusterStatus {
             _ => Verdict::Healthy,
         }
     }
+
+    /// Settled, as a test or a drill waits for it: every asked endpoint answers, a leader is
+    /// among them (followers keep naming a dead leader until their election timeout fires), and
+    /// quorum holds with one agreed leader. Otherwise the findings, for the timeout message.
+    pub fn settled(&self) -> Result<(), String> {
+        if self.endpoints.iter().all(|e| e.reachable)
+            && self.endpoints.iter().any(|e| e.is_leader)
+            && self.quorum.has_quorum
+            && self.quorum.leader_agreed
+        {
+            return Ok(());
+        }
+        Err(self
+            .findings
+            .iter()
+            .map(|f| format!("{}: {}", f.code, f.message))
+            .collect::<Vec<_>>()
+            .join("; "))
+    }
 }
