@@ -7,8 +7,8 @@ use super::reader::{Cx, field};
 use super::valid;
 use super::versions::{self, Place};
 use crate::model::{
-    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind, Peer,
-    PortProtocol, PortRule, Protocol, RuleItem, Subject,
+    CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FqdnSelector, IcmpField, L7Kind,
+    LabelSelector, Peer, PortProtocol, PortRule, Protocol, RuleItem, Subject,
 };
 use crate::yaml::{Node, Value};
 
@@ -300,12 +300,12 @@ fn rule_item(
         );
     }
     let mut r = ItemReader::new(node, path, section);
-    r.endpoints(cx);
+    r.selector_peers(cx, "Endpoints", Peer::Endpoints);
     r.requires(cx);
     r.entities(cx);
     r.cidrs(cx);
     r.cidr_sets(cx);
-    r.nodes(cx);
+    r.selector_peers(cx, "Nodes", Peer::Nodes);
     r.groups(cx);
     if !section.is_ingress() {
         r.fqdns(cx);
@@ -364,13 +364,15 @@ impl<'n> ItemReader<'n> {
         Some((items, p))
     }
 
-    fn endpoints(&mut self, cx: &mut Cx) {
-        let Some((items, p)) = self.list(cx, &self.key("Endpoints")) else {
+    /// `fromEndpoints`/`toEndpoints` and `fromNodes`/`toNodes`: lists of label selectors,
+    /// each a peer of the kind `peer` makes.
+    fn selector_peers(&mut self, cx: &mut Cx, field: &str, peer: fn(LabelSelector) -> Peer) {
+        let Some((items, p)) = self.list(cx, &self.key(field)) else {
             return;
         };
         for (i, s) in items.iter().enumerate() {
             if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
-                self.item.peers.push(Peer::Endpoints(sel));
+                self.item.peers.push(peer(sel));
             }
         }
     }
@@ -470,17 +472,6 @@ impl<'n> ItemReader<'n> {
                 |n| format!("CiliumCIDRGroup {n}"),
             );
         Some(Peer::Unresolved { what })
-    }
-
-    fn nodes(&mut self, cx: &mut Cx) {
-        let Some((items, p)) = self.list(cx, &self.key("Nodes")) else {
-            return;
-        };
-        for (i, s) in items.iter().enumerate() {
-            if let Some(sel) = selector(cx, s, &format!("{p}[{i}]")) {
-                self.item.peers.push(Peer::Nodes(sel));
-            }
-        }
     }
 
     fn groups(&mut self, cx: &mut Cx) {
