@@ -59,6 +59,10 @@ pub struct Contents {
     /// Fulls whose manifest is missing (an upload that never finished): never used.
     pub unfinished: Vec<(FullName, Entry)>,
     pub deltas: Vec<(DeltaName, Entry)>,
+    /// Manifests whose snapshot object is missing: never used by a reader.
+    pub orphan_manifests: Vec<(FullName, Entry)>,
+    /// Objects under the prefix whose names are not ours: reported, never touched.
+    pub foreign: Vec<Entry>,
 }
 
 impl Contents {
@@ -151,7 +155,7 @@ impl Store {
         let prefix = (!self.prefix.is_empty()).then(|| ObjectPath::from(self.prefix.as_str()));
         let mut stream = self.inner.list(prefix.as_ref());
         let mut fulls = Vec::new();
-        let mut manifests = std::collections::BTreeSet::new();
+        let mut manifests = std::collections::BTreeMap::new();
         let mut out = Contents::default();
         while let Some(meta) = stream.next().await {
             let meta = meta.map_err(|e| RemoteError::Open {
@@ -166,19 +170,20 @@ impl Store {
             match layout::parse(&self.prefix, &entry.object) {
                 Some(Object::Full(f)) => fulls.push((f, entry)),
                 Some(Object::Manifest(f)) => {
-                    manifests.insert(f);
+                    manifests.insert(f, entry);
                 }
                 Some(Object::Delta(d)) => out.deltas.push((d, entry)),
-                None => {}
+                None => out.foreign.push(entry),
             }
         }
         for (f, e) in fulls {
-            if manifests.contains(&f) {
+            if manifests.remove(&f).is_some() {
                 out.fulls.push((f, e));
             } else {
                 out.unfinished.push((f, e));
             }
         }
+        out.orphan_manifests = manifests.into_iter().collect();
         out.fulls.sort_by(|a, b| a.0.cmp(&b.0));
         out.deltas.sort_by_key(|d| d.0);
         Ok(out)
@@ -236,6 +241,15 @@ impl Store {
         }
         file.sync_all().map_err(|e| local(e.to_string()))?;
         Ok((size, hasher.finalize().into()))
+    }
+
+    /// Deletes one object. An object already gone counts as deleted: two prunes may race, and
+    /// a retried delete must not fail on its own first success.
+    pub async fn delete(&self, object: &str) -> Result<(), RemoteError> {
+        match self.inner.delete(&ObjectPath::from(object)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(Self::err(object, e)),
+        }
     }
 
     /// One PUT of `bytes`: the object appears whole or not at all.

@@ -66,16 +66,9 @@ fn rules_read_only_metrics_the_agent_exports() {
         .filter_map(|l| l.split(' ').next())
         .map(str::to_string)
         .collect();
-    // Scheduled restore tests are not implemented yet (docs/backup.md): its rule waits for them.
-    let not_yet = BTreeSet::from(["lifeboat_backup_restore_test_success".to_string()]);
     let missing: Vec<_> = metric_names(&rules)
         .difference(&exported)
-        .filter(|n| !not_yet.contains(*n))
         .cloned()
         .collect();
     assert!(missing.is_empty(), "rules read {missing:?}, not exported");
-    assert!(
-        !exported.contains("lifeboat_backup_restore_test_success"),
-        "restore tests now export their metric: drop it from not_yet"
-    );
 }

@@ -32,6 +32,10 @@ pub enum Failure {
     ClusterStatus,
     /// The disk spool reached `--spool-limit` during a store outage: the delta log stopped.
     SpoolFull,
+    /// Retention after a full could not finish (a listing, check or delete failed).
+    Prune,
+    /// A scheduled restore test failed.
+    RestoreTest,
 }
 
 impl Failure {
@@ -44,6 +48,8 @@ impl Failure {
             Failure::Term => "term",
             Failure::ClusterStatus => "cluster_status",
             Failure::SpoolFull => "spool_full",
+            Failure::Prune => "prune",
+            Failure::RestoreTest => "restore_test",
         }
     }
 }
@@ -78,6 +84,10 @@ struct Gauges {
     alarms: Gauge,
     db_size: Gauge,
     status_time: Seconds,
+    restore_test_success: Gauge,
+    restore_test_duration: Seconds,
+    restore_test_time: Seconds,
+    restore_test_interval: Seconds,
 }
 
 pub struct Metrics {
@@ -86,6 +96,7 @@ pub struct Metrics {
     uploaded_bytes: Family<Labels, Counter>,
     uploaded_objects: Family<Labels, Counter>,
     failures: Family<Labels, Counter>,
+    pruned_objects: Family<Labels, Counter>,
     /// Newest backed-up time in ms (full or delta), for the age computed at each scrape.
     newest_ms: AtomicI64,
 }
@@ -111,6 +122,7 @@ impl Metrics {
         let uploaded_bytes = Family::<Labels, Counter>::default();
         let uploaded_objects = Family::<Labels, Counter>::default();
         let failures = Family::<Labels, Counter>::default();
+        let pruned_objects = Family::<Labels, Counter>::default();
         let r = &mut registry;
         r.register(
             "backup_full_revision",
@@ -159,6 +171,31 @@ impl Metrics {
         );
         r.register("backup_failures", "Failures by kind", failures.clone());
         r.register(
+            "backup_pruned_objects",
+            "Objects retention deleted from the store, by kind (full, manifest, delta, unfinished)",
+            pruned_objects.clone(),
+        );
+        r.register(
+            "backup_restore_test_success",
+            "1 when the last scheduled restore test rebuilt and verified the newest point, else 0 (see its timestamp: 0 = none yet)",
+            g.restore_test_success.clone(),
+        );
+        r.register(
+            "backup_restore_test_duration_seconds",
+            "How long the last scheduled restore test took (download, rebuild, verify): the measured RTO of the backup",
+            g.restore_test_duration.clone(),
+        );
+        r.register(
+            "backup_restore_test_timestamp_seconds",
+            "When the last scheduled restore test finished (0: none yet)",
+            g.restore_test_time.clone(),
+        );
+        r.register(
+            "backup_restore_test_interval_seconds",
+            "--restore-test-every (0: scheduled restore tests are off)",
+            g.restore_test_interval.clone(),
+        );
+        r.register(
             "agent_leader",
             "1 while this agent leads (writes the backup), 0 standing by",
             g.leader.clone(),
@@ -201,6 +238,7 @@ impl Metrics {
             uploaded_bytes,
             uploaded_objects,
             failures,
+            pruned_objects,
             newest_ms: AtomicI64::new(0),
         })
     }
@@ -232,6 +270,27 @@ impl Metrics {
 
     pub fn failed(&self, f: Failure) {
         self.failures.get_or_create(&kind(f.label())).inc();
+    }
+
+    /// Objects retention deleted, by kind.
+    pub fn pruned(&self, kind_label: &str, objects: u64) {
+        self.pruned_objects
+            .get_or_create(&kind(kind_label))
+            .inc_by(objects);
+    }
+
+    /// The restore test schedule (`None`: off).
+    pub fn restore_test_every(&self, every: Option<std::time::Duration>) {
+        self.g
+            .restore_test_interval
+            .set(every.map_or(0.0, |d| d.as_secs_f64()));
+    }
+
+    /// A scheduled restore test finished.
+    pub fn restore_test(&self, ok: bool, took: std::time::Duration) {
+        self.g.restore_test_success.set(i64::from(ok));
+        self.g.restore_test_duration.set(took.as_secs_f64());
+        self.g.restore_test_time.set(secs(time::now_ms()));
     }
 
     pub fn lag(&self, revisions: i64, oldest_pending_ms: Option<i64>) {

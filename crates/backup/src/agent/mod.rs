@@ -6,6 +6,7 @@ pub mod deltas;
 pub mod full;
 pub mod leader;
 pub mod metrics;
+pub mod restore_test;
 pub mod spool;
 pub mod uploader;
 pub mod watch;

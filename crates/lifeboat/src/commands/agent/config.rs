@@ -1,5 +1,6 @@
 //! `lifeboat agent --config FILE`: the agent's settings as YAML, keys named as the flags
-//! (`store`, `full-every`, `work-dir`, `lease-ttl`, `metrics-listen`, `policy-watch`). A flag given on the
+//! (`store`, `full-every`, `work-dir`, `lease-ttl`, `metrics-listen`, `policy-watch`,
+//! `restore-test-every`, and a `retention:` section: `keep-last`, `hourly`, `daily`, `weekly`). A flag given on the
 //! command line wins over the file; the file wins over the defaults. An unknown key or a
 //! value of the wrong type is refused with its line and column.
 
@@ -39,6 +40,35 @@ pub struct AgentConfig {
     // Delta log, spool, retention and restore tests (issue 15 part 1).
     pub flush_every: Option<HumanDuration>,
     pub spool_limit: Option<u64>,
+    pub retention: Option<RetentionConfig>,
+    #[serde(alias = "restore_test_every")]
+    pub restore_test_every: Option<HumanDuration>,
+}
+
+/// `retention:`, keys named as the flags (`keep-last`, `hourly`, `daily`, `weekly`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct RetentionConfig {
+    #[serde(alias = "keep_last")]
+    pub keep_last: Option<usize>,
+    pub hourly: Option<usize>,
+    pub daily: Option<usize>,
+    pub weekly: Option<usize>,
+}
+
+impl RetentionConfig {
+    /// The policy in force: each flag given wins over the file's value.
+    pub fn policy_under(
+        &self,
+        flags: &crate::commands::backup::prune::RetentionArgs,
+    ) -> ::backup::retention::Policy {
+        ::backup::retention::Policy {
+            keep_last: flags.keep_last.or(self.keep_last).unwrap_or(0),
+            hourly: flags.hourly.or(self.hourly).unwrap_or(0),
+            daily: flags.daily.or(self.daily).unwrap_or(0),
+            weekly: flags.weekly.or(self.weekly).unwrap_or(0),
+        }
+    }
 }
 
 pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {

@@ -26,6 +26,7 @@ use crate::output::{self, Format};
 
 mod config;
 pub(crate) mod serve;
+mod upkeep;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -72,6 +73,16 @@ pub struct AgentArgs {
     #[arg(long, value_name = "BYTES")]
     pub spool_limit: Option<u64>,
 
+    /// Retention after each full this agent uploads (off unless one is given; see `lifeboat
+    /// backup prune`)
+    #[command(flatten)]
+    pub retention: crate::commands::backup::prune::RetentionArgs,
+
+    /// Fetch the newest full and its deltas, rebuild and verify them under --work-dir (as
+    /// `backup restore --latest` and `snapshot verify` do) this often while leading; default: off
+    #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
+    pub restore_test_every: Option<Duration>,
+
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
@@ -89,6 +100,8 @@ struct Settings {
     run_for: Option<Duration>,
     flush_every: Duration,
     spool_limit: u64,
+    retention: ::backup::retention::Policy,
+    restore_test_every: Option<Duration>,
 }
 
 impl Settings {
@@ -121,7 +134,20 @@ impl Settings {
                 humantime::format_duration(flush_every)
             )));
         }
+        let restore_test_every = args
+            .restore_test_every
+            .or(file.restore_test_every.map(|d| d.0));
+        if restore_test_every.is_some_and(|d| d < Duration::from_secs(1)) {
+            return Err(crate::exit::usage(
+                "--restore-test-every is too short: give 1s or more (each test downloads the newest full)",
+            ));
+        }
         Ok(Settings {
+            retention: file
+                .retention
+                .unwrap_or_default()
+                .policy_under(&args.retention),
+            restore_test_every,
             store: StoreArg { store },
             flush_every,
             spool_limit: args.spool_limit.or(file.spool_limit).unwrap_or(1 << 30),
@@ -214,6 +240,7 @@ async fn take_full(
         name.object(store.prefix())
     ));
     summary.fulls.push(name.revision);
+    upkeep::after_full(store, args.retention, &name, &args.work_dir, metrics).await;
     Ok(name.revision)
 }
 
@@ -310,6 +337,7 @@ async fn lead(
             store.url
         );
     }
+    let mut next_test = tokio::time::Instant::now();
     loop {
         let mut client = watch_client(settings, tls).await?.client;
         let mut cfg = deltas::config_for(&mut client).await?;
@@ -333,6 +361,9 @@ async fn lead(
         let stopped = tokio::select! {
             r = log => r.inspect_err(|_| metrics.failed(Failure::DeltaLog))?,
             () = fulls => unreachable!("the schedule loops forever"),
+            () = upkeep::restore_tests(store, args.restore_test_every, &args.work_dir, metrics, &mut next_test) => {
+                unreachable!("the restore tests loop forever")
+            }
         };
         summary.fulls.extend(scheduled.fulls);
         match stopped {
@@ -384,6 +415,7 @@ async fn run_agent(
         let _ = stop_tx.send(true);
     });
     let metrics = Metrics::new();
+    metrics.restore_test_every(args.restore_test_every);
     let policy_metrics = args
         .policy_watch
         .then(policy_etcd::metrics::PolicyMetrics::new);

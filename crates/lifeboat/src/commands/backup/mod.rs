@@ -7,6 +7,7 @@ use crate::cli::Context;
 use crate::exit::Exit;
 
 pub mod list;
+pub mod prune;
 pub mod restore;
 pub mod verify;
 
@@ -19,6 +20,9 @@ pub enum BackupCommand {
     Verify(verify::VerifyArgs),
     /// Rebuild one verified snapshot file at a revision, a time, or the newest point
     Restore(restore::RestoreArgs),
+    /// Apply retention: delete the fulls and segments the policy no longer keeps (never the
+    /// newest verified full, a segment a kept full needs, foreign or corrupt objects)
+    Prune(prune::PruneArgs),
 }
 
 /// `--store URL`, shared by every backup command.
@@ -41,5 +45,6 @@ pub fn run(ctx: &Context, cmd: &BackupCommand) -> anyhow::Result<Exit> {
         BackupCommand::List(args) => list::run(ctx, args),
         BackupCommand::Verify(args) => verify::run(ctx, args),
         BackupCommand::Restore(args) => restore::run(ctx, args),
+        BackupCommand::Prune(args) => prune::run(ctx, args),
     }
 }
