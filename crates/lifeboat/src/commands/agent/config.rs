@@ -39,6 +39,7 @@ pub struct AgentConfig {
     // Delta log, spool, retention and restore tests (issue 15 part 1).
     pub flush_every: Option<HumanDuration>,
     pub spool_limit: Option<u64>,
+    pub encrypt_to: Option<String>,
 }
 
 pub fn load(path: &Path) -> anyhow::Result<AgentConfig> {
