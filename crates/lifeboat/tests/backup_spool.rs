@@ -36,7 +36,13 @@ fn agent(
             "--full-every",
             "1h",
         ])
-        .args(["--lease-ttl", "4s", "-o", "json"])
+        // 4 s unless the test gives its own.
+        .args(if extra.contains(&"--lease-ttl") {
+            &[][..]
+        } else {
+            &["--lease-ttl", "4s"][..]
+        })
+        .args(["-o", "json"])
         .arg("--work-dir")
         .arg(work)
         .args(extra)
