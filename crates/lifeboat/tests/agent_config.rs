@@ -144,3 +144,14 @@ fn flush_every_from_the_file_is_checked() {
     let out = with_config("store: file:///tmp/x\nflush-every: 1ms\n", &[]);
     refused(&out, 64, &["--flush-every", "too short"]);
 }
+
+/// Encrypted fulls cannot be restore-tested by an agent that holds no identity: refused at
+/// start instead of a restore test that could only fail and an alert that would cry wolf.
+#[test]
+fn restore_tests_of_encrypted_fulls_are_refused() {
+    let out = with_config(
+        "store: file:///tmp/x\nrestore-test-every: 1h\n",
+        &["--encrypt-to", "/etc/lifeboat/recipients.txt"],
+    );
+    refused(&out, 64, &["--restore-test-every", "--encrypt-to", "--identity"]);
+}

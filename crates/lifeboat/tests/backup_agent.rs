@@ -31,7 +31,7 @@ async fn agent_full_and_delta_log_restore_to_the_live_state() {
 
     let settings = tc.cluster.settings_for(&[0]);
     let tls = settings.validate().expect("tls");
-    let (name, manifest) = full::take(&settings, tls.as_ref(), &store, &work)
+    let (name, manifest) = full::take(&settings, tls.as_ref(), &store, &work, None)
         .await
         .expect("full uploaded");
     assert_eq!(name.revision, manifest.revision);

@@ -162,8 +162,44 @@ async fn candidates(c: &mut Client) -> usize {
     c.get(prefix, Some(opts)).await.unwrap().count() as usize
 }
 
-/// A leader paused past its lease (SIGSTOP) wakes up with segments buffered and a flush due;
-/// by then the standby leads and has written after it. The old leader must not upload them.
+/// Every segment object in the store, in revision order.
+async fn segments(store: &Store) -> Vec<(i64, i64)> {
+    let contents = store.contents().await.expect("list");
+    contents
+        .deltas
+        .iter()
+        .map(|(d, _)| (d.first_revision, d.last_revision))
+        .collect()
+}
+
+/// After the newest full at or before the first segment, segments follow each other with no
+/// revision missing and none twice: the one writer at a time the election promises.
+fn assert_one_chain(full: i64, segs: &[(i64, i64)]) {
+    let mut cursor = full;
+    for &(first, last) in segs.iter().filter(|(_, last)| *last > full) {
+        assert!(
+            first <= cursor + 1,
+            "revisions {}..{} missing before segment {first}-{last}: {segs:?}",
+            cursor + 1,
+            first - 1
+        );
+        assert!(
+            first > cursor || cursor == full,
+            "segment {first}-{last} covers revisions already stored (up to {cursor}): \
+             two writers: {segs:?}"
+        );
+        cursor = last;
+    }
+}
+
+/// The leader agent's node cut off (SIGSTOP: it answers nothing and keeps its lease until
+/// the TTL runs out) with writes buffered and a flush due. The standby leads within the TTL
+/// plus a bound, and resumes where the store ends. When the old leader wakes (SIGCONT) it
+/// finds its lease gone before it uploads anything: the objects it could have written would
+/// cover revisions the new leader already stored, and there are none; it stands by.
+///
+/// Checked able to fail: with the fence check in `uploader.rs` removed, the woken leader
+/// uploads its buffered segment and `assert_one_chain` (and `backup verify`) find the overlap.
 #[tokio::test]
 async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
     let tc = TestCluster::plain(1).await;
@@ -174,8 +210,12 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
     std::fs::create_dir(&root).expect("mkdir");
     let url = format!("file://{}", root.display());
     let store = Store::open(&url).expect("store");
+    // Each agent its own work directory (spool), as on two nodes.
+    let (work_a, work_b) = (dir.path().join("a"), dir.path().join("b"));
+    std::fs::create_dir(&work_a).expect("mkdir");
+    std::fs::create_dir(&work_b).expect("mkdir");
 
-    let agents = vec![agent(&tc, &url, dir.path()), agent(&tc, &url, dir.path())];
+    let agents = vec![agent(&tc, &url, &work_a), agent(&tc, &url, &work_b)];
     let first = leader_pid(&mut c, None).await;
     writes(&mut c, 1).await.expect("writes");
     let end = revision(&mut c).await;
@@ -183,10 +223,23 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
     // Written right before the pause: still in the leader's buffer (flushed every second).
     writes(&mut c, 2).await.expect("writes");
     signal("-STOP", first);
-    let second = leader_pid(&mut c, Some(first)).await;
+    // The lease TTL is 3 s; 10 s more for a loaded machine (polls of 100 ms, counted).
+    let mut second = None;
+    for _ in 0..130 {
+        let now = leader::current(&mut c).await.expect("leader");
+        if let Some(pid) = now.and_then(|v| v.rsplit('/').next()?.parse::<u32>().ok())
+            && pid != first
+        {
+            second = Some(pid);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let second = second.expect("the standby leads within the lease TTL plus 10 s");
     writes(&mut c, 3).await.expect("writes");
     let end = revision(&mut c).await;
     wait_store_reaches(&store, end).await;
+    let before = segments(&store).await;
     signal("-CONT", first);
     // The old leader campaigns again (a second candidate key) only once it stopped writing.
     for _ in 0..300 {
@@ -199,6 +252,11 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
         candidates(&mut c).await,
         2,
         "the old leader did not stand by"
+    );
+    let woken = segments(&store).await;
+    assert_eq!(
+        woken, before,
+        "a segment appeared between the old leader's wake-up and its standing by"
     );
     writes(&mut c, 4).await.expect("writes");
     let end = revision(&mut c).await;
@@ -220,6 +278,20 @@ async fn a_leader_paused_past_its_lease_writes_nothing_when_it_wakes() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    let contents = store.contents().await.expect("list");
+    assert_eq!(
+        contents.fulls.len(),
+        1,
+        "one full, taken by the first leader"
+    );
+    let full = contents.fulls[0].0.revision;
+    let segs = segments(&store).await;
+    assert_one_chain(full, &segs);
+    assert!(
+        segs.last().is_some_and(|s| s.1 >= end),
+        "the chain reaches {end}: {segs:?}"
+    );
 
     let verify = lifeboat()
         .args(["backup", "verify", "--store", &url, "--work-dir"])

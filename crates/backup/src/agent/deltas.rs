@@ -86,11 +86,19 @@ pub enum Stopped {
     },
 }
 
+/// How [`follow`] ended: as [`Stopped`], or the watch was cut (etcd restarted, the member
+/// went away) after everything up to `last_revision` was sealed and handed to the uploader.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Followed {
+    Stopped(Stopped),
+    Cut { last_revision: i64, why: String },
+}
+
 /// Events not yet sealed, and the uploader the sealed segments go to.
 struct Log<'a> {
     cfg: &'a DeltaConfig,
     spool: Spool,
-    uploader: Uploader,
+    uploader: &'a mut Uploader,
     events: Vec<Event>,
     bytes: usize,
     /// Last revision of the last segment made (uploaded or spooled).
@@ -156,17 +164,12 @@ impl Log<'_> {
             oldest,
         );
     }
-
-    /// Seals what is buffered and waits until the uploader has stored every segment (or
-    /// gives up: the segments stay spooled for the next term).
-    async fn drain(mut self) -> Result<(), AgentError> {
-        self.seal()?;
-        self.uploader.finish().await
-    }
 }
 
 /// Runs the delta log from the revision after `covered` until `stop` turns true, the watch
-/// is compacted away, or an error.
+/// is compacted away, or an error; with an uploader of its own, drained before it returns.
+/// A cut watch is an error here, after one bounded try at uploading what it delivered (see
+/// [`uploader::CUT_WAIT`]); the agent instead follows again with the same uploader.
 pub async fn run(
     client: &mut Client,
     store: &Store,
@@ -174,15 +177,6 @@ pub async fn run(
     cfg: &DeltaConfig,
     stop: &mut watch::Receiver<bool>,
 ) -> Result<Stopped, AgentError> {
-    let options = WatchOptions::new()
-        .with_all_keys()
-        .with_start_revision(covered + 1)
-        .with_progress_notify();
-    let mut stream = client
-        .watch("", Some(options))
-        .await
-        .map_err(|e| AgentError::Etcd(e.to_string()))?;
-    let mut seq = Sequencer::after(covered);
     // Without a spool of the caller's (tests of the log alone), one in a temporary directory.
     let scratch;
     let spool = match &cfg.spool {
@@ -192,10 +186,42 @@ pub async fn run(
             Spool::open(scratch.path(), &store.url, 1 << 30)?
         }
     };
-    let uploader = uploader::start(store.clone(), spool.clone(), covered, cfg)?;
+    let mut uploader = uploader::start(store.clone(), spool.clone(), covered, cfg)?;
+    match follow(client, covered, cfg, &spool, &mut uploader, stop).await? {
+        Followed::Stopped(s) => {
+            uploader.finish().await?;
+            Ok(s)
+        }
+        Followed::Cut { why, .. } => Err(match uploader.finish_quickly().await {
+            Ok(()) => AgentError::Etcd(why),
+            Err(e) => AgentError::Etcd(format!("{why}; and {e}")),
+        }),
+    }
+}
+
+/// Follows etcd's watch from the revision after `covered`, sealing segments into `spool` and
+/// handing them to `uploader` (which the caller keeps across cuts and finishes), until `stop`
+/// turns true, the watch is compacted away or cut, or an error.
+pub async fn follow(
+    client: &mut Client,
+    covered: i64,
+    cfg: &DeltaConfig,
+    spool: &Spool,
+    uploader: &mut Uploader,
+    stop: &mut watch::Receiver<bool>,
+) -> Result<Followed, AgentError> {
+    let options = WatchOptions::new()
+        .with_all_keys()
+        .with_start_revision(covered + 1)
+        .with_progress_notify();
+    let mut stream = client
+        .watch("", Some(options))
+        .await
+        .map_err(|e| AgentError::Etcd(e.to_string()))?;
+    let mut seq = Sequencer::after(covered);
     let mut log = Log {
         cfg,
-        spool,
+        spool: spool.clone(),
         uploader,
         events: Vec::new(),
         bytes: 0,
@@ -211,24 +237,26 @@ pub async fn run(
                     Ok(Some(msg)) => msg,
                     cut => {
                         // etcd went away. What the watch delivered may now exist nowhere
-                        // else (every member lost): seal it and ship it while the lease we
-                        // hold still fences other writers out, then report the cut.
+                        // else (every member lost): sealed and spooled now, it is uploaded
+                        // while the lease we hold still fences other writers out. Nothing
+                        // here waits on the store: one that is down too must not keep the
+                        // agent from watching again.
                         let why = match cut {
                             Err(e) => e.to_string(),
                             Ok(_) => "the watch stream ended".to_owned(),
                         };
-                        log.drain().await?;
-                        return Err(AgentError::Etcd(why));
+                        log.seal()?;
+                        return Ok(Followed::Cut { last_revision: seq.last_revision(), why });
                     }
                 };
                 if msg.canceled() {
                     let last_revision = seq.last_revision();
-                    log.drain().await?;
+                    log.seal()?;
                     if msg.compact_revision() > 0 {
-                        return Ok(Stopped::Compacted {
+                        return Ok(Followed::Stopped(Stopped::Compacted {
                             compact_revision: msg.compact_revision(),
                             last_revision,
-                        });
+                        }));
                     }
                     return Err(AgentError::Etcd(format!("watch canceled: {}", msg.cancel_reason())));
                 }
@@ -251,8 +279,8 @@ pub async fn run(
             changed = stop.changed() => {
                 if changed.is_err() || *stop.borrow() {
                     let last_revision = seq.last_revision();
-                    log.drain().await?;
-                    return Ok(Stopped::Shutdown { last_revision });
+                    log.seal()?;
+                    return Ok(Followed::Stopped(Stopped::Shutdown { last_revision }));
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use ops::settings::{ConnectionSettings, ValidatedTls};
-use ops::snapshot::{SaveRequest, SaveTarget};
+use ops::snapshot::{Encryption, SaveRequest, SaveTarget};
 
 use super::AgentError;
 use crate::layout::{FullManifest, FullName};
@@ -18,12 +18,14 @@ fn hex_u64(s: &str) -> Result<u64, AgentError> {
         .map_err(|_| AgentError::Save(format!("bad ID {s:?} in the manifest")))
 }
 
-/// Takes and uploads a full snapshot; returns it with its manifest.
+/// Takes and uploads a full snapshot (age-encrypted on its way to disk when `encryption` is
+/// given, as `snapshot save --encrypt-to` does); returns it with its manifest.
 pub async fn take(
     settings: &ConnectionSettings,
     tls: Option<&ValidatedTls>,
     store: &Store,
     work: &Path,
+    encryption: Option<&Encryption>,
 ) -> Result<(FullName, FullManifest), AgentError> {
     let file = work.join(format!("full-{}.db", time::compact(time::now_ms())));
     let req = SaveRequest {
@@ -34,7 +36,7 @@ pub async fn take(
         force: false,
         stall_timeout: Duration::from_secs(30),
     };
-    let saved = ops::snapshot::save(req, &mut |_, _| {})
+    let saved = ops::snapshot::save_with(req, encryption, &mut |_, _| {})
         .await
         .map_err(|e| AgentError::Save(e.to_string()))?;
     // The full's time is when the save completed, rounded up: the state at its revision
@@ -46,7 +48,7 @@ pub async fn take(
         cluster_id: hex_u64(&m.cluster_id)?,
         member_id: hex_u64(&m.source_member_id)?,
         taken_ms,
-        encrypted_to: Vec::new(),
+        encrypted_to: m.encrypted_to.clone(),
         snapshot_size: m.size,
         snapshot_sha256: m.sha256.clone(),
     };

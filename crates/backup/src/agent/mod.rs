@@ -24,7 +24,7 @@ pub enum AgentError {
     )]
     Gap { last: i64, got: i64 },
     #[error(
-        "the backup store kept refusing uploads while the agent stopped: {segments} segments ({bytes} bytes) stay spooled in {spool}; the agent's next start uploads them: check the store and its credentials"
+        "the backup store did not take the spooled segments in time: {segments} segments ({bytes} bytes) stay spooled in {spool}; the agent's next term as leader (or its next start) uploads them: check the store and its credentials"
     )]
     StoreDown {
         segments: usize,

@@ -6,7 +6,7 @@
 
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use tokio::sync::{mpsc, oneshot};
@@ -25,6 +25,10 @@ pub const PUT_TIMEOUT: Duration = Duration::from_secs(30);
 /// While stopping, the uploader gives up after this many refusals in a row (about 1.5 min of
 /// backoff): the segments stay spooled and the next term uploads them.
 const FAILURES_WHILE_STOPPING: u32 = 10;
+/// After a watch cut the uploader gets one try per segment and at most this long: the agent
+/// must get back to etcd (a restarted member, a new leader) rather than wait on a store that
+/// is down too; what is not stored stays spooled, and the next term uploads it.
+pub const CUT_WAIT: Duration = Duration::from_secs(10);
 
 #[derive(Default)]
 struct Progress {
@@ -32,6 +36,8 @@ struct Progress {
     uploaded_revision: AtomicI64,
     /// First event's observed time of the oldest segment not yet stored; 0: none.
     oldest_pending_ms: AtomicI64,
+    /// Refusals in a row after which a closed uploader gives up (0: the default).
+    give_up_after: AtomicU32,
 }
 
 /// The watch's side of the uploader.
@@ -150,7 +156,36 @@ impl Uploader {
 
     /// No more segments: waits until every spooled one is stored, or the store refused too
     /// often (they stay spooled, and the error says where).
-    pub async fn finish(mut self) -> Result<(), AgentError> {
+    pub async fn finish(self) -> Result<(), AgentError> {
+        self.finish_after(FAILURES_WHILE_STOPPING).await
+    }
+
+    /// After a watch cut: uploads what it can in one try per segment within [`CUT_WAIT`],
+    /// and leaves the rest spooled (the next term uploads it) instead of retrying.
+    pub async fn finish_quickly(self) -> Result<(), AgentError> {
+        let spool = self.spool.clone();
+        match tokio::time::timeout(CUT_WAIT, self.finish_after(1)).await {
+            Ok(r) => r,
+            // Dropping the uploader stopped it; an abandoned PUT never shows (atomic PUTs).
+            Err(_) => {
+                let left = spool.segments().unwrap_or_default();
+                Err(AgentError::StoreDown {
+                    segments: left.len(),
+                    bytes: left
+                        .iter()
+                        .filter_map(|(_, p)| std::fs::metadata(p).ok())
+                        .map(|m| m.len())
+                        .sum(),
+                    spool: spool.dir().display().to_string(),
+                })
+            }
+        }
+    }
+
+    async fn finish_after(mut self, failures: u32) -> Result<(), AgentError> {
+        self.progress
+            .give_up_after
+            .store(failures, Ordering::Relaxed);
         self.tx = None;
         let Some(task) = self.task.take() else {
             return Ok(());
@@ -222,7 +257,11 @@ impl Worker {
                         self.progress.spooled_bytes.load(Ordering::Relaxed),
                         self.spool.dir().display()
                     );
-                    if closed && self.failures >= FAILURES_WHILE_STOPPING {
+                    let limit = match self.progress.give_up_after.load(Ordering::Relaxed) {
+                        0 => FAILURES_WHILE_STOPPING,
+                        n => n,
+                    };
+                    if closed && self.failures >= limit {
                         return Err(AgentError::StoreDown {
                             segments: self.queue.len(),
                             bytes: self.progress.spooled_bytes.load(Ordering::Relaxed),

@@ -43,6 +43,7 @@ pub struct AgentConfig {
     pub retention: Option<RetentionConfig>,
     #[serde(alias = "restore_test_every")]
     pub restore_test_every: Option<HumanDuration>,
+    pub encrypt_to: Option<String>,
 }
 
 /// `retention:`, keys named as the flags (`keep-last`, `hourly`, `daily`, `weekly`).

@@ -7,10 +7,11 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use ::backup::agent::AgentError;
-use ::backup::agent::deltas::{self, Stopped};
+use ::backup::agent::deltas::{self, Followed, Stopped};
 use ::backup::agent::full;
 use ::backup::agent::leader::{self, Fence, Lease};
 use ::backup::agent::spool::Spool;
+use ::backup::agent::uploader;
 use ::backup::remote::Store;
 use clap::Args;
 use ops::settings::{ConnectionSettings, ValidatedTls};
@@ -83,13 +84,19 @@ pub struct AgentArgs {
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub restore_test_every: Option<Duration>,
 
+    /// Encrypt full snapshots with age to this recipient (age1...) or to every recipient in
+    /// this file, as `snapshot save --encrypt-to` does; `backup restore --identity` opens them.
+    /// Delta segments are not encrypted
+    #[arg(long, value_name = "RECIPIENT|FILE")]
+    pub encrypt_to: Option<String>,
+
     /// Stop after this long (drills, tests); default: until SIGINT or SIGTERM
     #[arg(long, value_name = "DURATION", value_parser = humantime::parse_duration)]
     pub run_for: Option<Duration>,
 }
 
 /// The settings in force: flags over the config file over the defaults.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 struct Settings {
     store: StoreArg,
     full_every: Duration,
@@ -102,6 +109,7 @@ struct Settings {
     spool_limit: u64,
     retention: ::backup::retention::Policy,
     restore_test_every: Option<Duration>,
+    encryption: Option<Arc<ops::snapshot::Encryption>>,
 }
 
 impl Settings {
@@ -142,6 +150,16 @@ impl Settings {
                 "--restore-test-every is too short: give 1s or more (each test downloads the newest full)",
             ));
         }
+        let encrypt_to = args.encrypt_to.clone().or(file.encrypt_to);
+        if encrypt_to.is_some() && restore_test_every.is_some() {
+            // A restore test must decrypt the full, and an agent holds only recipients: the
+            // test could only ever fail, and its alert would cry wolf.
+            return Err(crate::exit::usage(
+                "--restore-test-every cannot test encrypted fulls (--encrypt-to): the agent holds \
+                 no identity. Drop one of them, and test restores where the identity is kept: \
+                 `lifeboat backup restore --store URL --latest --identity FILE --out FILE`",
+            ));
+        }
         Ok(Settings {
             retention: file
                 .retention
@@ -164,6 +182,9 @@ impl Settings {
             metrics_listen: args.metrics_listen.or(file.metrics_listen),
             policy_watch: args.policy_watch || file.policy_watch.unwrap_or(false),
             run_for: args.run_for,
+            encryption: encrypt_to
+                .map(|r| ops::snapshot::Encryption::parse(&r).map(Arc::new))
+                .transpose()?,
         })
     }
 }
@@ -229,9 +250,15 @@ async fn take_full(
     summary: &mut Summary,
     metrics: &Metrics,
 ) -> anyhow::Result<i64> {
-    let (name, manifest) = full::take(settings, tls, store, &args.work_dir)
-        .await
-        .inspect_err(|_| metrics.failed(Failure::Full))?;
+    let (name, manifest) = full::take(
+        settings,
+        tls,
+        store,
+        &args.work_dir,
+        args.encryption.as_deref(),
+    )
+    .await
+    .inspect_err(|_| metrics.failed(Failure::Full))?;
     metrics.uploaded("full", manifest.object_size);
     metrics.full(name.revision, name.taken_ms);
     output::note(&format!(
@@ -338,15 +365,21 @@ async fn lead(
         );
     }
     let mut next_test = tokio::time::Instant::now();
+    // One uploader for the whole term: a cut watch is followed again from where it ended
+    // while the segments it sealed go on uploading, so nothing waits on the store.
+    let mut cfg = deltas::config_for(&mut client).await?;
+    cfg.fence = Some(mandate.fence.clone());
+    cfg.flush_every = args.flush_every;
+    cfg.spool = Some(spool.clone());
+    cfg.metrics = Some(metrics.clone());
+    let mut uploader = uploader::start(store.clone(), spool.clone(), covered, &cfg)?;
     loop {
-        let mut client = watch_client(settings, tls).await?.client;
-        let mut cfg = deltas::config_for(&mut client).await?;
-        cfg.fence = Some(mandate.fence.clone());
-        cfg.flush_every = args.flush_every;
-        cfg.spool = Some(spool.clone());
-        cfg.metrics = Some(metrics.clone());
         let mut rx = mandate.stop_rx.clone();
-        let log = deltas::run(&mut client, store, covered, &cfg, &mut rx);
+        let Some(mut client) = rewatch(settings, tls, &mut cfg, &mut rx).await? else {
+            uploader.finish().await?;
+            return Ok(());
+        };
+        let log = deltas::follow(&mut client, covered, &cfg, &spool, &mut uploader, &mut rx);
         let mut scheduled = Summary::default();
         let fulls = async {
             loop {
@@ -358,7 +391,7 @@ async fn lead(
                 }
             }
         };
-        let stopped = tokio::select! {
+        let followed = tokio::select! {
             r = log => r.inspect_err(|_| metrics.failed(Failure::DeltaLog))?,
             () = fulls => unreachable!("the schedule loops forever"),
             () = upkeep::restore_tests(store, args.restore_test_every, &args.work_dir, metrics, &mut next_test) => {
@@ -366,15 +399,16 @@ async fn lead(
             }
         };
         summary.fulls.extend(scheduled.fulls);
-        match stopped {
-            Stopped::Shutdown { last_revision } => {
+        match followed {
+            Followed::Stopped(Stopped::Shutdown { last_revision }) => {
+                uploader.finish().await?;
                 summary.last_revision = last_revision;
                 return Ok(());
             }
-            Stopped::Compacted {
+            Followed::Stopped(Stopped::Compacted {
                 compact_revision,
                 last_revision,
-            } => {
+            }) => {
                 let rev = take_full(settings, tls, store, args, summary, metrics).await?;
                 output::note(&format!(
                     "agent: etcd compacted at {compact_revision} past the delta log (at {last_revision}); \
@@ -386,6 +420,55 @@ async fn lead(
                 covered = rev;
                 due = args.full_every;
             }
+            Followed::Cut { last_revision, why } => {
+                metrics.failed(Failure::DeltaLog);
+                output::note(&format!(
+                    "agent: the watch on etcd was cut ({why}); {} bytes of segments wait in the \
+                     spool for the store; watching again from revision {}",
+                    uploader.spooled_bytes(),
+                    last_revision + 1
+                ));
+                covered = last_revision;
+            }
+        }
+    }
+}
+
+/// A client for the next watch, with the delta configuration of the member it talks to:
+/// retried (every 500 ms) until etcd answers, or `None` once asked to stop. While etcd is
+/// away the term goes on only as long as its lease (the caller gives up on a lost lease).
+async fn rewatch(
+    settings: &ConnectionSettings,
+    tls: Option<&ValidatedTls>,
+    cfg: &mut deltas::DeltaConfig,
+    stop: &mut tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<Option<etcd_client::Client>> {
+    loop {
+        if *stop.borrow() {
+            return Ok(None);
+        }
+        let attempt = async {
+            let mut client = watch_client(settings, tls).await?.client;
+            let fresh = deltas::config_for(&mut client).await?;
+            anyhow::Ok((client, fresh))
+        };
+        match attempt.await {
+            Ok((_, fresh)) if fresh.cluster_id != cfg.cluster_id => anyhow::bail!(
+                "etcd answers as cluster {:016x}, but this term backs up cluster {:016x}: \
+                 the endpoints now reach another cluster; check --endpoints",
+                fresh.cluster_id,
+                cfg.cluster_id
+            ),
+            Ok((client, fresh)) => {
+                // Segments name the member they were read from.
+                cfg.member_id = fresh.member_id;
+                return Ok(Some(client));
+            }
+            Err(e) => tracing::warn!("watching etcd again failed ({e:#}); retrying"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = stop.wait_for(|s| *s) => return Ok(None),
         }
     }
 }
