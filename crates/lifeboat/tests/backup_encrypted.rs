@@ -102,6 +102,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 /// searched); `backup restore --latest --identity` brings every key back, and without the
 /// identity the restore refuses and says to pass it. Delta segments are not encrypted (a
 /// known gap): the marker is written before the agent starts, so only the full holds it.
+/// Checked able to fail: without `--encrypt-to` the raw-byte search fails on the full.
 #[tokio::test]
 async fn encrypted_fulls_hold_no_plaintext_and_restore_with_the_identity() {
     let tc = TestCluster::plain(1).await;
@@ -151,11 +152,6 @@ async fn encrypted_fulls_hold_no_plaintext_and_restore_with_the_identity() {
 
     let store = Store::open(url).expect("store");
     let contents = store.contents().await.expect("list");
-    assert!(
-        contents.fulls.iter().all(|(f, _)| f.encrypted),
-        "every full is encrypted: {:?}",
-        contents.fulls
-    );
     let mut objects: Vec<String> = contents
         .fulls
         .iter()
@@ -175,6 +171,11 @@ async fn encrypted_fulls_hold_no_plaintext_and_restore_with_the_identity() {
             "{object} holds the marker in plaintext"
         );
     }
+    assert!(
+        contents.fulls.iter().all(|(f, _)| f.encrypted),
+        "every full is encrypted: {:?}",
+        contents.fulls
+    );
 
     let restored = dir.path().join("restored.db");
     let without = lifeboat()
