@@ -63,7 +63,7 @@ pub(crate) async fn rehearse(args: &DrillSpec, lose: usize) -> crate::Result<Dri
 
     // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
     let opts = LocalRecoverOptions {
-        strategy: args.strategy.into(),
+        strategy: args.strategy,
         ..LocalRecoverOptions::default()
     };
     let (outcome, recovery_steps) = recover_timed(&mut cluster, &tl, &opts).await;
