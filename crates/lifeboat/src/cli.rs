@@ -7,8 +7,9 @@ use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 use crate::commands;
 use crate::connection::ConnectionArgs;
+use crate::context::Context;
 use crate::exit::{self, Exit};
-use crate::output::{self, Format, OutputArg};
+use crate::output::{self, OutputArg};
 
 /// `lifeboat --version`: the crate version, the commit and the day it was built.
 const VERSION: &str = concat!(
@@ -82,14 +83,6 @@ pub enum Command {
     /// Shell completions (bash, zsh, fish, elvish, powershell) and man pages
     #[command(subcommand)]
     Generate(commands::generate::GenerateCommand),
-}
-
-/// Shared by every command: how to print and how to reach etcd.
-pub struct Context {
-    pub format: Format,
-    /// `-o` as given (`txt`/`dot` only reach `policy connectivity`).
-    pub requested: OutputArg,
-    pub connection: ConnectionArgs,
 }
 
 pub fn main() -> ExitCode {

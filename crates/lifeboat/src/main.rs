@@ -12,9 +12,17 @@
 
 mod cli;
 mod commands;
+mod confirm;
 mod connection;
+mod context;
 mod exit;
+mod flags;
+mod metrics_http;
 mod output;
+mod policy_input;
+mod render;
+mod runtime;
+mod source;
 
 fn main() -> std::process::ExitCode {
     cli::main()

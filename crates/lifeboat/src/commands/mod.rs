@@ -1,4 +1,4 @@
-//! One file per command. Each takes its clap arguments and the shared [`crate::cli::Context`],
+//! One file per command. Each takes its clap arguments and the shared [`crate::context::Context`],
 //! calls the libraries, prints through [`crate::output`], and returns an [`crate::exit::Exit`].
 
 pub mod agent;
@@ -14,10 +14,6 @@ pub mod snapshot;
 pub mod status;
 pub mod webhook;
 
-/// A single-threaded runtime on the main thread: lifeboat's concurrency is I/O (many endpoints
-/// at once), and child processes it starts are tied to the thread that spawned them.
-pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    Ok(tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?)
-}
+// Re-exported for command files other branches are changing (`super::super::runtime()`);
+// new code uses `crate::runtime::runtime`.
+pub use crate::runtime::runtime;

@@ -20,14 +20,18 @@ use std::sync::Arc;
 
 use ::backup::agent::metrics::{Failure, Metrics};
 
-use crate::cli::Context;
-use crate::commands::backup::StoreArg;
+use crate::context::Context;
 use crate::exit::Exit;
+use crate::flags::StoreArg;
+use crate::metrics_http as serve;
 use crate::output::{self, Format};
 
 mod config;
-pub(crate) mod serve;
 mod upkeep;
+
+// Re-exported for `policy watch` and `webhook serve`, which still name it here (their files
+// are being changed on other branches); new code uses `crate::runtime::stop_signal`.
+pub(crate) use crate::runtime::stop_signal;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -202,30 +206,6 @@ struct Summary {
     /// last such error.
     failed_terms: u32,
     last_error: Option<String>,
-}
-
-pub(crate) async fn stop_signal(run_for: Option<Duration>) {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).ok();
-    let term = async {
-        match term.as_mut() {
-            Some(t) => {
-                t.recv().await;
-            }
-            None => std::future::pending().await,
-        }
-    };
-    let limit = async {
-        match run_for {
-            Some(d) => tokio::time::sleep(d).await,
-            None => std::future::pending().await,
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = term => {}
-        _ = limit => {}
-    }
 }
 
 async fn watch_client(

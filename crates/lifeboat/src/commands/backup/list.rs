@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::StoreArg;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format, human_bytes};
 
@@ -15,7 +15,7 @@ pub struct ListArgs {
 
 pub fn run(ctx: &Context, args: &ListArgs) -> anyhow::Result<Exit> {
     let store = args.store.open()?;
-    let report = super::super::runtime()?.block_on(::backup::check::list(&store))?;
+    let report = crate::runtime::runtime()?.block_on(::backup::check::list(&store))?;
     match ctx.format {
         Format::Json => output::print_json(&report),
         Format::Table => {

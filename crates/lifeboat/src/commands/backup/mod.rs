@@ -1,9 +1,9 @@
 //! `lifeboat backup ...`: what a continuous-backup store holds (docs/backup.md), whether all
 //! of it is sound, and one snapshot file rebuilt from it at any point.
 
-use clap::{Args, Subcommand};
+use clap::Subcommand;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 
 pub mod list;
@@ -25,20 +25,8 @@ pub enum BackupCommand {
     Prune(prune::PruneArgs),
 }
 
-/// `--store URL`, shared by every backup command.
-#[derive(Debug, Clone, Args)]
-pub struct StoreArg {
-    /// The backup store: file:///DIR or s3://BUCKET[/PREFIX] (S3 settings from AWS_* variables:
-    /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION, AWS_ENDPOINT_URL, AWS_ALLOW_HTTP)
-    #[arg(long, value_name = "URL", env = "LIFEBOAT_BACKUP_STORE")]
-    pub store: String,
-}
-
-impl StoreArg {
-    pub fn open(&self) -> anyhow::Result<::backup::remote::Store> {
-        Ok(::backup::remote::Store::open(&self.store)?)
-    }
-}
+// Declared with the other shared flags; `super::StoreArg` for this command's files.
+pub use crate::flags::StoreArg;
 
 pub fn run(ctx: &Context, cmd: &BackupCommand) -> anyhow::Result<Exit> {
     match cmd {

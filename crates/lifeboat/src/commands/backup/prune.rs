@@ -8,7 +8,7 @@ use ::backup::retention::prune::{self, Options, Outcome, Row};
 use clap::Args;
 
 use super::StoreArg;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -152,7 +152,7 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<Exit> {
     let plan = rt.block_on(prune::plan(&store, &opts))?;
     let go = !args.dry_run && plan.blocked.is_none() && !plan.delete.is_empty();
     if go {
-        crate::commands::member::confirm(
+        crate::confirm::confirm(
             args.yes,
             &format!(
                 "Delete {} objects from {} (keeping {})",

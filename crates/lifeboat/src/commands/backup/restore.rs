@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::StoreArg;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format, human_bytes};
 use ::backup::restore::Target;
@@ -48,7 +48,7 @@ fn target(args: &RestoreArgs) -> anyhow::Result<Target> {
 pub fn run(ctx: &Context, args: &RestoreArgs) -> anyhow::Result<Exit> {
     let target = target(args)?;
     let store = args.store.open()?;
-    let ids = crate::commands::snapshot::identities(args.identity.as_deref())?;
+    let ids = crate::source::identities(args.identity.as_deref())?;
     let report = super::super::runtime()?.block_on(::backup::restore::restore(
         &store,
         target,

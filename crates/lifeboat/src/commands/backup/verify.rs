@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Args;
 
 use super::StoreArg;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -25,8 +25,8 @@ pub struct VerifyArgs {
 
 pub fn run(ctx: &Context, args: &VerifyArgs) -> anyhow::Result<Exit> {
     let store = args.store.open()?;
-    let ids = crate::commands::snapshot::identities(args.identity.as_deref())?;
-    let report = super::super::runtime()?.block_on(::backup::check::verify(
+    let ids = crate::source::identities(args.identity.as_deref())?;
+    let report = crate::runtime::runtime()?.block_on(::backup::check::verify(
         &store,
         &args.work_dir,
         ids.as_ref(),

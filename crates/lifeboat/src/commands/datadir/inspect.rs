@@ -6,9 +6,9 @@ use clap::Args;
 use store::datadir::DataDirReport;
 use store::wal::SegmentEnd;
 
-use crate::cli::Context;
-use crate::commands::snapshot::human_bytes;
+use crate::context::Context;
 use crate::exit::Exit;
+use crate::output::human_bytes;
 use crate::output::{self, Format};
 
 #[derive(Debug, Clone, Args)]

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 
 pub mod inspect;

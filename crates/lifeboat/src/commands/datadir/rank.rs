@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Args;
 use store::datadir::RankInput;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 

@@ -8,36 +8,23 @@
 //! the disaster and leaves the broken cluster for `lifeboat recover run --local-root DIR`.
 
 //!
-//! # Layout
-//! - `lost_quorum.rs`, `stale_member.rs`, `restore.rs`, `policy_lockout.rs`: one file per
-//!   scenario: the disaster and the way out.
-//! - `cluster.rs`: the throwaway cluster, its Kubernetes-shaped data, observation.
-//! - `floor.rs`: the recovery's floor, measured after a rebuild (which has no step showing it).
-//! - `render.rs`: the people's view of a report.
+//! The scenarios are the `lab` crate's; this file turns the flags into a `lab::DrillSpec`,
+//! runs it, and prints the report (`render.rs`: the people's view).
 
-mod cluster;
-mod floor;
-mod lost_quorum;
-mod policy_lockout;
 mod render;
-mod restore;
-mod stale_member;
-mod total_loss;
 
-use std::time::Instant;
+use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
-use ops::recover::Plan;
-use ops::status::ClusterStatus;
-use serde::Serialize;
 
-use crate::cli::Context;
-pub use crate::commands::recover::run::StrategyArg;
+use anyhow::Context as _;
+
+use crate::context::Context;
 use crate::exit::Exit;
+use crate::flags::StrategyArg;
 use crate::output::{self, Format};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "kebab-case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Scenario {
     /// A majority of members lost for good (process and disk)
     LostQuorum,
@@ -142,55 +129,16 @@ fn cluster_size(s: &str) -> Result<usize, String> {
     }
 }
 
-#[derive(Debug, Serialize)]
-pub(super) struct Step {
-    pub(super) name: String,
-    pub(super) seconds: f64,
-}
-
-/// The recovery's wall time against the least any recovery needs, measured in the same run:
-/// etcd starting on the seed's data, plus one fresh member receiving the database from the
-/// leader (joining, catching up, promoted).
-#[derive(Debug, Serialize)]
-pub(super) struct RecoveryTiming {
-    pub(super) recovery_seconds: f64,
-    pub(super) seed_start_seconds: f64,
-    pub(super) member_receive_seconds: f64,
-    pub(super) floor_seconds: f64,
-    /// recovery / floor
-    pub(super) ratio: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub(super) struct DrillReport {
-    pub(super) scenario: Scenario,
-    pub(super) members: usize,
-    pub(super) lost_members: Vec<String>,
-    pub(super) tls: bool,
-    pub(super) keys_before: usize,
-    pub(super) keys_after: usize,
-    /// Acknowledged keys missing or changed after the recovery.
-    pub(super) lost: usize,
-    pub(super) steps: Vec<Step>,
-    pub(super) status_before: ClusterStatus,
-    pub(super) status_after: ClusterStatus,
-    pub(super) detected: Vec<&'static str>,
-    pub(super) plan: Option<Plan>,
-    pub(super) status_final: Option<ClusterStatus>,
-    /// Recovery time against its floor (lost-quorum only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) recovery: Option<RecoveryTiming>,
-    pub(super) verdict: &'static str,
-    pub(super) verdict_reason: String,
-    /// What the policy-lockout scenario predicted, enforced and removed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) lockout: Option<policy_lockout::LockoutReport>,
-    /// `--keep`: the root dir of the broken cluster left for `lifeboat recover run`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) kept: Option<String>,
-    /// What the total-loss scenario wrote, lost and took to recover (RPO, RTO).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) total_loss: Option<total_loss::TotalLossReport>,
+impl From<Scenario> for lab::Scenario {
+    fn from(s: Scenario) -> lab::Scenario {
+        match s {
+            Scenario::LostQuorum => lab::Scenario::LostQuorum,
+            Scenario::StaleMember => lab::Scenario::StaleMember,
+            Scenario::Restore => lab::Scenario::Restore,
+            Scenario::PolicyLockout => lab::Scenario::PolicyLockout,
+            Scenario::TotalLoss => lab::Scenario::TotalLoss,
+        }
+    }
 }
 
 pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
@@ -205,56 +153,34 @@ pub fn run(ctx: &Context, args: &DrillArgs) -> anyhow::Result<Exit> {
     if args.keep && args.scenario != Scenario::LostQuorum {
         return Err(crate::exit::usage("--keep is for --scenario lost-quorum"));
     }
-    let rt = super::runtime()?;
-    let report = match args.scenario {
-        Scenario::LostQuorum => rt.block_on(lost_quorum::rehearse(ctx, args, lose))?,
-        Scenario::StaleMember => rt.block_on(stale_member::rehearse(ctx, args))?,
-        Scenario::Restore => rt.block_on(restore::rehearse(ctx, args))?,
-        Scenario::PolicyLockout => rt.block_on(policy_lockout::rehearse(ctx, args))?,
-        Scenario::TotalLoss => rt.block_on(total_loss::rehearse(ctx, args))?,
+    let (objects, padding) = args.workload();
+    let note: lab::Progress = Arc::new(|line: &str| output::note(line));
+    let spec = lab::DrillSpec {
+        scenario: args.scenario.into(),
+        members: args.members,
+        lose,
+        tls: args.tls,
+        objects,
+        padding,
+        keep: args.keep,
+        strategy: args.strategy.into(),
+        write_rate: args.write_rate,
+        load_seconds: args.load_seconds,
+        lifeboat: std::env::current_exe()
+            .context("finding the lifeboat binary (the total-loss drill runs it as its agent)")?,
+        progress: (ctx.format == Format::Table).then(|| Arc::clone(&note)),
+        warnings: Some(note),
     };
+    let report = crate::runtime::runtime()?.block_on(lab::rehearse(&spec))?;
     match ctx.format {
         Format::Json => output::print_json(&report),
         Format::Table => output::print(&render::render(&report)),
     }
-    Ok(if report.verdict == "pass" || report.verdict == "kept" {
+    Ok(if report.passed() {
         Exit::Ok
     } else {
         Exit::Critical
     })
-}
-
-pub(super) struct Timeline {
-    pub(super) started: Instant,
-    pub(super) steps: Vec<Step>,
-    pub(super) loud: bool,
-}
-
-impl Timeline {
-    pub(super) fn new(loud: bool) -> Timeline {
-        Timeline {
-            started: Instant::now(),
-            steps: Vec::new(),
-            loud,
-        }
-    }
-
-    pub(super) fn record(&mut self, name: &str, seconds: f64) {
-        if self.loud {
-            output::note(&format!(
-                "[{:>6.1}s] {name} ({seconds:.2}s)",
-                self.started.elapsed().as_secs_f64()
-            ));
-        }
-        self.steps.push(Step {
-            name: name.to_string(),
-            seconds: (seconds * 1000.0).round() / 1000.0,
-        });
-    }
-
-    pub(super) fn since(&mut self, name: &str, t: Instant) {
-        self.record(name, t.elapsed().as_secs_f64());
-    }
 }
 
 #[cfg(test)]

@@ -10,12 +10,15 @@ use ops::kube::{Backup, DeleteOutcome, write_backup, write_backup_sealed};
 use serde::Serialize;
 use store::objects::LatestKv;
 
-use super::{ObjectArgs, Source, SourceArgs, not_found, write_offline};
-use crate::cli::Context;
+use super::{ObjectArgs, not_found, write_offline};
+use crate::confirm::{DryRunArg, YesArg};
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+use crate::source::{Source, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show what would be deleted, change nothing")))]
 pub struct DeleteArgs {
     #[command(flatten)]
     pub object: ObjectArgs,
@@ -26,12 +29,10 @@ pub struct DeleteArgs {
     /// Where the backup of the deleted object goes
     #[arg(long, value_name = "DIR", default_value = "/var/backups/lifeboat")]
     pub backup_dir: PathBuf,
-    /// Show what would be deleted, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 #[derive(Serialize)]
@@ -58,14 +59,14 @@ struct Report {
 
 pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
     let (rt, key) = args.object.key()?;
-    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run {
+    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run.on {
         anyhow::bail!(
             "offline delete writes a new snapshot: give --out FILE (the input is never changed)"
         );
     }
     let source = Source::open(ctx, &args.source)?;
     let encryption = super::out_encryption(&source, &args.output)?;
-    if !args.dry_run {
+    if !args.dry_run.on {
         super::require_sound_input(&source)?;
     }
     let kv = source
@@ -74,7 +75,7 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
     let mut report = Report {
         key: key.clone(),
         source: source.describe(),
-        dry_run: args.dry_run,
+        dry_run: args.dry_run.on,
         mod_revision: kv.mod_revision,
         backup: None,
         deleted_at_revision: None,
@@ -83,20 +84,17 @@ pub fn run(ctx: &Context, args: &DeleteArgs) -> anyhow::Result<Exit> {
         removed_stale_parts: Vec::new(),
         next_steps: Vec::new(),
     };
-    if args.dry_run {
+    if args.dry_run.on {
         report
             .next_steps
             .push("run again without --dry-run to delete it (a backup is written first)".into());
         return finish(ctx, &report);
     }
-    crate::commands::member::confirm(
-        args.yes,
-        &format!(
-            "Delete {key} (mod revision {}) from {}",
-            kv.mod_revision,
-            source.describe()
-        ),
-    )?;
+    args.yes.confirm(&format!(
+        "Delete {key} (mod revision {}) from {}",
+        kv.mod_revision,
+        source.describe()
+    ))?;
     // What the new snapshot keeps encrypted, its backup keeps encrypted too.
     let backup = Backup::of(&kv, source.describe());
     let written = match &encryption {

@@ -3,10 +3,11 @@
 
 use clap::Args;
 
-use super::{ObjectArgs, Source, SourceArgs, not_found};
-use crate::cli::Context;
+use super::{ObjectArgs, not_found};
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, OutputArg};
+use crate::source::{Source, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct GetArgs {

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use clap::Args;
 use serde::Serialize;
 
-use super::{Source, SourceArgs};
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format, human_bytes};
+use crate::source::{Source, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
 pub struct ListArgs {

@@ -8,12 +8,14 @@ use clap::Args;
 use ops::kube::{Backup, PutOutcome, write_backup};
 use serde::Serialize;
 
-use super::{Source, SourceArgs};
-use crate::cli::Context;
+use crate::confirm::{DryRunArg, YesArg};
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+use crate::source::{Source, SourceArgs};
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show what would be written, change nothing")))]
 pub struct PutArgs {
     /// Backup file written by `lifeboat kube delete`
     #[arg(short = 'f', long = "file", value_name = "BACKUP")]
@@ -29,12 +31,10 @@ pub struct PutArgs {
     /// is never changed)
     #[arg(long, value_name = "DIR", default_value = "/var/backups/lifeboat")]
     pub backup_dir: PathBuf,
-    /// Show what would be written, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 #[derive(Serialize)]
@@ -62,16 +62,16 @@ struct Report {
 }
 
 pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
-    let ids = crate::commands::snapshot::identities(args.source.identity.as_deref())?;
+    let ids = crate::source::identities(args.source.identity.as_deref())?;
     let backup = Backup::read_with(&args.file, ids.as_ref())?;
-    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run {
+    if args.source.snapshot.is_some() && args.output.out.is_none() && !args.dry_run.on {
         anyhow::bail!(
             "offline put writes a new snapshot: give --out FILE (the input is never changed)"
         );
     }
     let source = Source::open(ctx, &args.source)?;
     let encryption = super::out_encryption(&source, &args.output)?;
-    if !args.dry_run {
+    if !args.dry_run.on {
         super::require_sound_input(&source)?;
     }
     let current = source.get(&backup.key)?;
@@ -90,18 +90,19 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
         backup: args.file.clone(),
         backup_mod_revision: backup.mod_revision,
         current_mod_revision: current_rev,
-        dry_run: args.dry_run,
+        dry_run: args.dry_run.on,
         replaced_backup: None,
         written_at_revision: None,
         out: args.output.out.clone(),
         out_encrypted_to: Vec::new(),
         removed_stale_parts: Vec::new(),
     };
-    if !args.dry_run {
-        crate::commands::member::confirm(
-            args.yes,
-            &format!("Put {} back into {}", backup.key, source.describe()),
-        )?;
+    if !args.dry_run.on {
+        args.yes.confirm(&format!(
+            "Put {} back into {}",
+            backup.key,
+            source.describe()
+        ))?;
         // Overwriting is destructive: what the key holds now is backed up first.
         if let (Source::Live { .. }, Some(kv)) = (&source, &current) {
             let path = write_backup(&args.backup_dir, &Backup::of(kv, source.describe())).map_err(
@@ -144,7 +145,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
     match ctx.format {
         Format::Json => output::print_json(&report),
         Format::Table => {
-            let verb = if args.dry_run { "Would put" } else { "Put" };
+            let verb = if args.dry_run.on { "Would put" } else { "Put" };
             let mut s = format!(
                 "{verb} {} back (backup of mod revision {}; the key now: {})\n",
                 report.key,
@@ -162,7 +163,7 @@ pub fn run(ctx: &Context, args: &PutArgs) -> anyhow::Result<Exit> {
                     b.display()
                 ));
             }
-            if let (Some(out), false) = (&report.out, args.dry_run) {
+            if let (Some(out), false) = (&report.out, args.dry_run.on) {
                 s.push_str(&format!("  new snapshot: {}\n", out.display()));
                 s.push_str(&super::encryption_line(&report.out_encrypted_to));
                 for p in &report.removed_stale_parts {

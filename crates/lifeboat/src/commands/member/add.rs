@@ -5,7 +5,8 @@ use clap::Args;
 use ops::member::{Change, add, join_instructions, leader_endpoint};
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::confirm::DryRunArg;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -22,9 +23,8 @@ pub struct AddArgs {
     #[arg(long)]
     pub voter: bool,
 
-    /// Show what would be done, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
 
     /// Override the quorum guard
     #[arg(long)]
@@ -44,7 +44,7 @@ pub fn run(ctx: &Context, args: &AddArgs) -> anyhow::Result<Exit> {
         ops::settings::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("--peer-urls: {e}"))?;
     }
     let (settings, tls) = super::connect_settings(ctx)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime::runtime()?;
     let (status, mut client) = rt.block_on(leader_endpoint(&settings, tls.as_ref()))?;
     if let Some(m) = status
         .members
@@ -54,7 +54,7 @@ pub fn run(ctx: &Context, args: &AddArgs) -> anyhow::Result<Exit> {
         anyhow::bail!("member {} already uses that peer URL; nothing to add", m.id);
     }
     let change = Change::add(&status, !args.voter);
-    if args.dry_run {
+    if args.dry_run.on {
         return report(
             ctx,
             Added {

@@ -5,7 +5,7 @@ use ops::member::QuorumMath;
 use ops::status::{DiagnoseOptions, diagnose, gather};
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -20,7 +20,7 @@ struct Listing<'a> {
 
 pub fn run(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Exit> {
     let (settings, tls) = super::connect_settings(ctx)?;
-    let obs = crate::commands::runtime()?.block_on(gather(&settings, tls.as_ref(), false));
+    let obs = crate::runtime::runtime()?.block_on(gather(&settings, tls.as_ref(), false));
     let status = diagnose(&obs, &DiagnoseOptions::default());
     if status.members.is_empty() {
         anyhow::bail!("no member answered; run `lifeboat status` for the errors per endpoint");
@@ -32,7 +32,7 @@ pub fn run(ctx: &Context, _args: &ListArgs) -> anyhow::Result<Exit> {
             quorum,
         }),
         Format::Table => {
-            let t = crate::commands::status::members_table(&status.members);
+            let t = crate::render::status::members_table(&status.members);
             output::print(&format!("{t}\nQUORUM  {}\n", quorum.describe()));
         }
     }

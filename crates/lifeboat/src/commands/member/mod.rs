@@ -1,7 +1,6 @@
 //! `lifeboat member ...`: membership changes that refuse to break quorum. Every command shows
 //! the quorum math before and after; `remove` and `replace` take a snapshot first.
 
-use std::io::{BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -10,7 +9,8 @@ use ops::ConnectionSettings;
 use ops::member::Change;
 use ops::snapshot::{SaveRequest, SaveTarget, save};
 
-use crate::cli::Context;
+use crate::confirm::{DryRunArg, YesArg};
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output;
 
@@ -47,13 +47,11 @@ pub fn run(ctx: &Context, cmd: &MemberCommand) -> anyhow::Result<Exit> {
 /// The safety switches every destructive membership command has.
 #[derive(Debug, Clone, Args)]
 pub struct Safety {
-    /// Show what would be done, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
 
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
 
     /// Override the quorum guard (you are about to make the cluster unavailable)
     #[arg(long)]
@@ -113,28 +111,6 @@ pub fn require_all_voters_up(
          (`lifeboat member remove <id>`), or use `lifeboat member replace`, which removes before it adds",
         down.join(", ")
     )
-}
-
-/// Asks on a terminal; elsewhere requires --yes.
-pub fn confirm(yes: bool, what: &str) -> anyhow::Result<()> {
-    if yes {
-        return Ok(());
-    }
-    if !std::io::stdin().is_terminal() {
-        anyhow::bail!(
-            "{what}: not on a terminal, so pass --yes to confirm (or --dry-run to look first)"
-        );
-    }
-    let mut err = std::io::stderr();
-    let _ = write!(err, "{what}. Proceed? [y/N] ");
-    let _ = err.flush();
-    let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line)?;
-    if matches!(line.trim(), "y" | "Y" | "yes") {
-        Ok(())
-    } else {
-        anyhow::bail!("not confirmed; nothing was changed")
-    }
 }
 
 /// Snapshot before a destructive change; returns where it went.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use clap::Args;
 use ops::member::{Change, MemberRef, find_member, leader_endpoint, promote_when_ready};
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -25,7 +25,7 @@ pub struct PromoteArgs {
 
 pub fn run(ctx: &Context, args: &PromoteArgs) -> anyhow::Result<Exit> {
     let (settings, tls) = super::connect_settings(ctx)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime::runtime()?;
     let (status, _) = rt.block_on(leader_endpoint(&settings, tls.as_ref()))?;
     let target = find_member(&status, &MemberRef(args.member.clone()))?;
     if !target.is_learner {

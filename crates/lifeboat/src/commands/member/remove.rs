@@ -4,7 +4,7 @@ use clap::Args;
 use ops::member::{Change, MemberRef, find_member, leader_endpoint, remove};
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -27,7 +27,7 @@ struct Removed {
 
 pub fn run(ctx: &Context, args: &RemoveArgs) -> anyhow::Result<Exit> {
     let (settings, tls) = super::connect_settings(ctx)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime::runtime()?;
     let (status, mut client) = rt.block_on(leader_endpoint(&settings, tls.as_ref()))?;
     let target = find_member(&status, &MemberRef(args.member.clone()))?.clone();
     let change = Change::remove(&status, &target.id);
@@ -35,12 +35,12 @@ pub fn run(ctx: &Context, args: &RemoveArgs) -> anyhow::Result<Exit> {
         change,
         member_id: target.id.clone(),
         backup: None,
-        dry_run: args.safety.dry_run,
+        dry_run: args.safety.dry_run.on,
     };
-    if !args.safety.dry_run {
+    if !args.safety.dry_run.on {
         super::guard(&result.change, args.safety.force)?;
         let label = target.label();
-        super::confirm(args.safety.yes, &format!("Remove member {label}"))?;
+        args.safety.yes.confirm(&format!("Remove member {label}"))?;
         result.backup = rt.block_on(super::backup(&settings, tls.as_ref(), &args.safety))?;
         let id = ops::ids::parse_hex_id(&target.id).unwrap_or(0);
         rt.block_on(remove(&mut client, id))?;

@@ -15,7 +15,7 @@ use ops::member::{
 };
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -61,9 +61,9 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
         ops::settings::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("--peer-urls: {e}"))?;
     }
     let (settings, tls) = super::connect_settings(ctx)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime::runtime()?;
     let mut out = Replaced {
-        dry_run: args.safety.dry_run,
+        dry_run: args.safety.dry_run.on,
         ..Replaced::default()
     };
 
@@ -88,12 +88,12 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
             let change = Change::remove(&status, &o.id);
             out.steps
                 .push(format!("remove old member {} ({})", o.name, o.id));
-            if !args.safety.dry_run {
+            if !args.safety.dry_run.on {
                 super::guard(&change, args.safety.force)?;
-                super::confirm(
-                    args.safety.yes,
-                    &format!("Replace member {} ({}) with {}", o.name, o.id, args.name),
-                )?;
+                args.safety.yes.confirm(&format!(
+                    "Replace member {} ({}) with {}",
+                    o.name, o.id, args.name
+                ))?;
                 out.backup = rt.block_on(super::backup(&settings, tls.as_ref(), &args.safety))?;
                 let id = ops::ids::parse_hex_id(&o.id).unwrap_or(0);
                 rt.block_on(remove(&mut client, id))?;
@@ -114,7 +114,7 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
         }
         None => {
             out.steps.push(format!("add {} as a learner", args.name));
-            if args.safety.dry_run {
+            if args.safety.dry_run.on {
                 None
             } else {
                 // Re-observe: the removal changed the membership and maybe the leader.
@@ -140,7 +140,7 @@ pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
         ));
     }
 
-    match (args.wait, new_id, args.safety.dry_run) {
+    match (args.wait, new_id, args.safety.dry_run.on) {
         (true, Some(id), false) => {
             out.steps
                 .push("wait for the learner to catch up, then promote".into());

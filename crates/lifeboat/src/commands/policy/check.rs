@@ -5,10 +5,11 @@ use std::path::PathBuf;
 use clap::Args;
 use policy::ipnet::IpNet;
 
-use super::{InputArgs, print_findings};
-use crate::cli::Context;
+use super::print_findings;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+use crate::policy_input::InputArgs;
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {

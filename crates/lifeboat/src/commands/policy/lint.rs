@@ -3,10 +3,11 @@
 use clap::Args;
 use serde::Serialize;
 
-use super::{InputArgs, print_findings};
-use crate::cli::Context;
+use super::print_findings;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+use crate::policy_input::InputArgs;
 
 #[derive(Debug, Args)]
 pub struct LintArgs {

@@ -5,15 +5,12 @@
 pub mod check;
 pub mod connectivity;
 pub mod diff;
-pub mod from_etcd;
 pub mod lint;
 pub mod watch;
 
-use std::path::PathBuf;
+use clap::Subcommand;
 
-use clap::{Args, Subcommand};
-
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output;
 
@@ -36,57 +33,9 @@ pub enum PolicyCommand {
     Watch(watch::WatchArgs),
 }
 
-/// Where policies and the cluster they meet come from.
-#[derive(Debug, Clone, Args)]
-pub struct InputArgs {
-    /// Policy file or folder (YAML/JSON, multi-document, `kind: List`); repeatable
-    #[arg(
-        short = 'f',
-        long = "file",
-        value_name = "POLICIES",
-        required_unless_present_any = ["from_etcd", "from_snapshot"]
-    )]
-    pub files: Vec<PathBuf>,
-    /// Read the cluster from etcd: inventory (nodes, namespaces, pods, workloads, services,
-    /// webhooks, cilium-config) and the policies in force; -f files are checked on top of them,
-    /// each replacing the policy in force with its kind, namespace and name
-    #[arg(long, conflicts_with_all = ["cluster", "from_snapshot"])]
-    pub from_etcd: bool,
-    /// The same from an etcd snapshot file (works when the cluster is down)
-    #[arg(long, value_name = "FILE", conflicts_with = "cluster")]
-    pub from_snapshot: Option<PathBuf>,
-    /// Cluster inventory: `kubectl get nodes,ns,pods,deploy,svc,... -o yaml` output (file or folder).
-    /// Policies in it are the ones in force; a -f policy with the same kind, namespace and name
-    /// replaces its version. Without it a built-in reference cluster is assumed and the output
-    /// says so
-    #[arg(long, value_name = "FILE|DIR")]
-    pub cluster: Option<PathBuf>,
-    /// The cilium-config ConfigMap (or a key: value file) when it is not in --cluster
-    #[arg(long, value_name = "FILE")]
-    pub cilium_config: Option<PathBuf>,
-    /// Cilium version of the cluster (e.g. 1.16.3): gates version-dependent advice
-    #[arg(long, value_name = "VERSION")]
-    pub cilium_version: Option<String>,
-}
-
-impl InputArgs {
-    /// Policies and inventory from files, or from etcd / a snapshot of it.
-    pub fn load(&self, ctx: &Context) -> anyhow::Result<policy::input::Loaded> {
-        if self.from_etcd || self.from_snapshot.is_some() {
-            return from_etcd::load(ctx, self);
-        }
-        Ok(policy::input::load(&self.spec())?)
-    }
-
-    pub fn spec(&self) -> policy::input::InputSpec {
-        policy::input::InputSpec {
-            policies: self.files.clone(),
-            cluster: self.cluster.clone(),
-            cilium_config: self.cilium_config.clone(),
-            cilium_version: self.cilium_version.clone(),
-        }
-    }
-}
+// `policy_input` is shared with `webhook serve`, which still names it here as `from_etcd`
+// (its file is being changed on another branch).
+pub(crate) use crate::policy_input as from_etcd;
 
 pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
     match cmd {

@@ -16,9 +16,9 @@ use policy::ipnet::IpNet;
 use policy_etcd::LiveView;
 use policy_etcd::metrics::PolicyMetrics;
 
-use crate::cli::Context;
-use crate::commands::agent::serve;
+use crate::context::Context;
 use crate::exit::Exit;
+use crate::metrics_http as serve;
 use crate::output::{self, Format};
 
 #[derive(Debug, Args)]

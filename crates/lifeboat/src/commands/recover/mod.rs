@@ -5,7 +5,7 @@
 
 use clap::Subcommand;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 
 mod node;

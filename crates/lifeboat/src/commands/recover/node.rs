@@ -7,7 +7,8 @@ use ops::ConnectionSettings;
 use ops::recover::node::{NodeService, StaticPodService, SystemdService};
 use ops::settings::{DiscoveryRoot, from_env_file, from_kubeadm};
 
-use crate::cli::Context;
+use crate::confirm::{DryRunArg, YesArg};
+use crate::context::Context;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum ExecutorKind {
@@ -18,6 +19,7 @@ pub enum ExecutorKind {
 }
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show the steps, change nothing")))]
 pub struct NodeArgs {
     /// How etcd runs on this node
     #[arg(long, value_enum)]
@@ -39,13 +41,11 @@ pub struct NodeArgs {
     #[arg(long, default_value = "/var/lib/lifeboat/recover")]
     pub state_dir: PathBuf,
 
-    /// Show the steps, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
 
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 impl NodeArgs {
@@ -96,7 +96,7 @@ impl NodeArgs {
 impl NodeArgs {
     /// Asks on a terminal; elsewhere requires --yes.
     pub fn confirm(&self, what: &str) -> anyhow::Result<()> {
-        crate::commands::member::confirm(self.yes, what)
+        self.yes.confirm(what)
     }
 }
 

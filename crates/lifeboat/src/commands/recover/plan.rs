@@ -20,7 +20,7 @@ use ops::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
 use serde::Serialize;
 use store::datadir::RankInput;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -67,7 +67,7 @@ pub fn run(ctx: &Context, args: &PlanArgs) -> anyhow::Result<Exit> {
     let settings = ctx.connection.resolve()?;
     let tls = settings.validate()?;
     let status = diagnose(
-        &crate::commands::runtime()?.block_on(gather(&settings, tls.as_ref(), false)),
+        &crate::runtime::runtime()?.block_on(gather(&settings, tls.as_ref(), false)),
         &DiagnoseOptions::default(),
     );
     ops::recover::refuse_unless_lost(&status, args.force)?;

@@ -7,7 +7,7 @@ use ops::ConnectionSettings;
 use ops::recover::node::{RejoinRequest, rejoin};
 
 use super::node::NodeArgs;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -56,7 +56,7 @@ pub fn run(ctx: &Context, args: &RejoinArgs) -> anyhow::Result<Exit> {
     } else {
         args.peer_urls.clone()
     };
-    if args.node.dry_run {
+    if args.node.dry_run.on {
         output::print(&format!(
             "Would rejoin {name} ({}) to {}: stop etcd, move {} aside, add as learner, set \
              initial-cluster and initial-cluster-state=existing, start, promote.\nDry run: nothing was changed.\n",
@@ -79,7 +79,7 @@ pub fn run(ctx: &Context, args: &RejoinArgs) -> anyhow::Result<Exit> {
         peer_urls,
         promote_timeout: args.promote_timeout,
     };
-    let done = crate::commands::runtime()?.block_on(rejoin(req, &mut on_step))?;
+    let done = crate::runtime::runtime()?.block_on(rejoin(req, &mut on_step))?;
     match ctx.format {
         Format::Json => output::print_json(&done),
         Format::Table => output::print(&format!("Rejoined: {name} is a voting member again.\n")),

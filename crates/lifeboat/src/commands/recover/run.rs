@@ -5,21 +5,24 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context as _;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use ops::OpsError;
 use ops::local::LocalCluster;
 use ops::recover::{
-    Executor, Journal, LocalExecutor, LocalRecoverOptions, Plan, RunReport, StepTiming, Strategy,
-    plan_local, recover_local_with,
+    Executor, Journal, LocalExecutor, LocalRecoverOptions, Plan, RunReport, StepTiming, plan_local,
+    recover_local_with,
 };
 use ops::status::{DiagnoseOptions, diagnose, gather};
 use serde::Serialize;
 
-use crate::cli::Context;
+use crate::confirm::{DryRunArg, YesArg};
+use crate::context::Context;
 use crate::exit::Exit;
+use crate::flags::StrategyArg;
 use crate::output::{self, Format};
 
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show the plan and which steps are done, change nothing")))]
 pub struct RunArgs {
     /// Root dir of the local cluster (holds lifeboat-cluster.json and the members' pid files)
     #[arg(long, value_name = "DIR")]
@@ -38,9 +41,8 @@ pub struct RunArgs {
     #[arg(long, value_enum, default_value_t = StrategyArg::Rejoin)]
     pub strategy: StrategyArg,
 
-    /// Show the plan and which steps are done, change nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
 
     /// Skip the split-brain guard (only if what still answers on a member's port is not etcd)
     #[arg(long)]
@@ -50,28 +52,8 @@ pub struct RunArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Do it without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum StrategyArg {
-    /// Force a new cluster on the seed, then re-add the others one learner at a time (the
-    /// faster of the two at 1 GiB here: see BENCHMARKS.md, "Drill")
-    Rejoin,
-    /// Restore every member from the seed's db and start them together (when the seed's db
-    /// holds every committed entry; otherwise as rejoin)
-    Rebuild,
-}
-
-impl From<StrategyArg> for Strategy {
-    fn from(s: StrategyArg) -> Strategy {
-        match s {
-            StrategyArg::Rebuild => Strategy::Rebuild,
-            StrategyArg::Rejoin => Strategy::Rejoin,
-        }
-    }
+    #[command(flatten)]
+    pub yes: YesArg,
 }
 
 #[derive(Serialize)]
@@ -113,9 +95,9 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<Exit> {
         .unwrap_or_else(|| args.local_root.join("recover-state"));
     let given = args.plan.as_deref().map(read_plan).transpose()?;
     let saved = Journal::peek(&state_dir)?;
-    let rt = crate::commands::runtime()?;
+    let rt = crate::runtime::runtime()?;
 
-    if args.dry_run {
+    if args.dry_run.on {
         return dry_run(ctx, args, &mut cluster, &state_dir, given, saved);
     }
     // A fresh recovery of a cluster that still works would throw its membership away; a
@@ -135,14 +117,11 @@ pub fn run(ctx: &Context, args: &RunArgs) -> anyhow::Result<Exit> {
             );
         }
     }
-    crate::commands::member::confirm(
-        args.yes,
-        &format!(
-            "Recover the local cluster in {}: stop every member and rebuild the cluster from \
+    args.yes.confirm(&format!(
+        "Recover the local cluster in {}: stop every member and rebuild the cluster from \
              the freshest one's data (old data dirs are moved aside, never deleted)",
-            args.local_root.display()
-        ),
-    )?;
+        args.local_root.display()
+    ))?;
 
     let loud = ctx.format == Format::Table;
     let started = std::time::Instant::now();

@@ -4,7 +4,7 @@ use clap::Args;
 use ops::recover::node::{SeedRequest, seed};
 
 use super::node::NodeArgs;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -28,7 +28,7 @@ pub fn run(ctx: &Context, args: &SeedArgs) -> anyhow::Result<Exit> {
         "start once with --force-new-cluster",
         "remove --force-new-cluster and restart",
     ];
-    if args.node.dry_run {
+    if args.node.dry_run.on {
         let mut s = format!(
             "Would seed a new cluster from {} (data dir {}):\n",
             service.describe(),
@@ -52,7 +52,7 @@ pub fn run(ctx: &Context, args: &SeedArgs) -> anyhow::Result<Exit> {
         local,
         i_have_fenced: args.i_have_fenced,
     };
-    let done = crate::commands::runtime()?.block_on(seed(req, &mut on_step))?;
+    let done = crate::runtime::runtime()?.block_on(seed(req, &mut on_step))?;
     match ctx.format {
         Format::Json => output::print_json(&done),
         Format::Table => output::print(

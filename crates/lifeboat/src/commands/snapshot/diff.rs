@@ -12,7 +12,7 @@ use serde::Serialize;
 use store::diff::{ChangeKind, KeyChange};
 use store::objects::KeyDigest;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 
@@ -109,7 +109,7 @@ fn read_b(ctx: &Context, args: &DiffArgs) -> anyhow::Result<(Digests, String)> {
         None => {
             let settings = ctx.connection.resolve()?;
             let tls = settings.validate()?;
-            let rt = crate::commands::runtime()?;
+            let rt = crate::runtime::runtime()?;
             let client = rt.block_on(ops::kube::connect_any(&settings, tls.as_ref()))?;
             let (d, _) = rt.block_on(ops::kube::digests(&client, args.prefix.as_bytes()))?;
             Ok((d, format!("etcd {}", client.endpoint)))

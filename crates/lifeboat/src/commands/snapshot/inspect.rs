@@ -9,7 +9,7 @@ use store::report::InspectReport;
 use store::snapshot::ShaStatus;
 
 use super::human_bytes;
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 
 pub mod diff;
@@ -38,18 +38,6 @@ pub fn run(ctx: &Context, cmd: &SnapshotCommand) -> anyhow::Result<Exit> {
 
 pub use crate::output::human_bytes;
 
-/// Refuse a missing path up front with one clear line, before any library error wording.
-pub fn require_file(path: &std::path::Path) -> anyhow::Result<()> {
-    match std::fs::metadata(path) {
-        Ok(m) if m.is_file() => Ok(()),
-        Ok(_) => anyhow::bail!("{}: not a regular file", path.display()),
-        Err(e) => anyhow::bail!("{}: {e}", path.display()),
-    }
-}
-
-/// `--identity FILE` loaded, when given.
-pub fn identities(
-    path: Option<&std::path::Path>,
-) -> anyhow::Result<Option<store::encrypted::Identities>> {
-    Ok(path.map(store::encrypted::Identities::load).transpose()?)
-}
+// Shared with `kube`, `backup` and `policy`; kept reachable here as `super::...` for this
+// command's files.
+pub use crate::source::{identities, require_file};

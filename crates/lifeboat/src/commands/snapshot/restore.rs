@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use clap::Args;
 use store::restore::{self, Bump, EtcdVersion, Request, Target};
 
-use crate::cli::Context;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
 

@@ -15,10 +15,10 @@ use webhook::review::Mode;
 use webhook::reviewer::Reviewer;
 use webhook::server::App;
 
-use crate::cli::Context;
-use crate::commands::policy::InputArgs;
+use crate::context::Context;
 use crate::exit::Exit;
 use crate::output::{self, Format};
+use crate::policy_input::InputArgs;
 
 #[derive(Debug, Subcommand)]
 pub enum WebhookCommand {

@@ -8,18 +8,19 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use crate::bail;
+use crate::error::Context as _;
 use backup::remote::Store;
 use ops::local::LocalCluster;
 
-pub(super) struct Agent {
+pub(crate) struct Agent {
     child: Child,
     pub(super) metrics: SocketAddr,
     pub(super) log: PathBuf,
 }
 
 /// A loopback port nothing listens on right now.
-fn free_port() -> anyhow::Result<SocketAddr> {
+fn free_port() -> crate::Result<SocketAddr> {
     let l = TcpListener::bind("127.0.0.1:0").context("finding a free port for agent metrics")?;
     Ok(l.local_addr()?)
 }
@@ -41,9 +42,14 @@ fn connection_args(cluster: &LocalCluster) -> Vec<String> {
     args
 }
 
-/// Starts `lifeboat agent` (this very binary) against `cluster`, writing to `store_url`.
-pub(super) fn spawn(cluster: &LocalCluster, store_url: &str, dir: &Path) -> anyhow::Result<Agent> {
-    let exe = std::env::current_exe().context("finding the lifeboat binary to run the agent")?;
+/// Starts `lifeboat agent` (`exe`, the binary running the drill) against `cluster`, writing
+/// to `store_url`.
+pub(crate) fn spawn(
+    exe: &Path,
+    cluster: &LocalCluster,
+    store_url: &str,
+    dir: &Path,
+) -> crate::Result<Agent> {
     let work = dir.join("agent-work");
     std::fs::create_dir_all(&work).with_context(|| format!("creating {}", work.display()))?;
     let log = dir.join("agent.log");
@@ -67,12 +73,12 @@ pub(super) fn spawn(cluster: &LocalCluster, store_url: &str, dir: &Path) -> anyh
 }
 
 impl Agent {
-    pub(super) fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// The end of its log, for an error message.
-    pub(super) fn log_tail(&self) -> String {
+    pub(crate) fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<&str> = text.lines().collect();
         lines[lines.len().saturating_sub(15)..].join("\n")
@@ -80,12 +86,12 @@ impl Agent {
 
     /// Waits until the store holds a full and a segment reaching `want`: the agent is
     /// shipping the load.
-    pub(super) async fn wait_shipping(
+    pub(crate) async fn wait_shipping(
         &mut self,
         store: &Store,
         want: i64,
         timeout: Duration,
-    ) -> anyhow::Result<()> {
+    ) -> crate::Result<()> {
         let deadline = Instant::now() + timeout;
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
@@ -111,7 +117,7 @@ impl Agent {
     }
 
     /// The most memory the agent ever held (VmHWM), in bytes.
-    pub(super) fn peak_rss(&self) -> Option<u64> {
+    pub(crate) fn peak_rss(&self) -> Option<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
         let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
         let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
@@ -119,7 +125,7 @@ impl Agent {
     }
 
     /// SIGKILL, then reaped.
-    pub(super) fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -132,7 +138,7 @@ impl Drop for Agent {
 }
 
 /// The agent's delta lag gauges: (revisions, seconds), from its /metrics.
-pub(super) fn scrape_lag(addr: SocketAddr) -> Option<(f64, f64)> {
+pub(crate) fn scrape_lag(addr: SocketAddr) -> Option<(f64, f64)> {
     let text = scrape(addr).ok()?;
     let gauge = |name: &str| -> Option<f64> {
         text.lines()

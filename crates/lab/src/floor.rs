@@ -9,7 +9,7 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use ops::local::LocalCluster;
 use ops::recover::until_answering;
 
@@ -17,7 +17,7 @@ use ops::recover::until_answering;
 const TIMEOUT: Duration = Duration::from_secs(300);
 
 /// (seed start seconds, member receive seconds).
-pub(super) async fn measure(cluster: &mut LocalCluster, seed: &str) -> anyhow::Result<(f64, f64)> {
+pub(crate) async fn measure(cluster: &mut LocalCluster, seed: &str) -> crate::Result<(f64, f64)> {
     let names: Vec<String> = cluster.members().iter().map(|m| m.name.clone()).collect();
     let s = names
         .iter()

@@ -9,14 +9,14 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 /// Keys of the load: `/drill/load/<writer>/<sequence>`, each written once.
-pub(super) const PREFIX: &str = "/drill/load/";
+pub(crate) const PREFIX: &str = "/drill/load/";
 
 /// Writers in parallel: a busy API server has many requests in flight.
 const WRITERS: u32 = 8;
 
 /// One put etcd acknowledged.
 #[derive(Debug, Clone)]
-pub(super) struct Ack {
+pub(crate) struct Ack {
     pub(super) key: String,
     pub(super) digest: u64,
     pub(super) revision: i64,
@@ -26,7 +26,7 @@ pub(super) struct Ack {
     pub(super) at_ms: i64,
 }
 
-pub(super) struct Load {
+pub(crate) struct Load {
     acks: Arc<Mutex<Vec<Ack>>>,
     failed: Arc<Mutex<usize>>,
     stop: watch::Sender<bool>,
@@ -35,7 +35,7 @@ pub(super) struct Load {
 }
 
 /// What the writers did, once stopped.
-pub(super) struct Written {
+pub(crate) struct Written {
     pub(super) acks: Vec<Ack>,
     pub(super) failed: usize,
     pub(super) seconds: f64,
@@ -50,7 +50,7 @@ fn value(writer: u32, seq: u64) -> String {
 }
 
 /// Starts `WRITERS` writers sharing `rate` puts per second through `client`.
-pub(super) fn start(client: &ops::client::EndpointClient, rate: u32) -> Load {
+pub(crate) fn start(client: &ops::client::EndpointClient, rate: u32) -> Load {
     let acks = Arc::new(Mutex::new(Vec::new()));
     let failed = Arc::new(Mutex::new(0usize));
     let (stop, stop_rx) = watch::channel(false);
@@ -108,12 +108,12 @@ pub(super) fn start(client: &ops::client::EndpointClient, rate: u32) -> Load {
 
 impl Load {
     /// Acknowledged puts so far.
-    pub(super) fn acknowledged(&self) -> usize {
+    pub(crate) fn acknowledged(&self) -> usize {
         self.acks.lock().map(|a| a.len()).unwrap_or(0)
     }
 
     /// The newest revision acknowledged so far (0 before the first answer).
-    pub(super) fn newest_revision(&self) -> i64 {
+    pub(crate) fn newest_revision(&self) -> i64 {
         self.acks
             .lock()
             .ok()
@@ -122,7 +122,7 @@ impl Load {
     }
 
     /// Stops every writer (a put still on the wire is abandoned: it was never acknowledged).
-    pub(super) async fn stop(self) -> Written {
+    pub(crate) async fn stop(self) -> Written {
         let seconds = self.started.elapsed().as_secs_f64();
         let _ = self.stop.send(true);
         for t in self.tasks {

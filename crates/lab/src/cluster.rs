@@ -3,30 +3,31 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context as _, bail};
+use crate::bail;
+use crate::error::Context as _;
 use ops::local::{LocalCluster, LocalClusterSpec};
 use ops::status::{ClusterStatus, DiagnoseOptions, diagnose, gather};
 
-use super::{DrillArgs, Timeline};
+use crate::report::{DrillSpec, Step, Timeline};
 
 /// Backend quota of drill members: large drills (`--size 1GiB`) must not trip etcd's default
 /// 2 GiB quota, nor the DB_NEAR_QUOTA warning computed against it.
-pub(super) const DRILL_QUOTA: u64 = 8 << 30;
+pub(crate) const DRILL_QUOTA: u64 = 8 << 30;
 
 /// Starts the cluster a drill runs on and waits until it is healthy.
-pub(super) async fn start_cluster(
-    args: &DrillArgs,
+pub(crate) async fn start_cluster(
+    args: &DrillSpec,
     tl: &mut Timeline,
-) -> anyhow::Result<LocalCluster> {
+) -> crate::Result<LocalCluster> {
     start_placed(args, tl, Vec::new()).await
 }
 
 /// [`start_cluster`] with members placed in network namespaces.
-pub(super) async fn start_placed(
-    args: &DrillArgs,
+pub(crate) async fn start_placed(
+    args: &DrillSpec,
     tl: &mut Timeline,
     placements: Vec<ops::local::Placement>,
-) -> anyhow::Result<LocalCluster> {
+) -> crate::Result<LocalCluster> {
     let t = Instant::now();
     let spec = LocalClusterSpec {
         members: args.members,
@@ -53,7 +54,7 @@ pub(super) async fn start_placed(
     Ok(cluster)
 }
 
-pub(super) async fn observe(cluster: &LocalCluster) -> anyhow::Result<ClusterStatus> {
+pub(crate) async fn observe(cluster: &LocalCluster) -> crate::Result<ClusterStatus> {
     let settings = cluster.settings();
     let tls = settings.validate()?;
     let obs = gather(&settings, tls.as_ref(), true).await;
@@ -69,7 +70,7 @@ pub(super) async fn observe(cluster: &LocalCluster) -> anyhow::Result<ClusterSta
 /// Waits until every member has applied the same raft index: the steady state a real cluster is
 /// in between writes, and the one the verdict is fair in (a majority loss can drop writes that
 /// only the lost members held).
-pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
+pub(crate) async fn wait_in_sync(cluster: &LocalCluster) -> crate::Result<()> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let st = observe(cluster).await?;
@@ -84,15 +85,15 @@ pub(super) async fn wait_in_sync(cluster: &LocalCluster) -> anyhow::Result<()> {
     }
 }
 
-pub(super) async fn read_registry(cluster: &LocalCluster) -> anyhow::Result<BTreeMap<String, u64>> {
+pub(crate) async fn read_registry(cluster: &LocalCluster) -> crate::Result<BTreeMap<String, u64>> {
     let mut client = first_member_client(cluster).await?.client;
     Ok(ops::kv::read_prefix_digests(&mut client, store::k8s::REGISTRY).await?)
 }
 
 /// A client to the first member, which every scenario keeps alive.
-pub(super) async fn first_member_client(
+pub(crate) async fn first_member_client(
     cluster: &LocalCluster,
-) -> anyhow::Result<ops::client::EndpointClient> {
+) -> crate::Result<ops::client::EndpointClient> {
     let settings = cluster.settings_for(&[0]);
     let tls = settings.validate()?;
     let ep = settings
@@ -104,10 +105,10 @@ pub(super) async fn first_member_client(
 
 /// What every scenario starts from: a healthy cluster holding known, acknowledged data, all
 /// members in sync, and its status.
-pub(super) async fn prepare(
-    args: &DrillArgs,
+pub(crate) async fn prepare(
+    args: &DrillSpec,
     tl: &mut Timeline,
-) -> anyhow::Result<(LocalCluster, BTreeMap<String, u64>, ClusterStatus)> {
+) -> crate::Result<(LocalCluster, BTreeMap<String, u64>, ClusterStatus)> {
     let cluster = start_cluster(args, tl).await?;
     let t = Instant::now();
     let (count, pad) = args.workload();
@@ -130,11 +131,11 @@ pub(super) async fn prepare(
 /// Namespaces, config maps and pods the way their keys look in a real cluster's etcd; `pad`
 /// bytes of data in each config map and pod make a drill of a given size. Writes go 32 at a time,
 /// as an API server's do.
-pub(super) async fn write_kubernetes_keys(
+pub(crate) async fn write_kubernetes_keys(
     cluster: &LocalCluster,
     count: usize,
     pad: usize,
-) -> anyhow::Result<BTreeMap<String, u64>> {
+) -> crate::Result<BTreeMap<String, u64>> {
     use futures::StreamExt;
     let client = first_member_client(cluster).await?.client;
     let filler = "x".repeat(pad);
@@ -180,7 +181,7 @@ fn kubernetes_object(i: usize, filler: &str) -> (String, String) {
 }
 
 /// Stops every member and removes the cluster's temp dir, timed as the drill's last step.
-pub(super) fn clean_up(cluster: LocalCluster, tl: &mut Timeline) {
+pub(crate) fn clean_up(cluster: LocalCluster, tl: &mut Timeline) {
     let t = Instant::now();
     let dir = cluster.dir().display().to_string();
     drop(cluster);
@@ -189,28 +190,28 @@ pub(super) fn clean_up(cluster: LocalCluster, tl: &mut Timeline) {
 
 /// Runs the local recovery on `cluster`, printing each step as it finishes when the timeline is
 /// loud; returns the outcome and the steps (named `recover: ...`).
-pub(super) async fn recover_timed(
+pub(crate) async fn recover_timed(
     cluster: &mut LocalCluster,
     tl: &Timeline,
     opts: &ops::recover::LocalRecoverOptions,
 ) -> (
     Result<(ops::recover::Plan, ops::recover::RunReport), ops::OpsError>,
-    Vec<super::Step>,
+    Vec<Step>,
 ) {
     let state_dir = cluster.dir().join("recover-state");
-    let (loud, started) = (tl.loud, tl.started);
-    let mut steps: Vec<super::Step> = Vec::new();
+    let (progress, started) = (tl.progress.clone(), tl.started);
+    let mut steps: Vec<Step> = Vec::new();
     let mut exec = ops::recover::LocalExecutor { cluster };
     let mut on_step = |s: &ops::recover::StepTiming| {
-        if loud {
-            crate::output::note(&format!(
+        if let Some(tell) = &progress {
+            tell(&format!(
                 "[{:>6.1}s] recover: {} ({:.2}s)",
                 started.elapsed().as_secs_f64(),
                 s.name,
                 s.seconds
             ));
         }
-        steps.push(super::Step {
+        steps.push(Step {
             name: format!("recover: {}", s.name),
             seconds: s.seconds,
         });

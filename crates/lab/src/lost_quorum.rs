@@ -3,21 +3,15 @@
 
 use std::time::Instant;
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use ops::recover::LocalRecoverOptions;
 use ops::status::Verdict;
 
-use super::cluster::{clean_up, observe, prepare, read_registry, recover_timed};
-use super::{DrillArgs, DrillReport, RecoveryTiming, Step, Timeline};
-use crate::cli::Context;
-use crate::output::{self, Format};
+use crate::cluster::{clean_up, observe, prepare, read_registry, recover_timed};
+use crate::report::{DrillReport, DrillSpec, RecoveryTiming, Step, Timeline};
 
-pub(super) async fn rehearse(
-    ctx: &Context,
-    args: &DrillArgs,
-    lose: usize,
-) -> anyhow::Result<DrillReport> {
-    let mut tl = Timeline::new(ctx.format == Format::Table);
+pub(crate) async fn rehearse(args: &DrillSpec, lose: usize) -> crate::Result<DrillReport> {
+    let mut tl = Timeline::new(args);
     let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
 
     let t = Instant::now();
@@ -69,7 +63,7 @@ pub(super) async fn rehearse(
 
     // Recover: fence, back up, force a new cluster on the freshest survivor, rejoin the others.
     let opts = LocalRecoverOptions {
-        strategy: args.strategy.into(),
+        strategy: args.strategy,
         ..LocalRecoverOptions::default()
     };
     let (outcome, recovery_steps) = recover_timed(&mut cluster, &tl, &opts).await;
@@ -93,7 +87,7 @@ pub(super) async fn rehearse(
                 // A rebuild has no step that shows the floor: measure it now, outside the
                 // recovery's time, on the recovered cluster.
                 let t = Instant::now();
-                let (seed_start, receive) = super::floor::measure(&mut cluster, &plan.seed)
+                let (seed_start, receive) = crate::floor::measure(&mut cluster, &plan.seed)
                     .await
                     .context("measuring the floor after the recovery")?;
                 recovery_timing = Some(floor_timing(recovery_total, seed_start, receive));
@@ -145,25 +139,14 @@ pub(super) async fn rehearse(
     clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
-        scenario: args.scenario,
-        members: args.members,
         lost_members,
-        tls: args.tls,
         keys_before: acked.len(),
         keys_after,
         lost,
-        steps: tl.steps,
-        status_before: before,
-        status_after: after,
-        detected: codes,
         plan,
         status_final: final_status,
         recovery: recovery_timing,
-        verdict,
-        verdict_reason: reason,
-        lockout: None,
-        kept: None,
-        total_loss: None,
+        ..DrillReport::new(args, tl, (before, after), codes, (verdict, reason))
     })
 }
 
@@ -226,7 +209,7 @@ fn floor_timing(recovery_seconds: f64, seed_start: f64, receive: f64) -> Recover
 /// recover with `lifeboat recover run`.
 #[allow(clippy::too_many_arguments)]
 fn kept(
-    args: &DrillArgs,
+    args: &DrillSpec,
     cluster: ops::local::LocalCluster,
     keys_before: usize,
     lost_members: Vec<String>,
@@ -241,9 +224,7 @@ fn kept(
         "the broken cluster is kept in {root}. Recover it with:\n  lifeboat recover run --local-root {root} --yes\nthen look: lifeboat status {}. Remove it afterwards: stop the etcd processes named in {root}/*.pid, then rm -r {root}",
         status_args(&cluster)
     );
-    if tl.loud {
-        output::note(&how);
-    }
+    tl.note(&how);
     let (verdict, reason) = if detected_ok {
         ("kept", how)
     } else {
@@ -253,25 +234,10 @@ fn kept(
         )
     };
     DrillReport {
-        scenario: args.scenario,
-        members: args.members,
         lost_members,
-        tls: args.tls,
         keys_before,
-        keys_after: 0,
-        lost: 0,
-        steps: tl.steps,
-        status_before: before,
-        status_after: after,
-        detected: codes,
-        plan: None,
-        status_final: None,
-        recovery: None,
-        verdict,
-        verdict_reason: reason,
         kept: Some(root),
-        total_loss: None,
-        lockout: None,
+        ..DrillReport::new(args, tl, (before, after), codes, (verdict, reason))
     }
 }
 

@@ -21,16 +21,14 @@ use ops::local::{LocalCluster, Placement};
 use ops::status::Verdict;
 use serde::Serialize;
 
-use super::cluster::{
+use crate::cluster::{
     clean_up, observe, read_registry, recover_timed, start_placed, wait_in_sync,
     write_kubernetes_keys,
 };
-use super::{DrillArgs, DrillReport, Timeline};
-use crate::cli::Context;
-use crate::output::{self, Format};
+use crate::report::{DrillReport, DrillSpec, Timeline};
 
 #[derive(Debug, Serialize)]
-pub(crate) struct LockoutReport {
+pub struct LockoutReport {
     /// `netns-nftables`, or `loopback-sigstop` where namespaces could not be made.
     pub(crate) enforcement: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -55,7 +53,7 @@ fn node_of(end: &str) -> Option<usize> {
     digits.parse::<usize>().ok()?.checked_sub(1)
 }
 
-async fn predict(cluster: &LocalCluster) -> anyhow::Result<policy::check::CheckReport> {
+async fn predict(cluster: &LocalCluster) -> crate::Result<policy::check::CheckReport> {
     let settings = cluster.settings();
     let tls = settings.validate()?;
     let client = ops::kube::connect_any(&settings, tls.as_ref()).await?;
@@ -79,11 +77,11 @@ async fn predict(cluster: &LocalCluster) -> anyhow::Result<policy::check::CheckR
     }
     let user_flows =
         policy::check::flows_file::parse_flows("drill node pairs", &text).map_err(|errs| {
-            anyhow::anyhow!(
+            crate::LabError::Failed(
                 errs.iter()
                     .map(ToString::to_string)
                     .collect::<Vec<_>>()
-                    .join("; ")
+                    .join("; "),
             )
         })?;
     let opts = policy::check::CheckOptions {
@@ -105,22 +103,9 @@ fn critical_denials(r: &policy::check::CheckReport) -> Vec<&policy::check::FlowR
         .collect()
 }
 
-pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
-    let mut tl = Timeline::new(ctx.format == Format::Table);
-    let t = Instant::now();
-    // Namespaces need root, iproute2, nftables and a kernel (or container) that allows them;
-    // when any is missing the drill still runs, on loopback, and says why.
-    let lab = match NetLab::available()
-        .and_then(|()| NetLab::create(args.members).map_err(|e| e.to_string()))
-    {
-        Ok(lab) => Some(lab),
-        Err(why) => {
-            output::note(&format!(
-                "lifeboat: network namespaces unavailable ({why}): the loopback variant partitions members with SIGSTOP instead"
-            ));
-            None
-        }
-    };
+pub(crate) async fn rehearse(args: &DrillSpec) -> crate::Result<DrillReport> {
+    let mut tl = Timeline::new(args);
+    let lab = make_nodes(args, &mut tl);
     let placements: Vec<Placement> = lab
         .iter()
         .flat_map(|l| l.nodes.iter())
@@ -129,54 +114,11 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
             address: n.address.clone(),
         })
         .collect();
-    if let Some(l) = &lab {
-        tl.since(
-            &format!(
-                "create {} node namespaces on 198.18.0.0/15 ({}), lifeboat at {}",
-                l.nodes.len(),
-                l.nodes
-                    .iter()
-                    .map(|n| n.address.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                l.admin_address()
-            ),
-            t,
-        );
-    }
     let mut cluster = start_placed(args, &mut tl, placements).await?;
     let node_ips: Vec<String> = (0..args.members)
         .map(|i| cluster.members()[i].host.clone())
         .collect();
-
-    // The cluster's objects, then the application's data, then the bad policy being applied.
-    let t = Instant::now();
-    let settings = cluster.settings();
-    let tls = settings.validate()?;
-    let admin = ops::kube::connect_any(&settings, tls.as_ref()).await?;
-    let mut acked: BTreeMap<String, u64> = BTreeMap::new();
-    for (k, v) in sample::control_plane(&node_ips)? {
-        let mut c = admin.client.clone();
-        c.put(k.clone(), v.clone(), None).await?;
-        acked.insert(k, ops::kv::digest(&v));
-    }
-    let (count, pad) = args.workload();
-    acked.extend(write_kubernetes_keys(&cluster, count, pad).await?);
-    let (policy_key, policy_value) = sample::lockout_policy()?;
-    admin
-        .client
-        .clone()
-        .put(policy_key.clone(), policy_value, None)
-        .await?;
-    wait_in_sync(&cluster).await?;
-    tl.since(
-        &format!(
-            "write a control plane, {count} objects and the CCNP {} ({} keys acknowledged)",
-            sample::LOCKOUT_POLICY,
-            acked.len() + 1
-        ),
-        t,
-    );
+    let (acked, policy_key) = write_cluster(args, &cluster, &node_ips, &mut tl).await?;
     let t = Instant::now();
     let before = observe(&cluster).await?;
     tl.since("status before the disaster", t);
@@ -196,78 +138,21 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         t,
     );
 
-    // The disaster: the host firewall enforces what was predicted.
-    let t = Instant::now();
-    let mut drop_rules = 0;
-    let (enforcement, enforcement_note) = match &lab {
-        Some(l) => {
-            let mut per_node: Vec<Vec<DropRule>> = vec![Vec::new(); args.members];
-            for f in &denied {
-                let (Some(s), Some(d)) = (node_of(&f.src), node_of(&f.dst)) else {
-                    continue;
-                };
-                if s == d || d >= args.members || s >= args.members {
-                    continue;
-                }
-                let rule = DropRule {
-                    saddr: node_ips[s].clone(),
-                    protocol: f.protocol.to_ascii_lowercase(),
-                    port: f.port,
-                };
-                if !per_node[d].contains(&rule) {
-                    per_node[d].push(rule);
-                }
-            }
-            for (i, rules) in per_node.iter().enumerate() {
-                l.enforce(i, rules)?;
-                drop_rules += rules.len();
-            }
-            ("netns-nftables".to_string(), None)
-        }
-        None => {
-            for i in 1..args.members {
-                cluster.pause(i);
-            }
-            (
-                "loopback-sigstop".to_string(),
-                Some("network namespaces unavailable: members 2.. were paused (SIGSTOP) to cut them off".to_string()),
-            )
-        }
-    };
-    tl.since(
-        &format!("disaster: the host firewall enforces the policy ({enforcement}, {drop_rules} drop rules)"),
-        t,
-    );
-
-    // Detection: wait out the leader's check-quorum (it steps down when it hears no majority).
-    let t = Instant::now();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut after = observe(&cluster).await?;
-    while !after.findings.iter().any(|f| f.code == "NO_LEADER") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(250)).await;
-        after = observe(&cluster).await?;
-    }
-    let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
-    tl.since("detect: status after the disaster", t);
+    let enforced = enforce(
+        args,
+        lab.as_ref(),
+        &mut cluster,
+        &denied,
+        &node_ips,
+        &mut tl,
+    )?;
+    let (after, codes) = detect(&cluster, &mut tl).await?;
     let detected_ok = codes.contains(&"NO_LEADER");
 
     // Recovery: lift the enforcement, recover from the freshest member, remove the policy.
-    let t = Instant::now();
-    match &lab {
-        Some(l) => {
-            for i in 0..args.members {
-                l.lift(i)?;
-            }
-        }
-        None => {
-            for i in 1..args.members {
-                cluster.resume(i);
-            }
-        }
-    }
-    tl.since("lift the enforcement (the Cilium agents stopped)", t);
+    lift(args, lab.as_ref(), &mut cluster, &mut tl)?;
     let opts = ops::recover::LocalRecoverOptions {
-        strategy: args.strategy.into(),
+        strategy: args.strategy,
         ..ops::recover::LocalRecoverOptions::default()
     };
     let (outcome, recovery_steps) = recover_timed(&mut cluster, &tl, &opts).await;
@@ -300,35 +185,272 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
         Err(e) => (None, None, Some(e.to_string())),
     };
     let backup = removal.as_ref().ok().cloned();
-    let backup_present = backup.as_ref().is_some_and(|b| b.exists());
-    let all_back = final_status
-        .as_ref()
-        .is_some_and(|s| s.members.len() == args.members && s.verdict() == Verdict::Healthy);
-    let (verdict, reason) = if before.verdict() != Verdict::Healthy {
+    let (verdict, reason) = judge(&Judged {
+        members: args.members,
+        healthy_before: before.verdict() == Verdict::Healthy,
+        denied: denied.len(),
+        detected_ok,
+        codes: &codes,
+        recovery_error,
+        removal_error: removal.as_ref().err().map(ToString::to_string),
+        lost,
+        policy_gone,
+        backup_present: backup.as_ref().is_some_and(|b| b.exists()),
+        final_status: final_status.as_ref(),
+    });
+
+    let keys_after = found.len();
+    clean_up(cluster, &mut tl);
+    drop(lab);
+
+    Ok(DrillReport {
+        keys_before: acked.len(),
+        keys_after,
+        lost,
+        plan,
+        status_final: final_status,
+        lockout: Some(LockoutReport {
+            enforcement: enforced.kind,
+            enforcement_note: enforced.note,
+            policy_key,
+            predicted_denied,
+            drop_rules: enforced.drop_rules,
+            backup,
+            policy_gone,
+            critical_denials_after: critical_after,
+        }),
+        ..DrillReport::new(args, tl, (before, after), codes, (verdict, reason))
+    })
+}
+
+/// One network namespace per node on 198.18.0.0/15, or `None` where they cannot be made:
+/// namespaces need root, iproute2, nftables and a kernel (or container) that allows them;
+/// when any is missing the drill still runs, on loopback, and says why.
+fn make_nodes(args: &DrillSpec, tl: &mut Timeline) -> Option<NetLab> {
+    let t = Instant::now();
+    let lab = match NetLab::available()
+        .and_then(|()| NetLab::create(args.members).map_err(|e| e.to_string()))
+    {
+        Ok(lab) => lab,
+        Err(why) => {
+            tl.warn(&format!(
+                "lifeboat: network namespaces unavailable ({why}): the loopback variant partitions members with SIGSTOP instead"
+            ));
+            return None;
+        }
+    };
+    tl.since(
+        &format!(
+            "create {} node namespaces on 198.18.0.0/15 ({}), lifeboat at {}",
+            lab.nodes.len(),
+            lab.nodes
+                .iter()
+                .map(|n| n.address.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            lab.admin_address()
+        ),
+        t,
+    );
+    Some(lab)
+}
+
+/// The cluster's objects, then the application's data, then the bad policy being applied:
+/// the acknowledged keys with their digests, and the policy's key.
+async fn write_cluster(
+    args: &DrillSpec,
+    cluster: &LocalCluster,
+    node_ips: &[String],
+    tl: &mut Timeline,
+) -> crate::Result<(BTreeMap<String, u64>, String)> {
+    let t = Instant::now();
+    let settings = cluster.settings();
+    let tls = settings.validate()?;
+    let admin = ops::kube::connect_any(&settings, tls.as_ref()).await?;
+    let mut acked: BTreeMap<String, u64> = BTreeMap::new();
+    for (k, v) in sample::control_plane(node_ips)? {
+        let mut c = admin.client.clone();
+        c.put(k.clone(), v.clone(), None).await?;
+        acked.insert(k, ops::kv::digest(&v));
+    }
+    let (count, pad) = args.workload();
+    acked.extend(write_kubernetes_keys(cluster, count, pad).await?);
+    let (policy_key, policy_value) = sample::lockout_policy()?;
+    admin
+        .client
+        .clone()
+        .put(policy_key.clone(), policy_value, None)
+        .await?;
+    wait_in_sync(cluster).await?;
+    tl.since(
+        &format!(
+            "write a control plane, {count} objects and the CCNP {} ({} keys acknowledged)",
+            sample::LOCKOUT_POLICY,
+            acked.len() + 1
+        ),
+        t,
+    );
+    Ok((acked, policy_key))
+}
+
+/// How the disaster was made.
+struct Enforced {
+    kind: String,
+    note: Option<String>,
+    drop_rules: usize,
+}
+
+/// The disaster: the host firewall enforces what was predicted (nftables drops in the node
+/// namespaces), or, on loopback, every member but the first is paused.
+fn enforce(
+    args: &DrillSpec,
+    lab: Option<&NetLab>,
+    cluster: &mut LocalCluster,
+    denied: &[&policy::check::FlowResult],
+    node_ips: &[String],
+    tl: &mut Timeline,
+) -> crate::Result<Enforced> {
+    let t = Instant::now();
+    let mut drop_rules = 0;
+    let (kind, note) = match lab {
+        Some(l) => {
+            let mut per_node: Vec<Vec<DropRule>> = vec![Vec::new(); args.members];
+            for f in denied {
+                let (Some(s), Some(d)) = (node_of(&f.src), node_of(&f.dst)) else {
+                    continue;
+                };
+                if s == d || d >= args.members || s >= args.members {
+                    continue;
+                }
+                let rule = DropRule {
+                    saddr: node_ips[s].clone(),
+                    protocol: f.protocol.to_ascii_lowercase(),
+                    port: f.port,
+                };
+                if !per_node[d].contains(&rule) {
+                    per_node[d].push(rule);
+                }
+            }
+            for (i, rules) in per_node.iter().enumerate() {
+                l.enforce(i, rules)?;
+                drop_rules += rules.len();
+            }
+            ("netns-nftables".to_string(), None)
+        }
+        None => {
+            for i in 1..args.members {
+                cluster.pause(i);
+            }
+            (
+                "loopback-sigstop".to_string(),
+                Some("network namespaces unavailable: members 2.. were paused (SIGSTOP) to cut them off".to_string()),
+            )
+        }
+    };
+    tl.since(
+        &format!(
+            "disaster: the host firewall enforces the policy ({kind}, {drop_rules} drop rules)"
+        ),
+        t,
+    );
+    Ok(Enforced {
+        kind,
+        note,
+        drop_rules,
+    })
+}
+
+/// Detection: waits out the leader's check-quorum (it steps down when it hears no majority);
+/// the status after the disaster and its finding codes.
+async fn detect(
+    cluster: &LocalCluster,
+    tl: &mut Timeline,
+) -> crate::Result<(ops::status::ClusterStatus, Vec<&'static str>)> {
+    let t = Instant::now();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut after = observe(cluster).await?;
+    while !after.findings.iter().any(|f| f.code == "NO_LEADER") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        after = observe(cluster).await?;
+    }
+    let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
+    tl.since("detect: status after the disaster", t);
+    Ok((after, codes))
+}
+
+/// The enforcement lifted (standing in for stopping the Cilium agents).
+fn lift(
+    args: &DrillSpec,
+    lab: Option<&NetLab>,
+    cluster: &mut LocalCluster,
+    tl: &mut Timeline,
+) -> crate::Result<()> {
+    let t = Instant::now();
+    match lab {
+        Some(l) => {
+            for i in 0..args.members {
+                l.lift(i)?;
+            }
+        }
+        None => {
+            for i in 1..args.members {
+                cluster.resume(i);
+            }
+        }
+    }
+    tl.since("lift the enforcement (the Cilium agents stopped)", t);
+    Ok(())
+}
+
+/// What the verdict is judged on.
+struct Judged<'a> {
+    members: usize,
+    healthy_before: bool,
+    /// Critical flows predicted denied.
+    denied: usize,
+    detected_ok: bool,
+    codes: &'a [&'static str],
+    recovery_error: Option<String>,
+    removal_error: Option<String>,
+    lost: usize,
+    policy_gone: bool,
+    backup_present: bool,
+    final_status: Option<&'a ops::status::ClusterStatus>,
+}
+
+/// Pass: the lockout predicted and seen, the cluster recovered whole with every acknowledged
+/// key, the policy gone and its backup present.
+fn judge(j: &Judged<'_>) -> (&'static str, String) {
+    let all_back = j
+        .final_status
+        .is_some_and(|s| s.members.len() == j.members && s.verdict() == Verdict::Healthy);
+    let codes = j.codes;
+    let lost = j.lost;
+    if !j.healthy_before {
         (
             "fail",
             "the cluster was not healthy before the disaster".to_string(),
         )
-    } else if denied.is_empty() {
+    } else if j.denied == 0 {
         (
             "fail",
             "policy check --from-etcd did not predict the lockout".to_string(),
         )
-    } else if !detected_ok {
+    } else if !j.detected_ok {
         (
             "fail",
             format!("status did not show the lost leader: {codes:?}"),
         )
-    } else if let Some(e) = recovery_error {
+    } else if let Some(e) = &j.recovery_error {
         ("fail", format!("recovery failed: {e}"))
-    } else if let Err(e) = &removal {
+    } else if let Some(e) = &j.removal_error {
         ("fail", format!("removing the policy failed: {e}"))
     } else if lost > 0 {
         (
             "fail",
             format!("{lost} acknowledged keys missing or changed after recovery"),
         )
-    } else if !policy_gone || !backup_present {
+    } else if !j.policy_gone || !j.backup_present {
         (
             "fail",
             "the policy is still there, or its backup is missing".to_string(),
@@ -343,46 +465,10 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
             "pass",
             format!(
                 "predicted {} critical denials, status showed {codes:?}, recovered all {} members, policy removed with a backup, no acknowledged key lost",
-                denied.len(),
-                args.members
+                j.denied, j.members
             ),
         )
-    };
-
-    let keys_after = found.len();
-    clean_up(cluster, &mut tl);
-    drop(lab);
-
-    Ok(DrillReport {
-        scenario: args.scenario,
-        members: args.members,
-        lost_members: Vec::new(),
-        tls: args.tls,
-        keys_before: acked.len(),
-        keys_after,
-        lost,
-        steps: tl.steps,
-        status_before: before,
-        status_after: after,
-        detected: codes,
-        plan,
-        status_final: final_status,
-        recovery: None,
-        verdict,
-        verdict_reason: reason,
-        kept: None,
-        total_loss: None,
-        lockout: Some(LockoutReport {
-            enforcement,
-            enforcement_note,
-            policy_key,
-            predicted_denied,
-            drop_rules,
-            backup,
-            policy_gone,
-            critical_denials_after: critical_after,
-        }),
-    })
+    }
 }
 
 /// `kube delete` as the command does it: backup, then a delete that compares mod_revision.
@@ -390,13 +476,13 @@ async fn remove_policy(
     cluster: &LocalCluster,
     key: &str,
     backup_dir: &std::path::Path,
-) -> anyhow::Result<PathBuf> {
+) -> crate::Result<PathBuf> {
     let settings = cluster.settings();
     let tls = settings.validate()?;
     let client = ops::kube::connect_any(&settings, tls.as_ref()).await?;
     let kv = ops::kube::get(&client, key.as_bytes())
         .await?
-        .ok_or_else(|| anyhow::anyhow!("{key} is not in the recovered cluster"))?;
+        .ok_or_else(|| crate::fail!("{key} is not in the recovered cluster"))?;
     let path = ops::kube::write_backup(
         backup_dir,
         &ops::kube::Backup::of(&kv, format!("etcd {}", client.endpoint)),
@@ -404,7 +490,7 @@ async fn remove_policy(
     match ops::kube::delete_if_unchanged(&client, key.as_bytes(), kv.mod_revision).await? {
         ops::kube::DeleteOutcome::Deleted { .. } => Ok(path),
         ops::kube::DeleteOutcome::Changed { .. } => {
-            anyhow::bail!("{key} changed while being deleted")
+            crate::bail!("{key} changed while being deleted")
         }
     }
 }

@@ -16,7 +16,7 @@ mod load;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use backup::remote::Store;
 use backup::restore::Target as BackupTarget;
 use ops::local::LocalCluster;
@@ -24,87 +24,85 @@ use ops::status::Verdict;
 use serde::Serialize;
 use store::restore::{Bump, Request, Target, parse, restore};
 
-use super::cluster::{clean_up, first_member_client, observe, prepare, read_registry};
-use super::{DrillArgs, DrillReport, Timeline};
-use crate::cli::Context;
-use crate::output::{self, Format};
+use crate::cluster::{clean_up, first_member_client, observe, prepare, read_registry};
+use crate::report::{DrillReport, DrillSpec, Timeline};
 
 /// The continuous backup's goal: at most one second of acknowledged writes lost.
 const RPO_OBJECTIVE_SECONDS: f64 = 1.0;
 
 /// Writes the drill's own load, beside the Kubernetes-shaped data.
 #[derive(Debug, Serialize)]
-pub(crate) struct WriteLoad {
-    pub(super) rate_per_second: u32,
+pub struct WriteLoad {
+    pub rate_per_second: u32,
     /// Seconds the writers ran, until the kill.
-    pub(super) seconds: f64,
-    pub(super) acknowledged: usize,
+    pub seconds: f64,
+    pub acknowledged: usize,
     /// Puts that got an error (those after the kill, mostly); never counted as lost.
-    pub(super) failed: usize,
+    pub failed: usize,
 }
 
 /// What the backup held and what `backup restore --latest` made of it.
 #[derive(Debug, Serialize)]
-pub(crate) struct BackupPoint {
-    pub(super) store: String,
-    pub(super) full_revision: i64,
-    pub(super) segments: usize,
-    pub(super) events: u64,
-    pub(super) restored_revision: i64,
-    pub(super) downloaded_bytes: u64,
-    pub(super) snapshot_bytes: u64,
+pub struct BackupPoint {
+    pub store: String,
+    pub full_revision: i64,
+    pub segments: usize,
+    pub events: u64,
+    pub restored_revision: i64,
+    pub downloaded_bytes: u64,
+    pub snapshot_bytes: u64,
 }
 
 /// Acknowledged writes lost, judged on the restored cluster's data.
 #[derive(Debug, Serialize)]
-pub(crate) struct Rpo {
+pub struct Rpo {
     /// Acknowledged writes missing from the restored cluster.
-    pub(super) lost_writes: usize,
+    pub lost_writes: usize,
     /// Acknowledged writes at or below the restored revision that are missing: a restore
     /// that skipped data. Must be 0.
-    pub(super) holes: usize,
+    pub holes: usize,
     /// Acknowledged writes newer than the restored revision found anyway: a wrong restored
     /// revision. Must be 0.
-    pub(super) beyond_restored: usize,
-    pub(super) last_acknowledged_revision: i64,
+    pub beyond_restored: usize,
+    pub last_acknowledged_revision: i64,
     /// The last acknowledged write before the kill, RFC 3339.
-    pub(super) last_acknowledged_at: Option<String>,
+    pub last_acknowledged_at: Option<String>,
     /// The newest acknowledged write present after the restore, RFC 3339.
-    pub(super) newest_restored_at: Option<String>,
+    pub newest_restored_at: Option<String>,
     /// Between the two: the writes of this long are lost (0 when none is).
-    pub(super) seconds: f64,
-    pub(super) objective_seconds: f64,
-    pub(super) within_objective: bool,
+    pub seconds: f64,
+    pub objective_seconds: f64,
+    pub within_objective: bool,
 }
 
 /// Recovery time, step by step, from the disaster's detection to a started cluster.
 #[derive(Debug, Serialize)]
-pub(crate) struct Rto {
-    pub(super) detect_seconds: f64,
-    pub(super) fetch_seconds: f64,
-    pub(super) rebuild_seconds: f64,
-    pub(super) restore_seconds: f64,
-    pub(super) start_seconds: f64,
-    pub(super) total_seconds: f64,
+pub struct Rto {
+    pub detect_seconds: f64,
+    pub fetch_seconds: f64,
+    pub rebuild_seconds: f64,
+    pub restore_seconds: f64,
+    pub start_seconds: f64,
+    pub total_seconds: f64,
 }
 
 /// The agent, as seen just before it was killed.
 #[derive(Debug, Serialize)]
-pub(crate) struct AgentFigures {
+pub struct AgentFigures {
     /// VmHWM of the agent process.
-    pub(super) peak_rss_bytes: Option<u64>,
+    pub peak_rss_bytes: Option<u64>,
     /// Its delta lag gauges (revisions, seconds) as last scraped.
-    pub(super) lag_revisions: Option<f64>,
-    pub(super) lag_seconds: Option<f64>,
+    pub lag_revisions: Option<f64>,
+    pub lag_seconds: Option<f64>,
 }
 
 #[derive(Debug, Serialize)]
-pub(crate) struct TotalLossReport {
-    pub(super) writes: WriteLoad,
-    pub(super) backup: Option<BackupPoint>,
-    pub(super) rpo: Option<Rpo>,
-    pub(super) rto: Option<Rto>,
-    pub(super) agent: AgentFigures,
+pub struct TotalLossReport {
+    pub writes: WriteLoad,
+    pub backup: Option<BackupPoint>,
+    pub rpo: Option<Rpo>,
+    pub rto: Option<Rto>,
+    pub agent: AgentFigures,
 }
 
 /// Judges the restored cluster's `found` keys (digests) against what the writers were told.
@@ -149,7 +147,7 @@ fn judge(acks: &[load::Ack], found: &BTreeMap<String, u64>, restored: i64) -> Rp
 fn destroy_everything(
     cluster: &mut LocalCluster,
     agent: &mut agent::Agent,
-) -> anyhow::Result<Vec<String>> {
+) -> crate::Result<Vec<String>> {
     let pids: Vec<u32> = cluster.members().iter().filter_map(|m| m.pid()).collect();
     for pid in pids.iter().copied().chain([agent.pid()]) {
         if let Ok(pid) = i32::try_from(pid) {
@@ -172,7 +170,7 @@ fn destroy_everything(
 }
 
 /// `snapshot restore` of `snapshot` into every member's (now empty) data dir.
-fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> anyhow::Result<String> {
+fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> crate::Result<String> {
     let initial: Vec<String> = (0..cluster.members().len())
         .map(|i| format!("{}={}", cluster.members()[i].name, cluster.peer_url(i)))
         .collect();
@@ -205,16 +203,16 @@ fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> anyhow
 /// Runs the load with the agent shipping it, then destroys everything; returns what was
 /// written, the lost members and the agent's figures.
 async fn disaster_under_load(
-    args: &DrillArgs,
+    args: &DrillSpec,
     cluster: &mut LocalCluster,
     store: &Store,
     tl: &mut Timeline,
-) -> anyhow::Result<(load::Written, Vec<String>, AgentFigures)> {
+) -> crate::Result<(load::Written, Vec<String>, AgentFigures)> {
     let t = Instant::now();
     let client = first_member_client(cluster).await?;
     let writers = load::start(&client, args.write_rate);
     let dir = cluster.dir().to_path_buf();
-    let mut agent = agent::spawn(cluster, &store.url, &dir)?;
+    let mut agent = agent::spawn(&args.lifeboat, cluster, &store.url, &dir)?;
     // A revision written after the agent started: once a segment reaches it, the delta log
     // is shipping the load (the full alone would not prove it).
     let want = writers.newest_revision() + 1;
@@ -275,7 +273,7 @@ async fn recover_from_store(
     store: &Store,
     detect_seconds: f64,
     tl: &mut Timeline,
-) -> anyhow::Result<(BackupPoint, Rto)> {
+) -> crate::Result<(BackupPoint, Rto)> {
     let out = cluster.dir().join("restored.db");
     let t = Instant::now();
     let fetched = backup::restore::fetch(store, BackupTarget::Latest, &out, None).await?;
@@ -347,15 +345,15 @@ async fn recover_from_store(
 /// Reads the restored cluster: the Kubernetes-shaped data and the load's keys.
 async fn read_back(
     cluster: &LocalCluster,
-) -> anyhow::Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
+) -> crate::Result<(BTreeMap<String, u64>, BTreeMap<String, u64>)> {
     let registry = read_registry(cluster).await?;
     let mut client = first_member_client(cluster).await?.client;
     let load = ops::kv::read_prefix_digests(&mut client, load::PREFIX).await?;
     Ok((registry, load))
 }
 
-pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
-    let mut tl = Timeline::new(ctx.format == Format::Table);
+pub(crate) async fn rehearse(args: &DrillSpec) -> crate::Result<DrillReport> {
+    let mut tl = Timeline::new(args);
     let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
     let store_dir = cluster.dir().join("backup-store");
     std::fs::create_dir_all(&store_dir)
@@ -414,24 +412,11 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
     clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
-        scenario: args.scenario,
-        members: args.members,
         lost_members,
-        tls: args.tls,
         keys_before: acked.len(),
         keys_after: found.len(),
         lost,
-        steps: tl.steps,
-        status_before: before,
-        status_after: after,
-        detected: codes,
-        plan: None,
         status_final: final_status,
-        recovery: None,
-        verdict,
-        verdict_reason: reason,
-        lockout: None,
-        kept: None,
         total_loss: Some(TotalLossReport {
             writes: WriteLoad {
                 rate_per_second: args.write_rate,
@@ -444,6 +429,7 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
             rto,
             agent,
         }),
+        ..DrillReport::new(args, tl, (before, after), codes, (verdict, reason))
     })
 }
 
@@ -505,56 +491,6 @@ fn verdict(v: VerdictInput<'_>) -> (&'static str, String) {
             v.members, rpo.lost_writes, rpo.seconds, rpo.objective_seconds
         ),
     )
-}
-
-/// The people's view of the RPO, RTO and agent figures.
-pub(super) fn render(r: &TotalLossReport) -> String {
-    let w = &r.writes;
-    let mut out = format!(
-        "\nWRITE LOAD  {}/s asked, {} acknowledged in {:.1}s, {} failed (after the kill)\n",
-        w.rate_per_second, w.acknowledged, w.seconds, w.failed
-    );
-    if let Some(b) = &r.backup {
-        out.push_str(&format!(
-            "BACKUP  {}: full at revision {} + {} segments ({} events) -> restored revision {}\n",
-            b.store, b.full_revision, b.segments, b.events, b.restored_revision
-        ));
-    }
-    if let Some(p) = &r.rpo {
-        out.push_str(&format!(
-            "RPO  {:.3}s ({} the {}s objective): {} acknowledged writes lost (last acknowledged revision {}, last acknowledged {}, newest restored {})\n",
-            p.seconds,
-            if p.within_objective { "within" } else { "OVER" },
-            p.objective_seconds,
-            p.lost_writes,
-            p.last_acknowledged_revision,
-            p.last_acknowledged_at.as_deref().unwrap_or("-"),
-            p.newest_restored_at.as_deref().unwrap_or("-"),
-        ));
-    }
-    let mut t = output::table(&["RTO STEP", "SECONDS"]);
-    if let Some(rto) = &r.rto {
-        for (name, s) in [
-            ("detect", rto.detect_seconds),
-            ("fetch", rto.fetch_seconds),
-            ("rebuild", rto.rebuild_seconds),
-            ("restore", rto.restore_seconds),
-            ("start", rto.start_seconds),
-            ("total", rto.total_seconds),
-        ] {
-            t.add_row(vec![name.to_string(), format!("{s:.2}")]);
-        }
-        out.push_str(&format!("{t}\n"));
-    }
-    let a = &r.agent;
-    let opt = |v: Option<f64>| v.map_or("-".to_string(), |x| format!("{x}"));
-    out.push_str(&format!(
-        "AGENT  peak RSS {}, delta lag {} revisions / {}s at the last scrape\n",
-        a.peak_rss_bytes.map_or("-".into(), output::human_bytes),
-        opt(a.lag_revisions),
-        opt(a.lag_seconds)
-    ));
-    out
 }
 
 #[cfg(test)]

@@ -4,18 +4,16 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context as _;
+use crate::error::Context as _;
 use ops::snapshot::{SaveRequest, SaveTarget, save};
 use ops::status::Verdict;
 use store::restore::{Bump, Request, Target, parse, restore};
 
-use super::cluster::{clean_up, observe, prepare, read_registry};
-use super::{DrillArgs, DrillReport, Timeline};
-use crate::cli::Context;
-use crate::output::Format;
+use crate::cluster::{clean_up, observe, prepare, read_registry};
+use crate::report::{DrillReport, DrillSpec, Timeline};
 
-pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<DrillReport> {
-    let mut tl = Timeline::new(ctx.format == Format::Table);
+pub(crate) async fn rehearse(args: &DrillSpec) -> crate::Result<DrillReport> {
+    let mut tl = Timeline::new(args);
     let (mut cluster, acked, before) = prepare(args, &mut tl).await?;
 
     let t = Instant::now();
@@ -161,24 +159,11 @@ pub(super) async fn rehearse(ctx: &Context, args: &DrillArgs) -> anyhow::Result<
     clean_up(cluster, &mut tl);
 
     Ok(DrillReport {
-        scenario: args.scenario,
-        members: args.members,
         lost_members,
-        tls: args.tls,
         keys_before: acked.len(),
         keys_after: found.len(),
         lost,
-        steps: tl.steps,
-        status_before: before,
-        status_after: after,
-        detected: codes,
-        plan: None,
         status_final: Some(final_status),
-        recovery: None,
-        verdict,
-        verdict_reason: reason,
-        lockout: None,
-        kept: None,
-        total_loss: None,
+        ..DrillReport::new(args, tl, (before, after), codes, (verdict, reason))
     })
 }
