@@ -9,7 +9,8 @@
 #
 # Knobs: BENCH_SECONDS (60: each load phase of `lag`), BENCH_CONCURRENCY (64 writers),
 # BENCH_SIZE_MIB (1024: the full of `restore`), BENCH_EVENTS (1000000 delta events),
-# BENCH_RUNS (10 drills), BENCH_DIR (work dir, default a new /tmp dir, removed at the end
+# BENCH_RUNS (10 drills), BENCH_ETCDUTL (reference restore; default from PATH or the test
+# kit's cache), BENCH_DIR (work dir, default a new /tmp dir, removed at the end
 # unless BENCH_KEEP=1), LIFEBOAT_BIN / BENCH_BIN_DIR (prebuilt release binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +26,8 @@ WORK=${BENCH_DIR:-$(mktemp -d /tmp/lifeboat-bench-backup.XXXXXX)}
 LIFEBOAT=${LIFEBOAT_BIN:-target/release/lifeboat}
 BIN_DIR=${BENCH_BIN_DIR:-target/release}
 LOAD="$BIN_DIR/bench-put-load"
+# etcdutl for the reference restore (etcd 3.5 on; 3.4 has none): PATH, else the test kit's cache.
+ETCDUTL=${BENCH_ETCDUTL:-$(command -v etcdutl || ls -d "$HOME"/.cache/lifeboat/etcd/v3.*/etcdutl 2>/dev/null | tail -1 || true)}
 SNAP=${BENCH_SNAPSHOT:-$WORK/snapshot-${SIZE_MIB}m-${VALUE}b.db}
 mkdir -p "$WORK"
 
@@ -196,6 +199,12 @@ part_restore() {
     measure snapshot-restore-full "$LIFEBOAT" snapshot restore -o json "$full" --name b1 \
       --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/plain/b1"
     sync
+    if [ -n "$ETCDUTL" ]; then
+      measure etcdutl-restore-full "$ETCDUTL" snapshot restore "$full" --name b1 \
+        --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/etcdutl/b1"
+      sync
+      rm -rf "$WORK/etcdutl"
+    fi
     measure snapshot-restore-rebuilt "$LIFEBOAT" snapshot restore -o json "$WORK/restored.db" --name b1 \
       --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/rebuilt/b1"
     sync
@@ -212,6 +221,9 @@ print(f"| `backup restore --latest` | {b[0]:.2f} s, peak RSS {b[1]/1024:.1f} MiB
 print(f"| `snapshot restore` of the full (1 member) | {s[0]:.2f} s, peak RSS {s[1]/1024:.1f} MiB |")
 print(f"| ratio backup restore / snapshot restore | **{b[0]/max(s[0],1e-3):.2f}x** (goal <= 2) |")
 print(f"| then `snapshot restore` of the rebuilt file | {t[0]:.2f} s |")
+if "etcdutl-restore-full" in r:
+    e = r["etcdutl-restore-full"]
+    print(f"| `etcdutl snapshot restore` of the full (reference) | {e[0]:.2f} s, peak RSS {e[1]/1024:.1f} MiB; backup restore / etcdutl: {b[0]/max(e[0],1e-3):.2f}x |")
 PY
   rm -rf "$WORK/plain" "$WORK/rebuilt" "$WORK/restored.db" "$WORK/store-restore" "$WORK/full.db"
 }

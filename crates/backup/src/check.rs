@@ -158,27 +158,15 @@ pub async fn manifest(store: &Store, full: &FullName) -> Result<FullManifest, St
     Ok(m)
 }
 
-/// Downloads a full into `path` and checks it against its manifest.
+/// Downloads a full into `path` and checks it against its manifest (and, when plain, its
+/// image against etcd's trailer) in one pass.
 pub async fn fetch_full(
     store: &Store,
     full: &FullName,
     manifest: &FullManifest,
     path: &Path,
-) -> Result<(), String> {
-    let object = full.object(store.prefix());
-    let (size, sha) = store
-        .get_to_file(&object, path)
-        .await
-        .map_err(|e| e.to_string())?;
-    if size != manifest.object_size || hex::encode(sha) != manifest.object_sha256 {
-        return Err(format!(
-            "{object}: {size} bytes with SHA-256 {}, but the manifest says {} bytes with {}: the object is corrupt or was replaced",
-            hex::encode(sha),
-            manifest.object_size,
-            manifest.object_sha256
-        ));
-    }
-    Ok(())
+) -> Result<crate::restore_full::Image, String> {
+    crate::restore_full::fetch_full(store, full, manifest, path).await
 }
 
 async fn check_full(
@@ -198,7 +186,7 @@ async fn check_full(
     let result = async {
         let m = manifest(store, full).await?;
         let path = work.join(full.file_name());
-        fetch_full(store, full, &m, &path).await?;
+        let image = fetch_full(store, full, &m, &path).await?;
         if full.encrypted && ids.is_none() {
             let _ = std::fs::remove_file(&path);
             return Ok((
@@ -207,7 +195,13 @@ async fn check_full(
                     .to_string(),
             ));
         }
-        let report = store::report::verify_with(&path, ids);
+        // A trailer already checked while fetching is not hashed again; the rest is walked.
+        let hash = match image {
+            crate::restore_full::Image::Checked => store::report::Hash::Skip,
+            crate::restore_full::Image::Unchecked => store::report::Hash::Check,
+        };
+        let report = store::snapshot::SnapshotFile::open_with(&path, ids)
+            .and_then(|snap| store::report::verify_file(&snap, hash));
         let _ = std::fs::remove_file(&path);
         let report = report.map_err(|e| e.to_string())?;
         if let Some(failed) = report.failures() {

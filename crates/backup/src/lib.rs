@@ -10,6 +10,7 @@
 //! - [`publish`]: uploads of fulls (object, then manifest) and segments.
 //! - [`remote`]: the object store (file://, s3://): listing, bounded downloads, atomic uploads.
 //! - [`restore`]: `backup restore`: plan, download, check, rebuild.
+//! - [`restore_full`]: a full fetched and checked (manifest and trailer) in one pass.
 //! - [`retention`]: which fulls and segments `--keep-*` keeps (a pure selection).
 //! - [`time`]: UTC times as object names and RFC 3339 use them.
 //!
@@ -23,6 +24,7 @@ pub mod publish;
 pub mod rebuild;
 pub mod remote;
 pub mod restore;
+pub mod restore_full;
 pub mod retention;
 pub mod segment;
 pub mod time;

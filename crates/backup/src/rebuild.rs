@@ -5,6 +5,7 @@ use std::path::Path;
 
 use store::replay::{ReplayError, ReplayEvent, ReplayOutcome};
 
+use crate::restore_full::Image;
 use crate::segment::{Event, EventKind, Segment};
 
 pub fn replay_event(e: &Event) -> ReplayEvent {
@@ -73,8 +74,21 @@ pub fn rebuild(
     target: i64,
     out: &Path,
 ) -> Result<ReplayOutcome, RebuildError> {
+    rebuild_checked(full, identities, Image::Unchecked, segments, target, out)
+}
+
+/// [`rebuild`] of a full whose image was already checked against its trailer when it was
+/// fetched ([`Image::Checked`]): it is not hashed a second time.
+pub fn rebuild_checked(
+    full: &Path,
+    identities: Option<&store::encrypted::Identities>,
+    image: Image,
+    segments: impl Iterator<Item = Result<Segment, String>>,
+    target: i64,
+    out: &Path,
+) -> Result<ReplayOutcome, RebuildError> {
     let snap = store::snapshot::SnapshotFile::open_with(full, identities)?;
-    if !snap.sha_status()?.is_ok() {
+    if image == Image::Unchecked && !snap.sha_status()?.is_ok() {
         return Err(RebuildError::FullCorrupt {
             file: full.display().to_string(),
         });

@@ -15,7 +15,6 @@ use futures::StreamExt;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::chain::Listing;
 use crate::layout::{self, DeltaName, FullName, Object};
@@ -78,6 +77,8 @@ impl Contents {
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
+    /// Set for a `file://` store: its objects are files a restore can link instead of stream.
+    local: Option<Arc<object_store::local::LocalFileSystem>>,
     prefix: String,
     pub url: String,
 }
@@ -97,6 +98,7 @@ impl Store {
             what,
         };
         let parsed = url::Url::parse(url).map_err(|_| RemoteError::Url(url.to_string()))?;
+        let mut local = None;
         let (inner, prefix): (Arc<dyn ObjectStore>, String) = match parsed.scheme() {
             "file" => {
                 let dir = parsed
@@ -110,7 +112,9 @@ impl Store {
                 }
                 let fs = object_store::local::LocalFileSystem::new_with_prefix(&dir)
                     .map_err(|e| open_err(e.to_string()))?;
-                (Arc::new(fs), String::new())
+                let fs = Arc::new(fs);
+                local = Some(fs.clone());
+                (fs, String::new())
             }
             "s3" => {
                 install_crypto_provider();
@@ -134,6 +138,7 @@ impl Store {
         };
         Ok(Store {
             inner,
+            local,
             prefix,
             url: url.to_string(),
         })
@@ -141,6 +146,16 @@ impl Store {
 
     pub fn prefix(&self) -> &str {
         &self.prefix
+    }
+
+    /// The file holding `object`, when the store is a `file://` directory and it exists.
+    pub fn local_file(&self, object: &str) -> Option<std::path::PathBuf> {
+        let path = self
+            .local
+            .as_ref()?
+            .path_to_filesystem(&ObjectPath::from(object))
+            .ok()?;
+        path.is_file().then_some(path)
     }
 
     fn err(object: &str, e: impl std::fmt::Display) -> RemoteError {
@@ -208,12 +223,14 @@ impl Store {
         Ok(bytes.to_vec())
     }
 
-    /// Streams an object into a new file (mode 0600), returning its size and SHA-256.
+    /// Streams an object into a new file (mode 0600), each chunk also handed to `seen` (a
+    /// digest computed during the copy), returning its size.
     pub async fn get_to_file(
         &self,
         object: &str,
         path: &Path,
-    ) -> Result<(u64, [u8; 32]), RemoteError> {
+        seen: &mut dyn FnMut(&[u8]),
+    ) -> Result<u64, RemoteError> {
         use std::os::unix::fs::OpenOptionsExt;
         let local = |what: String| RemoteError::Local {
             path: path.to_path_buf(),
@@ -230,17 +247,16 @@ impl Store {
             .mode(0o600)
             .open(path)
             .map_err(|e| local(e.to_string()))?;
-        let mut hasher = Sha256::new();
         let mut size = 0u64;
         let mut stream = result.into_stream();
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| Self::err(object, e))?;
-            hasher.update(&chunk);
+            seen(&chunk);
             size += chunk.len() as u64;
             file.write_all(&chunk).map_err(|e| local(e.to_string()))?;
         }
         file.sync_all().map_err(|e| local(e.to_string()))?;
-        Ok((size, hasher.finalize().into()))
+        Ok(size)
     }
 
     /// Deletes one object. An object already gone counts as deleted: two prunes may race, and

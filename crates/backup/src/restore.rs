@@ -9,6 +9,7 @@ use crate::chain::{self, ChainError, Plan};
 use crate::check::{fetch_full, fetch_segment, manifest};
 use crate::rebuild::{self, RebuildError};
 use crate::remote::{RemoteError, Store};
+use crate::restore_full::Image;
 use crate::segment::Segment;
 use crate::time;
 
@@ -125,6 +126,8 @@ pub struct Fetched {
     /// Downloads live here (beside OUT, mode 0700) and go when this is dropped.
     work: tempfile::TempDir,
     full_path: PathBuf,
+    /// Whether the full's image was checked against its trailer while it was fetched.
+    image: Image,
     segment_files: Vec<PathBuf>,
     plan: Plan,
     cluster_id: String,
@@ -186,7 +189,7 @@ pub async fn fetch(
         .await
         .map_err(RestoreError::Piece)?;
     let full_path = work.path().join(plan.full.file_name());
-    fetch_full(store, &plan.full, &m, &full_path)
+    let image = fetch_full(store, &plan.full, &m, &full_path)
         .await
         .map_err(RestoreError::Piece)?;
     let segment_files = fetch_segments(store, &plan, work.path(), &m.cluster_id).await?;
@@ -194,6 +197,7 @@ pub async fn fetch(
         full_object: plan.full.object(store.prefix()),
         work,
         full_path,
+        image,
         segment_files,
         plan,
         cluster_id: m.cluster_id,
@@ -210,6 +214,7 @@ pub fn rebuild_fetched(
     let Fetched {
         work,
         full_path,
+        image,
         segment_files,
         plan,
         cluster_id,
@@ -217,9 +222,10 @@ pub fn rebuild_fetched(
         full_object,
         out,
     } = fetched;
-    let outcome = rebuild::rebuild(
+    let outcome = rebuild::rebuild_checked(
         &full_path,
         ids,
+        image,
         segment_files.iter().map(|p| read_segment(p)),
         plan.target_revision,
         &out,

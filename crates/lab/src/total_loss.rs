@@ -229,9 +229,10 @@ async fn disaster_under_load(
     );
 
     let t = Instant::now();
-    // The wait above ends just after a segment upload, and the agent flushes every whole
-    // second: a whole number of seconds later the kill would always land just after a flush
-    // and show a flattering RPO. A random fraction of a second puts it anywhere in the cycle.
+    // The wait above ends just after a segment upload, and under a steady load the agent
+    // seals on a regular cycle (a segment once its oldest write is half of --flush-every
+    // old): a whole number of seconds later the kill could always land at the same point of
+    // that cycle and show a flattering RPO. A random fraction of a second puts it anywhere.
     let phase = Duration::from_millis(u64::from(
         std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

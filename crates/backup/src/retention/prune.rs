@@ -9,6 +9,7 @@
 use std::path::Path;
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use super::{Policy, select};
 use crate::chain::Listing;
@@ -130,7 +131,11 @@ async fn verify_full(
 ) -> Verdict<String> {
     let object = full.object(store.prefix());
     let path = work.join(full.file_name());
-    let got = store.get_to_file(&object, &path).await;
+    let mut digest = Sha256::new();
+    let got = store
+        .get_to_file(&object, &path, &mut |chunk| digest.update(chunk))
+        .await
+        .map(|size| (size, digest.finalize()));
     let verdict = match got {
         Err(e) => from_remote(e),
         Ok((size, sha)) if size != m.object_size || hex::encode(sha) != m.object_sha256 => {
