@@ -2,8 +2,9 @@
 # `lifeboat webhook serve` review latency and memory (issue 16): the webhook started on a
 # generated cluster of NODES nodes, PODS pods and POLICIES policies in force (the generator of
 # scripts/bench-policy.sh, crates/policy/examples/gen_cluster.rs), then REVIEWS AdmissionReviews
-# (CREATE of a NetworkPolicy, a CiliumNetworkPolicy and a host CCNP in turn, one keep-alive
-# HTTPS connection) timed at the client; p50/p99 latency, the time to the first answer (the
+# (CREATE of a NetworkPolicy, a CiliumNetworkPolicy and a host CCNP, and UPDATE of the
+# generator's host policy `host-baseline` to the field incident's policy, which is refused; in
+# turn, one keep-alive HTTPS connection) timed at the client; p50/p99 latency, the time to the first answer (the
 # baseline check) and the peak RSS of the webhook (VmHWM). Goal: p99 < 50 ms, RSS < 1 GiB.
 #
 #   scripts/bench-webhook.sh [NODES NAMESPACES PODS POLICIES REVIEWS]   # default 5000 2000 150000 10000 300
@@ -54,23 +55,36 @@ objs = [
       "metadata": {"name": "bench", "namespace": "ns-11"}, "spec": {"endpointSelector": {}, "egress": [{"toEntities": ["world"]}]}}),
     ("CiliumClusterwideNetworkPolicy", "cilium.io", None, {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
       "metadata": {"name": "bench-host"}, "spec": {"nodeSelector": {"matchLabels": {}}, "ingress": [{"fromEntities": ["cluster"], "toPorts": [{"ports": [{"port": "9100", "protocol": "TCP"}]}]}]}}),
+    # The field incident's policy in place of the host policy in force: refused.
+    ("CiliumClusterwideNetworkPolicy", "cilium.io", None, {"apiVersion": "cilium.io/v2", "kind": "CiliumClusterwideNetworkPolicy",
+      "metadata": {"name": "host-baseline"}, "spec": {"nodeSelector": {"matchLabels": {}}, "ingress": [
+        {"fromCIDR": ["103.10.20.30/32"], "toPorts": [{"ports": [{"port": "9100", "protocol": "TCP"}]}]},
+        {"fromEntities": ["cluster"], "toPorts": [{"ports": [{"port": "9100", "protocol": "TCP"}]}]}]}}),
 ]
-times, verdicts = [], {}
+times, refused_times, verdicts = [], [], {}
 for i in range(n):
     kind, group, ns, obj = objs[i % len(objs)]
+    update = obj["metadata"]["name"] == "host-baseline"
     review = {"apiVersion": "admission.k8s.io/v1", "kind": "AdmissionReview", "request": {
         "uid": f"bench-{i}", "kind": {"group": group, "version": "v1", "kind": kind},
-        "namespace": ns, "name": obj["metadata"]["name"], "operation": "CREATE", "object": obj}}
+        "namespace": ns, "name": obj["metadata"]["name"], "operation": "UPDATE" if update else "CREATE",
+        "object": obj, "oldObject": obj if update else None}}
     body = json.dumps(review)
     t = time.perf_counter()
     conn.request("POST", "/validate", body, {"content-type": "application/json"})
     answer = json.loads(conn.getresponse().read())
     times.append(time.perf_counter() - t)
-    key = (kind, answer["response"]["allowed"])
+    if update:
+        refused_times.append(times[-1])
+    key = (obj["metadata"]["name"], answer["response"]["allowed"])
     verdicts[key] = verdicts.get(key, 0) + 1
 times.sort()
 p = lambda q: times[min(len(times) - 1, int(q * len(times)))] * 1000
 print(f"bench-webhook: {n} reviews: p50 {p(0.50):.1f} ms, p99 {p(0.99):.1f} ms, max {times[-1]*1000:.1f} ms")
+refused_times.sort()
+q = lambda xs, f: xs[min(len(xs) - 1, int(f * len(xs)))] * 1000
+if refused_times:
+    print(f"bench-webhook: the incident's policy in place of host-baseline, {len(refused_times)} reviews: p50 {q(refused_times, 0.5):.1f} ms, p99 {q(refused_times, 0.99):.1f} ms, max {refused_times[-1]*1000:.1f} ms")
 print("bench-webhook: answers", {f"{k} allowed={a}": c for (k, a), c in sorted(verdicts.items())})
 PY
 echo "bench-webhook: webhook $(grep -E 'VmHWM|VmRSS' /proc/$pid/status | tr -s ' \n' ' ')"

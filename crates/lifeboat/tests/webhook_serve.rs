@@ -506,7 +506,13 @@ fn what_it_cannot_judge_is_admitted_with_a_warning() {
 
     // Still serving, and the health and metrics endpoints answer.
     let (status, body) = server.get("/healthz");
-    assert_eq!((status, body.trim()), (200, "ok"));
+    assert_eq!(status, 200, "{body}");
+    let health: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(health["status"], "ok", "{body}");
+    assert!(
+        health["baseline"]["revision"].is_null(),
+        "read once: {body}"
+    );
     let (status, metrics) = server.get("/metrics");
     assert_eq!(status, 200);
     assert!(
@@ -689,4 +695,279 @@ async fn the_inventory_from_etcd_judges_the_same() {
         stderr.contains("inventory: etcd, followed by a watch"),
         "{stderr}"
     );
+}
+
+/// The incident's control plane in etcd with the host firewall off or on: the only
+/// difference is the stored cilium-config, so the lockout CCNP's verdict follows it.
+fn cilium_config(host_firewall: bool) -> Vec<u8> {
+    serde_json::to_vec(&json!({"apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": "cilium-config", "namespace": "kube-system", "uid": "c0nf16"},
+        "data": {"enable-host-firewall": host_firewall.to_string(), "tunnel-protocol": "vxlan"}}))
+    .unwrap()
+}
+
+const CILIUM_CONFIG_KEY: &str = "/registry/configmaps/kube-system/cilium-config";
+
+async fn control_plane_in_etcd(c: &mut etcd_client::Client, host_firewall: bool) {
+    let ips: Vec<String> = (1..=3).map(|i| format!("198.18.0.{i}")).collect();
+    for (k, v) in ops::kube::sample::control_plane(&ips).unwrap() {
+        c.put(k, v, None).await.unwrap();
+    }
+    c.put(CILIUM_CONFIG_KEY, cilium_config(host_firewall), None)
+        .await
+        .unwrap();
+}
+
+/// Writes the cilium-config and returns the revision of the write.
+async fn set_host_firewall(c: &mut etcd_client::Client, on: bool) -> i64 {
+    let put = c
+        .put(CILIUM_CONFIG_KEY, cilium_config(on), None)
+        .await
+        .unwrap();
+    put.header().unwrap().revision()
+}
+
+/// `/healthz`'s baseline: (published revision, newest revision seen, computations).
+fn baseline_of(health: &str) -> (i64, i64, u64) {
+    let v: Value = serde_json::from_str(health).unwrap_or_else(|e| panic!("{e}: {health}"));
+    assert_eq!(v["status"], "ok", "{health}");
+    let b = &v["baseline"];
+    (
+        b["revision"].as_i64().unwrap_or(0),
+        b["newest_revision"].as_i64().unwrap_or(0),
+        b["computations"].as_u64().unwrap(),
+    )
+}
+
+/// Polls `/healthz` (bounded) until `done` holds for its baseline; returns that baseline.
+fn wait_for_baseline(
+    get: impl Fn() -> String,
+    done: impl Fn((i64, i64, u64)) -> bool,
+) -> (i64, i64, u64) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    loop {
+        let health = get();
+        let b = baseline_of(&health);
+        if done(b) {
+            return b;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the baseline never got there: {health}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An etcd write that changes the inventory (the host firewall turned on, so the host
+/// policies are in force) changes the verdict once `/healthz` shows the published baseline at
+/// the write's revision: the lockout CCNP is admitted before and refused after.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_inventory_change_in_etcd_is_judged_once_the_baseline_reaches_its_revision() {
+    let tc = testkit::TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    control_plane_in_etcd(&mut c, false).await;
+    let mut args = vec!["--from-etcd".to_owned()];
+    args.extend(tc.cli_args());
+    let server = Arc::new(
+        tokio::task::spawn_blocking(move || start_with(&args, tempfile::tempdir().unwrap()))
+            .await
+            .unwrap(),
+    );
+    let bad = object(&fixture("lockout-ccnp.yaml"));
+    let review = admission("CREATE", Some(&bad), None, false);
+    let s = Arc::clone(&server);
+    let (before, health) =
+        tokio::task::spawn_blocking(move || (s.review(&review), s.get("/healthz").1))
+            .await
+            .unwrap();
+    assert_eq!(before["allowed"], true, "host firewall off: {before}");
+    let (at_start, _, _) = baseline_of(&health);
+    assert!(at_start > 0, "{health}");
+
+    let written = set_host_firewall(&mut c, true).await;
+    let s = Arc::clone(&server);
+    let (after, reached) = tokio::task::spawn_blocking(move || {
+        let reached = wait_for_baseline(|| s.get("/healthz").1, |(rev, _, _)| rev >= written);
+        let review = admission("CREATE", Some(&bad), None, false);
+        (s.review(&review), reached)
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        after["allowed"], false,
+        "host firewall on at {reached:?}: {after}"
+    );
+    assert!(critical_in(&after).contains("TCP/2379"), "{after}");
+    let (_, metrics) = server.get("/metrics");
+    assert!(
+        metrics.contains(&format!("lifeboat_webhook_baseline_revision {}", reached.0)),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("lifeboat_webhook_baseline_age_seconds"),
+        "{metrics}"
+    );
+}
+
+/// While a baseline is being computed, reviews are answered at once from the one published
+/// before (and say which revision they were judged at); a burst of writes during that
+/// computation costs one more computation, not one per write. The computation is held by a
+/// gate around the real one, so "during" is certain, not a matter of timing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reviews_during_a_rebuild_are_answered_from_the_published_baseline() {
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    let tc = testkit::TestCluster::tls(1).await;
+    let mut c = tc.any_client().await.unwrap();
+    control_plane_in_etcd(&mut c, false).await;
+    let view = policy_etcd::LiveView::start(
+        tc.any_client().await.unwrap(),
+        policy::input::InputSpec::default(),
+    )
+    .await
+    .unwrap();
+    let metrics = webhook::metrics::Metrics::new();
+    let real = webhook::inventory::computer(Default::default(), Arc::clone(&metrics));
+    let (entered_tx, entered_rx) = mpsc::channel::<()>();
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let gate = Mutex::new((entered_tx, go_rx));
+    let calls = AtomicUsize::new(0);
+    let gated: Arc<
+        dyn Fn(Arc<policy::input::Loaded>) -> webhook::baseline::Baseline + Send + Sync,
+    > = Arc::new(move |loaded| {
+        // The second computation (the first after start) waits for the test.
+        if calls.fetch_add(1, Ordering::SeqCst) == 1 {
+            let gate = gate.lock().unwrap();
+            gate.0.send(()).unwrap();
+            gate.1.recv().unwrap();
+        }
+        real(loaded)
+    });
+    let live = webhook::inventory::Live::start(view, gated).await.unwrap();
+    let reviewer = webhook::reviewer::Reviewer::new(
+        Arc::new(live),
+        webhook::review::Mode::default(),
+        Arc::clone(&metrics),
+    );
+    let pki = Pki::new();
+    pki.issue();
+    let provider = webhook::tls::provider();
+    let reloader = Arc::new(
+        webhook::tls::CertReloader::new(
+            &pki.cert(),
+            &pki.key(),
+            Arc::clone(&provider),
+            Arc::clone(&metrics),
+        )
+        .unwrap(),
+    );
+    let tls = Arc::new(webhook::tls::server_config(reloader, provider).unwrap());
+    let app = Arc::new(webhook::server::App {
+        reviewer: Arc::new(reviewer),
+        metrics,
+        max_body: webhook::MAX_BODY_BYTES,
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(webhook::server::serve(listener, tls, app, async {
+        let _ = stop_rx.await;
+    }));
+    let client = pki.client();
+    let health = {
+        let client = Arc::clone(&client);
+        move || String::from_utf8(https(addr, &client, "GET", "/healthz", b"").1).unwrap()
+    };
+    let bad = object(&fixture("lockout-ccnp.yaml"));
+    let ask = {
+        let client = Arc::clone(&client);
+        move |uid: String| {
+            let mut review = admission("CREATE", Some(&bad), None, false);
+            review["request"]["uid"] = json!(uid);
+            let (status, body, _) = https(
+                addr,
+                &client,
+                "POST",
+                "/validate",
+                &serde_json::to_vec(&review).unwrap(),
+            );
+            assert_eq!(status, 200);
+            let answer: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(answer["response"]["uid"], uid.as_str(), "{answer}");
+            answer["response"].clone()
+        }
+    };
+
+    let (old, _, _) = baseline_of(&health());
+    let written = set_host_firewall(&mut c, true).await;
+    // The computation of the write's inventory has started and is held.
+    tokio::task::spawn_blocking(move || entered_rx.recv_timeout(Duration::from_secs(120)).unwrap())
+        .await
+        .unwrap();
+    let (ask2, health2) = (ask.clone(), health.clone());
+    let during = tokio::task::spawn_blocking(move || {
+        let answers: Vec<Value> = std::thread::scope(|scope| {
+            let workers: Vec<_> = (0..8)
+                .map(|i| {
+                    let ask = ask2.clone();
+                    scope.spawn(move || ask(format!("during-{i}")))
+                })
+                .collect();
+            workers.into_iter().map(|w| w.join().unwrap()).collect()
+        });
+        (answers, health2())
+    });
+    let (answers, health_during) = during.await.unwrap();
+    let (rev, newest, computations) = baseline_of(&health_during);
+    assert_eq!(
+        rev, old,
+        "the old baseline stays published while the new one is computed: {health_during}"
+    );
+    assert!(newest >= written, "{health_during}");
+    assert_eq!(computations, 1, "{health_during}");
+    for a in &answers {
+        assert_eq!(
+            a["allowed"], true,
+            "judged by the old baseline (host firewall off): {a}"
+        );
+        let warnings = a["warnings"].to_string();
+        assert!(
+            warnings.contains(&format!("etcd revision {old}"))
+                && warnings.contains("still computing"),
+            "a review against an older baseline says so: {a}"
+        );
+    }
+
+    // A burst while the computation is held: three more writes.
+    let mut last = written;
+    for on in [false, true, true] {
+        last = set_host_firewall(&mut c, on).await;
+    }
+    let h = health.clone();
+    tokio::task::spawn_blocking(move || wait_for_baseline(h, |(_, newest, _)| newest >= last))
+        .await
+        .unwrap();
+    go_tx.send(()).unwrap();
+    let h = health.clone();
+    let reached =
+        tokio::task::spawn_blocking(move || wait_for_baseline(h, |(rev, _, _)| rev >= last))
+            .await
+            .unwrap();
+    assert_eq!(
+        reached.2, 3,
+        "the held computation and one more for the burst: {reached:?}"
+    );
+    let after = tokio::task::spawn_blocking(move || ask("after".to_owned()))
+        .await
+        .unwrap();
+    assert_eq!(after["allowed"], false, "{after}");
+    assert!(
+        !after["warnings"].to_string().contains("still computing"),
+        "{after}"
+    );
+    let _ = stop_tx.send(());
+    served.await.unwrap();
 }

@@ -11,15 +11,20 @@
 //!   `policy::input::Loaded` from the decoded documents without decoding anything again.
 //! - [`live`]: [`live::LiveView`], a listing at one revision followed by a watch from the next,
 //!   publishing a new `Loaded` after every change; a compacted or cut watch re-lists, and says so.
+//! - [`derived`]: [`derived::Derived`], a value (the webhook's baseline, `policy watch`'s
+//!   check) computed from the newest view in the background and published with the view it
+//!   came from; bursts coalesce into one more computation.
 //! - [`metrics`]: the `lifeboat_policy_*` gauges a watch keeps (verdict, cuts, revision...).
 //! - [`error`]: typed failures.
 
+pub mod derived;
 pub mod documents;
 pub mod error;
 pub mod live;
 pub mod metrics;
 pub mod prefixes;
 
+pub use derived::{Derived, Stamped};
 pub use documents::{Documents, loaded_from_kvs};
 pub use error::Error;
 pub use live::{LiveView, View};

@@ -13,7 +13,10 @@ use policy::check::CheckOptions;
 use webhook::baseline::Baseline;
 use webhook::review::Change;
 
-const OBJECTS: [&str; 3] = [
+/// The last one is the field incident's policy put in place of the generator's host policy
+/// (`host-baseline`): host ingress only from one CIDR and `cluster` on 9100, so the control
+/// plane's own flows are newly cut: a refused change, timed apart.
+const OBJECTS: [&str; 4] = [
     "apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: bench, namespace: ns-7}
@@ -30,6 +33,17 @@ metadata: {name: bench-host}
 spec:
   nodeSelector: {matchLabels: {}}
   ingress: [{fromEntities: [cluster], toPorts: [{ports: [{port: '9100', protocol: TCP}]}]}]
+",
+    "apiVersion: cilium.io/v2
+kind: CiliumClusterwideNetworkPolicy
+metadata: {name: host-baseline}
+spec:
+  nodeSelector: {matchLabels: {}}
+  ingress:
+  - fromCIDR: [103.10.20.30/32]
+    toPorts: [{ports: [{port: '9100', protocol: TCP}]}]
+  - fromEntities: [cluster]
+    toPorts: [{ports: [{port: '9100', protocol: TCP}]}]
 ",
 ];
 
@@ -63,13 +77,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
     }
     let mut times: Vec<Duration> = Vec::with_capacity(reviews);
+    let mut refused_times: Vec<Duration> = Vec::new();
     let mut denied = 0;
+    let mut refused_critical = 0;
+    let refused = changes.len() - 1;
     for i in 0..reviews {
         let t = Instant::now();
         let outcome = baseline.evaluate(&changes[i % changes.len()]);
-        times.push(t.elapsed());
+        let took = t.elapsed();
+        times.push(took);
         denied += outcome.newly_denied.len();
+        if i % changes.len() == refused {
+            refused_times.push(took);
+            refused_critical = outcome.newly_denied.iter().filter(|f| f.critical).count();
+        }
     }
+    refused_times.sort();
+    let refused_at = |q: f64| {
+        let i =
+            ((q * refused_times.len() as f64) as usize).min(refused_times.len().saturating_sub(1));
+        refused_times
+            .get(i)
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    println!(
+        "review_latency: the incident's policy in place of host-baseline ({refused_critical} critical flows newly cut, refused), {} reviews: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        refused_times.len(),
+        refused_at(0.50),
+        refused_at(0.99),
+        refused_at(1.0)
+    );
     times.sort();
     let at = |q: f64| {
         let i = ((q * times.len() as f64) as usize).min(times.len().saturating_sub(1));

@@ -31,6 +31,8 @@ pub enum WebhookError {
         addr: String,
         source: std::io::Error,
     },
+    #[error("the first baseline could not be computed: {0}. Report it with the webhook's log")]
+    Baseline(String),
     #[error(transparent)]
     Load(#[from] policy::error::LoadError),
 }

@@ -1,13 +1,10 @@
 //! One review from body to answer, against the baseline of the current inventory. Never
 //! refuses on its own trouble: what it cannot read or judge is admitted with a warning.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
-use policy::check::CheckOptions;
-
-use crate::baseline::Baseline;
-use crate::inventory::InventorySource;
+use crate::inventory::{InventorySource, Published};
 use crate::metrics::Metrics;
 use crate::review::{self, Decision, Mode, Request, Unreadable, Verdict};
 
@@ -26,10 +23,8 @@ pub type Audit = Arc<dyn Fn(&str) + Send + Sync>;
 pub struct Reviewer {
     audit: Option<Audit>,
     source: Arc<dyn InventorySource>,
-    opts: CheckOptions,
     mode: Mode,
     metrics: Arc<Metrics>,
-    baseline: Mutex<Option<Arc<Baseline>>>,
 }
 
 /// Kinds named in metric labels; anything else is `other` (labels must stay few).
@@ -42,23 +37,14 @@ const KNOWN_KINDS: [&str; 5] = [
 ];
 
 impl Reviewer {
-    /// Computes the baseline now, so the first review costs only its change.
-    pub fn new(
-        source: Arc<dyn InventorySource>,
-        opts: CheckOptions,
-        mode: Mode,
-        metrics: Arc<Metrics>,
-    ) -> Reviewer {
-        let reviewer = Reviewer {
+    /// Reviews against `source`'s published baseline (computed before a review ever needs it).
+    pub fn new(source: Arc<dyn InventorySource>, mode: Mode, metrics: Arc<Metrics>) -> Reviewer {
+        Reviewer {
             audit: None,
             source,
-            opts,
             mode,
             metrics,
-            baseline: Mutex::new(None),
-        };
-        let _ = reviewer.baseline();
-        reviewer
+        }
     }
 
     pub fn with_audit(mut self, audit: Audit) -> Reviewer {
@@ -70,27 +56,23 @@ impl Reviewer {
         self.source.describe()
     }
 
-    /// The baseline of the source's current inventory, recomputed when the source hands out
-    /// a new one. One computation at a time; reviews meanwhile wait for it.
-    pub fn baseline(&self) -> Option<Arc<Baseline>> {
-        let loaded = self.source.current();
-        let mut cached = self.baseline.lock().ok()?;
-        if let Some(b) = cached.as_ref()
-            && Arc::ptr_eq(&b.loaded, &loaded)
-        {
-            return Some(Arc::clone(b));
+    /// The newest published baseline; never waits for one being computed.
+    pub fn baseline(&self) -> Published {
+        self.source.current()
+    }
+
+    /// The published baseline's revision and age, for `/healthz` and `/metrics`.
+    pub fn status(&self) -> Status {
+        let p = self.source.current();
+        Status {
+            revision: p.revision,
+            newest_revision: self.source.newest_revision(),
+            age_seconds: p.computed_at.elapsed().map_or(0.0, |d| d.as_secs_f64()),
+            computations: p.computations,
+            last_computation_seconds: p.took.as_secs_f64(),
+            flows: p.baseline.report.flows.len(),
+            critical_denied: p.baseline.critical_denied(),
         }
-        let b = Arc::new(Baseline::compute(loaded, self.opts.clone()));
-        self.metrics
-            .baseline(b.report.flows.len(), b.critical_denied());
-        if b.critical_denied() > 0 {
-            tracing::warn!(
-                critical_denied = b.critical_denied(),
-                "webhook: the policies in force already deny critical control-plane flows; reviews are judged on what they change (run `lifeboat policy check`)"
-            );
-        }
-        *cached = Some(Arc::clone(&b));
-        Some(b)
     }
 
     /// The answer to a review body (complete, within the size bound).
@@ -133,12 +115,13 @@ impl Reviewer {
             Ok(change) => change,
             Err(why) => return Decision::unjudged(&why),
         };
-        let Some(baseline) = self.baseline() else {
-            return Decision::unjudged(
-                "the webhook's state is unusable after an internal error; admitted unchecked. Restart the webhook",
-            );
-        };
-        let outcome = baseline.evaluate(&change);
+        // One published pair for the whole review: the baseline and the inventory it was
+        // computed from, even if a newer one is published meanwhile.
+        let published = self.source.current();
+        let mut outcome = published.baseline.evaluate(&change);
+        if let Some(note) = behind(published.revision, self.source.newest_revision()) {
+            outcome.notes.push(note);
+        }
         review::decide(req, &outcome, self.mode)
     }
 
@@ -215,6 +198,33 @@ impl Reviewer {
             decision: None,
         }
     }
+}
+
+/// The baseline's revision and age as `/healthz` shows them (JSON).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Status {
+    /// The etcd revision the published baseline reflects (`null`: read once at start).
+    pub revision: Option<i64>,
+    /// The newest revision the watch has seen; above `revision` while a baseline is computed.
+    pub newest_revision: Option<i64>,
+    pub age_seconds: f64,
+    pub computations: u64,
+    pub last_computation_seconds: f64,
+    pub flows: usize,
+    pub critical_denied: usize,
+}
+
+/// A note for a review judged against a baseline older than the newest inventory seen: the
+/// answer is right for the revision it names, and the review says which.
+fn behind(published: Option<i64>, newest: Option<i64>) -> Option<String> {
+    let (Some(at), Some(newest)) = (published, newest) else {
+        return None;
+    };
+    (newest > at).then(|| {
+        format!(
+            "judged against the cluster at etcd revision {at}; the webhook has seen revision {newest} and is still computing its baseline"
+        )
+    })
 }
 
 fn answer(api_version: &str, uid: &str, d: Decision) -> Answer {

@@ -97,12 +97,15 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     let response = match (req.method(), req.uri().path()) {
         (&Method::POST, "/validate") => validate(&app, req).await,
-        (&Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n".into()),
-        (&Method::GET, "/metrics") => text(
-            StatusCode::OK,
-            "application/openmetrics-text; version=1.0.0; charset=utf-8",
-            app.metrics.encode(),
-        ),
+        (&Method::GET, "/healthz") => health(&app),
+        (&Method::GET, "/metrics") => {
+            app.metrics.published(&app.reviewer.status());
+            text(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                app.metrics.encode(),
+            )
+        }
         (_, "/validate" | "/healthz" | "/metrics") => text(
             StatusCode::METHOD_NOT_ALLOWED,
             "text/plain",
@@ -115,6 +118,14 @@ async fn handle(
         ),
     };
     Ok(response)
+}
+
+/// `{"status": "ok", "baseline": {...}}`: serving, and how current the baseline is.
+fn health(app: &App) -> Response<Full<Bytes>> {
+    let body = serde_json::json!({"status": "ok", "baseline": app.reviewer.status()});
+    let mut body = serde_json::to_string(&body).unwrap_or_else(|_| "{\"status\":\"ok\"}".into());
+    body.push('\n');
+    text(StatusCode::OK, "application/json", body)
 }
 
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response<Full<Bytes>> {

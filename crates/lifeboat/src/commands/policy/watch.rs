@@ -13,8 +13,9 @@ use std::time::Duration;
 use clap::Args;
 use policy::check::{CheckOptions, CheckReport};
 use policy::ipnet::IpNet;
-use policy_etcd::LiveView;
+use policy_etcd::derived::Compute;
 use policy_etcd::metrics::PolicyMetrics;
+use policy_etcd::{Derived, LiveView, View};
 
 use crate::context::Context;
 use crate::exit::Exit;
@@ -143,7 +144,9 @@ impl VerdictChange {
 }
 
 /// Checks every view `view` publishes until `stop` resolves, keeping `metrics` current and
-/// handing each change of verdict or of the critical cuts to `tell`.
+/// handing each change of verdict or of the critical cuts to `tell`. The check runs in the
+/// background on the newest view ([`policy_etcd::Derived`], as the webhook's baseline does):
+/// a burst of changes costs one check after the one running, not one per change.
 pub async fn follow(
     view: &LiveView,
     opts: CheckOptions,
@@ -151,14 +154,24 @@ pub async fn follow(
     tell: &mut (dyn FnMut(&VerdictChange) + Send),
     stop: impl std::future::Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    let mut rx = view.subscribe();
-    let opts = Arc::new(opts);
+    let compute: Compute<CheckReport> = Arc::new(move |v: &View| {
+        let loaded = &v.loaded;
+        policy::check::check(
+            &loaded.inventory,
+            &loaded.policies,
+            &opts,
+            loaded.findings.clone(),
+        )
+    });
+    let checks = Derived::start(view.subscribe(), compute).await?;
+    let mut rx = checks.subscribe();
     let mut last: Option<Judged> = None;
     let mut relists = 0u64;
     let mut last_error: Option<String> = None;
     tokio::pin!(stop);
     loop {
-        let current = rx.borrow_and_update().clone();
+        let checked = rx.borrow_and_update().clone();
+        let current = &checked.view;
         if current.relists > relists {
             relists = current.relists;
             output::note(&format!(
@@ -173,18 +186,8 @@ pub async fn follow(
                 tracing::warn!(revision = current.revision, "policy watch: {e}");
             }
         }
-        let (loaded, o) = (current.loaded.clone(), opts.clone());
-        let report = tokio::task::spawn_blocking(move || {
-            policy::check::check(
-                &loaded.inventory,
-                &loaded.policies,
-                &o,
-                loaded.findings.clone(),
-            )
-        })
-        .await?;
-        let judged = judge(&report);
-        metrics.record(&current, judged.verdict.code(), judged.cuts.len());
+        let judged = judge(&checked.value);
+        metrics.record(current, judged.verdict.code(), judged.cuts.len());
         if last.as_ref() != Some(&judged) {
             let change = VerdictChange {
                 time: ops::utc::rfc3339_now(),

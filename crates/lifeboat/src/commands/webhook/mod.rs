@@ -85,25 +85,6 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let source = if args.from_etcd {
-        // Followed by a watch on the server's own runtime: a review meets the cluster as
-        // it is now, and each change costs one rebuild, not one per review.
-        let settings = ctx.connection.resolve()?;
-        let tls = settings.validate()?;
-        let spec = policy::input::InputSpec {
-            cilium_version: args.cilium_version.clone(),
-            cilium_config: args.cilium_config.clone(),
-            ..policy::input::InputSpec::default()
-        };
-        let view = rt.block_on(crate::commands::policy::watch::start_view(
-            &settings,
-            tls.as_ref(),
-            spec,
-        ))?;
-        Arc::new(webhook::inventory::Live::new(view)) as Arc<dyn InventorySource>
-    } else {
-        inventory(ctx, args)?
-    };
     let opts = policy::check::CheckOptions {
         admin_cidrs: args.admin_cidr.clone(),
         user_flows: match &args.flows {
@@ -112,6 +93,26 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
         },
     };
     let metrics = Metrics::new();
+    let compute = webhook::inventory::computer(opts, Arc::clone(&metrics));
+    let source = if args.from_etcd {
+        // Followed by a watch on the server's own runtime; each change's baseline is computed
+        // in the background while reviews use the one before (docs/webhook.md).
+        let settings = ctx.connection.resolve()?;
+        let tls = settings.validate()?;
+        let spec = policy::input::InputSpec {
+            cilium_version: args.cilium_version.clone(),
+            cilium_config: args.cilium_config.clone(),
+            ..policy::input::InputSpec::default()
+        };
+        let live = rt.block_on(async {
+            let view =
+                crate::commands::policy::watch::start_view(&settings, tls.as_ref(), spec).await?;
+            anyhow::Ok(webhook::inventory::Live::start(view, compute).await?)
+        })?;
+        Arc::new(live) as Arc<dyn InventorySource>
+    } else {
+        inventory(ctx, args, compute.as_ref())?
+    };
     let provider = webhook::tls::provider();
     let reloader = Arc::new(webhook::tls::CertReloader::new(
         &args.tls_cert,
@@ -123,12 +124,12 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
     let mode = Mode {
         warn_only: args.warn_only,
     };
-    let reviewer = Reviewer::new(Arc::clone(&source), opts, mode, Arc::clone(&metrics)).with_audit(
+    let reviewer = Reviewer::new(Arc::clone(&source), mode, Arc::clone(&metrics)).with_audit(
         Arc::new(|line: &str| {
             output::note(&format!("lifeboat webhook: {line}"));
         }),
     );
-    let baseline = reviewer.baseline();
+    let baseline = reviewer.status();
     let app = Arc::new(App {
         reviewer: Arc::new(reviewer),
         metrics,
@@ -142,9 +143,7 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
                 source: e,
             })?;
         let addr = listener.local_addr()?;
-        let (flows, critical) = baseline
-            .as_ref()
-            .map_or((0, 0), |b| (b.report.flows.len(), b.critical_denied()));
+        let (flows, critical) = (baseline.flows, baseline.critical_denied);
         output::note(&format!(
             "lifeboat webhook: serving https://{addr}/validate (and /healthz, /metrics){}; inventory: {}; {flows} flows checked in force, {critical} critical already denied",
             if args.warn_only { " in warn-only mode" } else { "" },
@@ -166,7 +165,11 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
 }
 
 /// The inventory read once at start: files, or an etcd snapshot.
-fn inventory(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Arc<dyn InventorySource>> {
+fn inventory(
+    ctx: &Context,
+    args: &ServeArgs,
+    compute: &(dyn Fn(Arc<policy::input::Loaded>) -> webhook::baseline::Baseline + Send + Sync),
+) -> anyhow::Result<Arc<dyn InventorySource>> {
     let input = InputArgs {
         files: Vec::new(),
         from_etcd: args.from_etcd,
@@ -197,5 +200,5 @@ fn inventory(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Arc<dyn Inventor
         loaded.inventory.pods.len(),
         loaded.policies.network_policies.len() + loaded.policies.cilium.len()
     );
-    Ok(Arc::new(Fixed::new(loaded, what)))
+    Ok(Arc::new(Fixed::new(loaded, what, compute)))
 }
