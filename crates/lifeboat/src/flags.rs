@@ -38,3 +38,34 @@ impl From<StrategyArg> for Strategy {
         }
     }
 }
+
+/// The retention flags, shared with `lifeboat agent` (and its config's `retention:` section).
+#[derive(Debug, Clone, Default, Args)]
+pub struct RetentionArgs {
+    /// Keep the newest N full snapshots
+    #[arg(long, value_name = "N")]
+    pub keep_last: Option<usize>,
+
+    /// Keep the newest full of each of the newest N hours (UTC) that have one
+    #[arg(long, value_name = "N")]
+    pub hourly: Option<usize>,
+
+    /// Keep the newest full of each of the newest N days (UTC) that have one
+    #[arg(long, value_name = "N")]
+    pub daily: Option<usize>,
+
+    /// Keep the newest full of each of the newest N weeks (UTC, from Monday) that have one
+    #[arg(long, value_name = "N")]
+    pub weekly: Option<usize>,
+}
+
+impl RetentionArgs {
+    pub fn policy(&self) -> ::backup::retention::Policy {
+        ::backup::retention::Policy {
+            keep_last: self.keep_last.unwrap_or(0),
+            hourly: self.hourly.unwrap_or(0),
+            daily: self.daily.unwrap_or(0),
+            weekly: self.weekly.unwrap_or(0),
+        }
+    }
+}

@@ -153,5 +153,9 @@ fn restore_tests_of_encrypted_fulls_are_refused() {
         "store: file:///tmp/x\nrestore-test-every: 1h\n",
         &["--encrypt-to", "/etc/lifeboat/recipients.txt"],
     );
-    refused(&out, 64, &["--restore-test-every", "--encrypt-to", "--identity"]);
+    refused(
+        &out,
+        64,
+        &["--restore-test-every", "--encrypt-to", "--identity"],
+    );
 }

@@ -59,10 +59,7 @@ pub struct RetentionConfig {
 
 impl RetentionConfig {
     /// The policy in force: each flag given wins over the file's value.
-    pub fn policy_under(
-        &self,
-        flags: &crate::commands::backup::prune::RetentionArgs,
-    ) -> ::backup::retention::Policy {
+    pub fn policy_under(&self, flags: &crate::flags::RetentionArgs) -> ::backup::retention::Policy {
         ::backup::retention::Policy {
             keep_last: flags.keep_last.or(self.keep_last).unwrap_or(0),
             hourly: flags.hourly.or(self.hourly).unwrap_or(0),

@@ -29,9 +29,7 @@ use crate::output::{self, Format};
 mod config;
 mod upkeep;
 
-// Re-exported for `policy watch` and `webhook serve`, which still name it here (their files
-// are being changed on other branches); new code uses `crate::runtime::stop_signal`.
-pub(crate) use crate::runtime::stop_signal;
+use crate::runtime::stop_signal;
 
 #[derive(Debug, Clone, Args)]
 pub struct AgentArgs {
@@ -81,7 +79,7 @@ pub struct AgentArgs {
     /// Retention after each full this agent uploads (off unless one is given; see `lifeboat
     /// backup prune`)
     #[command(flatten)]
-    pub retention: crate::commands::backup::prune::RetentionArgs,
+    pub retention: crate::flags::RetentionArgs,
 
     /// Fetch the newest full and its deltas, rebuild and verify them under --work-dir (as
     /// `backup restore --latest` and `snapshot verify` do) this often while leading; default: off

@@ -3,47 +3,17 @@
 
 use std::path::PathBuf;
 
-use ::backup::retention::Policy;
 use ::backup::retention::prune::{self, Options, Outcome, Row};
 use clap::Args;
 
-use super::StoreArg;
+use crate::confirm::{DryRunArg, YesArg};
 use crate::context::Context;
 use crate::exit::Exit;
+use crate::flags::{RetentionArgs, StoreArg};
 use crate::output::{self, Format};
 
-/// The retention flags, shared with `lifeboat agent` (and its config's `retention:` section).
-#[derive(Debug, Clone, Default, Args)]
-pub struct RetentionArgs {
-    /// Keep the newest N full snapshots
-    #[arg(long, value_name = "N")]
-    pub keep_last: Option<usize>,
-
-    /// Keep the newest full of each of the newest N hours (UTC) that have one
-    #[arg(long, value_name = "N")]
-    pub hourly: Option<usize>,
-
-    /// Keep the newest full of each of the newest N days (UTC) that have one
-    #[arg(long, value_name = "N")]
-    pub daily: Option<usize>,
-
-    /// Keep the newest full of each of the newest N weeks (UTC, from Monday) that have one
-    #[arg(long, value_name = "N")]
-    pub weekly: Option<usize>,
-}
-
-impl RetentionArgs {
-    pub fn policy(&self) -> Policy {
-        Policy {
-            keep_last: self.keep_last.unwrap_or(0),
-            hourly: self.hourly.unwrap_or(0),
-            daily: self.daily.unwrap_or(0),
-            weekly: self.weekly.unwrap_or(0),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Args)]
+#[command(mut_arg("dry_run", |a| a.help("Show what would be deleted and why each object is kept; delete nothing")))]
 pub struct PruneArgs {
     #[command(flatten)]
     pub store: StoreArg,
@@ -51,13 +21,11 @@ pub struct PruneArgs {
     #[command(flatten)]
     pub retention: RetentionArgs,
 
-    /// Show what would be deleted and why each object is kept; delete nothing
-    #[arg(long)]
-    pub dry_run: bool,
+    #[command(flatten)]
+    pub dry_run: DryRunArg,
 
-    /// Delete without asking (required when not on a terminal)
-    #[arg(long, short = 'y')]
-    pub yes: bool,
+    #[command(flatten)]
+    pub yes: YesArg,
 
     /// age identity file, to check the contents of an encrypted newest full (else its checksum)
     #[arg(long, value_name = "FILE")]
@@ -141,28 +109,25 @@ pub fn run(ctx: &Context, args: &PruneArgs) -> anyhow::Result<Exit> {
         ));
     }
     let store = args.store.open()?;
-    let ids = crate::commands::snapshot::identities(args.identity.as_deref())?;
+    let ids = crate::source::identities(args.identity.as_deref())?;
     let opts = Options {
         policy,
         verified: None,
         work_dir: &args.work_dir,
         identities: ids.as_ref(),
     };
-    let rt = super::super::runtime()?;
+    let rt = crate::runtime::runtime()?;
     let plan = rt.block_on(prune::plan(&store, &opts))?;
-    let go = !args.dry_run && plan.blocked.is_none() && !plan.delete.is_empty();
+    let go = !args.dry_run.on && plan.blocked.is_none() && !plan.delete.is_empty();
     if go {
-        crate::confirm::confirm(
-            args.yes,
-            &format!(
-                "Delete {} objects from {} (keeping {})",
-                plan.delete.len(),
-                store.url,
-                plan.keep.len()
-            ),
-        )?;
+        args.yes.confirm(&format!(
+            "Delete {} objects from {} (keeping {})",
+            plan.delete.len(),
+            store.url,
+            plan.keep.len()
+        ))?;
     }
-    let out = rt.block_on(prune::execute(&store, plan, args.dry_run));
+    let out = rt.block_on(prune::execute(&store, plan, args.dry_run.on));
     match ctx.format {
         Format::Json => output::print_json(&out),
         Format::Table => output::print(&table(&out)),

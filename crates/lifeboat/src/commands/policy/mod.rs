@@ -33,10 +33,6 @@ pub enum PolicyCommand {
     Watch(watch::WatchArgs),
 }
 
-// `policy_input` is shared with `webhook serve`, which still names it here as `from_etcd`
-// (its file is being changed on another branch).
-pub(crate) use crate::policy_input as from_etcd;
-
 pub fn run(ctx: &Context, cmd: &PolicyCommand) -> anyhow::Result<Exit> {
     match cmd {
         PolicyCommand::Check(args) => check::run(ctx, args),

@@ -334,7 +334,7 @@ pub fn run(ctx: &Context, args: &WatchArgs) -> anyhow::Result<Exit> {
             opts,
             &metrics,
             &mut tell,
-            crate::commands::agent::stop_signal(args.run_for),
+            crate::runtime::stop_signal(args.run_for),
         )
         .await
     })?;

@@ -149,7 +149,7 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
             if args.warn_only { " in warn-only mode" } else { "" },
             source.describe()
         ));
-        webhook::server::serve(listener, tls, app, crate::commands::agent::stop_signal(args.run_for)).await;
+        webhook::server::serve(listener, tls, app, crate::runtime::stop_signal(args.run_for)).await;
         anyhow::Ok(addr)
     })?;
     let summary = Summary {
@@ -180,7 +180,7 @@ fn inventory(
     };
     let (loaded, what) = if let Some(s) = &args.from_snapshot {
         let what = format!("etcd snapshot {} (read once at start)", s.display());
-        (crate::commands::policy::from_etcd::load(ctx, &input)?, what)
+        (crate::policy_input::load(ctx, &input)?, what)
     } else {
         let loaded = policy::input::on_cluster(
             Default::default(),
