@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # `lifeboat snapshot inspect -o json FILE` against the same version's
 # `etcdutl snapshot status -w json FILE`, per etcd version (issue 13): warm and cold wall time
-# (medians) and peak RSS, on a snapshot written by a throwaway etcd of that version.
+# (medians) and peak RSS, on a snapshot written by a throwaway etcd of that version. Neither
+# tool hashes the image (inspect's SHA-256 check is `--check-sha256`, or `snapshot verify`).
 #
 #   scripts/bench-inspect.sh                        # 3.5 3.6 3.7, ~600 MiB each, 5 runs
 #   BENCH_INSPECT_MB=100 scripts/bench-inspect.sh 3.7

@@ -7,7 +7,7 @@ use crate::bucket::BucketRef;
 use crate::error::{Error, MetaProblem, Result, Where};
 use crate::meta::{META_END, Meta};
 use crate::page::{self, BRANCH, LEAF, PageView};
-use crate::source::{FileSource, Source};
+use crate::source::{FileSource, ReadAhead, Source};
 use crate::warning::Warning;
 
 /// Smallest and largest page sizes accepted; bbolt probes meta 1 at 1 KiB .. 16 MiB.
@@ -200,6 +200,16 @@ impl Db {
 
     /// Read page `pgid` with its overflow pages into `buf`.
     pub(crate) fn read_page(&self, pgid: u64, buf: &mut Vec<u8>) -> Result<(), ReadError> {
+        self.read_page_ahead(pgid, buf, &mut ReadAhead::off())
+    }
+
+    /// [`Db::read_page`] through a read-ahead window (the walk's reads).
+    pub(crate) fn read_page_ahead(
+        &self,
+        pgid: u64,
+        buf: &mut Vec<u8>,
+        ahead: &mut ReadAhead,
+    ) -> Result<(), ReadError> {
         let hwm = self.meta.pgid;
         if pgid >= hwm {
             return Err(ReadError::OutOfBounds(pgid));
@@ -207,13 +217,15 @@ impl Db {
         let ps = self.page_size as usize;
         let offset = pgid * ps as u64;
         buf.resize(ps, 0);
-        self.src.read_exact_at(buf, offset).map_err(|source| {
-            ReadError::Io(Error::Io {
-                offset,
-                len: ps,
-                source,
-            })
-        })?;
+        ahead
+            .read(self.src.as_ref(), buf, offset)
+            .map_err(|source| {
+                ReadError::Io(Error::Io {
+                    offset,
+                    len: ps,
+                    source,
+                })
+            })?;
         let overflow = page::header(buf).map_or(0, |h| u64::from(h.overflow));
         if overflow > 0 {
             // pgid + overflow < hwm keeps the allocation within the file size.
@@ -223,8 +235,8 @@ impl Db {
             let total = (overflow as usize + 1) * ps;
             buf.resize(total, 0);
             let rest = offset + ps as u64;
-            self.src
-                .read_exact_at(&mut buf[ps..], rest)
+            ahead
+                .read(self.src.as_ref(), &mut buf[ps..], rest)
                 .map_err(|source| {
                     ReadError::Io(Error::Io {
                         offset: rest,

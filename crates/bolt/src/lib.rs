@@ -9,6 +9,7 @@
 //! - [`source`]: where bytes come from (`pread` on a file, or memory for tests).
 //! - [`meta`]: meta pages: decoding, FNV-1a checksum, endianness detection.
 //! - `page`: bounds-checked views of page headers and branch/leaf elements.
+//! - `pageset`: the bitset of reached pages (every page referenced once).
 //! - [`db`]: opening a file: page-size discovery, meta choice, page reads, point lookups.
 //! - [`bucket`]: bucket handles (page-rooted or inline).
 //! - [`stream`]: the same check done on bytes as they stream in, in file order.
@@ -24,6 +25,7 @@ pub mod error;
 mod freelist;
 pub mod meta;
 mod page;
+mod pageset;
 pub mod source;
 pub mod stream;
 pub mod walk;

@@ -8,6 +8,8 @@ use crate::db::{Db, MAX_DEPTH, ReadError};
 use crate::error::{Error, Where};
 use crate::freelist::Freelist;
 use crate::page::{self, BRANCH, BUCKET_LEAF, FREELIST, LEAF, PageView};
+use crate::pageset::PageSet;
+use crate::source::ReadAhead;
 use crate::warning::Warning;
 
 /// One key/value seen by a walk.
@@ -81,7 +83,7 @@ struct Bounds<'a> {
 
 pub(crate) struct Walker<'d> {
     db: &'d Db,
-    reached: Vec<u64>,
+    reached: PageSet,
     freelist: Option<Freelist>,
     stale: Stale,
     path: Vec<Vec<u8>>,
@@ -96,17 +98,17 @@ pub(crate) struct Walker<'d> {
     /// The walk starts at the db's root bucket, where only buckets may live.
     from_db_root: bool,
     pool: Vec<Vec<u8>>,
+    /// Pages come mostly in file order: read them in larger pieces.
+    ahead: ReadAhead,
     stats: Stats,
 }
 
 impl<'d> Walker<'d> {
     pub(crate) fn new(db: &'d Db, max_problems: usize, recurse: bool) -> Self {
-        let hwm = db.hwm();
-        let words = hwm.div_ceil(64) as usize;
         let limit = db.region_len() / 16 + 1024;
         let mut w = Walker {
             db,
-            reached: vec![0; words],
+            reached: PageSet::new(db.hwm()),
             freelist: None,
             stale: Stale::default(),
             path: Vec::new(),
@@ -118,10 +120,11 @@ impl<'d> Walker<'d> {
             recurse,
             from_db_root: false,
             pool: Vec::new(),
+            ahead: ReadAhead::new(),
             stats: Stats::default(),
         };
-        w.mark(0);
-        w.mark(1);
+        w.reached.mark(0);
+        w.reached.mark(1);
         // Like a read-only bbolt open, only a full check looks at the freelist, and what it
         // finds there never makes the data unsound.
         if recurse {
@@ -140,24 +143,6 @@ impl<'d> Walker<'d> {
             }
         }
         w
-    }
-
-    fn mark(&mut self, p: u64) -> bool {
-        let (i, bit) = ((p / 64) as usize, 1u64 << (p % 64));
-        match self.reached.get_mut(i) {
-            Some(word) => {
-                let was = *word & bit != 0;
-                *word |= bit;
-                !was
-            }
-            None => false,
-        }
-    }
-
-    fn is_reached(&self, p: u64) -> bool {
-        self.reached
-            .get((p / 64) as usize)
-            .is_some_and(|w| w & (1u64 << (p % 64)) != 0)
     }
 
     fn at(&self, page: u64, inline: bool, offset: u64) -> Where {
@@ -218,15 +203,15 @@ impl<'d> Walker<'d> {
             .map(|f| f.own_pages().collect())
             .unwrap_or_default();
         for &p in &own {
-            if self.is_reached(p) {
+            if self.reached.contains(p) {
                 self.stale.own_reached += 1;
                 self.stale.first.get_or_insert(p);
             } else {
-                self.mark(p);
+                self.reached.mark(p);
             }
         }
         for p in 2..hwm {
-            if self.is_reached(p) {
+            if self.reached.contains(p) {
                 continue;
             }
             self.stats.free_pages += 1;
@@ -317,7 +302,7 @@ impl<'d> Walker<'d> {
         depth: usize,
         visit: &mut Visit<'_>,
     ) -> Result<(), Halt> {
-        match self.db.read_page(pgid, buf) {
+        match self.db.read_page_ahead(pgid, buf, &mut self.ahead) {
             Ok(()) => {}
             Err(ReadError::OutOfBounds(target)) => {
                 let at = self.at(pgid, false, base);
@@ -339,7 +324,7 @@ impl<'d> Walker<'d> {
             return self.problem(Error::IdMismatch { at, found: h.id });
         }
         for p in pgid..=pgid + u64::from(h.overflow) {
-            if !self.mark(p) {
+            if !self.reached.mark(p) {
                 let at = self.at(p, false, p * u64::from(self.db.page_size()));
                 return self.problem(Error::MultipleReferences { at });
             }

@@ -193,14 +193,74 @@ fn inspect_exits_1_when_it_shows_a_failed_check() {
     let bad = dir.path().join("trailer.db");
     std::fs::write(&bad, &bytes).expect("write");
     lifeboat()
-        .args(["snapshot", "inspect"])
+        .args(["snapshot", "inspect", "--check-sha256"])
         .arg(&bad)
         .assert()
         .code(1)
         .stdout(predicates::str::contains("MISMATCH"))
         .stdout(predicates::str::contains("UNSOUND"));
-    let (v, code) = json(&["snapshot", "inspect", bad.to_str().expect("utf8")], None);
+    let (v, code) = json(
+        &[
+            "snapshot",
+            "inspect",
+            "--check-sha256",
+            bad.to_str().expect("utf8"),
+        ],
+        None,
+    );
     assert_eq!((code, &v["sound"]), (1, &Value::Bool(false)));
+    assert_eq!(v["sha256"]["status"], "mismatch");
+}
+
+/// Like `etcdutl snapshot status`, inspect does not hash the image unless asked; it must
+/// say so (in the table and in JSON) and name the command that checks, never imply a
+/// check it did not make. A damaged trailer then goes unseen by inspect, and is caught
+/// by `--check-sha256` (above) and `snapshot verify`.
+#[test]
+fn inspect_says_the_trailer_was_not_checked_unless_asked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let good = fixtures().join("snapshot.db");
+    let mut bytes = std::fs::read(&good).expect("read");
+    let trailer = hex(&bytes[24_576..]);
+    bytes[24_600] ^= 0x01;
+    let bad = dir.path().join("trailer.db");
+    std::fs::write(&bad, &bytes).expect("write");
+    for (file, trailer) in [(&good, trailer.clone()), (&bad, hex(&bytes[24_576..]))] {
+        let f = file.to_str().expect("utf8");
+        let (v, code) = json(&["snapshot", "inspect", f], None);
+        assert_eq!(code, 0, "{v}");
+        assert_eq!(v["sha256"]["status"], "not_checked", "{v}");
+        assert_eq!(v["sha256"]["trailer"], trailer.as_str());
+        let next = v["sha256"]["next_step"].as_str().expect("next_step");
+        assert!(
+            next.contains(&format!("lifeboat snapshot verify {f}"))
+                && next.contains("--check-sha256"),
+            "{next}"
+        );
+        lifeboat()
+            .args(["snapshot", "inspect"])
+            .arg(file)
+            .assert()
+            .code(0)
+            .stdout(predicates::str::contains("not checked"))
+            .stdout(predicates::str::contains("lifeboat snapshot verify"));
+    }
+    let (v, code) = json(
+        &[
+            "snapshot",
+            "inspect",
+            "--check-sha256",
+            good.to_str().expect("utf8"),
+        ],
+        None,
+    );
+    assert_eq!((code, &v["sha256"]["status"]), (0, &Value::from("ok")));
+    let (v, code) = json(&["snapshot", "verify", bad.to_str().expect("utf8")], None);
+    assert_eq!((code, &v["sound"]), (1, &Value::Bool(false)));
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[test]

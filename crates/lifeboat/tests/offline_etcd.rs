@@ -107,7 +107,7 @@ async fn inspect_matches_etcdctl_snapshot_status_on_fresh_data() {
     );
     let want: Value = serde_json::from_slice(&status.stdout).expect("etcdctl JSON");
 
-    let (code, got) = lifeboat_json(&["snapshot", "inspect", path]);
+    let (code, got) = lifeboat_json(&["snapshot", "inspect", "--check-sha256", path]);
     assert_eq!(code, 0);
     for field in ["hash", "revision", "totalKey", "totalSize"] {
         let ours = if field == "totalKey" {

@@ -3,7 +3,6 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
-use std::ops::ControlFlow;
 
 use bolt::{Db, show_key};
 use serde::Serialize;
@@ -340,7 +339,7 @@ pub fn check(db: &Db) -> Analysis {
 }
 
 fn run(db: &Db, full: bool) -> Analysis {
-    let mut w = Walker {
+    let w = Walker {
         full,
         crc: 0,
         total_key: 0,
@@ -357,14 +356,7 @@ fn run(db: &Db, full: bool) -> Analysis {
         problems: Vec::new(),
         problem_count: 0,
     };
-    let report = db.walk(MAX_LISTED, &mut |e| {
-        match e.path.len() {
-            0 => w.top(e.key, e.is_bucket),
-            1 => w.entry(e.key, e.value, e.is_bucket),
-            _ => {}
-        }
-        ControlFlow::Continue(())
-    });
+    let (report, w) = pipeline::walk(db, w);
     let structure_problems = report.problems.iter().map(ToString::to_string).collect();
     let structure_warnings = report.warnings.iter().map(Finding::from).collect();
     let kube = kube_view(db, &w);
@@ -385,6 +377,114 @@ fn run(db: &Db, full: bool) -> Analysis {
         structure_warnings,
         schema_problems: w.problems,
         schema_problem_count: w.problem_count,
+    }
+}
+
+/// The walk on this thread, the etcd side of each entry on a second one.
+///
+/// Reading the pages (a copy out of the page cache per byte) and checking the tree is about
+/// half the work; the CRC-32C of every key and value and the per-revision decoding is the
+/// other half. The walk copies the entries it sees into batches that the other thread
+/// consumes in order, so both halves run at once and every result is what one thread
+/// computes. At most [`pipeline::IN_FLIGHT`] batches wait, so memory stays a few MiB
+/// whatever the file.
+mod pipeline {
+    use std::ops::ControlFlow;
+    use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
+
+    use bolt::Db;
+
+    use super::Walker;
+
+    /// Bytes of entries per batch.
+    const BATCH: usize = 1 << 20;
+    /// Batches sent and not yet consumed.
+    pub(super) const IN_FLIGHT: usize = 4;
+    /// Per entry: depth (0: a top-level name, 1: an entry in one), is-bucket, key and value
+    /// lengths.
+    const HEADER: usize = 2 + 8 + 8;
+
+    pub(super) fn walk(db: &Db, mut w: Walker) -> (bolt::Report, Walker) {
+        std::thread::scope(|s| {
+            let (tx, rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+            let (back_tx, back_rx) = sync_channel::<Vec<u8>>(IN_FLIGHT);
+            let worker = s.spawn(move || {
+                consume(&mut w, &rx, &back_tx);
+                w
+            });
+            let report = produce(db, &tx, &back_rx);
+            drop(tx);
+            match worker.join() {
+                Ok(w) => (report, w),
+                // The analysis panicked: what one thread would have done.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        })
+    }
+
+    fn produce(db: &Db, tx: &SyncSender<Vec<u8>>, back: &Receiver<Vec<u8>>) -> bolt::Report {
+        let mut batch = Vec::with_capacity(BATCH);
+        let report = db.walk(super::MAX_LISTED, &mut |e| {
+            // Nested buckets below a top-level one are not etcd data: skipped, as before.
+            let depth = e.path.len();
+            if depth > 1 {
+                return ControlFlow::Continue(());
+            }
+            batch.push(depth as u8);
+            batch.push(u8::from(e.is_bucket));
+            batch.extend_from_slice(&(e.key.len() as u64).to_le_bytes());
+            batch.extend_from_slice(&(e.value.len() as u64).to_le_bytes());
+            batch.extend_from_slice(e.key);
+            batch.extend_from_slice(e.value);
+            if batch.len() >= BATCH {
+                let next = back
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(BATCH));
+                if tx.send(std::mem::replace(&mut batch, next)).is_err() {
+                    // The other thread is gone (it panicked): the join says so.
+                    return ControlFlow::Break(());
+                }
+            }
+            ControlFlow::Continue(())
+        });
+        if !batch.is_empty() {
+            // An error here is the other thread gone, which its join reports.
+            let _ = tx.send(batch);
+        }
+        report
+    }
+
+    fn consume(w: &mut Walker, rx: &Receiver<Vec<u8>>, back: &SyncSender<Vec<u8>>) {
+        for mut batch in rx {
+            apply(w, &batch);
+            batch.clear();
+            // Full: the walk has enough spare batches; this one is dropped.
+            let _ = back.try_send(batch);
+        }
+    }
+
+    fn apply(w: &mut Walker, mut b: &[u8]) {
+        while let Some((head, rest)) = b.split_at_checked(HEADER) {
+            let len = |at: usize| {
+                let mut n = [0u8; 8];
+                n.copy_from_slice(&head[at..at + 8]);
+                usize::try_from(u64::from_le_bytes(n)).unwrap_or(usize::MAX)
+            };
+            let (klen, vlen) = (len(2), len(10));
+            let Some((key, rest)) = rest.split_at_checked(klen) else {
+                return;
+            };
+            let Some((value, rest)) = rest.split_at_checked(vlen) else {
+                return;
+            };
+            let is_bucket = head[1] != 0;
+            if head[0] == 0 {
+                w.top(key, is_bucket);
+            } else {
+                w.entry(key, value, is_bucket);
+            }
+            b = rest;
+        }
     }
 }
 

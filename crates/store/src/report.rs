@@ -1,8 +1,9 @@
-//! The two snapshot reports behind `snapshot verify` and `snapshot inspect`. Both hash the
-//! file on one thread while another walks the tree, so the whole job takes about as long
-//! as the slower of the two.
+//! The two snapshot reports behind `snapshot verify` and `snapshot inspect`. When the image
+//! is hashed (always for verify, on request for inspect), one thread hashes while another
+//! walks the tree, so the whole job takes about as long as the slower of the two.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde::Serialize;
 
@@ -54,7 +55,8 @@ pub enum Hash {
     Skip,
 }
 
-/// Run the SHA-256 (when `hash`) and the tree walk side by side.
+/// Run the SHA-256 (when `hash`) and the tree walk side by side. Without the hash, which
+/// read the file front to back, the kernel is asked to do that reading instead.
 fn both(
     snap: &SnapshotFile,
     db: &bolt::Db,
@@ -65,9 +67,14 @@ fn both(
     Analysis,
     Result<EtcdMeta, bolt::Error>,
 ) {
+    let walked = AtomicBool::new(false);
     std::thread::scope(|s| {
         let sha = hash.then(|| s.spawn(|| snap.sha_status()));
+        if !hash {
+            s.spawn(|| snap.prefetch(&walked));
+        }
         let analysis = walk(db);
+        walked.store(true, Ordering::Relaxed);
         let meta = EtcdMeta::read(db);
         let sha = sha.map(|t| {
             t.join().unwrap_or_else(|_| {
@@ -107,9 +114,10 @@ pub fn verify_with(
 /// The content's SHA-256 as hex, when it was computed.
 fn computed_sha(sha: &ShaStatus) -> Option<&str> {
     match sha {
-        ShaStatus::Ok { sha256 } | ShaStatus::Absent { sha256 } => Some(sha256),
+        ShaStatus::Ok { sha256 } => Some(sha256),
+        ShaStatus::Absent { sha256 } => sha256.as_deref(),
         ShaStatus::Mismatch { actual, .. } => Some(actual),
-        ShaStatus::Unchecked { .. } => None,
+        ShaStatus::Unchecked { .. } | ShaStatus::NotChecked { .. } => None,
     }
 }
 
@@ -300,7 +308,10 @@ fn sha_check(sha: &ShaStatus) -> Check {
             name: "sha256".into(),
             ok: true,
             detail: format!(
-                "no trailer: a raw db copy, not `etcdctl snapshot save` output (sha256 {sha256})"
+                "no trailer: a raw db copy, not `etcdctl snapshot save` output{}",
+                sha256
+                    .as_ref()
+                    .map_or(String::new(), |s| format!(" (sha256 {s})"))
             ),
         },
         ShaStatus::Mismatch { expected, actual } => Check {
@@ -312,6 +323,11 @@ fn sha_check(sha: &ShaStatus) -> Check {
             name: "sha256".into(),
             ok: false,
             detail: reason.clone(),
+        },
+        ShaStatus::NotChecked { trailer, next_step } => Check {
+            name: "sha256".into(),
+            ok: true,
+            detail: format!("not checked (trailer says {trailer}): {next_step}"),
         },
     }
 }
@@ -327,8 +343,8 @@ pub struct InspectReport {
     pub total_size: u64,
     pub file: String,
     pub file_size: u64,
-    /// Every check it shows passed: SHA-256, length, manifest, no problem listed. The
-    /// command exits 1 when not.
+    /// Every check it ran passed: length, manifest, no problem listed, and the SHA-256 when
+    /// it was compared (`sha256.status` says whether). The command exits 1 when not.
     pub sound: bool,
     pub sha256: ShaStatus,
     pub page_size: u32,
@@ -354,6 +370,7 @@ pub struct InspectReport {
 }
 
 /// Like `etcdctl snapshot status`, a file that fails the structural check is an error.
+/// The image is hashed against its trailer (what `save`'s full check needs).
 pub fn inspect(path: &Path) -> Result<InspectReport> {
     inspect_with(path, None)
 }
@@ -363,13 +380,36 @@ pub fn inspect_with(
     path: &Path,
     identities: Option<&crate::encrypted::Identities>,
 ) -> Result<InspectReport> {
+    inspect_hashing(path, identities, Hash::Check)
+}
+
+/// [`inspect_with`], hashing the image only with [`Hash::Check`]. With [`Hash::Skip`] (what
+/// `snapshot inspect` does unless asked, as `etcdutl snapshot status` does) the report says
+/// the trailer was not checked and names the command that checks it.
+pub fn inspect_hashing(
+    path: &Path,
+    identities: Option<&crate::encrypted::Identities>,
+    hash: Hash,
+) -> Result<InspectReport> {
     let snap = SnapshotFile::open_with(path, identities)?;
     let db = snap.db()?;
     let length = snap.length_problem(&db);
-    let (sha, a, meta) = both(&snap, &db, analyze::analyze, length.is_none());
-    let sha = sha.transpose()?.unwrap_or_else(|| ShaStatus::Unchecked {
-        reason: "not hashed: the file's length is wrong".into(),
-    });
+    let hashing = hash == Hash::Check && length.is_none();
+    let (sha, a, meta) = both(&snap, &db, analyze::analyze, hashing);
+    let sha = match (sha.transpose()?, &length) {
+        (Some(sha), _) => sha,
+        (None, Some(_)) => ShaStatus::Unchecked {
+            reason: "not hashed: the file's length is wrong".into(),
+        },
+        (None, None) => ShaStatus::not_hashed(
+            snap.trailer.as_ref(),
+            format!(
+                "`lifeboat snapshot verify {}` (or `snapshot inspect --check-sha256`) compares it \
+                 with the image",
+                path.display()
+            ),
+        ),
+    };
     if let Some(first) = a.structure_problems.first() {
         return Err(Error::Schema {
             path: path.to_path_buf(),

@@ -35,23 +35,50 @@ pub enum ShaStatus {
         expected: String,
         actual: String,
     },
-    /// No trailer: a raw db copy (restore needs --skip-hash-check).
+    /// No trailer: a raw db copy (restore needs --skip-hash-check). `sha256` is the image's,
+    /// when it was hashed (an absent trailer is known from the length alone).
     Absent {
-        sha256: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        sha256: Option<String>,
     },
     /// Not hashed: the file is not the right length, so no hash can vouch for it (and the
     /// extra bytes may be gigabytes of padding).
     Unchecked {
         reason: String,
     },
+    /// Not hashed because nobody asked (`snapshot inspect` without `--check-sha256`, like
+    /// `etcdutl snapshot status`): the trailer is there, nothing vouches for it matching.
+    NotChecked {
+        /// What the trailer says the image's SHA-256 is.
+        trailer: String,
+        /// The command that checks it.
+        next_step: String,
+    },
 }
 
 impl ShaStatus {
+    /// Nothing was found wrong (an unhashed image included: see [`ShaStatus::verified`]).
     pub fn is_ok(&self) -> bool {
         !matches!(
             self,
             ShaStatus::Mismatch { .. } | ShaStatus::Unchecked { .. }
         )
+    }
+
+    /// The trailer was compared with the image and matches.
+    pub fn verified(&self) -> bool {
+        matches!(self, ShaStatus::Ok { .. })
+    }
+
+    /// What is known without hashing: the trailer, or its absence.
+    pub fn not_hashed(trailer: Option<&[u8; 32]>, next_step: String) -> ShaStatus {
+        match trailer {
+            Some(t) => ShaStatus::NotChecked {
+                trailer: hex::encode(t),
+                next_step,
+            },
+            None => ShaStatus::Absent { sha256: None },
+        }
     }
 }
 
@@ -333,6 +360,37 @@ impl SnapshotFile {
         Ok(h.finalize().into())
     }
 
+    /// Ask the kernel to start reading the image into the page cache, front to back, so a
+    /// walk over a file that is not cached finds most pages there instead of waiting for
+    /// each one (the walk goes in key order, which is file order only where bbolt appended).
+    /// Only a hint: it reads nothing into our memory, and errors are ignored. Stops at a
+    /// quarter of the machine's memory, so a huge file does not push out the pages the walk
+    /// is about to read. Blocks while the kernel queues the reads: run it on its own thread,
+    /// and set `stop` when the reading is done.
+    pub fn prefetch(&self, stop: &std::sync::atomic::AtomicBool) {
+        use std::os::fd::AsRawFd;
+        const STEP: u64 = 32 << 20;
+        let Some(file) = &self.file else {
+            return; // an encrypted file is decrypted chunk by chunk as it is read
+        };
+        let end = self.region_len.min(memory_bytes() / 4);
+        let mut at = 0;
+        while at < end && !stop.load(std::sync::atomic::Ordering::Relaxed) {
+            let len = STEP.min(end - at);
+            let (Ok(off), Ok(n)) = (libc::off_t::try_from(at), libc::off_t::try_from(len)) else {
+                return;
+            };
+            // SAFETY: posix_fadvise only reads its integer arguments; the descriptor is open
+            // for as long as `file` lives.
+            let rc =
+                unsafe { libc::posix_fadvise(file.as_raw_fd(), off, n, libc::POSIX_FADV_WILLNEED) };
+            if rc != 0 {
+                return;
+            }
+            at += len;
+        }
+    }
+
     /// A handle of its own on the file opened (its offset is its own).
     fn plain_file(&self) -> Result<File> {
         let io = |error| Error::Io {
@@ -349,7 +407,7 @@ impl SnapshotFile {
         let actual = self.sha256()?;
         Ok(match self.trailer {
             None => ShaStatus::Absent {
-                sha256: hex::encode(actual),
+                sha256: Some(hex::encode(actual)),
             },
             Some(t) if t == actual => ShaStatus::Ok {
                 sha256: hex::encode(actual),
@@ -360,4 +418,16 @@ impl SnapshotFile {
             },
         })
     }
+}
+
+/// Physical memory, or 0 when unknown (then nothing is prefetched).
+fn memory_bytes() -> u64 {
+    // SAFETY: sysinfo fills the struct it is given and reads nothing else.
+    let mut info: libc::sysinfo = unsafe { std::mem::zeroed() };
+    if unsafe { libc::sysinfo(&mut info) } != 0 {
+        return 0;
+    }
+    // `totalram` is a C `unsigned long`: u64 here, u32 on 32-bit targets.
+    #[allow(clippy::useless_conversion)]
+    u64::from(info.totalram).saturating_mul(u64::from(info.mem_unit))
 }

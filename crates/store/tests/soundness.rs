@@ -8,7 +8,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use store::report::{inspect, verify};
+use store::report::{Hash, inspect, inspect_hashing, verify};
 use store::restore::{self, Bump, Request, Target};
 use store::snapshot::ShaStatus;
 
@@ -250,6 +250,39 @@ fn inspect_says_unsound_when_it_shows_a_failed_check() {
         "{:?}",
         r.problems
     );
+}
+
+/// Without hashing (what `snapshot inspect` does unless asked) the report names the trailer
+/// as not checked, with the command that checks it, and its numbers are those of the full
+/// inspect; a raw db copy has no trailer to check.
+#[test]
+fn inspect_without_hashing_says_the_trailer_was_not_checked() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut b = fixture();
+    b[24_600] ^= 1;
+    let t = write(dir.path(), "t.db", &b);
+    let quick = inspect_hashing(&t, None, Hash::Skip).expect("inspect");
+    match &quick.sha256 {
+        ShaStatus::NotChecked { trailer, next_step } => {
+            assert_eq!(*trailer, hex::encode(&b[IMAGE..]));
+            assert!(
+                next_step.contains("lifeboat snapshot verify"),
+                "{next_step}"
+            );
+        }
+        other => panic!("expected not_checked, got {other:?}"),
+    }
+    assert!(quick.sound, "nothing it checked failed");
+    let full = inspect_hashing(&t, None, Hash::Check).expect("inspect");
+    assert!(matches!(full.sha256, ShaStatus::Mismatch { .. }) && !full.sound);
+    assert_eq!(
+        (quick.hash, quick.revision, quick.total_key, quick.live_keys),
+        (full.hash, full.revision, full.total_key, full.live_keys)
+    );
+    let raw = write(dir.path(), "raw.db", &fixture()[..IMAGE]);
+    let r = inspect_hashing(&raw, None, Hash::Skip).expect("inspect");
+    assert_eq!(r.sha256, ShaStatus::Absent { sha256: None });
+    assert!(r.sound);
 }
 
 #[test]

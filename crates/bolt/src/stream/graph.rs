@@ -6,6 +6,7 @@ use std::ops::Range;
 use super::{KeyRef, LeafDigest, PageStream, Rec, Status, StreamError, Target};
 use crate::db::{Db, MAX_DEPTH};
 use crate::page::{BRANCH, LEAF};
+use crate::pageset::PageSet;
 
 /// A run of entries of one reachable leaf page, in walk order. A page holding nested
 /// buckets is cut after each bucket entry, the bucket's own segments coming in between,
@@ -38,7 +39,7 @@ fn unsound(page: u64, what: impl Into<String>) -> StreamError {
 struct Graph<'s, D: LeafDigest> {
     s: &'s PageStream<D>,
     hwm: u64,
-    reached: Vec<u64>,
+    reached: PageSet,
     budget: u64,
 }
 
@@ -70,11 +71,11 @@ impl<D: LeafDigest> PageStream<D> {
         let mut g = Graph {
             s: self,
             hwm,
-            reached: vec![0; hwm.div_ceil(64) as usize],
+            reached: PageSet::new(hwm),
             budget: db.region_len() / 16 + 1024,
         };
-        g.mark(0);
-        g.mark(1);
+        g.reached.mark(0);
+        g.reached.mark(1);
         // The freelist is not read: the data does not depend on it, and the full walk
         // reports a stale one as a warning, never as unsound.
         g.page(db.meta().root, &Bounds { lo: None, hi: None }, 0, 0, visit)?;
@@ -88,18 +89,6 @@ impl<D: LeafDigest> PageStream<D> {
 }
 
 impl<D: LeafDigest> Graph<'_, D> {
-    fn mark(&mut self, p: u64) -> bool {
-        let (i, bit) = ((p / 64) as usize, 1u64 << (p % 64));
-        match self.reached.get_mut(i) {
-            Some(word) => {
-                let was = *word & bit != 0;
-                *word |= bit;
-                !was
-            }
-            None => false,
-        }
-    }
-
     /// The walk's element budget: overlapping elements in a crafted file stay bounded.
     fn spend(&mut self, n: u64) -> Result<(), StreamError> {
         self.budget = self
@@ -159,7 +148,7 @@ impl<D: LeafDigest> Graph<'_, D> {
             return Err(unsound(pgid, format!("header says id {}", rec.id)));
         }
         for p in pgid..=pgid + u64::from(rec.overflow) {
-            if !self.mark(p) {
+            if !self.reached.mark(p) {
                 return Err(unsound(p, "referenced more than once"));
             }
         }

@@ -1,11 +1,13 @@
-//! `lifeboat snapshot inspect FILE [--keys PREFIX]`: etcdctl's `snapshot status` numbers and
-//! much more, read offline. Values are never printed, only keys, sizes and encodings.
+//! `lifeboat snapshot inspect FILE [--keys PREFIX] [--check-sha256]`: etcdctl's `snapshot
+//! status` numbers and much more, read offline. Values are never printed, only keys, sizes
+//! and encodings. Like `etcdutl snapshot status`, the SHA-256 trailer is checked only on
+//! request (`snapshot verify` always checks it), and the output says so.
 
 use std::path::PathBuf;
 
 use clap::Args;
 use serde::Serialize;
-use store::report::InspectReport;
+use store::report::{Hash, InspectReport};
 use store::snapshot::ShaStatus;
 
 use super::human_bytes;
@@ -25,6 +27,11 @@ pub struct InspectArgs {
     /// age identity file for an encrypted snapshot (FILE.age from `save --encrypt-to`)
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+
+    /// Also hash the whole image and compare it with its SHA-256 trailer (as `snapshot
+    /// verify` does); without it, like `etcdutl snapshot status`, the trailer is not checked
+    #[arg(long)]
+    pub check_sha256: bool,
 }
 
 #[derive(Serialize)]
@@ -40,7 +47,12 @@ pub fn run(ctx: &Context, args: &InspectArgs) -> anyhow::Result<Exit> {
         return list_keys(ctx, args, prefix);
     }
     let ids = super::identities(args.identity.as_deref())?;
-    let r = store::report::inspect_with(&args.file, ids.as_ref())?;
+    let hash = if args.check_sha256 {
+        Hash::Check
+    } else {
+        Hash::Skip
+    };
+    let r = store::report::inspect_hashing(&args.file, ids.as_ref(), hash)?;
     match ctx.format {
         Format::Json => output::print_json(&r),
         Format::Table => output::print(&render(&r)),
@@ -108,6 +120,9 @@ fn render(r: &InspectReport) -> String {
             format!("MISMATCH: trailer {expected}, content {actual}")
         }
         ShaStatus::Unchecked { reason } => format!("NOT CHECKED: {reason}"),
+        ShaStatus::NotChecked { next_step, .. } => {
+            format!("not checked (the trailer is there): {next_step}")
+        }
     };
     let mut t = output::table(&["FIELD", "VALUE"]);
     let rows: Vec<(&str, String)> = vec![

@@ -16,7 +16,8 @@ pub enum SnapshotCommand {
     /// Is this backup sound? SHA-256 trailer, bbolt structure, etcd schema. Exit 0 sound, 1 not
     Verify(verify::VerifyArgs),
     /// What is in it: etcdctl's status numbers, members, compaction, Kubernetes objects.
-    /// Exit 0, or 1 when a check it shows failed (SHA-256, length, manifest, problems)
+    /// Exit 0, or 1 when a check it shows failed (length, manifest, problems; SHA-256 with
+    /// --check-sha256)
     Inspect(inspect::InspectArgs),
     /// Save a snapshot from a live member: streamed, verified, fsynced, then named (mode 0600)
     Save(save::SaveArgs),
