@@ -20,6 +20,7 @@ mod flags;
 mod metrics_http;
 mod output;
 mod policy_input;
+mod policy_live;
 mod render;
 mod runtime;
 mod source;

@@ -121,3 +121,13 @@ pub async fn watch_cluster(
         tokio::time::sleep(every).await;
     }
 }
+
+/// Several registries' exposition as one: OpenMetrics allows a single `# EOF`, at the end.
+pub fn join_exposition(parts: &[String]) -> String {
+    let mut out = String::new();
+    for p in parts {
+        out.push_str(p.strip_suffix("# EOF\n").unwrap_or(p));
+    }
+    out.push_str("# EOF\n");
+    out
+}

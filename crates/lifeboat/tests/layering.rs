@@ -8,24 +8,6 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// Edges still there on purpose, each inside a file another branch is changing now; they go
-/// when that branch is merged. An entry that no longer matches anything fails the test, so the
-/// list only shrinks. (file under src/commands, the command it reaches, why it is still there)
-const STILL_ALLOWED: &[(&str, &str, &str)] = &[
-    (
-        "webhook/mod.rs",
-        "policy",
-        "`policy::watch::start_view`: the live policy view both serve from; it moves to a \
-         top-level module with `in_agent` below",
-    ),
-    (
-        "agent/mod.rs",
-        "policy",
-        "`policy::watch::{in_agent, join_exposition}`: they live in policy/watch.rs with the \
-         view they run",
-    ),
-];
-
 /// One reference from a command module to something outside its own command.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Edge {
@@ -180,18 +162,10 @@ fn all_edges() -> Vec<Edge> {
     edges
 }
 
-fn allowed(e: &Edge) -> bool {
-    STILL_ALLOWED
-        .iter()
-        .any(|(file, target, _)| *file == e.file && *target == e.target)
-}
-
 #[test]
 fn no_command_reaches_another_command_or_the_command_tree() {
-    let edges = all_edges();
-    let bad: Vec<String> = edges
+    let bad: Vec<String> = all_edges()
         .iter()
-        .filter(|e| !allowed(e))
         .map(|e| format!("src/commands/{}:{} uses `{}`", e.file, e.line, e.target))
         .collect();
     assert!(
@@ -199,15 +173,6 @@ fn no_command_reaches_another_command_or_the_command_tree() {
         "command modules reach other commands (move the shared piece to a top-level module: \
          context, confirm, flags, source, render, runtime, ...):\n{}",
         bad.join("\n")
-    );
-    let stale: Vec<&str> = STILL_ALLOWED
-        .iter()
-        .filter(|(file, target, _)| !edges.iter().any(|e| e.file == *file && e.target == *target))
-        .map(|(file, _, _)| *file)
-        .collect();
-    assert!(
-        stale.is_empty(),
-        "STILL_ALLOWED names edges that are gone; remove them: {stale:?}"
     );
 }
 

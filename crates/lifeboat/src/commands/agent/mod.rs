@@ -481,7 +481,7 @@ async fn run_agent(
         .policy_watch
         .then(policy_etcd::metrics::PolicyMetrics::new);
     if let Some(pm) = &policy_metrics {
-        tokio::spawn(crate::commands::policy::watch::in_agent(
+        tokio::spawn(crate::policy_live::in_agent(
             settings.clone(),
             tls.cloned(),
             pm.clone(),
@@ -492,7 +492,7 @@ async fn run_agent(
         output::note(&format!("agent: metrics on http://{addr}/metrics"));
         let (m, pm) = (metrics.clone(), policy_metrics.clone());
         let body = move || match &pm {
-            Some(p) => crate::commands::policy::watch::join_exposition(&[m.encode(), p.encode()]),
+            Some(p) => crate::metrics_http::join_exposition(&[m.encode(), p.encode()]),
             None => m.encode(),
         };
         tokio::spawn(serve::serve(listener, Arc::new(body)));

@@ -105,8 +105,7 @@ fn serve(ctx: &Context, args: &ServeArgs) -> anyhow::Result<Exit> {
             ..policy::input::InputSpec::default()
         };
         let live = rt.block_on(async {
-            let view =
-                crate::commands::policy::watch::start_view(&settings, tls.as_ref(), spec).await?;
+            let view = crate::policy_live::start_view(&settings, tls.as_ref(), spec).await?;
             anyhow::Ok(webhook::inventory::Live::start(view, compute).await?)
         })?;
         Arc::new(live) as Arc<dyn InventorySource>
