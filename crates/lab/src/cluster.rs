@@ -219,3 +219,40 @@ pub(crate) async fn recover_timed(
     let outcome = ops::recover::recover_local_with(&mut exec, &state_dir, opts, &mut on_step).await;
     (outcome, steps)
 }
+
+/// `snapshot restore` of `snapshot` into every member's (now empty) data dir, as one new
+/// cluster; the outcome, and what happened to the revision for the timeline.
+pub(crate) fn restore_members(
+    cluster: &LocalCluster,
+    snapshot: &std::path::Path,
+) -> crate::Result<(store::restore::Outcome, String)> {
+    let initial: Vec<String> = (0..cluster.members().len())
+        .map(|i| format!("{}={}", cluster.members()[i].name, cluster.peer_url(i)))
+        .collect();
+    let new_cluster = store::restore::parse(&initial.join(","), "lifeboat-drill-restored")?;
+    let targets: Vec<store::restore::Target> = cluster
+        .members()
+        .iter()
+        .map(|m| store::restore::Target {
+            name: m.name.clone(),
+            data_dir: m.data_dir.clone(),
+        })
+        .collect();
+    let restored = store::restore::restore(&store::restore::Request {
+        snapshot,
+        cluster: &new_cluster,
+        targets: &targets,
+        skip_hash_check: false,
+        bump: store::restore::Bump::Auto,
+        move_aside: None,
+        identities: None,
+        etcd_version: None,
+    })?;
+    let bump = restored
+        .db
+        .bump
+        .as_ref()
+        .map(|b| format!("revision bumped by {} and marked compacted", b.amount))
+        .unwrap_or_else(|| "no revision bump".into());
+    Ok((restored, bump))
+}

@@ -7,9 +7,8 @@ use std::time::{Duration, Instant};
 use crate::error::Context as _;
 use ops::snapshot::{SaveRequest, SaveTarget, save};
 use ops::status::Verdict;
-use store::restore::{Bump, Request, Target, parse, restore};
 
-use crate::cluster::{clean_up, observe, prepare, read_registry};
+use crate::cluster::{clean_up, observe, prepare, read_registry, restore_members};
 use crate::report::{DrillReport, DrillSpec, Timeline};
 
 pub(crate) async fn rehearse(args: &DrillSpec) -> crate::Result<DrillReport> {
@@ -67,33 +66,7 @@ pub(crate) async fn rehearse(args: &DrillSpec) -> crate::Result<DrillReport> {
     let codes: Vec<&'static str> = after.findings.iter().map(|f| f.code).collect();
 
     let t = Instant::now();
-    let initial: Vec<String> = (0..args.members)
-        .map(|i| format!("{}={}", cluster.members()[i].name, cluster.peer_url(i)))
-        .collect();
-    let new_cluster = parse(&initial.join(","), "lifeboat-drill-restored")?;
-    let targets: Vec<Target> = cluster
-        .members()
-        .iter()
-        .map(|m| Target {
-            name: m.name.clone(),
-            data_dir: m.data_dir.clone(),
-        })
-        .collect();
-    let restored = restore(&Request {
-        snapshot: &backup.path,
-        cluster: &new_cluster,
-        targets: &targets,
-        skip_hash_check: false,
-        bump: Bump::Auto,
-        move_aside: None,
-        identities: None,
-        etcd_version: None,
-    })?;
-    let bump = restored
-        .db
-        .bump
-        .map(|b| format!("revision bumped by {} and marked compacted", b.amount))
-        .unwrap_or_else(|| "no revision bump".into());
+    let (restored, bump) = restore_members(&cluster, &backup.path)?;
     tl.since(
         &format!(
             "restore {} members from one snapshot ({bump})",

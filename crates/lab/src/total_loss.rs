@@ -22,9 +22,10 @@ use backup::restore::Target as BackupTarget;
 use ops::local::LocalCluster;
 use ops::status::Verdict;
 use serde::Serialize;
-use store::restore::{Bump, Request, Target, parse, restore};
 
-use crate::cluster::{clean_up, first_member_client, observe, prepare, read_registry};
+use crate::cluster::{
+    clean_up, first_member_client, observe, prepare, read_registry, restore_members,
+};
 use crate::report::{DrillReport, DrillSpec, Timeline};
 
 /// The continuous backup's goal: at most one second of acknowledged writes lost.
@@ -169,37 +170,6 @@ fn destroy_everything(
     Ok(lost)
 }
 
-/// `snapshot restore` of `snapshot` into every member's (now empty) data dir.
-fn restore_members(cluster: &LocalCluster, snapshot: &std::path::Path) -> crate::Result<String> {
-    let initial: Vec<String> = (0..cluster.members().len())
-        .map(|i| format!("{}={}", cluster.members()[i].name, cluster.peer_url(i)))
-        .collect();
-    let new_cluster = parse(&initial.join(","), "lifeboat-drill-restored")?;
-    let targets: Vec<Target> = cluster
-        .members()
-        .iter()
-        .map(|m| Target {
-            name: m.name.clone(),
-            data_dir: m.data_dir.clone(),
-        })
-        .collect();
-    let restored = restore(&Request {
-        snapshot,
-        cluster: &new_cluster,
-        targets: &targets,
-        skip_hash_check: false,
-        bump: Bump::Auto,
-        move_aside: None,
-        identities: None,
-        etcd_version: None,
-    })?;
-    Ok(restored
-        .db
-        .bump
-        .map(|b| format!("revision bumped by {} and marked compacted", b.amount))
-        .unwrap_or_else(|| "no revision bump".into()))
-}
-
 /// Runs the load with the agent shipping it, then destroys everything; returns what was
 /// written, the lost members and the agent's figures.
 async fn disaster_under_load(
@@ -300,7 +270,7 @@ async fn recover_from_store(
     );
 
     let t = Instant::now();
-    let bump = restore_members(cluster, &out)?;
+    let (_, bump) = restore_members(cluster, &out)?;
     let restore_seconds = t.elapsed().as_secs_f64();
     tl.since(
         &format!(
