@@ -18,6 +18,17 @@ pub enum Exit {
     Usage = 64,
 }
 
+/// A policy check, lint or diff: clean 0, warnings 1, critical 2.
+impl From<policy::findings::Outcome> for Exit {
+    fn from(o: policy::findings::Outcome) -> Exit {
+        match o {
+            policy::findings::Outcome::Clean => Exit::Ok,
+            policy::findings::Outcome::Warnings => Exit::Warning,
+            policy::findings::Outcome::Critical => Exit::Critical,
+        }
+    }
+}
+
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> ExitCode {
         ExitCode::from(e as u8)

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use policy::check::{CheckOptions, CheckReport};
+use policy::findings::Outcome;
 use policy_etcd::derived::Compute;
 use policy_etcd::metrics::PolicyMetrics;
 use policy_etcd::{Derived, LiveView, View};
@@ -24,10 +25,10 @@ pub enum Verdict {
 
 impl Verdict {
     fn of(report: &CheckReport) -> Verdict {
-        match report.exit_code() {
-            2 => Verdict::Critical,
-            1 => Verdict::Warning,
-            _ => Verdict::Ok,
+        match report.outcome() {
+            Outcome::Critical => Verdict::Critical,
+            Outcome::Warnings => Verdict::Warning,
+            Outcome::Clean => Verdict::Ok,
         }
     }
 

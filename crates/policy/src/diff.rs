@@ -44,14 +44,21 @@ pub struct DiffReport {
 }
 
 impl DiffReport {
-    /// 2 when a critical flow becomes denied, 1 when any flow becomes denied, else 0.
-    pub fn exit_code(&self) -> i32 {
-        let newly_denied = self.changes.iter().filter(|c| c.after == "deny");
-        let mut code = 0;
-        for c in newly_denied {
-            code = code.max(if c.critical { 2 } else { 1 });
-        }
-        code
+    /// Critical when a critical flow becomes denied, warnings when any flow does, else clean.
+    pub fn outcome(&self) -> crate::findings::Outcome {
+        use crate::findings::Outcome;
+        self.changes
+            .iter()
+            .filter(|c| c.after == "deny")
+            .map(|c| {
+                if c.critical {
+                    Outcome::Critical
+                } else {
+                    Outcome::Warnings
+                }
+            })
+            .max()
+            .unwrap_or(Outcome::Clean)
     }
 }
 

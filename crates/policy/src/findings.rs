@@ -10,6 +10,16 @@ pub enum Severity {
     Critical,
 }
 
+/// What a check, lint or diff amounts to, worst first in `Ord`: the binary turns it into its
+/// exit code (0, 1, 2); a library says what it found, not how a process should end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    Clean,
+    Warnings,
+    Critical,
+}
+
 /// One finding with a stable code (used by tests, `lint` and JSON consumers).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Finding {

@@ -61,7 +61,7 @@ fn lockout_ccnp_critical_denials_between_control_plane_nodes() {
     // Critical denials come first.
     assert_eq!(report.flows[0].verdict, "deny");
     assert!(report.flows[0].critical);
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Critical);
     // Pods still resolve names: the host policy does not touch pod-to-pod traffic (C13.3).
     assert!(
         report
@@ -99,7 +99,7 @@ fn corrected_lockout_policy_allows_the_control_plane() {
             .filter(|f| f.verdict == "deny")
             .collect::<Vec<_>>()
     );
-    assert_eq!(report.exit_code(), 0);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Clean);
 }
 
 #[test]
@@ -139,7 +139,7 @@ fn cluster_wide_default_deny_cuts_dns_and_apiserver_from_pods() {
             .filter(|f| f.name == "etcd-peer")
             .all(|f| f.verdict == "allow")
     );
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Critical);
 }
 
 #[test]
@@ -265,7 +265,7 @@ fn namespace_egress_policy_without_dns_is_caught_from_a_real_pod() {
             .iter()
             .any(|f| f.code == "egress-without-dns")
     );
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Critical);
 }
 
 /// The suggested fix is YAML that, added where it says, makes the flow pass.
@@ -370,5 +370,5 @@ fn flows_the_inventory_cannot_derive_are_findings() {
     assert!(gaps.iter().any(|m| m.contains("API server")));
     assert!(gaps.iter().any(|m| m.contains("etcd")));
     assert!(gaps.iter().any(|m| m.contains("DNS")));
-    assert!(report.exit_code() >= 1);
+    assert!(report.outcome() >= policy::findings::Outcome::Warnings);
 }

@@ -61,14 +61,14 @@ fn lockout_policy_diff_lists_critical_changes_first() {
             && report.changes[0].after == "deny"
     );
     assert!(report.changes.iter().any(|c| c.port == 2380));
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Critical);
     let same = diff(
         (&inv, &PolicySet::default()),
         (&inv, &PolicySet::default()),
         &CheckOptions::default(),
     );
     assert!(same.changes.is_empty());
-    assert_eq!(same.exit_code(), 0);
+    assert_eq!(same.outcome(), policy::findings::Outcome::Clean);
 }
 
 #[test]
@@ -87,5 +87,5 @@ fn relabelled_workload_falls_out_of_a_policy() {
         "{}",
         c.explanation_after
     );
-    assert_eq!(report.exit_code(), 1);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Warnings);
 }

@@ -90,7 +90,7 @@ fn a_proposed_policy_replaces_the_one_in_force_with_its_name() {
     for port in [2379, 2380, 6443, 10250] {
         assert!(denied.contains(&port), "{port} not in {denied:?}");
     }
-    assert_eq!(report.exit_code(), 2);
+    assert_eq!(report.outcome(), policy::findings::Outcome::Critical);
 
     // The other way round: the fix proposed over the bad version in force is clean.
     let fixed = write(dir.path(), "fixed.yaml", FIXED);

@@ -2,9 +2,10 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a panic is a failed test
 
+use policy::findings::Outcome;
 use policy::inventory::reference::reference_cluster;
 use policy::inventory::{EnforcementMode, Inventory};
-use policy::lint::{exit_code, lint};
+use policy::lint::{lint, outcome};
 use policy::parse;
 use policy::source::load_bytes;
 
@@ -185,7 +186,7 @@ fn clean_policies_give_no_warnings() {
     .expect("yaml");
     let p = parse::policies(&docs);
     let findings = lint(&p.policies, &inv);
-    assert_eq!(exit_code(&findings), 0, "{findings:#?}");
+    assert_eq!(outcome(&findings), Outcome::Clean, "{findings:#?}");
     let docs = load_bytes(
         "bad.yaml",
         format!("{CCNP}  nodeSelector: {{}}\n  ingressDeny:\n  - fromEntities: [world]\n")
@@ -193,5 +194,5 @@ fn clean_policies_give_no_warnings() {
     )
     .expect("yaml");
     let p = parse::policies(&docs);
-    assert_eq!(exit_code(&lint(&p.policies, &inv)), 2);
+    assert_eq!(outcome(&lint(&p.policies, &inv)), Outcome::Critical);
 }

@@ -58,20 +58,21 @@ pub struct CheckReport {
 }
 
 impl CheckReport {
-    /// 2 when a critical flow is denied, 1 for warnings only (or a verdict lifeboat could not
-    /// settle), 0 clean.
-    pub fn exit_code(&self) -> i32 {
+    /// Critical when a critical flow is denied, warnings for lesser cuts, warnings only (or a
+    /// verdict lifeboat could not settle), else clean.
+    pub fn outcome(&self) -> crate::findings::Outcome {
+        use crate::findings::Outcome;
         if self.flows.iter().any(|f| f.critical && !f.allowed()) {
-            2
+            Outcome::Critical
         } else if self.flows.iter().any(|f| !f.allowed() || f.unresolved)
             || self
                 .findings
                 .iter()
                 .any(|f| f.severity >= Severity::Warning)
         {
-            1
+            Outcome::Warnings
         } else {
-            0
+            Outcome::Clean
         }
     }
 }

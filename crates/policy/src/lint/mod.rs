@@ -24,11 +24,12 @@ pub fn lint(set: &PolicySet, inv: &Inventory) -> Vec<Finding> {
     out
 }
 
-/// 2 when a finding is critical, 1 for warnings, 0 otherwise (info only).
-pub fn exit_code(findings: &[Finding]) -> i32 {
+/// Critical when a finding is critical, warnings for warnings, else clean (info only).
+pub fn outcome(findings: &[Finding]) -> crate::findings::Outcome {
+    use crate::findings::Outcome;
     match findings.iter().map(|f| f.severity).max() {
-        Some(Severity::Critical) => 2,
-        Some(Severity::Warning) => 1,
-        _ => 0,
+        Some(Severity::Critical) => Outcome::Critical,
+        Some(Severity::Warning) => Outcome::Warnings,
+        _ => Outcome::Clean,
     }
 }

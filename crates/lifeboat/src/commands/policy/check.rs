@@ -72,11 +72,9 @@ pub fn run(ctx: &Context, args: &CheckArgs) -> anyhow::Result<Exit> {
     }
     // Observed traffic the policies would cut is real traffic lost: at least a warning.
     let cuts = observed.as_ref().is_some_and(|o| !o.would_drop.is_empty());
-    Ok(match report.exit_code() {
-        2 => Exit::Critical,
-        1 => Exit::Warning,
-        _ if cuts => Exit::Warning,
-        _ => Exit::Ok,
+    Ok(match report.outcome() {
+        policy::findings::Outcome::Clean if cuts => Exit::Warning,
+        outcome => Exit::from(outcome),
     })
 }
 

@@ -81,11 +81,7 @@ pub fn run(ctx: &Context, args: &DiffArgs) -> anyhow::Result<Exit> {
         Format::Json => output::print_json(&report),
         Format::Table => print_table(&report),
     }
-    Ok(match report.exit_code() {
-        2 => Exit::Critical,
-        1 => Exit::Warning,
-        _ => Exit::Ok,
-    })
+    Ok(Exit::from(report.outcome()))
 }
 
 fn print_table(report: &policy::diff::DiffReport) {

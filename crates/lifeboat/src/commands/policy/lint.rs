@@ -26,7 +26,7 @@ pub fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<Exit> {
     let mut findings = loaded.findings;
     findings.extend(policy::lint::lint(&loaded.policies, &loaded.inventory));
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
-    let code = policy::lint::exit_code(&findings);
+    let outcome = policy::lint::outcome(&findings);
     let report = LintReport {
         assumed_inventory: loaded.inventory.assumed,
         findings,
@@ -40,9 +40,5 @@ pub fn run(ctx: &Context, args: &LintArgs) -> anyhow::Result<Exit> {
             print_findings(&report.findings);
         }
     }
-    Ok(match code {
-        2 => Exit::Critical,
-        1 => Exit::Warning,
-        _ => Exit::Ok,
-    })
+    Ok(Exit::from(outcome))
 }
