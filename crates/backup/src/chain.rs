@@ -241,22 +241,8 @@ pub fn revision_at_time<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::layout::test_names::{delta, full};
     use crate::segment::{Event, EventKind, Header};
-
-    fn full(revision: i64, taken_ms: i64) -> FullName {
-        FullName {
-            revision,
-            taken_ms,
-            encrypted: false,
-        }
-    }
-
-    fn delta(first: i64, last: i64) -> DeltaName {
-        DeltaName {
-            first_revision: first,
-            last_revision: last,
-        }
-    }
 
     fn listing(fulls: Vec<FullName>, deltas: Vec<DeltaName>) -> Listing {
         Listing { fulls, deltas }.sorted()

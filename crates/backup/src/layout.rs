@@ -194,3 +194,24 @@ mod tests {
         }
     }
 }
+
+/// Names for the unit tests of the chain and of retention (plain fulls, no manifest).
+#[cfg(test)]
+pub(crate) mod test_names {
+    use super::{DeltaName, FullName};
+
+    pub(crate) fn full(revision: i64, taken_ms: i64) -> FullName {
+        FullName {
+            revision,
+            taken_ms,
+            encrypted: false,
+        }
+    }
+
+    pub(crate) fn delta(first: i64, last: i64) -> DeltaName {
+        DeltaName {
+            first_revision: first,
+            last_revision: last,
+        }
+    }
+}

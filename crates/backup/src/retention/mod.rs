@@ -176,21 +176,7 @@ pub fn select(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn full(revision: i64, taken_ms: i64) -> FullName {
-        FullName {
-            revision,
-            taken_ms,
-            encrypted: false,
-        }
-    }
-
-    fn seg(first: i64, last: i64) -> DeltaName {
-        DeltaName {
-            first_revision: first,
-            last_revision: last,
-        }
-    }
+    use crate::layout::test_names::{delta as seg, full};
 
     /// One full every 30 minutes for 3 days, revision 100 apart, a segment between each.
     fn history() -> (Vec<FullName>, Vec<DeltaName>) {
