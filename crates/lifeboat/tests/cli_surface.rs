@@ -201,3 +201,39 @@ fn verbose_flags_turn_diagnostics_on_stderr() {
         .unwrap();
     assert_eq!(out.status.code(), Some(64));
 }
+
+/// Mistakes in what names the object or the member are usage errors (64), found before any
+/// data is read or any member is asked.
+#[test]
+fn a_wrong_resource_type_namespace_or_peer_url_exits_64() {
+    let cases: [&[&str]; 4] = [
+        &["kube", "get", "no-such-type", "x", "--snapshot", FIXTURE],
+        &["kube", "list", "no-such-type", "--snapshot", FIXTURE],
+        &[
+            "kube",
+            "list",
+            "nodes",
+            "-n",
+            "kube-system",
+            "--snapshot",
+            FIXTURE,
+        ],
+        &[
+            "member",
+            "add",
+            "m4",
+            "--peer-urls",
+            "not a url",
+            "--endpoints",
+            "https://127.0.0.1:1",
+        ],
+    ];
+    for args in cases {
+        let out = lifeboat()
+            .args(args.iter().copied().chain(["-o", "json"]))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {out:?}");
+        assert_eq!(json_error(&out)["code"], "USAGE", "{args:?}");
+    }
+}

@@ -104,9 +104,12 @@ fn list_objects(
     source: &Source,
     resource: &str,
 ) -> anyhow::Result<Exit> {
-    let rt = registry::resolve(resource)?;
+    let rt = registry::resolve(resource).map_err(|e| crate::exit::usage(e.to_string()))?;
     if rt.namespaced == Some(false) && args.namespace.is_some() {
-        anyhow::bail!("{} are cluster-scoped: drop -n", rt.plural);
+        return Err(crate::exit::usage(format!(
+            "{} are cluster-scoped: drop -n",
+            rt.plural
+        )));
     }
     let wanted = args.namespace_in_force();
     // A type this lifeboat does not know may be namespaced or not: list it whole and keep the

@@ -176,10 +176,12 @@ pub struct ObjectArgs {
 
 impl ObjectArgs {
     pub fn key(&self) -> anyhow::Result<(registry::ResourceType, String)> {
-        let rt = registry::resolve(&self.resource)?;
+        // An unknown type or a name no key can hold is a mistake on the command line (64).
+        let rt =
+            registry::resolve(&self.resource).map_err(|e| crate::exit::usage(e.to_string()))?;
         let key = rt
             .key(namespace_for(&rt, self.namespace.as_deref()), &self.name)
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
+            .map_err(|e| crate::exit::usage(e.to_string()))?;
         Ok((rt, key))
     }
 }

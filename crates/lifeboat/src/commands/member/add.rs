@@ -40,9 +40,7 @@ struct Added {
 }
 
 pub fn run(ctx: &Context, args: &AddArgs) -> anyhow::Result<Exit> {
-    for url in &args.peer_urls {
-        ops::settings::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("--peer-urls: {e}"))?;
-    }
+    super::check_peer_urls(&args.peer_urls)?;
     let (settings, tls) = super::connect_settings(ctx)?;
     let rt = crate::runtime::runtime()?;
     let (status, mut client) = rt.block_on(leader_endpoint(&settings, tls.as_ref()))?;

@@ -44,6 +44,16 @@ pub fn run(ctx: &Context, cmd: &MemberCommand) -> anyhow::Result<Exit> {
     }
 }
 
+/// `--peer-urls` that do not parse are a mistake on the command line (exit 64), found before
+/// anything is asked of the cluster.
+fn check_peer_urls(urls: &[String]) -> anyhow::Result<()> {
+    for url in urls {
+        ops::settings::Endpoint::parse(url)
+            .map_err(|e| crate::exit::usage(format!("--peer-urls: {e}")))?;
+    }
+    Ok(())
+}
+
 /// The safety switches every destructive membership command has.
 #[derive(Debug, Clone, Args)]
 pub struct Safety {

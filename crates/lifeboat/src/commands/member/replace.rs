@@ -57,9 +57,7 @@ struct Replaced {
 }
 
 pub fn run(ctx: &Context, args: &ReplaceArgs) -> anyhow::Result<Exit> {
-    for url in &args.peer_urls {
-        ops::settings::Endpoint::parse(url).map_err(|e| anyhow::anyhow!("--peer-urls: {e}"))?;
-    }
+    super::check_peer_urls(&args.peer_urls)?;
     let (settings, tls) = super::connect_settings(ctx)?;
     let rt = crate::runtime::runtime()?;
     let mut out = Replaced {
