@@ -184,7 +184,8 @@ part_restore() {
 # restore_prepare: a store with a full of ~SIZE_MIB and EVENTS delta events after it, and
 # the full hard-linked out of it as $WORK/full.db.
 restore_prepare() {
-  [ -f "$SNAP" ] || generate
+  # generate's own trap replaces ours: put it back, or WORK would stay behind.
+  [ -f "$SNAP" ] || { generate; trap cleanup EXIT; }
   local pp
   pp=$(free_port)
   "$LIFEBOAT" snapshot restore "$SNAP" --name src --initial-cluster "src=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
@@ -244,7 +245,12 @@ def median(name):
 (b, bs), (s, ss) = median("backup-restore"), median("snapshot-restore-full")
 t = r["snapshot-restore-rebuilt"]
 if len(bs) > 1:
-    print(f"| runs (s), backup restore / snapshot restore | {' '.join(f'{x:.2f}' for x in bs)} / {' '.join(f'{x:.2f}' for x in ss)} (medians below) |")
+    runs = range(1, len(bs) + 1)
+    bt = [r["backup-restore-%d" % n][0] for n in runs]
+    st = [r["snapshot-restore-full-%d" % n][0] for n in runs]
+    pairs = [x / max(y, 1e-3) for x, y in zip(bt, st)]
+    print("| runs in order, backup restore / snapshot restore (s) | %s / %s |" % (" ".join("%.2f" % x for x in bt), " ".join("%.2f" % x for x in st)))
+    print(f"| ratio of each pair (median) | {' '.join(f'{x:.2f}' for x in pairs)} ({sorted(pairs)[len(pairs) // 2]:.2f}) |")
 print(f"| full | {os.path.getsize(full):,} B at revision {rep['full_revision']} |")
 print(f"| delta | {rep['segments']} segments, {rep['events']:,} events -> revision {rep['revision']}, {rep['size']:,} B out |")
 print(f"| `backup restore --latest` | {b[0]:.2f} s, peak RSS {b[1]/1024:.1f} MiB |")
