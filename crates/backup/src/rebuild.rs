@@ -115,8 +115,8 @@ pub fn rebuild(
 }
 
 /// [`rebuild`] of a full whose image was already checked against its trailer when it was
-/// fetched ([`Image::Checked`]): it is not hashed a second time. `gate` is asked before OUT
-/// appears ([`store::replay::replay_to_snapshot_gated`]).
+/// fetched, or whose check `gate` waits for ([`Image::Checked`]): it is not hashed a second
+/// time. `gate` is asked before OUT appears ([`store::replay::replay_to_snapshot_gated`]).
 pub fn rebuild_checked(
     full: &Path,
     identities: Option<&store::encrypted::Identities>,

@@ -197,6 +197,8 @@ impl Fetched {
 }
 
 /// Plans the chain to `target` and downloads its full and segments (checked) beside `out`.
+/// From a `file://` store the full's digest may still be running when this returns: its
+/// time is then part of [`rebuild_fetched`], which waits for it before OUT appears.
 pub async fn fetch(
     store: &Store,
     target: Target,
