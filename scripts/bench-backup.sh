@@ -9,9 +9,11 @@
 #
 # Knobs: BENCH_SECONDS (60: each load phase of `lag`), BENCH_CONCURRENCY (64 writers),
 # BENCH_SIZE_MIB (1024: the full of `restore`), BENCH_EVENTS (1000000 delta events),
-# BENCH_RUNS (10 drills), BENCH_ETCDUTL (reference restore; default from PATH or the test
+# BENCH_RUNS (10 drills), BENCH_REPEAT (1: pairs of backup restore and snapshot restore timed
+# by `restore`, medians reported), BENCH_ETCDUTL (reference restore; default from PATH or the test
 # kit's cache), BENCH_DIR (work dir, default a new /tmp dir, removed at the end
-# unless BENCH_KEEP=1), LIFEBOAT_BIN / BENCH_BIN_DIR (prebuilt release binaries).
+# unless BENCH_KEEP=1; `restore` with BENCH_KEEP=1 keeps its store there and a second run with
+# the same BENCH_DIR only re-times it), LIFEBOAT_BIN / BENCH_BIN_DIR (prebuilt release binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -22,6 +24,7 @@ SIZE_MIB=${BENCH_SIZE_MIB:-1024}
 VALUE=${BENCH_VALUE:-1536}
 EVENTS=${BENCH_EVENTS:-1000000}
 RUNS=${BENCH_RUNS:-10}
+REPEAT=${BENCH_REPEAT:-1}
 WORK=${BENCH_DIR:-$(mktemp -d /tmp/lifeboat-bench-backup.XXXXXX)}
 LIFEBOAT=${LIFEBOAT_BIN:-target/release/lifeboat}
 BIN_DIR=${BENCH_BIN_DIR:-target/release}
@@ -168,7 +171,21 @@ PY
 
 part_restore() {
   echo "## b. backup restore --latest (full ~${SIZE_MIB} MiB + $EVENTS delta events) vs snapshot restore of the full"
-  [ -f "$SNAP" ] || generate
+  # With BENCH_KEEP=1 the store and the full stay in BENCH_DIR: a second run re-times them.
+  if [ -f "$WORK/full.db" ] && [ -d "$WORK/store-restore/delta" ]; then
+    echo "bench-backup: re-timing the store kept in $WORK" >&2
+  else
+    restore_prepare
+  fi
+  time_restore
+  [ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$WORK/store-restore" "$WORK/full.db"
+}
+
+# restore_prepare: a store with a full of ~SIZE_MIB and EVENTS delta events after it, and
+# the full hard-linked out of it as $WORK/full.db.
+restore_prepare() {
+  # generate's own trap replaces ours: put it back, or WORK would stay behind.
+  [ -f "$SNAP" ] || { generate; trap cleanup EXIT; }
   local pp
   pp=$(free_port)
   "$LIFEBOAT" snapshot restore "$SNAP" --name src --initial-cluster "src=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
@@ -185,20 +202,28 @@ part_restore() {
   stop_agent
   kill "$ETCD_PID"; wait "$ETCD_PID" 2>/dev/null || true
   rm -rf "$WORK/etcd-src" "$WORK/agent-work"
-  local full
   # A hard link without the store's manifest beside it: `snapshot restore` would read the
   # backup manifest (`FULL.db.json`) as a `snapshot save` manifest and refuse the file.
   ln "$(ls "$WORK"/store-restore/full/*.db)" "$WORK/full.db"
-  full=$WORK/full.db
+}
+
+time_restore() {
+  local full=$WORK/full.db pp
+  pp=$(free_port)
   sync
   cat "$full" >/dev/null
   {
-    measure backup-restore "$LIFEBOAT" backup restore -o json --store "file://$WORK/store-restore" \
-      --latest --out "$WORK/restored.db"
-    sync
-    measure snapshot-restore-full "$LIFEBOAT" snapshot restore -o json "$full" --name b1 \
-      --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/plain/b1"
-    sync
+    # Each pair alternates (backup restore, then snapshot restore) so that a load that comes
+    # and goes on a shared machine weighs on both; the table takes the medians.
+    for n in $(seq "$REPEAT"); do
+      rm -rf "$WORK/restored.db" "$WORK/plain"
+      measure "backup-restore-$n" "$LIFEBOAT" backup restore -o json --store "file://$WORK/store-restore" \
+        --latest --out "$WORK/restored.db"
+      sync
+      measure "snapshot-restore-full-$n" "$LIFEBOAT" snapshot restore -o json "$full" --name b1 \
+        --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/plain/b1"
+      sync
+    done
     if [ -n "$ETCDUTL" ]; then
       measure etcdutl-restore-full "$ETCDUTL" snapshot restore "$full" --name b1 \
         --initial-cluster "b1=http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" --data-dir "$WORK/etcdutl/b1"
@@ -213,8 +238,19 @@ part_restore() {
 import json, os, sys
 work, full = sys.argv[1], sys.argv[2]
 r = {l.split()[0]: (float(l.split()[1]), int(l.split()[2])) for l in open(f"{work}/restore-results.txt")}
-rep = json.load(open(f"{work}/backup-restore.out"))
-b, s, t = r["backup-restore"], r["snapshot-restore-full"], r["snapshot-restore-rebuilt"]
+rep = json.load(open(f"{work}/backup-restore-1.out"))
+def median(name):
+    runs = sorted(v for k, v in r.items() if k.rsplit("-", 1)[0] == name)
+    return runs[len(runs) // 2], [v[0] for v in runs]
+(b, bs), (s, ss) = median("backup-restore"), median("snapshot-restore-full")
+t = r["snapshot-restore-rebuilt"]
+if len(bs) > 1:
+    runs = range(1, len(bs) + 1)
+    bt = [r["backup-restore-%d" % n][0] for n in runs]
+    st = [r["snapshot-restore-full-%d" % n][0] for n in runs]
+    pairs = [x / max(y, 1e-3) for x, y in zip(bt, st)]
+    print("| runs in order, backup restore / snapshot restore (s) | %s / %s |" % (" ".join("%.2f" % x for x in bt), " ".join("%.2f" % x for x in st)))
+    print(f"| ratio of each pair (median) | {' '.join(f'{x:.2f}' for x in pairs)} ({sorted(pairs)[len(pairs) // 2]:.2f}) |")
 print(f"| full | {os.path.getsize(full):,} B at revision {rep['full_revision']} |")
 print(f"| delta | {rep['segments']} segments, {rep['events']:,} events -> revision {rep['revision']}, {rep['size']:,} B out |")
 print(f"| `backup restore --latest` | {b[0]:.2f} s, peak RSS {b[1]/1024:.1f} MiB |")
@@ -225,7 +261,7 @@ if "etcdutl-restore-full" in r:
     e = r["etcdutl-restore-full"]
     print(f"| `etcdutl snapshot restore` of the full (reference) | {e[0]:.2f} s, peak RSS {e[1]/1024:.1f} MiB; backup restore / etcdutl: {b[0]/max(e[0],1e-3):.2f}x |")
 PY
-  rm -rf "$WORK/plain" "$WORK/rebuilt" "$WORK/restored.db" "$WORK/store-restore" "$WORK/full.db"
+  rm -rf "$WORK/plain" "$WORK/rebuilt" "$WORK/restored.db"
 }
 
 part_rpo() {

@@ -8,13 +8,14 @@ use store::replay::{ReplayError, ReplayEvent, ReplayOutcome};
 use crate::restore_full::Image;
 use crate::segment::{Event, EventKind, Segment};
 
-pub fn replay_event(e: &Event) -> ReplayEvent {
+/// Moves the key and value out of the decoded event: each is written once, never copied here.
+pub fn replay_event(e: Event) -> ReplayEvent {
     ReplayEvent {
         revision: e.revision,
         sub: i64::from(e.sub),
         delete: e.kind == EventKind::Delete,
-        key: e.key.clone(),
-        value: e.value.clone(),
+        key: e.key,
+        value: e.value,
         create_revision: e.create_revision,
         version: e.version,
         lease: e.lease,
@@ -43,7 +44,7 @@ impl<I: Iterator<Item = Result<Segment, String>>> Iterator for SegmentEvents<I> 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if let Some(e) = self.current.next() {
-                return Some(Ok(replay_event(&e)));
+                return Some(Ok(replay_event(e)));
             }
             match self.segments.next()? {
                 Ok(seg) => self.current = seg.events.into_iter(),
@@ -51,6 +52,34 @@ impl<I: Iterator<Item = Result<Segment, String>>> Iterator for SegmentEvents<I> 
             }
         }
     }
+}
+
+/// The items of `segments` (each a segment read and decoded), produced on a thread of `scope`
+/// one segment ahead of the consumer: the next segment's SHA-256 and parsing run while the
+/// replay writes the events of this one, on the other core. The same items in the same
+/// order, errors included, as `segments` gives: a corrupt segment fails the replay with the
+/// error it would give read in line. At most two decoded segments are held (the consumer's
+/// and the next, waiting to be handed over). The thread stops when the consumer drops the
+/// iterator, which it must do inside `scope`.
+pub fn decoded_ahead<'scope, I>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    segments: I,
+) -> std::sync::mpsc::IntoIter<I::Item>
+where
+    I: Iterator + Send + 'scope,
+    I::Item: Send + 'scope,
+{
+    // A rendezvous channel: the thread decodes one segment, then waits for the replay to
+    // take it before it decodes the next.
+    let (tx, rx) = std::sync::mpsc::sync_channel(0);
+    scope.spawn(move || {
+        for item in segments {
+            if tx.send(item).is_err() {
+                return;
+            }
+        }
+    });
+    rx.into_iter()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,11 +103,20 @@ pub fn rebuild(
     target: i64,
     out: &Path,
 ) -> Result<ReplayOutcome, RebuildError> {
-    rebuild_checked(full, identities, Image::Unchecked, segments, target, out)
+    rebuild_checked(
+        full,
+        identities,
+        Image::Unchecked,
+        segments,
+        target,
+        out,
+        &mut || Ok(()),
+    )
 }
 
 /// [`rebuild`] of a full whose image was already checked against its trailer when it was
-/// fetched ([`Image::Checked`]): it is not hashed a second time.
+/// fetched, or whose check `gate` waits for ([`Image::Checked`]): it is not hashed a second
+/// time. `gate` is asked before OUT appears ([`store::replay::replay_to_snapshot_gated`]).
 pub fn rebuild_checked(
     full: &Path,
     identities: Option<&store::encrypted::Identities>,
@@ -86,6 +124,7 @@ pub fn rebuild_checked(
     segments: impl Iterator<Item = Result<Segment, String>>,
     target: i64,
     out: &Path,
+    gate: store::replay::Gate<'_>,
 ) -> Result<ReplayOutcome, RebuildError> {
     let snap = store::snapshot::SnapshotFile::open_with(full, identities)?;
     if image == Image::Unchecked && !snap.sha_status()?.is_ok() {
@@ -95,10 +134,11 @@ pub fn rebuild_checked(
     }
     let db = snap.db()?;
     let mut events = SegmentEvents::new(segments);
-    Ok(store::replay::replay_to_snapshot(
+    Ok(store::replay::replay_to_snapshot_gated(
         &db,
         out,
         &mut events,
         target,
+        gate,
     )?)
 }

@@ -6,10 +6,10 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use crate::chain::{self, ChainError, Plan};
-use crate::check::{fetch_full, fetch_segment, manifest};
+use crate::check::{fetch_segment, manifest};
 use crate::rebuild::{self, RebuildError};
 use crate::remote::{RemoteError, Store};
-use crate::restore_full::Image;
+use crate::restore_full::{FullFetch, Image, fetch_full_deferred};
 use crate::segment::Segment;
 use crate::time;
 
@@ -83,19 +83,26 @@ async fn revision_at(
     Ok(reached)
 }
 
+/// A segment fetched and checked (SHA-256, events, name, cluster), as a local file, with the
+/// CRC-32C of exactly the bytes that were checked.
+struct LocalSegment {
+    path: PathBuf,
+    len: usize,
+    crc: u32,
+}
+
 /// Downloads each segment of the plan into `dir` (checked on the way) and returns the files.
 async fn fetch_segments(
     store: &Store,
     plan: &Plan,
     dir: &Path,
     cluster: &str,
-) -> Result<Vec<PathBuf>, RestoreError> {
+) -> Result<Vec<LocalSegment>, RestoreError> {
     let mut files = Vec::new();
     for name in &plan.segments {
         let object = name.object(store.prefix());
-        let bytes = store
-            .get(&object, crate::segment::MAX_SEGMENT_BYTES as u64)
-            .await?;
+        let path = dir.join(name.file_name());
+        let bytes = local_copy(store, &object, &path).await?;
         let seg = crate::check::decode_named(name, &object, &bytes).map_err(RestoreError::Piece)?;
         if store::hex_id(seg.header.cluster_id) != cluster {
             return Err(RestoreError::Piece(format!(
@@ -104,21 +111,57 @@ async fn fetch_segments(
                 store::hex_id(seg.header.cluster_id)
             )));
         }
-        // Decoded again at replay: the file on local disk is checked like the download.
-        let path = dir.join(name.file_name());
-        std::fs::write(&path, &bytes).map_err(|e| RestoreError::Local {
-            path: path.clone(),
-            what: e.to_string(),
-        })?;
-        files.push(path);
+        files.push(LocalSegment {
+            path,
+            len: bytes.len(),
+            crc: crc32c::crc32c(&bytes),
+        });
     }
     Ok(files)
 }
 
-fn read_segment(path: &Path) -> Result<Segment, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    crate::segment::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+/// Puts a copy of a segment object at `path` and returns its bytes, as read from that copy
+/// when it is a link: what is checked here is what the replay reads. From a `file://` store
+/// the object is hard-linked (written once by rename, it never changes), else downloaded
+/// and written.
+async fn local_copy(store: &Store, object: &str, path: &Path) -> Result<Vec<u8>, RestoreError> {
+    let local = |e: std::io::Error| RestoreError::Local {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    };
+    if let Some(src) = store.local_file(object)
+        && std::fs::hard_link(&src, path).is_ok()
+    {
+        return inputs::read(path, SEGMENT_INPUT).map_err(|e| RestoreError::Local {
+            path: path.to_path_buf(),
+            what: format!("{}: {}", e.kind.name, e.problem),
+        });
+    }
+    let bytes = store
+        .get(object, crate::segment::MAX_SEGMENT_BYTES as u64)
+        .await?;
+    std::fs::write(path, &bytes).map_err(local)?;
+    Ok(bytes)
 }
+
+/// Reads a fetched segment back for the replay. Decoded again (every event check), but its
+/// SHA-256 is not computed a second time: the bytes read back must be the very bytes whose
+/// SHA-256 was checked at fetch, which their length and CRC-32C (taken then, over the
+/// same buffer) establish; a local file that changed since fails here.
+fn read_segment(local: &LocalSegment) -> Result<Segment, String> {
+    let path = &local.path;
+    let bytes = std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() != local.len || crc32c::crc32c(&bytes) != local.crc {
+        return Err(format!(
+            "{}: changed on local disk since it was fetched and checked; run the restore again",
+            path.display()
+        ));
+    }
+    crate::segment::decode_prechecked(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+const SEGMENT_INPUT: inputs::Kind =
+    inputs::Kind::new("delta segment", crate::segment::MAX_SEGMENT_BYTES as u64);
 
 /// Everything a rebuild needs, downloaded and checked beside OUT: the first half of
 /// [`restore`], split off so that callers (the total-loss drill) can time each half.
@@ -126,9 +169,10 @@ pub struct Fetched {
     /// Downloads live here (beside OUT, mode 0700) and go when this is dropped.
     work: tempfile::TempDir,
     full_path: PathBuf,
-    /// Whether the full's image was checked against its trailer while it was fetched.
-    image: Image,
-    segment_files: Vec<PathBuf>,
+    /// Whether the full's image was checked against its trailer while it was fetched, or the
+    /// check still running (a `file://` store): the rebuild waits for it before OUT appears.
+    image: FullFetch,
+    segment_files: Vec<LocalSegment>,
     plan: Plan,
     cluster_id: String,
     store_url: String,
@@ -145,7 +189,7 @@ impl Fetched {
     /// Bytes downloaded (the full and every segment), as stored.
     pub fn downloaded_bytes(&self) -> u64 {
         std::iter::once(&self.full_path)
-            .chain(&self.segment_files)
+            .chain(self.segment_files.iter().map(|s| &s.path))
             .filter_map(|p| std::fs::metadata(p).ok())
             .map(|m| m.len())
             .sum()
@@ -153,6 +197,8 @@ impl Fetched {
 }
 
 /// Plans the chain to `target` and downloads its full and segments (checked) beside `out`.
+/// From a `file://` store the full's digest may still be running when this returns: its
+/// time is then part of [`rebuild_fetched`], which waits for it before OUT appears.
 pub async fn fetch(
     store: &Store,
     target: Target,
@@ -189,7 +235,7 @@ pub async fn fetch(
         .await
         .map_err(RestoreError::Piece)?;
     let full_path = work.path().join(plan.full.file_name());
-    let image = fetch_full(store, &plan.full, &m, &full_path)
+    let image = fetch_full_deferred(store, &plan.full, &m, &full_path)
         .await
         .map_err(RestoreError::Piece)?;
     let segment_files = fetch_segments(store, &plan, work.path(), &m.cluster_id).await?;
@@ -222,14 +268,40 @@ pub fn rebuild_fetched(
         full_object,
         out,
     } = fetched;
-    let outcome = rebuild::rebuild_checked(
-        &full_path,
-        ids,
-        image,
-        segment_files.iter().map(|p| read_segment(p)),
-        plan.target_revision,
-        &out,
-    )?;
+    let (image, mut pending) = match image {
+        FullFetch::Done(image) => (image, None),
+        // Replayed while its digest runs: nothing derived from it is trusted (OUT does not
+        // appear) until the digest says the full is the one the manifest names.
+        FullFetch::Hashing(p) => (Image::Checked, Some(p)),
+    };
+    let mut full_problem = None;
+    let mut gate = || match pending.take().map(|p| p.wait()) {
+        Some(Err(e)) => {
+            full_problem = Some(e.clone());
+            Err(e)
+        }
+        _ => Ok(()),
+    };
+    let rebuilt = std::thread::scope(|scope| {
+        let segments = rebuild::decoded_ahead(scope, segment_files.iter().map(read_segment));
+        rebuild::rebuild_checked(
+            &full_path,
+            ids,
+            image,
+            segments,
+            plan.target_revision,
+            &out,
+            &mut gate,
+        )
+    });
+    // A corrupt full explains whatever else went wrong with its replay: its verdict first.
+    if let Some(p) = pending.take() {
+        p.wait().map_err(RestoreError::Piece)?;
+    }
+    if let Some(e) = full_problem {
+        return Err(RestoreError::Piece(e));
+    }
+    let outcome = rebuilt?;
     drop(work);
     Ok(RestoreReport {
         store: store_url,
@@ -253,4 +325,62 @@ pub async fn restore(
 ) -> Result<RestoreReport, RestoreError> {
     let fetched = fetch(store, target, out, ids).await?;
     rebuild_fetched(fetched, ids)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::segment::{Event, EventKind, SegmentInfo};
+
+    fn segment_bytes() -> Vec<u8> {
+        let events: Vec<Event> = (0..3)
+            .map(|i| Event {
+                kind: EventKind::Put,
+                revision: 5 + i,
+                sub: 0,
+                key: format!("/k{i}").into_bytes(),
+                value: b"value".to_vec(),
+                create_revision: 5 + i,
+                version: 1,
+                lease: 0,
+                observed_ms: 0,
+            })
+            .collect();
+        let info = SegmentInfo {
+            cluster_id: 1,
+            member_id: 2,
+            prev_last_revision: 4,
+            created_ms: 0,
+        };
+        crate::segment::encode(info, &events).expect("encodes")
+    }
+
+    /// The replay reads a segment back without hashing it again: only the very bytes checked
+    /// at fetch pass; a local copy changed or truncated since fails.
+    #[test]
+    fn a_segment_changed_after_its_check_is_refused_at_replay() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let bytes = segment_bytes();
+        let path = dir.path().join("s.seg");
+        std::fs::write(&path, &bytes).expect("write");
+        let local = LocalSegment {
+            path: path.clone(),
+            len: bytes.len(),
+            crc: crc32c::crc32c(&bytes),
+        };
+        assert_eq!(
+            read_segment(&local),
+            Ok(crate::segment::decode(&bytes).expect("sound"))
+        );
+
+        let mut flipped = bytes.clone();
+        let last = flipped.len() - 40;
+        flipped[last] ^= 1;
+        std::fs::write(&path, &flipped).expect("write");
+        let err = read_segment(&local).expect_err("changed");
+        assert!(err.contains("changed on local disk"), "{err}");
+
+        std::fs::write(&path, &bytes[..bytes.len() - 1]).expect("write");
+        assert!(read_segment(&local).is_err(), "a truncated copy");
+    }
 }

@@ -9,6 +9,8 @@
 
 use std::io::Read;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use sha2::{Digest, Sha256};
 
@@ -94,15 +96,103 @@ pub async fn fetch_full(
     manifest: &FullManifest,
     path: &Path,
 ) -> Result<Image, String> {
+    match fetch_full_deferred(store, full, manifest, path).await? {
+        FullFetch::Done(image) => Ok(image),
+        FullFetch::Hashing(pending) => pending.wait(),
+    }
+}
+
+/// A fetched full, or one whose digest is still being computed.
+pub enum FullFetch {
+    Done(Image),
+    /// Linked from a `file://` store: the bytes are local already, and the one read that
+    /// checks them runs on its own thread; its verdict is [`Image::Checked`] or the error
+    /// [`fetch_full`] would have returned.
+    Hashing(PendingDigest),
+}
+
+/// The digest of a linked full, running on its own thread.
+pub struct PendingDigest {
+    thread: Option<std::thread::JoinHandle<Result<Image, String>>>,
+    cancel: Arc<AtomicBool>,
+}
+
+impl PendingDigest {
+    /// Waits for the verdict.
+    pub fn wait(mut self) -> Result<Image, String> {
+        match self.thread.take().map(std::thread::JoinHandle::join) {
+            Some(Ok(verdict)) => verdict,
+            _ => Err("the thread checking the full's SHA-256 stopped".into()),
+        }
+    }
+}
+
+impl Drop for PendingDigest {
+    /// Not waited for (the restore failed before): stop reading.
+    fn drop(&mut self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+}
+
+/// [`fetch_full`], except that from a `file://` store the link (or copy) is made and the
+/// digest that checks it is left running on a thread: the caller can start on the file while
+/// it is hashed, and must not trust anything it derives from it before
+/// [`PendingDigest::wait`] says `Ok`. Only a plain full with a trailer is deferred (its
+/// verdict can only be `Checked`); an encrypted one is checked here as before.
+pub async fn fetch_full_deferred(
+    store: &Store,
+    full: &FullName,
+    manifest: &FullManifest,
+    path: &Path,
+) -> Result<FullFetch, String> {
     let object = full.object(store.prefix());
     let mut digest = FullDigest::new(full.encrypted, manifest.object_size);
     let size = match store.local_file(&object) {
-        Some(src) => link_and_read(&src, path, &mut digest)?,
+        Some(src) => {
+            link_or_copy(&src, path)?;
+            if digest.image_len.is_some() {
+                return Ok(FullFetch::Hashing(spawn_digest(
+                    object,
+                    manifest.clone(),
+                    path.to_path_buf(),
+                    digest,
+                )));
+            }
+            read_into(path, &mut digest, &AtomicBool::new(false))?
+        }
         None => store
             .get_to_file(&object, path, &mut |chunk| digest.update(chunk))
             .await
             .map_err(|e| e.to_string())?,
     };
+    judge(&object, manifest, size, digest).map(FullFetch::Done)
+}
+
+fn spawn_digest(
+    object: String,
+    manifest: FullManifest,
+    path: std::path::PathBuf,
+    mut digest: FullDigest,
+) -> PendingDigest {
+    let cancel = Arc::new(AtomicBool::new(false));
+    let stop = Arc::clone(&cancel);
+    let thread = std::thread::spawn(move || {
+        let size = read_into(&path, &mut digest, &stop)?;
+        judge(&object, &manifest, size, digest)
+    });
+    PendingDigest {
+        thread: Some(thread),
+        cancel,
+    }
+}
+
+/// The verdict on a full of `size` bytes whose bytes went through `digest`.
+fn judge(
+    object: &str,
+    manifest: &FullManifest,
+    size: u64,
+    digest: FullDigest,
+) -> Result<Image, String> {
     let (sha, trailer_ok) = digest.finish();
     if size != manifest.object_size || hex::encode(sha) != manifest.object_sha256 {
         return Err(format!(
@@ -123,8 +213,8 @@ pub async fn fetch_full(
 
 /// Hard-links the store's file to `path` (a `file://` store writes each object once, by
 /// rename, so the linked inode never changes under the restore), or copies it when the link
-/// is refused (another file system); then reads it once for the digest.
-fn link_and_read(src: &Path, path: &Path, digest: &mut FullDigest) -> Result<u64, String> {
+/// is refused (another file system).
+fn link_or_copy(src: &Path, path: &Path) -> Result<(), String> {
     let local = |e: std::io::Error| format!("{}: {e}", path.display());
     if std::fs::hard_link(src, path).is_err() {
         use std::os::unix::fs::OpenOptionsExt;
@@ -139,11 +229,23 @@ fn link_and_read(src: &Path, path: &Path, digest: &mut FullDigest) -> Result<u64
         // File to file: `copy_file_range` on Linux, the bytes never pass through here.
         std::io::copy(&mut from, &mut to).map_err(local)?;
     }
+    Ok(())
+}
+
+/// Reads `path` once into `digest` (until `stop`), returning its size.
+fn read_into(path: &Path, digest: &mut FullDigest, stop: &AtomicBool) -> Result<u64, String> {
+    let local = |e: std::io::Error| format!("{}: {e}", path.display());
     let (mut file, _) = inputs::open_regular(path, store::snapshot::SNAPSHOT_INPUT)
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let mut buf = vec![0u8; 1 << 20];
     let mut size = 0u64;
     loop {
+        if stop.load(Ordering::Relaxed) {
+            return Err(format!(
+                "{}: not checked (the restore stopped)",
+                path.display()
+            ));
+        }
         let n = file.read(&mut buf).map_err(local)?;
         if n == 0 {
             return Ok(size);

@@ -187,8 +187,25 @@ pub fn decode_header_unverified(bytes: &[u8]) -> Result<Header, SegmentError> {
     Ok(header)
 }
 
+/// Decodes a segment whose SHA-256 trailer was already checked over these very bytes (the
+/// caller proves they are the same bytes: `backup::restore` keeps a CRC-32C of what it
+/// checked when it fetched the segment): every check of [`decode`] except that hash.
+pub fn decode_prechecked(bytes: &[u8]) -> Result<Segment, SegmentError> {
+    let (body, _) = split_trailer(bytes)?;
+    decode_body(body)
+}
+
 /// The bytes the checksum covers, once it matches.
 fn checked_body(bytes: &[u8]) -> Result<&[u8], SegmentError> {
+    let (body, sum) = split_trailer(bytes)?;
+    if Sha256::digest(body).as_slice() != sum {
+        return Err(SegmentError::Checksum);
+    }
+    Ok(body)
+}
+
+/// The checksummed bytes and the checksum, of a segment of an acceptable length.
+fn split_trailer(bytes: &[u8]) -> Result<(&[u8], &[u8]), SegmentError> {
     let min = HEADER_LEN + TRAILER_LEN;
     if bytes.len() < min {
         return Err(SegmentError::TooShort {
@@ -199,11 +216,7 @@ fn checked_body(bytes: &[u8]) -> Result<&[u8], SegmentError> {
     if bytes.len() > MAX_SEGMENT_BYTES {
         return Err(SegmentError::TooLarge { len: bytes.len() });
     }
-    let (body, sum) = bytes.split_at(bytes.len() - TRAILER_LEN);
-    if Sha256::digest(body).as_slice() != sum {
-        return Err(SegmentError::Checksum);
-    }
-    Ok(body)
+    Ok(bytes.split_at(bytes.len() - TRAILER_LEN))
 }
 
 /// A bounds-checked reader over a byte slice.
@@ -498,6 +511,25 @@ mod tests {
         assert_eq!(seg.header.member_id, 9);
         assert_eq!(seg.header.created_ms, 123);
         assert_eq!(decode_header_unverified(&bytes), Ok(seg.header));
+    }
+
+    /// Without its hash, the decoder still checks everything else: a damaged event (behind a
+    /// trailer that no longer matches) is refused, and a sound segment decodes the same.
+    #[test]
+    fn prechecked_decoding_skips_only_the_hash() {
+        let bytes = encode(info(), &sample()).expect("valid");
+        assert_eq!(decode_prechecked(&bytes), decode(&bytes));
+        let mut bad = bytes.clone();
+        bad[HEADER_LEN] = 9; // the first event's kind
+        assert_eq!(decode(&bad), Err(SegmentError::Checksum));
+        assert!(matches!(
+            decode_prechecked(&bad),
+            Err(SegmentError::Event { index: 0, .. })
+        ));
+        assert!(matches!(
+            decode_prechecked(&bytes[..40]),
+            Err(SegmentError::TooShort { .. })
+        ));
     }
 
     #[test]

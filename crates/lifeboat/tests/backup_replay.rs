@@ -174,3 +174,115 @@ async fn replay_refuses_a_missing_revision_and_a_short_log() {
     assert!(err.to_string().contains("does not follow"), "{err}");
     assert!(!out.exists());
 }
+
+/// Each segment encoded to its own file, as `backup restore` keeps its downloads.
+fn segment_files(dir: &std::path::Path, segments: &[segment::Segment]) -> Vec<std::path::PathBuf> {
+    let mut prev_last = segments[0].header.prev_last_revision;
+    segments
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let info = segment::SegmentInfo {
+                cluster_id: s.header.cluster_id,
+                member_id: s.header.member_id,
+                prev_last_revision: prev_last,
+                created_ms: s.header.created_ms,
+            };
+            prev_last = s.header.last_revision;
+            let path = dir.join(format!("{i:03}.seg"));
+            std::fs::write(&path, segment::encode(info, &s.events).expect("encodes"))
+                .expect("write");
+            path
+        })
+        .collect()
+}
+
+fn read_segment(path: &std::path::Path) -> Result<segment::Segment, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    segment::decode(&bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The replay with the segments decoded on another thread, as `backup restore` runs it.
+fn rebuild_ahead(
+    full: &std::path::Path,
+    files: &[std::path::PathBuf],
+    end: i64,
+    out: &std::path::Path,
+) -> Result<store::replay::ReplayOutcome, String> {
+    std::thread::scope(|scope| {
+        let segments = backup::rebuild::decoded_ahead(scope, files.iter().map(|p| read_segment(p)));
+        backup::rebuild::rebuild(full, None, segments, end, out).map_err(|e| e.to_string())
+    })
+}
+
+#[tokio::test]
+async fn segments_decoded_ahead_rebuild_the_same_bytes_and_fail_the_same_way() {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = dir.path().join("full.db");
+    let full_rev = save(&tc, &full);
+    for round in 1..4 {
+        writes(&mut c, round).await.expect("writes");
+    }
+    let end = c
+        .get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision();
+    let events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
+    let segments = through_segments(&events, full_rev);
+    assert!(segments.len() > 3, "several segments");
+    let files = segment_files(dir.path(), &segments);
+
+    // Read in line and decoded ahead: the same file, byte for byte.
+    let in_line = dir.path().join("in-line.db");
+    let sequential = backup::rebuild::rebuild(
+        &full,
+        None,
+        files.iter().map(|p| read_segment(p)),
+        end,
+        &in_line,
+    )
+    .expect("replay in line");
+    let ahead = dir.path().join("ahead.db");
+    let pipelined = rebuild_ahead(&full, &files, end, &ahead).expect("replay ahead");
+    assert_eq!(sequential, pipelined);
+    assert_eq!(
+        std::fs::read(&in_line).unwrap(),
+        std::fs::read(&ahead).unwrap()
+    );
+
+    // A target inside the chain: the consumer stops early and the decoding thread with it.
+    let mid = dir.path().join("mid.db");
+    let at_mid = rebuild_ahead(&full, &files, full_rev + 5, &mid).expect("replay to mid");
+    assert_eq!(at_mid.revision, full_rev + 5);
+
+    // A corrupt segment in the middle of the chain: the same error as read in line, and
+    // neither OUT nor its .part is left.
+    let bad = &files[files.len() / 2];
+    let mut bytes = std::fs::read(bad).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(bad, &bytes).unwrap();
+    let out = dir.path().join("bad-in-line.db");
+    let in_line_err = backup::rebuild::rebuild(
+        &full,
+        None,
+        files.iter().map(|p| read_segment(p)),
+        end,
+        &out,
+    )
+    .expect_err("a corrupt segment fails the replay")
+    .to_string();
+    assert!(in_line_err.contains("checksum"), "{in_line_err}");
+    let out = dir.path().join("bad-ahead.db");
+    let ahead_err = rebuild_ahead(&full, &files, end, &out).expect_err("and ahead too");
+    assert_eq!(ahead_err, in_line_err);
+    for leftover in ["bad-in-line.db", "bad-ahead.db", "bad-ahead.db.part"] {
+        assert!(!dir.path().join(leftover).exists(), "{leftover} is left");
+    }
+}

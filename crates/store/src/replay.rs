@@ -12,7 +12,7 @@
 //! index, which a restore rewrites for the new cluster anyway) and the `lease` bucket (leases
 //! granted or revoked after the full; keys keep the lease IDs they were written with).
 
-use std::io::{Read, Seek, SeekFrom, Write};
+use std::io::{Seek, SeekFrom, Write};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -44,6 +44,9 @@ pub enum ReplayError {
     Unsound { path: PathBuf, what: String },
     #[error(transparent)]
     Write(#[from] bolt::WriteError),
+    /// The gate of [`replay_to_snapshot_gated`] refused the result.
+    #[error("{0}")]
+    Refused(String),
 }
 
 /// One put or delete as the watch reported it.
@@ -221,25 +224,25 @@ pub fn replay<W: Write + Seek>(
     ))
 }
 
-/// Appends etcd's SHA-256 trailer over the first `size` bytes and syncs.
-fn append_trailer(file: &mut std::fs::File, size: u64) -> std::io::Result<()> {
-    file.seek(SeekFrom::Start(0))?;
+/// SHA-256 of the first `size` bytes of `file`, read with `pread` (the page cache: the bytes
+/// were just written), so that it can run beside the walk that verifies the same file.
+fn image_sha256(file: &std::fs::File, size: u64) -> std::io::Result<[u8; 32]> {
+    use std::os::unix::fs::FileExt;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
-    let mut left = size;
-    while left > 0 {
-        let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
-        let n = file.read(&mut buf[..want])?;
+    let mut at = 0u64;
+    while at < size {
+        let want = buf
+            .len()
+            .min(usize::try_from(size - at).unwrap_or(usize::MAX));
+        let n = file.read_at(&mut buf[..want], at)?;
         if n == 0 {
             return Err(std::io::Error::other("short read while hashing"));
         }
         hasher.update(&buf[..n]);
-        left -= n as u64;
+        at += n as u64;
     }
-    file.seek(SeekFrom::Start(size))?;
-    file.write_all(&hasher.finalize())?;
-    file.set_len(size + 32)?;
-    file.sync_all()
+    Ok(hasher.finalize().into())
 }
 
 fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
@@ -248,14 +251,30 @@ fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Called once the replayed file is written, synced and verified, just before it is renamed
+/// to OUT: an `Err` (a check of the inputs that ran beside the replay, e.g. the full's
+/// digest) keeps OUT from appearing and removes the written file.
+pub type Gate<'a> = &'a mut dyn FnMut() -> Result<(), String>;
+
 /// Writes the replayed snapshot file (bbolt + SHA-256 trailer) at `out`, which must not
-/// exist: written as `out.part`, fsynced, renamed, then verified with `snapshot verify`'s
-/// checks. A result that does not verify is moved aside to `out.unsound`, never left as `out`.
+/// exist: written as `out.part`, verified with `snapshot verify`'s checks, fsynced, renamed.
+/// A result that does not verify is moved aside to `out.unsound`, never left as `out`.
 pub fn replay_to_snapshot(
     db: &Db,
     out: &Path,
     events: Events<'_>,
     target: i64,
+) -> Result<ReplayOutcome, ReplayError> {
+    replay_to_snapshot_gated(db, out, events, target, &mut || Ok(()))
+}
+
+/// [`replay_to_snapshot`], with `gate` asked before OUT appears.
+pub fn replay_to_snapshot_gated(
+    db: &Db,
+    out: &Path,
+    events: Events<'_>,
+    target: i64,
+    gate: Gate<'_>,
 ) -> Result<ReplayOutcome, ReplayError> {
     let io = |what: String| ReplayError::Io {
         path: out.to_path_buf(),
@@ -276,14 +295,17 @@ pub fn replay_to_snapshot(
         .mode(0o600)
         .open(&part)
         .map_err(|e| io(format!("cannot create {}: {e}", part.display())))?;
-    let written = replay(db, file, events, target).and_then(|(mut file, outcome)| {
-        append_trailer(&mut file, outcome.size).map_err(|e| io(e.to_string()))?;
-        Ok(outcome)
-    });
-    let outcome = match written {
+    let sealed = replay(db, file, events, target)
+        .and_then(|(file, outcome)| seal(file, &part, out, &outcome).map(|()| outcome))
+        .and_then(|outcome| {
+            gate().map_err(ReplayError::Refused)?;
+            Ok(outcome)
+        });
+    let outcome = match sealed {
         Ok(o) => o,
         Err(e) => {
-            // A half-written replay is of no use and holds a copy of the data.
+            // A half-written or refused replay is of no use and holds a copy of the data
+            // (an unsound one was already moved aside).
             let _ = std::fs::remove_file(&part);
             return Err(e);
         }
@@ -294,17 +316,79 @@ pub fn replay_to_snapshot(
     {
         let _ = d.sync_all();
     }
-    verify_written(out, &outcome)?;
     Ok(outcome)
 }
 
-fn verify_written(out: &Path, outcome: &ReplayOutcome) -> Result<(), ReplayError> {
-    // The trailer was just computed from the bytes read back from the file: hashing them a
-    // second time would compare the same bytes with themselves. Every other check runs.
-    let report = crate::snapshot::SnapshotFile::open(out)
+/// Finishes the written image at `part`: etcd's SHA-256 trailer, `snapshot verify`'s checks,
+/// fsync. The image does not change after the writer's last byte, so the three run at once
+/// (the hash on one core, the verifying walk on the other, the data's fsync on the disk)
+/// instead of one after the other. Every check still runs, each over the bytes on disk:
+/// the trailer is the hash of the image as read back from the file, and the walk reads the
+/// same file with a placeholder trailer in place, so its length check sees the final layout;
+/// only the walk's own hash is skipped (it would hash the same bytes a second time), and the
+/// trailer written is read back and compared.
+fn seal(
+    mut file: std::fs::File,
+    part: &Path,
+    out: &Path,
+    outcome: &ReplayOutcome,
+) -> Result<(), ReplayError> {
+    let io = |what: String| ReplayError::Io {
+        path: part.to_path_buf(),
+        what,
+    };
+    let size = outcome.size;
+    file.seek(SeekFrom::Start(size))
+        .and_then(|_| file.write_all(&[0u8; 32]))
+        .and_then(|()| file.set_len(size + 32))
+        .map_err(|e| io(e.to_string()))?;
+    let (sha, synced, problem) = std::thread::scope(|s| {
+        let hashing = s.spawn(|| image_sha256(&file, size));
+        let syncing = s.spawn(|| file.sync_data());
+        let problem = verify_problem(part, outcome);
+        (joined(hashing.join()), joined(syncing.join()), problem)
+    });
+    let sha = sha.map_err(|e| io(format!("hashing: {e}")))?;
+    synced.map_err(|e| io(format!("fsync: {e}")))?;
+    write_trailer(&file, size, &sha).map_err(|e| io(format!("trailer: {e}")))?;
+    if let Some(what) = problem {
+        let aside = with_suffix(out, ".unsound");
+        let _ = std::fs::rename(part, &aside);
+        return Err(ReplayError::Unsound {
+            path: out.to_path_buf(),
+            what,
+        });
+    }
+    Ok(())
+}
+
+fn joined<T>(r: std::thread::Result<std::io::Result<T>>) -> std::io::Result<T> {
+    r.unwrap_or_else(|_| Err(std::io::Error::other("a sealing thread panicked")))
+}
+
+/// Writes the trailer over the placeholder, reads it back, and syncs (the data already is).
+fn write_trailer(file: &std::fs::File, size: u64, sha: &[u8; 32]) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    file.write_all_at(sha, size)?;
+    file.sync_all()?;
+    let mut back = [0u8; 32];
+    file.read_exact_at(&mut back, size)?;
+    if &back != sha || file.metadata()?.len() != size + 32 {
+        return Err(std::io::Error::other(
+            "the trailer read back differs from the one written",
+        ));
+    }
+    Ok(())
+}
+
+/// What `snapshot verify` finds wrong with the written file, if anything.
+fn verify_problem(path: &Path, outcome: &ReplayOutcome) -> Option<String> {
+    // The trailer is computed beside this walk from the same bytes: hashing them here too
+    // would compare the same bytes with themselves. Every other check runs.
+    let report = crate::snapshot::SnapshotFile::open(path)
         .and_then(|snap| crate::report::verify_file(&snap, crate::report::Hash::Skip));
-    let problem = match report {
-        Ok(r) if r.sound => revision_problem(out, outcome),
+    match report {
+        Ok(r) if r.sound => revision_problem(path, outcome),
         Ok(r) => Some(
             r.checks
                 .iter()
@@ -314,17 +398,6 @@ fn verify_written(out: &Path, outcome: &ReplayOutcome) -> Result<(), ReplayError
                 .join("; "),
         ),
         Err(e) => Some(e.to_string()),
-    };
-    match problem {
-        None => Ok(()),
-        Some(what) => {
-            let aside = with_suffix(out, ".unsound");
-            let _ = std::fs::rename(out, &aside);
-            Err(ReplayError::Unsound {
-                path: out.to_path_buf(),
-                what,
-            })
-        }
     }
 }
 
