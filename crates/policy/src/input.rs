@@ -6,6 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod keyed;
+
+pub use keyed::Converted;
+
 use crate::error::LoadError;
 use crate::findings::{Finding, Severity};
 use crate::inventory::{CiliumConfig, Inventory, read, reference};
@@ -170,8 +174,19 @@ pub fn load_inventory(
 /// replaces the one in force with the same kind, namespace and name, as `kubectl apply` does.
 /// `spec.cluster` is ignored.
 pub fn load_from_documents(docs: &[Document], spec: &InputSpec) -> Result<Loaded, LoadError> {
+    let converted = Converted::of(docs);
+    load_from_converted(std::iter::once(&converted), spec)
+}
+
+/// [`load_from_documents`] of the documents `converted` came from, in that order, without
+/// reading them again: each [`Converted`] is one object (one etcd key) converted when it
+/// arrived, so a cluster followed by a watch converts only what changed.
+pub fn load_from_converted<'a>(
+    converted: impl IntoIterator<Item = &'a Converted> + Clone,
+    spec: &InputSpec,
+) -> Result<Loaded, LoadError> {
     let (mut policies, mut findings) = load_policies(&spec.policies)?;
-    let mut current = parse::policies(docs);
+    let mut current = keyed::policies_of(converted.clone());
     if !current.errors.is_empty() {
         return Err(LoadError::Invalid(current.errors));
     }
@@ -179,7 +194,7 @@ pub fn load_from_documents(docs: &[Document], spec: &InputSpec) -> Result<Loaded
     findings.extend(replaced.iter().map(replaced_finding));
     policies.extend(current.policies);
     findings.append(&mut current.findings);
-    let inv = read::inventory(docs).map_err(LoadError::Invalid)?;
+    let inv = read::assemble(keyed::objects_of(converted)).map_err(LoadError::Invalid)?;
     if inv.nodes.is_empty() {
         return Err(LoadError::NoNodesRead);
     }

@@ -400,6 +400,7 @@ fn dns_targets(inv: &Inventory) -> Vec<(String, Protocol, u16)> {
         None => inv
             .pods
             .iter()
+            .map(|p| &**p)
             .filter(|p| {
                 p.namespace == "kube-system"
                     && p.labels.get("k8s-app").is_some_and(|v| v == "kube-dns")

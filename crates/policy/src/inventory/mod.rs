@@ -25,7 +25,8 @@ pub struct Inventory {
     pub assumed: bool,
     pub nodes: Vec<Node>,
     pub namespaces: Vec<Namespace>,
-    pub pods: Vec<Pod>,
+    /// Shared, so that an inventory updated by one pod (a watch) copies pointers, not pods.
+    pub pods: Vec<std::sync::Arc<Pod>>,
     pub services: Vec<Service>,
     pub webhooks: Vec<Webhook>,
     pub cilium: CiliumConfig,
@@ -175,7 +176,7 @@ impl Inventory {
 
     /// Pods a service selects.
     pub fn backends<'a>(&'a self, svc: &'a Service) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.pods.iter().filter(move |p| {
+        self.pods.iter().map(|p| &**p).filter(move |p| {
             p.namespace == svc.namespace
                 && svc.selector.as_ref().is_some_and(|sel| {
                     !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))

@@ -136,7 +136,8 @@ pub(super) fn expand_workloads(
         {
             owners.note(&p.namespace, o);
         }
-        inv.pods.extend(made.pods);
+        inv.pods
+            .extend(made.pods.into_iter().map(std::sync::Arc::new));
     }
 }
 
