@@ -58,19 +58,53 @@ pub struct Baseline {
 }
 
 impl Baseline {
-    /// The check of the policies in force: the reference every review is compared with.
+    /// The check of the policies in force: the reference every review is compared with. Its
+    /// report holds the check's verdicts; not its findings (lints, gaps), which no review
+    /// reads.
     pub fn compute(loaded: Arc<Loaded>, opts: CheckOptions) -> Baseline {
-        let report = policy::check::check(&loaded.inventory, &loaded.policies, &opts, Vec::new());
+        let inv = &loaded.inventory;
+        let engine = Engine::new(inv, &loaded.policies);
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine)
+    }
+
+    /// What [`Baseline::compute`] gives for `loaded`, with the rules `previous` compiled when
+    /// they still hold: after a watch update that changed only pods, nodes, namespaces or
+    /// services (compiling depends only on the policies and the Cilium settings).
+    pub fn compute_after(
+        loaded: Arc<Loaded>,
+        opts: CheckOptions,
+        previous: Option<&Compiled>,
+    ) -> Baseline {
+        let Some(previous) = previous.filter(|p| p.holds_for(&loaded)) else {
+            return Baseline::compute(loaded, opts);
+        };
+        let engine = previous.engine.with_inventory(&loaded.inventory);
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine)
+    }
+
+    /// The rules this baseline compiled, to hand to the next [`Baseline::compute_after`].
+    pub fn compiled(&self) -> Compiled {
+        Compiled {
+            from: Arc::clone(&self.loaded),
+            engine: self.engine.clone(),
+        }
+    }
+
+    fn with_engine(loaded: Arc<Loaded>, opts: CheckOptions, engine: Engine<'_>) -> Baseline {
+        let inv = &loaded.inventory;
+        let engine = engine.with_synthetic_pod(catalogue::probe_pod(inv));
+        let flows = catalogue_of(&opts, inv, &loaded.policies);
+        let report = CheckReport {
+            assumed_inventory: inv.assumed,
+            flows: policy::check::verdicts(&engine, &flows, &mut Vec::new()),
+            findings: Vec::new(),
+        };
         let by_id = report
             .flows
             .iter()
             .enumerate()
             .map(|(i, f)| (id_of_result(f), i))
             .collect();
-        let inv = &loaded.inventory;
-        let engine =
-            Engine::new(inv, &loaded.policies).with_synthetic_pod(catalogue::probe_pod(inv));
-        let flows = catalogue_of(&opts, inv, &loaded.policies);
         let mut ends = HashMap::new();
         for f in &flows {
             for spec in [&f.src, &f.dst] {
@@ -254,6 +288,21 @@ impl Baseline {
     }
 }
 
+/// The compiled rules of a baseline and the input they were compiled from (shared with it).
+#[derive(Clone)]
+pub struct Compiled {
+    from: Arc<Loaded>,
+    engine: Detached,
+}
+
+impl Compiled {
+    /// Whether compiling `loaded` would give these rules: same policies, same Cilium settings.
+    fn holds_for(&self, loaded: &Loaded) -> bool {
+        self.from.policies == loaded.policies
+            && self.from.inventory.cilium == loaded.inventory.cilium
+    }
+}
+
 fn catalogue_of(opts: &CheckOptions, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
     let mut flows = catalogue::catalogue(
         inv,
@@ -335,6 +384,8 @@ impl<'a> Touched<'a> {
     }
 }
 
+#[cfg(test)]
+mod after_update;
 #[cfg(test)]
 mod replacements;
 #[cfg(test)]

@@ -89,8 +89,24 @@ fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Ve
     )
 }
 
+impl Detached {
+    /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
+    /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
+    /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.
+    pub fn with_inventory<'a>(&self, inv: &'a Inventory) -> Engine<'a> {
+        Engine::assemble(
+            inv,
+            self.entries.clone(),
+            self.refused.clone(),
+            Arc::new(Tables::new(inv)),
+            Vec::new(),
+        )
+    }
+}
+
 /// A compiled engine kept apart from the inventory it was built from (which its owner keeps
-/// too), so that both can live in one struct.
+/// too), so that both can live in one struct. A clone shares the compiled rules.
+#[derive(Clone)]
 pub struct Detached {
     /// Pods in the inventory it was built from: the pod index points into that list.
     pods: usize,

@@ -114,7 +114,10 @@ impl Pod {
     pub fn is_control_plane_component(&self, component: &str) -> bool {
         self.namespace == "kube-system"
             && (self.labels.get("component").is_some_and(|c| c == component)
-                || self.name.starts_with(&format!("{component}-")))
+                || self
+                    .name
+                    .strip_prefix(component)
+                    .is_some_and(|rest| rest.starts_with('-')))
     }
 }
 

@@ -31,6 +31,11 @@ pub(super) fn expand_workloads(
     docs: &[&Document],
     errors: &mut Vec<ParseError>,
 ) {
+    // Noting the owners walks every pod: not worth it with no workload to expand (a cluster
+    // read from etcd at 10^5 pods, rebuilt on every watch update).
+    if docs.is_empty() {
+        return;
+    }
     let mut owners = Owners::default();
     for p in &inv.pods {
         if let Some(o) = &p.owner {
