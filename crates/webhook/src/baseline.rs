@@ -42,8 +42,9 @@ fn id_of_flow(f: &Flow) -> FlowId {
 
 pub struct Baseline {
     pub loaded: Arc<Loaded>,
-    pub report: CheckReport,
-    by_id: HashMap<FlowId, usize>,
+    /// Shared with the next baseline made after a watch update ([`Compiled`]).
+    pub report: Arc<CheckReport>,
+    by_id: Arc<HashMap<FlowId, usize>>,
     opts: CheckOptions,
     /// The policies in force compiled once: a review compiles only the changed object.
     engine: Detached,
@@ -64,47 +65,76 @@ impl Baseline {
     pub fn compute(loaded: Arc<Loaded>, opts: CheckOptions) -> Baseline {
         let inv = &loaded.inventory;
         let engine = Engine::new(inv, &loaded.policies);
-        Baseline::with_engine(Arc::clone(&loaded), opts, engine)
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None)
     }
 
-    /// What [`Baseline::compute`] gives for `loaded`, with the rules `previous` compiled when
-    /// they still hold: after a watch update that changed only pods, nodes, namespaces or
-    /// services (compiling depends only on the policies and the Cilium settings).
+    /// What [`Baseline::compute`] gives for `loaded`, the cluster after a watch update, with
+    /// what `previous` (the baseline before it) compiled and judged, when it still holds:
+    /// - only pods, nodes, namespaces or services changed: the compiled rules are kept
+    ///   (compiling depends only on the policies and the Cilium settings), every flow is
+    ///   judged again;
+    /// - only policies changed: the unchanged objects' rules are kept, and only the flows whose
+    ///   ends a changed object selects (old or new version) are judged again, as a review
+    ///   judges a change; the others keep their verdicts.
+    ///
+    /// Anything else (Cilium settings, both at once, many policies at once) is computed afresh.
     pub fn compute_after(
         loaded: Arc<Loaded>,
         opts: CheckOptions,
         previous: Option<&Compiled>,
     ) -> Baseline {
-        let Some(previous) = previous.filter(|p| p.holds_for(&loaded)) else {
+        let Some(previous) = previous else {
             return Baseline::compute(loaded, opts);
         };
-        let engine = previous.engine.with_inventory(&loaded.inventory);
-        Baseline::with_engine(Arc::clone(&loaded), opts, engine)
+        let before = &previous.from;
+        let inv = &loaded.inventory;
+        if before.inventory.cilium != inv.cilium {
+            return Baseline::compute(loaded, opts);
+        }
+        if before.policies == loaded.policies {
+            let engine = previous.engine.with_inventory(inv);
+            return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
+        }
+        let base = match previous.engine.attach(inv) {
+            Some(base) if before.inventory.same_objects(inv) => base,
+            _ => return Baseline::compute(loaded, opts),
+        };
+        let (engine, changed) = base.with_policies(&before.policies, &loaded.policies);
+        if changed.len() > MAX_CHANGED_POLICIES {
+            return Baseline::compute(loaded, opts);
+        }
+        let touched = Touched::of_keys(&base, &engine, &changed);
+        let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
+            if touched.flow(f, ends) {
+                return None;
+            }
+            let i = previous.by_id.get(&id_of_flow(f))?;
+            previous.report.flows.get(*i).cloned()
+        };
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept)
     }
 
-    /// The rules this baseline compiled, to hand to the next [`Baseline::compute_after`].
+    /// The rules and verdicts of this baseline, to hand to the next [`Baseline::compute_after`].
     pub fn compiled(&self) -> Compiled {
         Compiled {
             from: Arc::clone(&self.loaded),
             engine: self.engine.clone(),
+            report: Arc::clone(&self.report),
+            by_id: Arc::clone(&self.by_id),
         }
     }
 
-    fn with_engine(loaded: Arc<Loaded>, opts: CheckOptions, engine: Engine<'_>) -> Baseline {
+    /// The baseline judged with `engine` (compiled for `loaded`); `kept` gives the verdict of a
+    /// flow that needs no judging again (given the flow ends resolved), `None` to judge it.
+    fn with_engine(
+        loaded: Arc<Loaded>,
+        opts: CheckOptions,
+        engine: Engine<'_>,
+        kept: &Kept<'_>,
+    ) -> Baseline {
         let inv = &loaded.inventory;
         let engine = engine.with_synthetic_pod(catalogue::probe_pod(inv));
         let flows = catalogue_of(&opts, inv, &loaded.policies);
-        let report = CheckReport {
-            assumed_inventory: inv.assumed,
-            flows: policy::check::verdicts(&engine, &flows, &mut Vec::new()),
-            findings: Vec::new(),
-        };
-        let by_id = report
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (id_of_result(f), i))
-            .collect();
         let mut ends = HashMap::new();
         for f in &flows {
             for spec in [&f.src, &f.dst] {
@@ -113,6 +143,29 @@ impl Baseline {
                 }
             }
         }
+        let mut results = Vec::with_capacity(flows.len());
+        for f in &flows {
+            match kept(f, &ends) {
+                Some(r) => results.push(r),
+                None => results.extend(policy::check::evaluate(
+                    &engine,
+                    std::slice::from_ref(f),
+                    &mut Vec::new(),
+                )),
+            }
+        }
+        policy::check::sort_verdicts(&mut results);
+        let report = CheckReport {
+            assumed_inventory: inv.assumed,
+            flows: results,
+            findings: Vec::new(),
+        };
+        let by_id = report
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (id_of_result(f), i))
+            .collect();
         let engine = engine.detach();
         let mut per_namespace: HashMap<String, usize> = HashMap::new();
         for ns in namespaces(&loaded.policies) {
@@ -120,8 +173,8 @@ impl Baseline {
         }
         Baseline {
             loaded,
-            report,
-            by_id,
+            report: Arc::new(report),
+            by_id: Arc::new(by_id),
             opts,
             engine,
             flows,
@@ -293,15 +346,25 @@ impl Baseline {
 pub struct Compiled {
     from: Arc<Loaded>,
     engine: Detached,
+    report: Arc<CheckReport>,
+    by_id: Arc<HashMap<FlowId, usize>>,
 }
 
 impl Compiled {
     /// Whether compiling `loaded` would give these rules: same policies, same Cilium settings.
+    #[cfg(test)]
     fn holds_for(&self, loaded: &Loaded) -> bool {
         self.from.policies == loaded.policies
             && self.from.inventory.cilium == loaded.inventory.cilium
     }
 }
+
+/// The verdict of a flow that needs no judging again, given the flow ends resolved.
+type Kept<'a> = dyn Fn(&Flow, &HashMap<String, Option<Endpoint>>) -> Option<FlowResult> + 'a;
+
+/// More changed policies than this in one update: judging every flow again costs less than
+/// finding which ones they touch.
+const MAX_CHANGED_POLICIES: usize = 64;
 
 fn catalogue_of(opts: &CheckOptions, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
     let mut flows = catalogue::catalogue(
@@ -343,6 +406,18 @@ struct Touched<'a> {
 }
 
 impl<'a> Touched<'a> {
+    /// The subjects of the objects `keys` names, as `before` and `after` compiled them.
+    fn of_keys(before: &Engine<'a>, after: &Engine<'a>, keys: &[ObjectKey]) -> Touched<'a> {
+        let mut entries = Vec::new();
+        for key in keys {
+            entries.extend(before.entries_of(key));
+            entries.extend(after.entries_of(key));
+        }
+        Touched {
+            engine: before.derive(entries, Vec::new()),
+        }
+    }
+
     fn new(base: &Engine<'a>, key: &ObjectKey, new: Option<&PolicySet>) -> Touched<'a> {
         let mut entries = base.entries_of(key);
         if let Some(new) = new {

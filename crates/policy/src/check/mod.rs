@@ -136,8 +136,13 @@ pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
 /// then allows; stable inside each group.
 pub fn verdicts(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) -> Vec<FlowResult> {
     let mut results = evaluate(engine, flows, findings);
-    results.sort_by_key(|r| (r.allowed(), !r.critical));
+    sort_verdicts(&mut results);
     results
+}
+
+/// The check's order of verdicts given in catalogue order (see [`verdicts`]).
+pub fn sort_verdicts(results: &mut [FlowResult]) {
+    results.sort_by_key(|r| (r.allowed(), !r.critical));
 }
 
 /// Run the check. `findings` are carried into the report (parse findings, lints).

@@ -37,7 +37,7 @@ pub struct Inventory {
     ns_index: std::collections::HashMap<String, usize>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -65,7 +65,7 @@ impl Node {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Namespace {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -84,7 +84,7 @@ pub struct ContainerPort {
     pub protocol: Protocol,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pod {
     pub namespace: String,
     pub name: String,
@@ -121,7 +121,7 @@ impl Pod {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServicePort {
     pub name: Option<String>,
     pub port: u16,
@@ -136,7 +136,7 @@ pub enum TargetPort {
     Named(String),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Service {
     pub namespace: String,
     pub name: String,
@@ -147,7 +147,7 @@ pub struct Service {
     pub ports: Vec<ServicePort>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
     pub configuration: String,
     pub name: String,
@@ -216,6 +216,25 @@ impl Inventory {
         } else {
             with_pod
         }
+    }
+
+    /// Whether `other` holds the same objects and settings. Pods are compared by pointer
+    /// first: an inventory rebuilt after a watch update shares the pods that did not change,
+    /// so asking costs a pass of pointer comparisons.
+    pub fn same_objects(&self, other: &Inventory) -> bool {
+        self.assumed == other.assumed
+            && self.pods.len() == other.pods.len()
+            && self
+                .pods
+                .iter()
+                .zip(&other.pods)
+                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b)
+            && self.nodes == other.nodes
+            && self.namespaces == other.namespaces
+            && self.services == other.services
+            && self.webhooks == other.webhooks
+            && self.cilium == other.cilium
+            && self.findings == other.findings
     }
 
     /// Add namespaces that pods refer to but that were not listed, and the immutable
