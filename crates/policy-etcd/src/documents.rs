@@ -6,7 +6,11 @@
 
 use std::collections::BTreeMap;
 
+use std::sync::Arc;
+
+use policy::findings::Finding;
 use policy::input::{Converted, InputSpec, Loaded};
+use policy::model::PolicySet;
 use policy::source::Document;
 
 use crate::error::Error;
@@ -19,7 +23,13 @@ pub struct Documents {
     /// In key order: the input is assembled in this order, as from a listing.
     converted: BTreeMap<String, Converted>,
     undecoded: BTreeMap<String, String>,
+    /// The policy half of the last input built, while no object that gives the policy set
+    /// anything has changed since: most watch updates (pods, nodes) reuse it. Kept only with no
+    /// proposed policy files, which are read again on every build.
+    policies: Option<Policies>,
 }
+
+type Policies = (Arc<PolicySet>, Vec<Finding>);
 
 /// What a put or a delete did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -46,11 +56,15 @@ impl Documents {
         match decode(&name, value, mod_revision) {
             Ok(docs) => {
                 self.undecoded.remove(&name);
-                self.converted.insert(name, Converted::of(&docs));
+                let converted = Converted::of(&docs);
+                self.forget_policies_if(converted.has_policies());
+                let before = self.converted.insert(name, converted);
+                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
                 Change::Applied
             }
             Err(why) => {
-                self.converted.remove(&name);
+                let before = self.converted.remove(&name);
+                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
                 self.undecoded.insert(name, why);
                 Change::Undecoded
             }
@@ -64,8 +78,15 @@ impl Documents {
         }
         let name = String::from_utf8_lossy(key);
         self.undecoded.remove(name.as_ref());
-        self.converted.remove(name.as_ref());
+        let before = self.converted.remove(name.as_ref());
+        self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
         Change::Applied
+    }
+
+    fn forget_policies_if(&mut self, changed: bool) {
+        if changed {
+            self.policies = None;
+        }
     }
 
     /// Keys whose objects are in the model, in key order.
@@ -81,11 +102,23 @@ impl Documents {
     /// The policy input: the policies in force and the inventory of these objects, with
     /// `spec`'s proposed policies and Cilium settings on top (as `policy::input` defines it);
     /// what `policy::input::load_from_documents` gives for their documents in key order.
-    pub fn build(&self, spec: &InputSpec) -> Result<Loaded, Error> {
-        Ok(policy::input::load_from_converted(
-            self.converted.values(),
-            spec,
-        )?)
+    pub fn build(&mut self, spec: &InputSpec) -> Result<Loaded, Error> {
+        let (policies, findings) = match &self.policies {
+            Some(kept) if spec.policies.is_empty() => kept.clone(),
+            _ => {
+                let made = policy::input::policies_from_converted(self.converted.values(), spec)?;
+                if spec.policies.is_empty() {
+                    self.policies = Some(made.clone());
+                }
+                made
+            }
+        };
+        let inventory = policy::input::inventory_from_converted(self.converted.values(), spec)?;
+        Ok(Loaded {
+            policies,
+            inventory,
+            findings,
+        })
     }
 
     /// A short line naming the first undecoded keys, for a note; `None` when all decoded.

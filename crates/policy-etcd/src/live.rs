@@ -67,7 +67,7 @@ impl LiveView {
     pub fn resume(
         client: Client,
         spec: InputSpec,
-        docs: Documents,
+        mut docs: Documents,
         revision: i64,
     ) -> Result<LiveView, Error> {
         let loaded = Arc::new(docs.build(&spec)?);
@@ -308,6 +308,7 @@ impl State {
         let docs = std::mem::take(&mut self.docs);
         let spec = Arc::clone(&self.spec);
         let job = tokio::task::spawn_blocking(move || {
+            let mut docs = docs;
             let built = docs.build(&spec);
             (docs, built)
         });

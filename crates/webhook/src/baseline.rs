@@ -92,7 +92,8 @@ impl Baseline {
             return Baseline::compute(loaded, opts);
         }
         if before.policies == loaded.policies {
-            let engine = previous.engine.with_inventory(inv);
+            let same_pods = before.inventory.same_pods(inv);
+            let engine = previous.engine.with_inventory(inv, same_pods);
             return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
         }
         let base = match previous.engine.attach(inv) {

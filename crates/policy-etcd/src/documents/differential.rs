@@ -161,7 +161,7 @@ fn from_scratch(values: &std::collections::BTreeMap<String, Vec<u8>>) -> Result<
         return Err(LoadError::NoNodesRead.to_string());
     }
     Ok(Loaded {
-        policies: current.policies,
+        policies: current.policies.into(),
         inventory,
         findings: current.findings,
     })

@@ -177,12 +177,19 @@ impl Detached {
     /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
     /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
     /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.
-    pub fn with_inventory<'a>(&self, inv: &'a Inventory) -> Engine<'a> {
+    /// `same_pods`: `inv` holds the pods of the inventory this engine was built from, in the
+    /// same order (only nodes, namespaces or services changed): the pod index is shared.
+    pub fn with_inventory<'a>(&self, inv: &'a Inventory, same_pods: bool) -> Engine<'a> {
+        let tables = if same_pods && inv.pods.len() == self.pods {
+            self.tables.with_same_pods(inv)
+        } else {
+            Tables::new(inv)
+        };
         Engine::assemble(
             inv,
             self.entries.clone(),
             self.refused.clone(),
-            Arc::new(Tables::new(inv)),
+            Arc::new(tables),
             Vec::new(),
         )
     }

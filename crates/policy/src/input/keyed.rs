@@ -37,6 +37,14 @@ impl Converted {
     }
 }
 
+impl Converted {
+    /// Whether the object gives the policy set anything: policies, findings or errors.
+    pub fn has_policies(&self) -> bool {
+        let p = &self.policies;
+        !p.policies.is_empty() || !p.findings.is_empty() || !p.errors.is_empty()
+    }
+}
+
 /// The policies of every conversion, in order, as [`parse::policies`] of all their documents
 /// would give them (it reads each document on its own).
 pub(super) fn policies_of<'a>(all: impl IntoIterator<Item = &'a Converted>) -> Parsed {

@@ -218,17 +218,22 @@ impl Inventory {
         }
     }
 
-    /// Whether `other` holds the same objects and settings. Pods are compared by pointer
-    /// first: an inventory rebuilt after a watch update shares the pods that did not change,
-    /// so asking costs a pass of pointer comparisons.
-    pub fn same_objects(&self, other: &Inventory) -> bool {
-        self.assumed == other.assumed
-            && self.pods.len() == other.pods.len()
+    /// Whether `other` holds the same pods in the same order (compared by pointer first).
+    pub fn same_pods(&self, other: &Inventory) -> bool {
+        self.pods.len() == other.pods.len()
             && self
                 .pods
                 .iter()
                 .zip(&other.pods)
                 .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b)
+    }
+
+    /// Whether `other` holds the same objects and settings. Pods are compared by pointer
+    /// first: an inventory rebuilt after a watch update shares the pods that did not change,
+    /// so asking costs a pass of pointer comparisons.
+    pub fn same_objects(&self, other: &Inventory) -> bool {
+        self.assumed == other.assumed
+            && self.same_pods(other)
             && self.nodes == other.nodes
             && self.namespaces == other.namespaces
             && self.services == other.services
