@@ -91,7 +91,7 @@ impl Baseline {
         if before.inventory.cilium != inv.cilium {
             return Baseline::compute(loaded, opts);
         }
-        if before.policies == loaded.policies {
+        if same_policies(before, &loaded) {
             let same_pods = before.inventory.same_pods(inv);
             let engine = previous.engine.with_inventory(inv, same_pods);
             return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
@@ -355,9 +355,14 @@ impl Compiled {
     /// Whether compiling `loaded` would give these rules: same policies, same Cilium settings.
     #[cfg(test)]
     fn holds_for(&self, loaded: &Loaded) -> bool {
-        self.from.policies == loaded.policies
-            && self.from.inventory.cilium == loaded.inventory.cilium
+        same_policies(&self.from, loaded) && self.from.inventory.cilium == loaded.inventory.cilium
     }
+}
+
+/// Whether two inputs hold the same policies: shared (a watch update that changed none), or
+/// equal.
+fn same_policies(a: &Loaded, b: &Loaded) -> bool {
+    Arc::ptr_eq(&a.policies, &b.policies) || a.policies == b.policies
 }
 
 /// The verdict of a flow that needs no judging again, given the flow ends resolved.

@@ -248,7 +248,13 @@ impl Inventory {
         let mut known: std::collections::HashSet<String> =
             self.namespaces.iter().map(|n| n.name.clone()).collect();
         let mut missing: Vec<String> = Vec::new();
+        // Pods mostly come grouped by namespace: one lookup per run of a namespace.
+        let mut last: Option<&str> = None;
         for p in &self.pods {
+            if last == Some(p.namespace.as_str()) {
+                continue;
+            }
+            last = Some(p.namespace.as_str());
             if !known.contains(&p.namespace) {
                 known.insert(p.namespace.clone());
                 missing.push(p.namespace.clone());
