@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use policy::check::catalogue::{self, CatalogueOptions, Flow};
 use policy::check::{CheckOptions, CheckReport, FlowResult};
@@ -56,6 +56,9 @@ pub struct Baseline {
     /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
     /// looks up which of them the change selects without resolving 13,000 names again.
     ends: HashMap<String, Option<Endpoint>>,
+    /// What the flows of a namespace gaining or losing its policies come from: found by the
+    /// first review that needs it (it walks every pod), then kept.
+    sources: OnceLock<catalogue::NamespaceSources>,
 }
 
 impl Baseline {
@@ -181,6 +184,7 @@ impl Baseline {
             flows,
             per_namespace,
             ends,
+            sources: OnceLock::new(),
         }
     }
 
@@ -257,13 +261,16 @@ impl Baseline {
         }
         let inv = &self.loaded.inventory;
         let mut flows = self.flows.clone();
-        for gone in catalogue::namespace_flows(inv, &lost) {
+        let sources = self
+            .sources
+            .get_or_init(|| catalogue::NamespaceSources::of(inv));
+        for gone in sources.flows(&lost) {
             let id = id_of_flow(&gone);
             if let Some(i) = flows.iter().position(|f| id_of_flow(f) == id) {
                 flows.remove(i);
             }
         }
-        flows.extend(catalogue::namespace_flows(inv, &gained));
+        flows.extend(sources.flows(&gained));
         Cow::Owned(flows)
     }
 

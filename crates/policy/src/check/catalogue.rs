@@ -325,6 +325,48 @@ pub fn namespace_flows(inv: &Inventory, namespaces: &BTreeSet<&str>) -> Vec<Flow
     out
 }
 
+/// What [`namespace_flows`] derives from the inventory, found once (each part walks every
+/// pod), for a caller that asks for the flows of many namespace sets of one inventory.
+#[derive(Debug, Clone)]
+pub struct NamespaceSources {
+    api: Option<String>,
+    dns: Vec<(String, Protocol, u16)>,
+    /// `ns/pod` of the first ordinary pod of every namespace.
+    first: BTreeMap<String, String>,
+}
+
+impl NamespaceSources {
+    pub fn of(inv: &Inventory) -> NamespaceSources {
+        let mut first: BTreeMap<String, String> = BTreeMap::new();
+        // One lookup per run of a namespace's pods (they mostly come grouped).
+        let mut last: Option<&str> = None;
+        for p in inv.pods.iter().filter(|p| !p.host_network) {
+            if last == Some(p.namespace.as_str()) {
+                continue;
+            }
+            last = Some(p.namespace.as_str());
+            if !first.contains_key(&p.namespace) {
+                first.insert(p.namespace.clone(), format!("{}/{}", p.namespace, p.name));
+            }
+        }
+        NamespaceSources {
+            api: inv.apiserver_nodes().first().map(|n| n.name.clone()),
+            dns: dns_targets(inv),
+            first,
+        }
+    }
+
+    /// What [`namespace_flows`] gives for `namespaces` on the inventory these came from.
+    pub fn flows(&self, namespaces: &BTreeSet<&str>) -> Vec<Flow> {
+        let sources = namespaces
+            .iter()
+            .filter_map(|ns| self.first.get(*ns).cloned());
+        let mut out = Vec::new();
+        flows_from(self.api.as_deref(), &self.dns, sources, &mut out);
+        out
+    }
+}
+
 /// d.15, d.16: a namespace's own egress policies can cut its pods off DNS and the API
 /// server; one real pod per namespace with namespaced policies stands for that namespace.
 fn namespace_flows_with(
@@ -334,7 +376,17 @@ fn namespace_flows_with(
     wanted: &BTreeSet<&str>,
     out: &mut Vec<Flow>,
 ) {
-    for src in namespace_sources(inv, wanted) {
+    flows_from(api, dns, namespace_sources(inv, wanted), out);
+}
+
+/// The flows of namespace sources (`ns/pod`, in namespace order).
+fn flows_from(
+    api: Option<&str>,
+    dns: &[(String, Protocol, u16)],
+    sources: impl IntoIterator<Item = String>,
+    out: &mut Vec<Flow>,
+) {
+    for src in sources {
         dns_flows(dns, &src, 2, out); // UDP and TCP to the first backend
         if let Some(api) = &api {
             out.push(Flow {
