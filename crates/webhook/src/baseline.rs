@@ -55,7 +55,7 @@ pub struct Baseline {
     per_namespace: HashMap<String, usize>,
     /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
     /// looks up which of them the change selects without resolving 13,000 names again.
-    ends: HashMap<String, Option<Endpoint>>,
+    ends: Arc<HashMap<String, Option<Endpoint>>>,
     /// What the flows of a namespace gaining or losing its policies come from: found by the
     /// first review that needs it (it walks every pod), then kept.
     sources: OnceLock<catalogue::NamespaceSources>,
@@ -97,7 +97,24 @@ impl Baseline {
         if same_policies(before, &loaded) {
             let same_pods = before.inventory.same_pods(inv);
             let engine = previous.engine.with_inventory(inv, same_pods);
-            return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
+            // Under the same rules a verdict depends on the flow's ends, the pods behind them
+            // and the services (`toServices` peers): with the services unchanged, a flow whose
+            // ends resolve as before keeps its verdict.
+            if before.inventory.services != inv.services {
+                return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
+            }
+            let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
+                let same = |spec: &String| match (previous.ends.get(spec), ends.get(spec)) {
+                    (Some(Some(a)), Some(Some(b))) => a.same_as(&before.inventory, b, inv),
+                    _ => false,
+                };
+                if !(same(&f.src) && same(&f.dst)) {
+                    return None;
+                }
+                let i = previous.by_id.get(&id_of_flow(f))?;
+                previous.report.flows.get(*i).cloned()
+            };
+            return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept);
         }
         let base = match previous.engine.attach(inv) {
             Some(base) if before.inventory.same_objects(inv) => base,
@@ -125,6 +142,7 @@ impl Baseline {
             engine: self.engine.clone(),
             report: Arc::clone(&self.report),
             by_id: Arc::clone(&self.by_id),
+            ends: Arc::clone(&self.ends),
         }
     }
 
@@ -183,7 +201,7 @@ impl Baseline {
             engine,
             flows,
             per_namespace,
-            ends,
+            ends: Arc::new(ends),
             sources: OnceLock::new(),
         }
     }
@@ -356,6 +374,7 @@ pub struct Compiled {
     engine: Detached,
     report: Arc<CheckReport>,
     by_id: Arc<HashMap<FlowId, usize>>,
+    ends: Arc<HashMap<String, Option<Endpoint>>>,
 }
 
 impl Compiled {

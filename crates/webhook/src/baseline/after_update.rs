@@ -42,6 +42,12 @@ const START: &[(&str, &str)] = &[
         "ccnp/hosts",
         "{apiVersion: cilium.io/v2, kind: CiliumClusterwideNetworkPolicy, metadata: {name: hosts}, spec: {nodeSelector: {matchLabels: {}}, ingress: [{fromEntities: [cluster, host]}]}}",
     ),
+    // DNS only from namespaces labelled team=a: the verdict of shop's DNS flows turns on
+    // shop's labels, nothing else of the flow.
+    (
+        "np/kube-system/dns-from-a",
+        "{apiVersion: networking.k8s.io/v1, kind: NetworkPolicy, metadata: {name: dns-from-a, namespace: kube-system}, spec: {podSelector: {matchLabels: {k8s-app: kube-dns}}, policyTypes: [Ingress], ingress: [{from: [{namespaceSelector: {matchLabels: {team: a}}}]}]}}",
+    ),
 ];
 
 /// Each step puts (`Some`) or deletes (`None`) one object, as a watch event would.
