@@ -1,26 +1,35 @@
-//! Decoded objects keyed by etcd key. Each stored object is decoded once, when it is read or
-//! changes; building the policy input reads the decoded documents in place (one contiguous
-//! slice in key order), so a change costs one decode plus one build, never a decode of
-//! everything.
+//! Converted objects keyed by etcd key. Each stored object is decoded and converted once, when
+//! it is read or changes (`policy::input::Converted`: its pods, nodes..., its parsed policies);
+//! building the policy input assembles those conversions in key order, sharing the pods, so a
+//! change costs one decode and one conversion plus an assembly of pointers, never a reading of
+//! every document again.
 
 use std::collections::BTreeMap;
 
-use policy::input::{InputSpec, Loaded};
+use std::sync::Arc;
+
+use policy::findings::Finding;
+use policy::input::{Converted, InputSpec, Loaded};
+use policy::model::PolicySet;
 use policy::source::Document;
 
 use crate::error::Error;
 use crate::prefixes::is_wanted;
 
-/// The decoded documents of the keys under [`crate::PREFIXES`], and the keys that could not be
+/// The converted objects of the keys under [`crate::PREFIXES`], and the keys that could not be
 /// decoded with why (they are left out of the model, and said).
 #[derive(Debug, Default, Clone)]
 pub struct Documents {
-    /// `keys[i]` is the key `docs[i]` came from; sorted, a key repeated when its object held
-    /// several documents (a `List`).
-    keys: Vec<String>,
-    docs: Vec<Document>,
+    /// In key order: the input is assembled in this order, as from a listing.
+    converted: BTreeMap<String, Converted>,
     undecoded: BTreeMap<String, String>,
+    /// The policy half of the last input built, while no object that gives the policy set
+    /// anything has changed since: most watch updates (pods, nodes) reuse it. Kept only with no
+    /// proposed policy files, which are read again on every build.
+    policies: Option<Policies>,
 }
+
+type Policies = (Arc<PolicySet>, Vec<Finding>);
 
 /// What a put or a delete did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,19 +53,18 @@ impl Documents {
             return Change::Ignored;
         }
         let name = String::from_utf8_lossy(key).into_owned();
-        self.remove(&name);
         match decode(&name, value, mod_revision) {
             Ok(docs) => {
                 self.undecoded.remove(&name);
-                let at = self.keys.partition_point(|k| k.as_str() < name.as_str());
-                let n = docs.len();
-                self.keys
-                    .splice(at..at, std::iter::repeat_n(name, n))
-                    .for_each(drop);
-                self.docs.splice(at..at, docs).for_each(drop);
+                let converted = Converted::of(&docs);
+                self.forget_policies_if(converted.has_policies());
+                let before = self.converted.insert(name, converted);
+                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
                 Change::Applied
             }
             Err(why) => {
+                let before = self.converted.remove(&name);
+                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
                 self.undecoded.insert(name, why);
                 Change::Undecoded
             }
@@ -70,22 +78,20 @@ impl Documents {
         }
         let name = String::from_utf8_lossy(key);
         self.undecoded.remove(name.as_ref());
-        self.remove(&name);
+        let before = self.converted.remove(name.as_ref());
+        self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
         Change::Applied
     }
 
-    fn remove(&mut self, name: &str) {
-        let from = self.keys.partition_point(|k| k.as_str() < name);
-        let to = from + self.keys[from..].partition_point(|k| k.as_str() == name);
-        if from < to {
-            self.keys.drain(from..to);
-            self.docs.drain(from..to);
+    fn forget_policies_if(&mut self, changed: bool) {
+        if changed {
+            self.policies = None;
         }
     }
 
-    /// The decoded documents, in key order.
-    pub fn documents(&self) -> &[Document] {
-        &self.docs
+    /// Keys whose objects are in the model, in key order.
+    pub fn keys(&self) -> impl Iterator<Item = &str> {
+        self.converted.keys().map(String::as_str)
     }
 
     /// Keys left out of the model, each with why.
@@ -93,10 +99,26 @@ impl Documents {
         &self.undecoded
     }
 
-    /// The policy input: the policies in force and the inventory of these documents, with
-    /// `spec`'s proposed policies and Cilium settings on top (as `policy::input` defines it).
-    pub fn build(&self, spec: &InputSpec) -> Result<Loaded, Error> {
-        Ok(policy::input::load_from_documents(&self.docs, spec)?)
+    /// The policy input: the policies in force and the inventory of these objects, with
+    /// `spec`'s proposed policies and Cilium settings on top (as `policy::input` defines it);
+    /// what `policy::input::load_from_documents` gives for their documents in key order.
+    pub fn build(&mut self, spec: &InputSpec) -> Result<Loaded, Error> {
+        let (policies, findings) = match &self.policies {
+            Some(kept) if spec.policies.is_empty() => kept.clone(),
+            _ => {
+                let made = policy::input::policies_from_converted(self.converted.values(), spec)?;
+                if spec.policies.is_empty() {
+                    self.policies = Some(made.clone());
+                }
+                made
+            }
+        };
+        let inventory = policy::input::inventory_from_converted(self.converted.values(), spec)?;
+        Ok(Loaded {
+            policies,
+            inventory,
+            findings,
+        })
     }
 
     /// A short line naming the first undecoded keys, for a note; `None` when all decoded.
@@ -164,20 +186,26 @@ mod tests {
         }
         assert_eq!(d.put(b"/registry/events/x", b"{}", 1), Change::Ignored);
         d.put(b"/registry/pods/default/a", &pod("a", "y"), 2);
-        assert_eq!(d.documents().len(), 3);
         assert_eq!(
-            d.keys,
+            d.keys().collect::<Vec<_>>(),
             ["a", "b", "c"].map(|n| format!("/registry/pods/default/{n}"))
         );
         d.delete(b"/registry/pods/default/b");
-        assert_eq!(d.documents().len(), 2);
+        assert_eq!(d.keys().count(), 2);
         assert_eq!(
-            d.put(b"/registry/pods/default/z", b"\x00junk", 3),
+            d.put(b"/registry/pods/default/a", b"\x00junk", 3),
             Change::Undecoded
         );
-        assert_eq!(d.documents().len(), 2);
+        assert_eq!(
+            d.keys().count(),
+            1,
+            "an undecodable value takes its key out"
+        );
         assert!(d.undecoded_summary().is_some());
-        d.delete(b"/registry/pods/default/z");
+        d.delete(b"/registry/pods/default/a");
         assert!(d.undecoded_summary().is_none());
     }
 }
+
+#[cfg(test)]
+mod differential;

@@ -6,9 +6,9 @@
 //! # Layout
 //! - [`prefixes`]: the key prefixes the inventory and the policy set are built from, and which
 //!   keys under them count.
-//! - [`documents`]: [`documents::Documents`], the decoded objects keyed by etcd key in key order;
-//!   a put or a delete touches one key, and [`documents::Documents::build`] makes the
-//!   `policy::input::Loaded` from the decoded documents without decoding anything again.
+//! - [`documents`]: [`documents::Documents`], the converted objects keyed by etcd key in key
+//!   order; a put or a delete converts one key, and [`documents::Documents::build`] assembles the
+//!   `policy::input::Loaded` from the conversions (pods and the policy set shared, not copied).
 //! - [`live`]: [`live::LiveView`], a listing at one revision followed by a watch from the next,
 //!   publishing a new `Loaded` after every change; a compacted or cut watch re-lists, and says so.
 //! - [`derived`]: [`derived::Derived`], a value (the webhook's baseline, `policy watch`'s

@@ -6,6 +6,10 @@
 
 use std::path::{Path, PathBuf};
 
+mod keyed;
+
+pub use keyed::Converted;
+
 use crate::error::LoadError;
 use crate::findings::{Finding, Severity};
 use crate::inventory::{CiliumConfig, Inventory, read, reference};
@@ -24,7 +28,8 @@ pub struct InputSpec {
 
 #[derive(Debug, Clone)]
 pub struct Loaded {
-    pub policies: PolicySet,
+    /// Shared: a watch update that changes no policy shares them with the input before it.
+    pub policies: std::sync::Arc<PolicySet>,
     pub inventory: Inventory,
     pub findings: Vec<Finding>,
 }
@@ -170,8 +175,34 @@ pub fn load_inventory(
 /// replaces the one in force with the same kind, namespace and name, as `kubectl apply` does.
 /// `spec.cluster` is ignored.
 pub fn load_from_documents(docs: &[Document], spec: &InputSpec) -> Result<Loaded, LoadError> {
+    let converted = Converted::of(docs);
+    load_from_converted(std::iter::once(&converted), spec)
+}
+
+/// [`load_from_documents`] of the documents `converted` came from, in that order, without
+/// reading them again: each [`Converted`] is one object (one etcd key) converted when it
+/// arrived, so a cluster followed by a watch converts only what changed.
+pub fn load_from_converted<'a>(
+    converted: impl IntoIterator<Item = &'a Converted> + Clone,
+    spec: &InputSpec,
+) -> Result<Loaded, LoadError> {
+    let (policies, findings) = policies_from_converted(converted.clone(), spec)?;
+    let inventory = inventory_from_converted(converted, spec)?;
+    Ok(Loaded {
+        policies,
+        inventory,
+        findings,
+    })
+}
+
+/// The policy half of [`load_from_converted`]: the policies in force with `spec`'s on top,
+/// and their findings. A caller that knows no policy changed may keep it for the next input.
+pub fn policies_from_converted<'a>(
+    converted: impl IntoIterator<Item = &'a Converted>,
+    spec: &InputSpec,
+) -> Result<(std::sync::Arc<PolicySet>, Vec<Finding>), LoadError> {
     let (mut policies, mut findings) = load_policies(&spec.policies)?;
-    let mut current = parse::policies(docs);
+    let mut current = keyed::policies_of(converted);
     if !current.errors.is_empty() {
         return Err(LoadError::Invalid(current.errors));
     }
@@ -179,20 +210,23 @@ pub fn load_from_documents(docs: &[Document], spec: &InputSpec) -> Result<Loaded
     findings.extend(replaced.iter().map(replaced_finding));
     policies.extend(current.policies);
     findings.append(&mut current.findings);
-    let inv = read::inventory(docs).map_err(LoadError::Invalid)?;
+    Ok((policies.into(), findings))
+}
+
+/// The inventory half of [`load_from_converted`] (its errors come after the policies' ones).
+pub fn inventory_from_converted<'a>(
+    converted: impl IntoIterator<Item = &'a Converted>,
+    spec: &InputSpec,
+) -> Result<Inventory, LoadError> {
+    let inv = read::assemble(keyed::objects_of(converted)).map_err(LoadError::Invalid)?;
     if inv.nodes.is_empty() {
         return Err(LoadError::NoNodesRead);
     }
-    let inventory = apply_cilium_overrides(
+    apply_cilium_overrides(
         inv,
         spec.cilium_config.as_deref(),
         spec.cilium_version.as_deref(),
-    )?;
-    Ok(Loaded {
-        policies,
-        inventory,
-        findings,
-    })
+    )
 }
 
 fn apply_cilium_overrides(
@@ -279,7 +313,7 @@ pub fn load_folder(path: &Path) -> Result<Loaded, LoadError> {
             .map(duplicate_finding),
     );
     Ok(Loaded {
-        policies: parsed.policies,
+        policies: parsed.policies.into(),
         inventory,
         findings,
     })
@@ -310,7 +344,7 @@ pub fn on_cluster(
     let Some(cluster) = cluster else {
         let inventory = load_inventory(None, cilium_config, version)?;
         return Ok(Loaded {
-            policies,
+            policies: policies.into(),
             inventory,
             findings,
         });
@@ -344,7 +378,7 @@ pub fn on_cluster(
     findings.append(&mut current.findings);
     let inventory = apply_cilium_overrides(inv, cilium_config, version)?;
     Ok(Loaded {
-        policies,
+        policies: policies.into(),
         inventory,
         findings,
     })

@@ -214,14 +214,14 @@ fn json_shape_is_stable() {
 #[test]
 fn namespace_egress_policy_without_dns_is_caught_from_a_real_pod() {
     let mut inv = reference_cluster();
-    inv.pods.push(policy::inventory::Pod {
+    inv.pods.push(std::sync::Arc::new(policy::inventory::Pod {
         namespace: "shop".into(),
         name: "web-1".into(),
         labels: policy::inventory::read::labels(&[("app", "web")]),
         node: Some("worker-1".into()),
         service_account: "default".into(),
         ..Default::default()
-    });
+    }));
     inv.normalise();
     // d.15: egress locked to HTTPS only; DNS and the API server are gone for this namespace.
     let set = policies(

@@ -17,15 +17,15 @@ fn policies(text: &str) -> PolicySet {
 
 fn shop(web_labels: &[(&str, &str)]) -> Inventory {
     let mut inv = reference_cluster();
-    inv.pods.push(Pod {
+    inv.pods.push(std::sync::Arc::new(Pod {
         namespace: "shop".into(),
         name: "web".into(),
         labels: labels(&[("app", "web")]),
         node: Some("worker-1".into()),
         service_account: "default".into(),
         ..Default::default()
-    });
-    inv.pods.push(Pod {
+    }));
+    inv.pods.push(std::sync::Arc::new(Pod {
         namespace: "shop".into(),
         name: "db".into(),
         labels: labels(&[("app", "db")]),
@@ -37,9 +37,9 @@ fn shop(web_labels: &[(&str, &str)]) -> Inventory {
             protocol: Protocol::Tcp,
         }],
         ..Default::default()
-    });
+    }));
     let web = inv.pods.len() - 2;
-    inv.pods[web].labels = labels(web_labels);
+    std::sync::Arc::make_mut(&mut inv.pods[web]).labels = labels(web_labels);
     inv.normalise();
     inv
 }

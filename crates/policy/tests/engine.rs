@@ -44,7 +44,7 @@ fn with_pod(
     node: &str,
     ip: &str,
 ) -> Inventory {
-    inv.pods.push(policy::inventory::Pod {
+    inv.pods.push(std::sync::Arc::new(policy::inventory::Pod {
         namespace: ns.into(),
         name: name.into(),
         labels: policy::inventory::read::labels(labels),
@@ -52,7 +52,7 @@ fn with_pod(
         node: Some(node.into()),
         service_account: "default".into(),
         ..Default::default()
-    });
+    }));
     inv.normalise();
     inv
 }

@@ -14,7 +14,7 @@ use policy::source::load_bytes;
 fn inventory() -> Inventory {
     let mut inv = reference_cluster();
     for (name, app, ip) in [("web", "web", "10.244.1.5"), ("db", "db", "10.244.2.5")] {
-        inv.pods.push(policy::inventory::Pod {
+        inv.pods.push(std::sync::Arc::new(policy::inventory::Pod {
             namespace: "shop".into(),
             name: name.into(),
             labels: policy::inventory::read::labels(&[("app", app)]),
@@ -22,7 +22,7 @@ fn inventory() -> Inventory {
             node: Some("worker-1".into()),
             service_account: "default".into(),
             ..Default::default()
-        });
+        }));
     }
     inv.normalise();
     inv

@@ -146,11 +146,11 @@ fn cluster_footguns() {
     );
     let mut kpr = reference_cluster();
     kpr.cilium.kube_proxy_replacement = true;
-    kpr.pods.push(policy::inventory::Pod {
+    kpr.pods.push(std::sync::Arc::new(policy::inventory::Pod {
         namespace: "kube-system".into(),
         name: "kube-proxy-x1".into(),
         ..Default::default()
-    });
+    }));
     for n in &mut kpr.nodes {
         n.kernel = Some("4.15.0-213-generic".into());
     }

@@ -38,8 +38,9 @@ async fn main() -> Result<(), Failure> {
     let view = policy_etcd::LiveView::start(client.clone(), Default::default()).await?;
     let listed = started.elapsed();
     let opts = CheckOptions::default();
-    let compute: Compute<Baseline> =
-        Arc::new(move |v| Baseline::compute(Arc::clone(&v.loaded), opts.clone()));
+    // What `webhook serve --from-etcd` runs: the baseline maker that keeps compiled rules.
+    let make = webhook::inventory::computer(opts, webhook::metrics::Metrics::new());
+    let compute: Compute<Baseline> = Arc::new(move |v| make(Arc::clone(&v.loaded)));
     let baselines = Derived::start(view.subscribe(), compute).await?;
     let first = baselines.current();
     println!(

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use policy::check::catalogue::{self, CatalogueOptions, Flow};
 use policy::check::{CheckOptions, CheckReport, FlowResult};
@@ -42,8 +42,9 @@ fn id_of_flow(f: &Flow) -> FlowId {
 
 pub struct Baseline {
     pub loaded: Arc<Loaded>,
-    pub report: CheckReport,
-    by_id: HashMap<FlowId, usize>,
+    /// Shared with the next baseline made after a watch update ([`Compiled`]).
+    pub report: Arc<CheckReport>,
+    by_id: Arc<HashMap<FlowId, usize>>,
     opts: CheckOptions,
     /// The policies in force compiled once: a review compiles only the changed object.
     engine: Detached,
@@ -54,22 +55,107 @@ pub struct Baseline {
     per_namespace: HashMap<String, usize>,
     /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
     /// looks up which of them the change selects without resolving 13,000 names again.
-    ends: HashMap<String, Option<Endpoint>>,
+    ends: Arc<HashMap<String, Option<Endpoint>>>,
+    /// What the flows of a namespace gaining or losing its policies come from: found by the
+    /// first review that needs it (it walks every pod), then kept.
+    sources: OnceLock<catalogue::NamespaceSources>,
 }
 
 impl Baseline {
-    /// The check of the policies in force: the reference every review is compared with.
+    /// The check of the policies in force: the reference every review is compared with. Its
+    /// report holds the check's verdicts; not its findings (lints, gaps), which no review
+    /// reads.
     pub fn compute(loaded: Arc<Loaded>, opts: CheckOptions) -> Baseline {
-        let report = policy::check::check(&loaded.inventory, &loaded.policies, &opts, Vec::new());
-        let by_id = report
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (id_of_result(f), i))
-            .collect();
         let inv = &loaded.inventory;
-        let engine =
-            Engine::new(inv, &loaded.policies).with_synthetic_pod(catalogue::probe_pod(inv));
+        let engine = Engine::new(inv, &loaded.policies);
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None)
+    }
+
+    /// What [`Baseline::compute`] gives for `loaded`, the cluster after a watch update, with
+    /// what `previous` (the baseline before it) compiled and judged, when it still holds:
+    /// - only pods, nodes, namespaces or services changed: the compiled rules are kept
+    ///   (compiling depends only on the policies and the Cilium settings), every flow is
+    ///   judged again;
+    /// - only policies changed: the unchanged objects' rules are kept, and only the flows whose
+    ///   ends a changed object selects (old or new version) are judged again, as a review
+    ///   judges a change; the others keep their verdicts.
+    ///
+    /// Anything else (Cilium settings, both at once, many policies at once) is computed afresh.
+    pub fn compute_after(
+        loaded: Arc<Loaded>,
+        opts: CheckOptions,
+        previous: Option<&Compiled>,
+    ) -> Baseline {
+        let Some(previous) = previous else {
+            return Baseline::compute(loaded, opts);
+        };
+        let before = &previous.from;
+        let inv = &loaded.inventory;
+        if before.inventory.cilium != inv.cilium {
+            return Baseline::compute(loaded, opts);
+        }
+        if same_policies(before, &loaded) {
+            let same_pods = before.inventory.same_pods(inv);
+            let engine = previous.engine.with_inventory(inv, same_pods);
+            // Under the same rules a verdict depends on the flow's ends, the pods behind them
+            // and the services (`toServices` peers): with the services unchanged, a flow whose
+            // ends resolve as before keeps its verdict.
+            if before.inventory.services != inv.services {
+                return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
+            }
+            let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
+                let same = |spec: &String| match (previous.ends.get(spec), ends.get(spec)) {
+                    (Some(Some(a)), Some(Some(b))) => a.same_as(&before.inventory, b, inv),
+                    _ => false,
+                };
+                if !(same(&f.src) && same(&f.dst)) {
+                    return None;
+                }
+                let i = previous.by_id.get(&id_of_flow(f))?;
+                previous.report.flows.get(*i).cloned()
+            };
+            return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept);
+        }
+        let base = match previous.engine.attach(inv) {
+            Some(base) if before.inventory.same_objects(inv) => base,
+            _ => return Baseline::compute(loaded, opts),
+        };
+        let (engine, changed) = base.with_policies(&before.policies, &loaded.policies);
+        if changed.len() > MAX_CHANGED_POLICIES {
+            return Baseline::compute(loaded, opts);
+        }
+        let touched = Touched::of_keys(&base, &engine, &changed);
+        let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
+            if touched.flow(f, ends) {
+                return None;
+            }
+            let i = previous.by_id.get(&id_of_flow(f))?;
+            previous.report.flows.get(*i).cloned()
+        };
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept)
+    }
+
+    /// The rules and verdicts of this baseline, to hand to the next [`Baseline::compute_after`].
+    pub fn compiled(&self) -> Compiled {
+        Compiled {
+            from: Arc::clone(&self.loaded),
+            engine: self.engine.clone(),
+            report: Arc::clone(&self.report),
+            by_id: Arc::clone(&self.by_id),
+            ends: Arc::clone(&self.ends),
+        }
+    }
+
+    /// The baseline judged with `engine` (compiled for `loaded`); `kept` gives the verdict of a
+    /// flow that needs no judging again (given the flow ends resolved), `None` to judge it.
+    fn with_engine(
+        loaded: Arc<Loaded>,
+        opts: CheckOptions,
+        engine: Engine<'_>,
+        kept: &Kept<'_>,
+    ) -> Baseline {
+        let inv = &loaded.inventory;
+        let engine = engine.with_synthetic_pod(catalogue::probe_pod(inv));
         let flows = catalogue_of(&opts, inv, &loaded.policies);
         let mut ends = HashMap::new();
         for f in &flows {
@@ -79,6 +165,29 @@ impl Baseline {
                 }
             }
         }
+        let mut results = Vec::with_capacity(flows.len());
+        for f in &flows {
+            match kept(f, &ends) {
+                Some(r) => results.push(r),
+                None => results.extend(policy::check::evaluate(
+                    &engine,
+                    std::slice::from_ref(f),
+                    &mut Vec::new(),
+                )),
+            }
+        }
+        policy::check::sort_verdicts(&mut results);
+        let report = CheckReport {
+            assumed_inventory: inv.assumed,
+            flows: results,
+            findings: Vec::new(),
+        };
+        let by_id = report
+            .flows
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (id_of_result(f), i))
+            .collect();
         let engine = engine.detach();
         let mut per_namespace: HashMap<String, usize> = HashMap::new();
         for ns in namespaces(&loaded.policies) {
@@ -86,13 +195,14 @@ impl Baseline {
         }
         Baseline {
             loaded,
-            report,
-            by_id,
+            report: Arc::new(report),
+            by_id: Arc::new(by_id),
             opts,
             engine,
             flows,
             per_namespace,
-            ends,
+            ends: Arc::new(ends),
+            sources: OnceLock::new(),
         }
     }
 
@@ -169,13 +279,16 @@ impl Baseline {
         }
         let inv = &self.loaded.inventory;
         let mut flows = self.flows.clone();
-        for gone in catalogue::namespace_flows(inv, &lost) {
+        let sources = self
+            .sources
+            .get_or_init(|| catalogue::NamespaceSources::of(inv));
+        for gone in sources.flows(&lost) {
             let id = id_of_flow(&gone);
             if let Some(i) = flows.iter().position(|f| id_of_flow(f) == id) {
                 flows.remove(i);
             }
         }
-        flows.extend(catalogue::namespace_flows(inv, &gained));
+        flows.extend(sources.flows(&gained));
         Cow::Owned(flows)
     }
 
@@ -254,6 +367,37 @@ impl Baseline {
     }
 }
 
+/// The compiled rules of a baseline and the input they were compiled from (shared with it).
+#[derive(Clone)]
+pub struct Compiled {
+    from: Arc<Loaded>,
+    engine: Detached,
+    report: Arc<CheckReport>,
+    by_id: Arc<HashMap<FlowId, usize>>,
+    ends: Arc<HashMap<String, Option<Endpoint>>>,
+}
+
+impl Compiled {
+    /// Whether compiling `loaded` would give these rules: same policies, same Cilium settings.
+    #[cfg(test)]
+    fn holds_for(&self, loaded: &Loaded) -> bool {
+        same_policies(&self.from, loaded) && self.from.inventory.cilium == loaded.inventory.cilium
+    }
+}
+
+/// Whether two inputs hold the same policies: shared (a watch update that changed none), or
+/// equal.
+fn same_policies(a: &Loaded, b: &Loaded) -> bool {
+    Arc::ptr_eq(&a.policies, &b.policies) || a.policies == b.policies
+}
+
+/// The verdict of a flow that needs no judging again, given the flow ends resolved.
+type Kept<'a> = dyn Fn(&Flow, &HashMap<String, Option<Endpoint>>) -> Option<FlowResult> + 'a;
+
+/// More changed policies than this in one update: judging every flow again costs less than
+/// finding which ones they touch.
+const MAX_CHANGED_POLICIES: usize = 64;
+
 fn catalogue_of(opts: &CheckOptions, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
     let mut flows = catalogue::catalogue(
         inv,
@@ -294,6 +438,18 @@ struct Touched<'a> {
 }
 
 impl<'a> Touched<'a> {
+    /// The subjects of the objects `keys` names, as `before` and `after` compiled them.
+    fn of_keys(before: &Engine<'a>, after: &Engine<'a>, keys: &[ObjectKey]) -> Touched<'a> {
+        let mut entries = Vec::new();
+        for key in keys {
+            entries.extend(before.entries_of(key));
+            entries.extend(after.entries_of(key));
+        }
+        Touched {
+            engine: before.derive(entries, Vec::new()),
+        }
+    }
+
     fn new(base: &Engine<'a>, key: &ObjectKey, new: Option<&PolicySet>) -> Touched<'a> {
         let mut entries = base.entries_of(key);
         if let Some(new) = new {
@@ -335,6 +491,8 @@ impl<'a> Touched<'a> {
     }
 }
 
+#[cfg(test)]
+mod after_update;
 #[cfg(test)]
 mod replacements;
 #[cfg(test)]

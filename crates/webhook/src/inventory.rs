@@ -2,14 +2,14 @@
 //! for an inventory read at start, recomputed in the background for one followed by a watch.
 //! A review never computes a baseline: it takes the newest published one.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
 use policy::check::CheckOptions;
 use policy::input::Loaded;
 use policy_etcd::derived::{Compute, Derived};
 
-use crate::baseline::Baseline;
+use crate::baseline::{Baseline, Compiled};
 use crate::metrics::Metrics;
 
 /// The baseline reviews use now, and what it was computed from.
@@ -34,14 +34,23 @@ pub trait InventorySource: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// How a baseline is made from an inventory, counted and timed in `metrics`.
+/// How a baseline is made from an inventory, counted and timed in `metrics`. It keeps the
+/// rules the last baseline compiled, and compiles again only when the policies or the Cilium
+/// settings changed: a watch update of a pod or a node costs no compilation of every policy.
 pub fn computer(
     opts: CheckOptions,
     metrics: Arc<Metrics>,
 ) -> Arc<dyn Fn(Arc<Loaded>) -> Baseline + Send + Sync> {
+    let last: Mutex<Option<Compiled>> = Mutex::new(None);
     Arc::new(move |loaded: Arc<Loaded>| {
         let started = std::time::Instant::now();
-        let b = Baseline::compute(loaded, opts.clone());
+        // Taken, not borrowed: a computation running meanwhile (none does: `Derived` runs one
+        // at a time) would compile afresh, never share a half-updated cache.
+        let previous = last.lock().ok().and_then(|mut l| l.take());
+        let b = Baseline::compute_after(loaded, opts.clone(), previous.as_ref());
+        if let Ok(mut l) = last.lock() {
+            *l = Some(b.compiled());
+        }
         metrics.baseline_computed(started.elapsed().as_secs_f64());
         if b.critical_denied() > 0 {
             tracing::warn!(

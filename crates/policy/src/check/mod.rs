@@ -132,6 +132,19 @@ pub fn evaluate(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
     out
 }
 
+/// The verdicts of `flows` in the check's order: critical denials first, then other denials,
+/// then allows; stable inside each group.
+pub fn verdicts(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) -> Vec<FlowResult> {
+    let mut results = evaluate(engine, flows, findings);
+    sort_verdicts(&mut results);
+    results
+}
+
+/// The check's order of verdicts given in catalogue order (see [`verdicts`]).
+pub fn sort_verdicts(results: &mut [FlowResult]) {
+    results.sort_by_key(|r| (r.allowed(), !r.critical));
+}
+
 /// Run the check. `findings` are carried into the report (parse findings, lints).
 pub fn check(
     inv: &Inventory,
@@ -157,9 +170,7 @@ pub fn check(
     if inv.assumed {
         findings.push(Finding::new(Severity::Info, "assumed-inventory", "no inventory given: evaluated against the built-in reference cluster (3 control-plane nodes with etcd and the API server, 2 workers, CoreDNS, host firewall on)"));
     }
-    let mut results = evaluate(&engine, &flows, &mut findings);
-    // Critical denials first, then other denials, then allows; stable inside each group.
-    results.sort_by_key(|r| (r.allowed(), !r.critical));
+    let results = verdicts(&engine, &flows, &mut findings);
     CheckReport {
         assumed_inventory: inv.assumed,
         flows: results,

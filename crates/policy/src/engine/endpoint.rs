@@ -36,6 +36,28 @@ pub struct Endpoint {
 }
 
 impl Endpoint {
+    /// Whether this endpoint of `inv` and `other` of `other_inv` are the same for a verdict:
+    /// every field equal, and the pods behind them (named ports, service backends) the same
+    /// object or equal, wherever they sit in their inventories.
+    pub fn same_as(&self, inv: &Inventory, other: &Endpoint, other_inv: &Inventory) -> bool {
+        let pods = match (self.pod, other.pod) {
+            (None, None) => true,
+            (Some(a), Some(b)) => match (inv.pods.get(a), other_inv.pods.get(b)) {
+                (Some(a), Some(b)) => std::sync::Arc::ptr_eq(a, b) || a == b,
+                _ => false,
+            },
+            _ => false,
+        };
+        pods && self.kind == other.kind
+            && self.name == other.name
+            && self.node == other.node
+            && self.ip == other.ip
+            && self.labels == other.labels
+            && self.namespace == other.namespace
+            && self.apiserver == other.apiserver
+            && self.fqdn == other.fqdn
+    }
+
     /// Labels of this endpoint as a peer seen from `observer_node` (C8: `host` is the local
     /// node, `remote-node` any other).
     pub fn peer_labels(&self, observer_node: Option<&str>, node_labels: bool) -> Labels {

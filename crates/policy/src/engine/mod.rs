@@ -49,25 +49,42 @@ pub struct Engine<'a> {
 struct Tables {
     /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
     apiservers: HashSet<String>,
-    /// namespace → name → index into `inv.pods`.
-    pods: HashMap<String, HashMap<String, usize>>,
+    /// namespace → name → index into `inv.pods`; shared by the tables of an inventory that
+    /// differs from this one in its nodes only.
+    pods: Arc<HashMap<String, HashMap<String, usize>>>,
 }
 
 impl Tables {
     fn new(inv: &Inventory) -> Tables {
-        let apiservers = inv
-            .apiserver_nodes()
-            .iter()
-            .map(|n| n.name.clone())
-            .collect();
         let mut pods: HashMap<String, HashMap<String, usize>> = HashMap::new();
         for (i, p) in inv.pods.iter().enumerate() {
-            pods.entry(p.namespace.clone())
-                .or_default()
-                .insert(p.name.clone(), i);
+            // The namespace is cloned once per namespace, not once per pod (10^5 of them).
+            let names = match pods.get_mut(&p.namespace) {
+                Some(names) => names,
+                None => pods.entry(p.namespace.clone()).or_default(),
+            };
+            names.insert(p.name.clone(), i);
         }
-        Tables { apiservers, pods }
+        Tables {
+            apiservers: apiservers(inv),
+            pods: Arc::new(pods),
+        }
     }
+
+    /// The tables of `inv`, whose pods are those `self` was built from, in the same order.
+    fn with_same_pods(&self, inv: &Inventory) -> Tables {
+        Tables {
+            apiservers: apiservers(inv),
+            pods: Arc::clone(&self.pods),
+        }
+    }
+}
+
+fn apiservers(inv: &Inventory) -> HashSet<String> {
+    inv.apiserver_nodes()
+        .iter()
+        .map(|n| n.name.clone())
+        .collect()
 }
 
 impl<'a> Engine<'a> {

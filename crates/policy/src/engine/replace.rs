@@ -2,7 +2,7 @@
 //! compiled; the other entries and the inventory tables are shared, so that judging one
 //! change against a large policy set costs what the change costs.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use super::{Engine, Entry, Tables, compile};
@@ -42,6 +42,50 @@ impl<'a> Engine<'a> {
         self.derive(entries, refused)
     }
 
+    /// The engine of `new` over this engine's inventory tables, with the entries
+    /// [`Engine::new`] would give it under the same Cilium settings, in its order: those of
+    /// the objects of `old` (the set this engine was compiled from) that `new` holds unchanged
+    /// are shared, the others compiled. Also the keys of the objects added, changed or removed.
+    pub fn with_policies(&self, old: &PolicySet, new: &PolicySet) -> (Engine<'a>, Vec<ObjectKey>) {
+        let mut compiled: HashMap<ObjectKey, Compiled> = HashMap::new();
+        for e in &self.entries {
+            compiled.entry(key_of(e)).or_default().0.push(Arc::clone(e));
+        }
+        for e in &self.refused {
+            compiled.entry(key_of(e)).or_default().1.push(Arc::clone(e));
+        }
+        let before: HashMap<ObjectKey, Version<'_>> = versions(old).collect();
+        let count = |set: &PolicySet| set.network_policies.len() + set.cilium.len();
+        let mut seen: HashSet<ObjectKey> = HashSet::new();
+        let mut changed: Vec<ObjectKey> = Vec::new();
+        let (mut cilium, mut knp, mut refused) = (Vec::new(), Vec::new(), Vec::new());
+        for (key, version) in versions(new) {
+            let (enforced, rejected) = match compiled.get(&key) {
+                Some(kept) if before.get(&key) == Some(&version) => kept.clone(),
+                _ => {
+                    changed.push(key.clone());
+                    compile_arc(Some(&version.alone()), self.inv)
+                }
+            };
+            match version {
+                Version::Knp(_) => knp.extend(enforced),
+                Version::Cilium(_) => cilium.extend(enforced),
+            }
+            refused.extend(rejected);
+            seen.insert(key);
+        }
+        // Two objects with one key (never from etcd) would share one group of entries: such
+        // a set is compiled whole.
+        if before.len() != count(old) || seen.len() != count(new) {
+            let (entries, refused) = compile_arc(Some(new), self.inv);
+            let all = before.into_keys().chain(seen).collect();
+            return (self.derive(entries, refused), all);
+        }
+        changed.extend(before.into_keys().filter(|k| !seen.contains(k)));
+        cilium.append(&mut knp);
+        (self.derive(cilium, refused), changed)
+    }
+
     /// Entries (enforced, then refused) compiled from the object `key` names.
     pub fn entries_of(&self, key: &ObjectKey) -> Vec<Arc<Entry>> {
         let all = self.entries.iter().chain(&self.refused);
@@ -78,6 +122,46 @@ impl<'a> Engine<'a> {
     }
 }
 
+/// The entries of one object: enforced, refused by the agent.
+type Compiled = (Vec<Arc<Entry>>, Vec<Arc<Entry>>);
+
+/// One object of a policy set.
+#[derive(Clone, Copy, PartialEq)]
+enum Version<'s> {
+    Knp(&'s crate::model::NetworkPolicy),
+    Cilium(&'s crate::model::CiliumPolicy),
+}
+
+impl Version<'_> {
+    /// A set holding this object alone.
+    fn alone(&self) -> PolicySet {
+        let mut set = PolicySet::default();
+        match self {
+            Version::Knp(p) => set.network_policies.push((*p).clone()),
+            Version::Cilium(p) => set.cilium.push((*p).clone()),
+        }
+        set
+    }
+}
+
+/// Every object of `set` by key, Cilium policies first (the order `compile` follows).
+fn versions(set: &PolicySet) -> impl Iterator<Item = (ObjectKey, Version<'_>)> {
+    let cilium = set.cilium.iter().map(|p| (p.key(), Version::Cilium(p)));
+    cilium.chain(
+        set.network_policies
+            .iter()
+            .map(|p| (p.key(), Version::Knp(p))),
+    )
+}
+
+fn key_of(e: &Entry) -> ObjectKey {
+    ObjectKey {
+        kind: e.kind,
+        namespace: e.namespace.clone(),
+        name: e.name.clone(),
+    }
+}
+
 fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Vec<Arc<Entry>>) {
     let Some(set) = set else {
         return (Vec::new(), Vec::new());
@@ -89,8 +173,31 @@ fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Ve
     )
 }
 
+impl Detached {
+    /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
+    /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
+    /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.
+    /// `same_pods`: `inv` holds the pods of the inventory this engine was built from, in the
+    /// same order (only nodes, namespaces or services changed): the pod index is shared.
+    pub fn with_inventory<'a>(&self, inv: &'a Inventory, same_pods: bool) -> Engine<'a> {
+        let tables = if same_pods && inv.pods.len() == self.pods {
+            self.tables.with_same_pods(inv)
+        } else {
+            Tables::new(inv)
+        };
+        Engine::assemble(
+            inv,
+            self.entries.clone(),
+            self.refused.clone(),
+            Arc::new(tables),
+            Vec::new(),
+        )
+    }
+}
+
 /// A compiled engine kept apart from the inventory it was built from (which its owner keeps
-/// too), so that both can live in one struct.
+/// too), so that both can live in one struct. A clone shares the compiled rules.
+#[derive(Clone)]
 pub struct Detached {
     /// Pods in the inventory it was built from: the pod index points into that list.
     pods: usize,

@@ -37,7 +37,7 @@ pub enum Encryption {
     Ipsec,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct CiliumConfig {
     pub host_firewall: bool,
     pub enforcement: EnforcementMode,

@@ -25,7 +25,8 @@ pub struct Inventory {
     pub assumed: bool,
     pub nodes: Vec<Node>,
     pub namespaces: Vec<Namespace>,
-    pub pods: Vec<Pod>,
+    /// Shared, so that an inventory updated by one pod (a watch) copies pointers, not pods.
+    pub pods: Vec<std::sync::Arc<Pod>>,
     pub services: Vec<Service>,
     pub webhooks: Vec<Webhook>,
     pub cilium: CiliumConfig,
@@ -36,7 +37,7 @@ pub struct Inventory {
     ns_index: std::collections::HashMap<String, usize>,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Node {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -64,7 +65,7 @@ impl Node {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Namespace {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -83,7 +84,7 @@ pub struct ContainerPort {
     pub protocol: Protocol,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Pod {
     pub namespace: String,
     pub name: String,
@@ -113,11 +114,14 @@ impl Pod {
     pub fn is_control_plane_component(&self, component: &str) -> bool {
         self.namespace == "kube-system"
             && (self.labels.get("component").is_some_and(|c| c == component)
-                || self.name.starts_with(&format!("{component}-")))
+                || self
+                    .name
+                    .strip_prefix(component)
+                    .is_some_and(|rest| rest.starts_with('-')))
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ServicePort {
     pub name: Option<String>,
     pub port: u16,
@@ -132,7 +136,7 @@ pub enum TargetPort {
     Named(String),
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Service {
     pub namespace: String,
     pub name: String,
@@ -143,7 +147,7 @@ pub struct Service {
     pub ports: Vec<ServicePort>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Webhook {
     pub configuration: String,
     pub name: String,
@@ -175,7 +179,7 @@ impl Inventory {
 
     /// Pods a service selects.
     pub fn backends<'a>(&'a self, svc: &'a Service) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.pods.iter().filter(move |p| {
+        self.pods.iter().map(|p| &**p).filter(move |p| {
             p.namespace == svc.namespace
                 && svc.selector.as_ref().is_some_and(|sel| {
                     !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))
@@ -214,13 +218,43 @@ impl Inventory {
         }
     }
 
+    /// Whether `other` holds the same pods in the same order (compared by pointer first).
+    pub fn same_pods(&self, other: &Inventory) -> bool {
+        self.pods.len() == other.pods.len()
+            && self
+                .pods
+                .iter()
+                .zip(&other.pods)
+                .all(|(a, b)| std::sync::Arc::ptr_eq(a, b) || a == b)
+    }
+
+    /// Whether `other` holds the same objects and settings. Pods are compared by pointer
+    /// first: an inventory rebuilt after a watch update shares the pods that did not change,
+    /// so asking costs a pass of pointer comparisons.
+    pub fn same_objects(&self, other: &Inventory) -> bool {
+        self.assumed == other.assumed
+            && self.same_pods(other)
+            && self.nodes == other.nodes
+            && self.namespaces == other.namespaces
+            && self.services == other.services
+            && self.webhooks == other.webhooks
+            && self.cilium == other.cilium
+            && self.findings == other.findings
+    }
+
     /// Add namespaces that pods refer to but that were not listed, and the immutable
     /// `kubernetes.io/metadata.name` label every namespace carries (K6).
     pub fn normalise(&mut self) {
         let mut known: std::collections::HashSet<String> =
             self.namespaces.iter().map(|n| n.name.clone()).collect();
         let mut missing: Vec<String> = Vec::new();
+        // Pods mostly come grouped by namespace: one lookup per run of a namespace.
+        let mut last: Option<&str> = None;
         for p in &self.pods {
+            if last == Some(p.namespace.as_str()) {
+                continue;
+            }
+            last = Some(p.namespace.as_str());
             if !known.contains(&p.namespace) {
                 known.insert(p.namespace.clone());
                 missing.push(p.namespace.clone());

@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
+use std::sync::Arc;
 
 use super::services;
 use super::workloads::expand_workloads;
@@ -25,22 +26,23 @@ pub const WORKLOAD_KINDS: &[&str] = &[
     "ReplicationController",
 ];
 
-/// One inventory object converted from one document.
-#[derive(Debug)]
+/// One inventory object converted from one document. Cheap to clone (pods and documents are
+/// shared), so that a store of converted objects can assemble an inventory again and again.
+#[derive(Debug, Clone)]
 pub enum Object {
-    Pod(Pod),
+    Pod(Arc<Pod>),
     Namespace(Namespace),
     Node(Node),
     Service(Service),
     Webhooks(Vec<Webhook>),
     CiliumConfig(BTreeMap<String, String>),
     /// A cilium-agent pod and the Cilium version of its image.
-    CiliumAgent(Pod, (u32, u32)),
+    CiliumAgent(Arc<Pod>, (u32, u32)),
     /// Expanded once all pods are known (their template becomes a pod when none is given).
-    Workload(Box<Document>),
+    Workload(Arc<Document>),
     /// A NetworkPolicy, CiliumNetworkPolicy or CiliumClusterwideNetworkPolicy: in force in
     /// the cluster the inventory describes.
-    Policy(Box<Document>),
+    Policy(Arc<Document>),
     Other,
 }
 
@@ -61,8 +63,8 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
                 .then(|| super::cilium_config::image_version(&doc.node))
                 .flatten()
             {
-                Some(v) => Object::CiliumAgent(p, v),
-                None => Object::Pod(p),
+                Some(v) => Object::CiliumAgent(Arc::new(p), v),
+                None => Object::Pod(Arc::new(p)),
             }
         }
         "Namespace" => {
@@ -85,21 +87,23 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
                 Object::Other
             }
         }
-        k if WORKLOAD_KINDS.contains(&k) => Object::Workload(Box::new(doc.clone())),
-        k if crate::parse::is_policy_kind(k) => Object::Policy(Box::new(doc.clone())),
+        k if WORKLOAD_KINDS.contains(&k) => Object::Workload(Arc::new(doc.clone())),
+        k if crate::parse::is_policy_kind(k) => Object::Policy(Arc::new(doc.clone())),
         _ => Object::Other,
     };
     (obj, cx.errors)
 }
 
 /// Put converted objects together: workloads expanded, namespaces completed.
-pub fn assemble(objects: Vec<(Object, Vec<ParseError>)>) -> Result<Inventory, Vec<ParseError>> {
+pub fn assemble(
+    objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
+) -> Result<Inventory, Vec<ParseError>> {
     assemble_with_policies(objects).map(|(inv, _)| inv)
 }
 
 /// [`assemble`], and the policy objects among them (the policies in force), in input order.
 pub fn assemble_with_policies(
-    objects: Vec<(Object, Vec<ParseError>)>,
+    objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
 ) -> Result<(Inventory, Vec<Document>), Vec<ParseError>> {
     let mut policies = Vec::new();
     let mut inv = Inventory::default();
@@ -123,8 +127,8 @@ pub fn assemble_with_policies(
                     super::cilium_config::unknown_values(&unknown, "ConfigMap cilium-config");
                 inv.findings.extend(found);
             }
-            Object::Workload(doc) => workloads.push(*doc),
-            Object::Policy(doc) => policies.push(*doc),
+            Object::Workload(doc) => workloads.push(doc),
+            Object::Policy(doc) => policies.push(Arc::unwrap_or_clone(doc)),
             Object::Other => {}
         }
     }
@@ -141,7 +145,7 @@ pub fn assemble_with_policies(
             .filter_map(|d| field(&d.node, "spec").and_then(|s| field(s, "template")))
             .find_map(super::cilium_config::image_version);
     }
-    let refs: Vec<&Document> = workloads.iter().collect();
+    let refs: Vec<&Document> = workloads.iter().map(|d| &**d).collect();
     expand_workloads(&mut inv, &refs, &mut errors);
     if errors.is_empty() {
         inv.normalise();
@@ -167,7 +171,7 @@ pub fn inventory_and_policies_from_path(
 
 /// Build an inventory from documents; policy objects and unknown kinds are skipped.
 pub fn inventory(docs: &[Document]) -> Result<Inventory, Vec<ParseError>> {
-    assemble(docs.iter().map(object).collect())
+    assemble(docs.iter().map(object))
 }
 
 pub(super) fn ip(cx: &mut Cx, n: &yaml::Node, path: &str) -> Option<IpAddr> {

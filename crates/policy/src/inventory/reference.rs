@@ -81,13 +81,13 @@ pub fn reference_cluster() -> Inventory {
     }
     for n in inv.nodes.clone().iter().filter(|n| n.is_control_plane()) {
         inv.pods
-            .push(static_pod("etcd", n, &[("client", 2379), ("peer", 2380)]));
+            .push(static_pod("etcd", n, &[("client", 2379), ("peer", 2380)]).into());
         inv.pods
-            .push(static_pod("kube-apiserver", n, &[("https", 6443)]));
+            .push(static_pod("kube-apiserver", n, &[("https", 6443)]).into());
     }
     for (i, node) in ["worker-1", "worker-2"].iter().enumerate() {
         let idx = u8::try_from(i).unwrap_or(0);
-        inv.pods.push(Pod {
+        inv.pods.push(std::sync::Arc::new(Pod {
             namespace: "kube-system".to_owned(),
             name: format!("coredns-5d78c9869d-{idx}"),
             labels: labels(&[("k8s-app", "kube-dns"), ("pod-template-hash", "5d78c9869d")]),
@@ -116,7 +116,7 @@ pub fn reference_cluster() -> Inventory {
                 name: "coredns-5d78c9869d".into(),
             }),
             service_account: "coredns".to_owned(),
-        });
+        }));
     }
     inv.services.push(Service {
         namespace: "kube-system".into(),

@@ -13,7 +13,7 @@ pub struct FieldUse {
     pub line: u32,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CiliumPolicy {
     pub name: String,
     /// `None` for a CiliumClusterwideNetworkPolicy.
@@ -50,7 +50,7 @@ impl CiliumPolicy {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Subject {
     /// Workload endpoints (C7.1, C7.5).
     Endpoints(LabelSelector),
@@ -65,7 +65,7 @@ pub struct DefaultDeny {
     pub egress: Option<bool>,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CiliumRule {
     /// Path of the rule inside the object: `spec` or `specs[N]`.
     pub path: String,
@@ -80,7 +80,7 @@ pub struct CiliumRule {
 }
 
 /// One element of `ingress[]`, `egress[]`, `ingressDeny[]` or `egressDeny[]`: one PolicyEntry (C2.1).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct RuleItem {
     pub line: u32,
     /// Field path, e.g. `spec.ingress[1]`.
@@ -196,7 +196,7 @@ pub enum L7Kind {
     Generic,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PortRule {
     pub line: u32,
     pub ports: Vec<PortProtocol>,

@@ -81,7 +81,7 @@ pub struct Replaced {
 }
 
 /// All policies read from the input, in input order.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct PolicySet {
     pub network_policies: Vec<NetworkPolicy>,
     pub cilium: Vec<CiliumPolicy>,

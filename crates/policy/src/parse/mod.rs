@@ -15,7 +15,7 @@ use crate::model::PolicySet;
 use crate::source::Document;
 
 /// Result of reading the policy objects of a document set.
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct Parsed {
     pub policies: PolicySet,
     pub findings: Vec<Finding>,

@@ -150,7 +150,7 @@ fn baseline_of(rng: &mut Rng, dir: &std::path::Path) -> Baseline {
     std::fs::write(&path, yaml).unwrap();
     let mut loaded =
         policy::input::on_cluster(Default::default(), Some(path.as_path()), None, None).unwrap();
-    loaded.policies.keep_last_of_each();
+    Arc::make_mut(&mut loaded.policies).keep_last_of_each();
     Baseline::compute(Arc::new(loaded), CheckOptions::default())
 }
 
@@ -172,7 +172,7 @@ fn answer(o: &Outcome) -> Answer {
 }
 
 fn whole_check(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Answer {
-    let mut after = b.loaded.policies.clone();
+    let mut after = PolicySet::clone(&b.loaded.policies);
     after.network_policies.retain(|p| &p.key() != key);
     after.cilium.retain(|p| &p.key() != key);
     if let Some(new) = new {

@@ -103,7 +103,7 @@ fn key_of(set: &PolicySet) -> ObjectKey {
 
 /// The answer without the shortcut: the whole check of the set with the object replaced.
 fn full(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<FlowId> {
-    let mut after = b.loaded.policies.clone();
+    let mut after = PolicySet::clone(&b.loaded.policies);
     after.network_policies.retain(|p| &p.key() != key);
     after.cilium.retain(|p| &p.key() != key);
     if let Some(new) = new {
