@@ -249,6 +249,20 @@ impl Server {
     fn stderr(&self) -> String {
         self.stderr.lock().unwrap().join("\n")
     }
+
+    /// Stderr once it holds `needle`: a line the server logs while it answers can reach the
+    /// reader thread after the answer reached the test. Gives up after 10 s (then the caller's
+    /// assertion fails with what was logged).
+    fn stderr_with(&self, needle: &str) -> String {
+        for _ in 0..200 {
+            let text = self.stderr();
+            if text.contains(needle) {
+                return text;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.stderr()
+    }
 }
 
 fn group_of(kind: &str) -> &'static str {
@@ -431,7 +445,8 @@ fn the_annotation_and_warn_only_admit_with_a_warning() {
     assert_eq!(r["allowed"], true, "{r}");
     let w = r["warnings"].to_string();
     assert!(w.contains("ticket 42") && w.contains("CRITICAL"), "{r}");
-    assert!(server.stderr().contains("OVERRIDE"), "{}", server.stderr());
+    let logged = server.stderr_with("OVERRIDE");
+    assert!(logged.contains("OVERRIDE"), "{logged}");
 
     let server = start(&incident_nodes(true), &["--warn-only"]);
     let bad = object(&fixture("lockout-ccnp.yaml"));
