@@ -57,13 +57,22 @@ struct Tables {
 impl Tables {
     fn new(inv: &Inventory) -> Tables {
         let mut pods: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        for (i, p) in inv.pods.iter().enumerate() {
-            // The namespace is cloned once per namespace, not once per pod (10^5 of them).
-            let names = match pods.get_mut(&p.namespace) {
-                Some(names) => names,
-                None => pods.entry(p.namespace.clone()).or_default(),
+        // Pods come in runs of one namespace (key order): the namespace is hashed and cloned
+        // once per run, not once per pod (10^5 of them). A later pod of one name still wins.
+        let mut first = 0;
+        for run in inv.pods.chunk_by(|a, b| a.namespace == b.namespace) {
+            let Some(ns) = run.first().map(|p| &p.namespace) else {
+                continue;
             };
-            names.insert(p.name.clone(), i);
+            let names = match pods.get_mut(ns) {
+                Some(names) => names,
+                None => pods.entry(ns.clone()).or_default(),
+            };
+            names.reserve(run.len());
+            for (i, p) in run.iter().enumerate() {
+                names.insert(p.name.clone(), first + i);
+            }
+            first += run.len();
         }
         Tables {
             apiservers: apiservers(inv),
