@@ -213,3 +213,40 @@ impl<'a> Engine<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod pod_index_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pod(namespace: &str, name: &str) -> Arc<crate::inventory::Pod> {
+        Arc::new(crate::inventory::Pod {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        })
+    }
+
+    /// Pods of one namespace in several runs (files, not key order), and one name twice: each
+    /// pod is found at its own position, and of two pods with one name the later.
+    #[test]
+    fn the_pod_index_finds_each_pod_across_runs_of_its_namespace() {
+        let mut inv = Inventory::default();
+        inv.pods = vec![
+            pod("a", "x"),
+            pod("a", "y"),
+            pod("b", "x"),
+            pod("a", "z"),
+            pod("b", "w"),
+            pod("a", "x"),
+        ];
+        let tables = Tables::new(&inv);
+        let at = |ns: &str, name: &str| tables.pods.get(ns).and_then(|m| m.get(name)).copied();
+        assert_eq!(at("a", "x"), Some(5), "the later of two pods with one name");
+        assert_eq!(at("a", "y"), Some(1));
+        assert_eq!(at("b", "x"), Some(2));
+        assert_eq!(at("a", "z"), Some(3));
+        assert_eq!(at("b", "w"), Some(4));
+        assert_eq!(at("c", "x"), None);
+    }
+}
