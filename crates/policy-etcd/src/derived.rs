@@ -123,7 +123,10 @@ async fn follow<T: Send + Sync + 'static>(
                 }
             }
         };
-        tx.send_replace(Arc::new(stamped));
+        // The replaced value (often its view's input too) is freed off this path, so the
+        // next update is not delayed by it (see `crate::retire`).
+        let replaced = tx.send_replace(Arc::new(stamped));
+        crate::retire::drop_later((replaced, previous));
     }
 }
 

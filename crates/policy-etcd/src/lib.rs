@@ -14,6 +14,8 @@
 //! - [`derived`]: [`derived::Derived`], a value (the webhook's baseline, `policy watch`'s
 //!   check) computed from the newest view in the background and published with the view it
 //!   came from; bursts coalesce into one more computation.
+//! - `retire`: old values (a replaced input and baseline, 10^5 allocations) freed on a
+//!   low-priority thread, off the path that publishes the next one.
 //! - [`metrics`]: the `lifeboat_policy_*` gauges a watch keeps (verdict, cuts, revision...).
 //! - [`error`]: typed failures.
 
@@ -23,6 +25,7 @@ pub mod error;
 pub mod live;
 pub mod metrics;
 pub mod prefixes;
+mod retire;
 
 pub use derived::{Derived, Stamped};
 pub use documents::{Documents, loaded_from_kvs};

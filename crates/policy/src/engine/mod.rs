@@ -57,13 +57,22 @@ struct Tables {
 impl Tables {
     fn new(inv: &Inventory) -> Tables {
         let mut pods: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        for (i, p) in inv.pods.iter().enumerate() {
-            // The namespace is cloned once per namespace, not once per pod (10^5 of them).
-            let names = match pods.get_mut(&p.namespace) {
-                Some(names) => names,
-                None => pods.entry(p.namespace.clone()).or_default(),
+        // Pods come in runs of one namespace (key order): the namespace is hashed and cloned
+        // once per run, not once per pod (10^5 of them). A later pod of one name still wins.
+        let mut first = 0;
+        for run in inv.pods.chunk_by(|a, b| a.namespace == b.namespace) {
+            let Some(ns) = run.first().map(|p| &p.namespace) else {
+                continue;
             };
-            names.insert(p.name.clone(), i);
+            let names = match pods.get_mut(ns) {
+                Some(names) => names,
+                None => pods.entry(ns.clone()).or_default(),
+            };
+            names.reserve(run.len());
+            for (i, p) in run.iter().enumerate() {
+                names.insert(p.name.clone(), first + i);
+            }
+            first += run.len();
         }
         Tables {
             apiservers: apiservers(inv),
@@ -202,5 +211,42 @@ impl<'a> Engine<'a> {
                 .find(|p| p.namespace == ns && p.name == name)
                 .map(|p| endpoint::synthetic_pod_endpoint(self.inv, p))
         })
+    }
+}
+
+#[cfg(test)]
+mod pod_index_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn pod(namespace: &str, name: &str) -> Arc<crate::inventory::Pod> {
+        Arc::new(crate::inventory::Pod {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            ..Default::default()
+        })
+    }
+
+    /// Pods of one namespace in several runs (files, not key order), and one name twice: each
+    /// pod is found at its own position, and of two pods with one name the later.
+    #[test]
+    fn the_pod_index_finds_each_pod_across_runs_of_its_namespace() {
+        let mut inv = Inventory::default();
+        inv.pods = vec![
+            pod("a", "x"),
+            pod("a", "y"),
+            pod("b", "x"),
+            pod("a", "z"),
+            pod("b", "w"),
+            pod("a", "x"),
+        ];
+        let tables = Tables::new(&inv);
+        let at = |ns: &str, name: &str| tables.pods.get(ns).and_then(|m| m.get(name)).copied();
+        assert_eq!(at("a", "x"), Some(5), "the later of two pods with one name");
+        assert_eq!(at("a", "y"), Some(1));
+        assert_eq!(at("b", "x"), Some(2));
+        assert_eq!(at("a", "z"), Some(3));
+        assert_eq!(at("b", "w"), Some(4));
+        assert_eq!(at("c", "x"), None);
     }
 }
