@@ -12,7 +12,7 @@ use std::time::Duration;
 use backup::agent::deltas::{self, DeltaConfig, Stopped};
 use backup::agent::full;
 use backup::remote::Store;
-use backup_common::{key_bucket, key_bucket_upto, save, writes};
+use backup_common::{current_revision, key_bucket, key_bucket_upto, save, writes};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -62,13 +62,7 @@ async fn agent_full_and_delta_log_restore_to_the_live_state() {
         // Let a flush happen between rounds: several segments, not one.
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("h")
-        .revision();
+    let end = current_revision(&mut c).await;
     // The log has seen everything once a segment ending at `end` is in the store.
     let mut seen = false;
     for _ in 0..200 {
@@ -121,13 +115,7 @@ async fn delta_log_behind_a_compaction_stops_and_says_so() {
     let tc = TestCluster::plain(1).await;
     let mut c = tc.any_client().await.expect("client");
     writes(&mut c, 0).await.expect("writes");
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("h")
-        .revision();
+    let end = current_revision(&mut c).await;
     c.compact(end, None).await.expect("compact");
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", dir.path().display());
@@ -180,13 +168,7 @@ async fn agent_command_backs_up_until_it_is_told_to_stop() {
         tokio::time::sleep(Duration::from_millis(800)).await;
         writes(&mut c, round).await.expect("writes");
     }
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("h")
-        .revision();
+    let end = current_revision(&mut c).await;
     let out = tokio::task::spawn_blocking(move || agent.wait_with_output())
         .await
         .expect("joins")
@@ -323,14 +305,7 @@ async fn flush_every_sets_how_often_segments_are_sealed() {
     };
     let revision = |c: &mut etcd_client::Client| {
         let mut c = c.clone();
-        async move {
-            c.get("/", None)
-                .await
-                .expect("get")
-                .header()
-                .expect("h")
-                .revision()
-        }
+        async move { current_revision(&mut c).await }
     };
     // Waits (bounded) until the store's segments reach `end`.
     let reached = |url: String, end: i64| async move {

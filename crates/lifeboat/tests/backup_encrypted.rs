@@ -12,7 +12,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use backup::remote::Store;
-use backup_common::{key_bucket_upto, save, writes};
+use backup_common::{current_revision, key_bucket_upto, save, writes};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -55,15 +55,6 @@ async fn stop(agent: Child) -> std::process::Output {
         .await
         .expect("joins")
         .expect("agent ran")
-}
-
-async fn revision(c: &mut etcd_client::Client) -> i64 {
-    c.get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("h")
-        .revision()
 }
 
 /// Polls (every 100 ms, at most 60 s) until `done` holds.
@@ -141,7 +132,7 @@ async fn encrypted_fulls_hold_no_plaintext_and_restore_with_the_identity() {
     let a = agent(&tc, url, &work, &["--encrypt-to", recipient], &env);
     until("a full", || has_full(url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("segments stored", || store_reaches(url, end)).await;
     let out = stop(a).await;
     assert!(

@@ -10,7 +10,9 @@ mod common;
 
 use backup::layout::{DeltaName, FullName};
 use backup::segment;
-use backup_common::{key_bucket, save, through_segments, to_events, watch_until, writes};
+use backup_common::{
+    current_revision, key_bucket, save, through_segments, to_events, watch_until, writes,
+};
 use common::lifeboat;
 use etcd_client::WatchOptions;
 use testkit::TestCluster;
@@ -129,13 +131,7 @@ async fn replay_refuses_a_missing_revision_and_a_short_log() {
     let full = dir.path().join("full.db");
     let full_rev = save(&tc, &full);
     writes(&mut c, 1).await.expect("writes");
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision();
+    let end = current_revision(&mut c).await;
     let mut events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
 
     let out = dir.path().join("short.db");
@@ -226,13 +222,7 @@ async fn segments_decoded_ahead_rebuild_the_same_bytes_and_fail_the_same_way() {
     for round in 1..4 {
         writes(&mut c, round).await.expect("writes");
     }
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision();
+    let end = current_revision(&mut c).await;
     let events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
     let segments = through_segments(&events, full_rev);
     assert!(segments.len() > 3, "several segments");

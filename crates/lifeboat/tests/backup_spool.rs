@@ -15,7 +15,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use backup::remote::Store;
-use backup_common::{key_bucket, key_bucket_upto, save, writes};
+use backup_common::{current_revision, key_bucket, key_bucket_upto, save, writes};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -70,15 +70,6 @@ fn signal(pid: u32, sig: &str) {
         .expect("kill runs")
         .success();
     assert!(ok, "kill -{sig} {pid}");
-}
-
-async fn revision(c: &mut etcd_client::Client) -> i64 {
-    c.get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("h")
-        .revision()
 }
 
 /// Polls (every 100 ms, at most 60 s) until `done` holds.
@@ -212,7 +203,7 @@ async fn a_refusing_store_spools_and_a_restart_uploads_in_order() {
     let first = agent(&tc, &url, &work, &[], &[]);
     until("a full", || has_full(&url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("first segments stored", || store_reaches(&url, end)).await;
 
     refuse(&root);
@@ -231,7 +222,7 @@ async fn a_refusing_store_spools_and_a_restart_uploads_in_order() {
     accept(&root);
     let second = agent(&tc, &url, &work, &[], &[]);
     writes(&mut c, 4).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the restarted agent catches up", || {
         store_reaches(&url, end)
     })
@@ -278,7 +269,7 @@ async fn a_full_spool_is_said_and_the_gap_is_reported() {
     );
     until("a full", || has_full(&url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("first segments stored", || store_reaches(&url, end)).await;
 
     refuse(&root);
@@ -305,7 +296,7 @@ async fn a_full_spool_is_said_and_the_gap_is_reported() {
     }
     assert!(spool_full().await, "no spool_full after {round} rounds");
     // etcd compacts what the stopped log had not read: those revisions are gone for good.
-    let compacted = revision(&mut c).await;
+    let compacted = current_revision(&mut c).await;
     c.compact(compacted, None).await.expect("compact");
     accept(&root);
     // The new full comes first: it may well hold these writes itself (no delta after it).
@@ -314,7 +305,7 @@ async fn a_full_spool_is_said_and_the_gap_is_reported() {
     })
     .await;
     writes(&mut c, round).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the log after the new full", || store_reaches(&url, end)).await;
     let out = stop(a).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -366,12 +357,12 @@ async fn a_watch_cut_while_the_store_refuses_does_not_wait_on_the_store() {
     let a = agent(&tc, &url, &work, &["--lease-ttl", "40s"], &[]);
     until("a full", || has_full(&url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("first segments stored", || store_reaches(&url, end)).await;
 
     refuse(&root);
     writes(&mut c, 1).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the writes spooled", || async { spooled_end(&work) >= end }).await;
     tc.cluster.kill(0);
     tc.cluster.restart(0).expect("etcd restarts");
@@ -381,7 +372,7 @@ async fn a_watch_cut_while_the_store_refuses_does_not_wait_on_the_store() {
         .expect("etcd healthy");
     let mut c = tc.any_client().await.expect("client");
     writes(&mut c, 2).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     // Bounded well under the old drain (ten refusals, backoff up to 12.8 s each).
     for _ in 0..250 {
         if spooled_end(&work) >= end {
@@ -396,7 +387,7 @@ async fn a_watch_cut_while_the_store_refuses_does_not_wait_on_the_store() {
 
     accept(&root);
     writes(&mut c, 3).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the store catches up", || store_reaches(&url, end)).await;
     let out = stop(a).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -433,7 +424,7 @@ async fn a_compaction_past_a_cut_agent_starts_a_new_full_and_says_so() {
     let mut first = agent(&tc, &url, &work, &[], &[]);
     until("a full", || has_full(&url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let stored = revision(&mut c).await;
+    let stored = current_revision(&mut c).await;
     until("first segments stored", || store_reaches(&url, stored)).await;
     first.kill().expect("SIGKILL");
     first.wait().expect("reaped");
@@ -441,7 +432,7 @@ async fn a_compaction_past_a_cut_agent_starts_a_new_full_and_says_so() {
     for round in 1..3 {
         writes(&mut c, round).await.expect("writes");
     }
-    let compacted = revision(&mut c).await;
+    let compacted = current_revision(&mut c).await;
     c.compact(compacted, None).await.expect("compact");
     let second = agent(&tc, &url, &work, &[], &[]);
     until("a new full past the compaction", || {
@@ -449,7 +440,7 @@ async fn a_compaction_past_a_cut_agent_starts_a_new_full_and_says_so() {
     })
     .await;
     writes(&mut c, 3).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the log after the new full", || store_reaches(&url, end)).await;
     let out = stop(second).await;
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -500,7 +491,7 @@ async fn a_stalled_s3_store_and_a_killed_agent_lose_nothing() {
     let first = agent(&tc, url, &work, &[], &env);
     until("a full", || has_full(url)).await;
     writes(&mut c, 0).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("first segments stored", || store_reaches(url, end)).await;
 
     signal(moto.pid(), "STOP");
@@ -516,7 +507,7 @@ async fn a_stalled_s3_store_and_a_killed_agent_lose_nothing() {
 
     let second = agent(&tc, url, &work, &[], &env);
     writes(&mut c, 4).await.expect("writes");
-    let end = revision(&mut c).await;
+    let end = current_revision(&mut c).await;
     until("the restarted agent catches up", || store_reaches(url, end)).await;
     let out = stop(second).await;
     assert!(

@@ -12,7 +12,9 @@ use std::path::{Path, PathBuf};
 use backup::publish::{self, FullInfo};
 use backup::remote::Store;
 use backup::segment::{self, Event};
-use backup_common::{key_bucket, moto_env, save, start_moto, to_events, watch_until, writes};
+use backup_common::{
+    current_revision, key_bucket, moto_env, save, start_moto, to_events, watch_until, writes,
+};
 use common::lifeboat;
 use testkit::TestCluster;
 
@@ -44,13 +46,7 @@ async fn history() -> History {
     for round in 1..3 {
         writes(&mut c, round).await.expect("writes");
     }
-    let end = c
-        .get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision();
+    let end = current_revision(&mut c).await;
     let mut events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
     for e in &mut events {
         e.observed_ms = TAKEN_MS + (e.revision - full_rev) * 1000;

@@ -121,6 +121,16 @@ pub fn through_segments(events: &[Event], full_rev: i64) -> Vec<segment::Segment
     segments
 }
 
+/// The cluster's revision now (the header of a read).
+pub async fn current_revision(c: &mut Client) -> i64 {
+    c.get("/", None)
+        .await
+        .expect("get")
+        .header()
+        .expect("header")
+        .revision()
+}
+
 /// Events from `from` on, until revision `end` has arrived.
 pub async fn watch_until(c: &mut Client, from: i64, end: i64) -> Vec<etcd_client::Event> {
     let options = WatchOptions::new()
