@@ -5,20 +5,15 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
 
+mod backup_common;
+mod common;
+
 use std::time::Duration;
 
 use backup::agent::deltas::{self, DeltaConfig, Stopped};
 use backup::remote::Store;
+use backup_common::current_revision;
 use testkit::TestCluster;
-
-async fn revision(c: &mut etcd_client::Client) -> i64 {
-    c.get("/", None)
-        .await
-        .expect("get")
-        .header()
-        .expect("header")
-        .revision()
-}
 
 /// Polls (20 s bound) until a stored segment reaches `end`; returns it.
 async fn segment_reaching(store: &Store, end: i64) -> backup::segment::Segment {
@@ -42,7 +37,7 @@ async fn a_segment_is_sealed_when_its_oldest_event_is_half_flush_every_old() {
     let tc = TestCluster::plain(1).await;
     let mut c = tc.any_client().await.expect("client");
     c.put("/before", "x", None).await.expect("put");
-    let start = revision(&mut c).await;
+    let start = current_revision(&mut c).await;
     let dir = tempfile::tempdir().expect("tempdir");
     let url = format!("file://{}", dir.path().display());
     let store = Store::open(&url).expect("store");
@@ -59,7 +54,7 @@ async fn a_segment_is_sealed_when_its_oldest_event_is_half_flush_every_old() {
         c.put(format!("/round-{round}"), "v", None)
             .await
             .expect("put");
-        let end = revision(&mut c).await;
+        let end = current_revision(&mut c).await;
         let seg = segment_reaching(&store, end).await;
         let waited = seg.header.created_ms - seg.events[0].observed_ms;
         assert!(

@@ -11,20 +11,21 @@ mod common;
 use backup::layout::{DeltaName, FullName};
 use backup::segment;
 use backup_common::{
-    current_revision, key_bucket, save, through_segments, to_events, watch_until, writes,
+    WithFull, cluster_with_full, current_revision, key_bucket, save, through_segments, to_events,
+    watch_until, writes,
 };
 use common::lifeboat;
 use etcd_client::WatchOptions;
-use testkit::TestCluster;
 
 #[tokio::test]
 async fn replay_of_watched_events_equals_the_live_snapshot() {
-    let tc = TestCluster::plain(1).await;
-    let mut c = tc.any_client().await.expect("client");
-    writes(&mut c, 0).await.expect("writes");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let full = dir.path().join("full.db");
-    let full_rev = save(&tc, &full);
+    let WithFull {
+        tc,
+        mut c,
+        dir,
+        full,
+        full_rev,
+    } = cluster_with_full().await;
 
     let mut watch = c
         .watch(
@@ -124,12 +125,13 @@ async fn replay_of_watched_events_equals_the_live_snapshot() {
 
 #[tokio::test]
 async fn replay_refuses_a_missing_revision_and_a_short_log() {
-    let tc = TestCluster::plain(1).await;
-    let mut c = tc.any_client().await.expect("client");
-    writes(&mut c, 0).await.expect("writes");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let full = dir.path().join("full.db");
-    let full_rev = save(&tc, &full);
+    let WithFull {
+        tc: _cluster, // kept alive: the test talks to it through `c`
+        mut c,
+        dir,
+        full,
+        full_rev,
+    } = cluster_with_full().await;
     writes(&mut c, 1).await.expect("writes");
     let end = current_revision(&mut c).await;
     let mut events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
@@ -213,12 +215,13 @@ fn rebuild_ahead(
 
 #[tokio::test]
 async fn segments_decoded_ahead_rebuild_the_same_bytes_and_fail_the_same_way() {
-    let tc = TestCluster::plain(1).await;
-    let mut c = tc.any_client().await.expect("client");
-    writes(&mut c, 0).await.expect("writes");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let full = dir.path().join("full.db");
-    let full_rev = save(&tc, &full);
+    let WithFull {
+        tc: _cluster, // kept alive: the test talks to it through `c`
+        mut c,
+        dir,
+        full,
+        full_rev,
+    } = cluster_with_full().await;
     for round in 1..4 {
         writes(&mut c, round).await.expect("writes");
     }

@@ -13,10 +13,10 @@ use backup::publish::{self, FullInfo};
 use backup::remote::Store;
 use backup::segment::{self, Event};
 use backup_common::{
-    current_revision, key_bucket, moto_env, save, start_moto, to_events, watch_until, writes,
+    WithFull, cluster_with_full, current_revision, key_bucket, moto_env, save, start_moto,
+    to_events, watch_until, writes,
 };
 use common::lifeboat;
-use testkit::TestCluster;
 
 /// Whole seconds: full names carry seconds.
 const TAKEN_MS: i64 = 1_800_000_000_000;
@@ -34,12 +34,13 @@ struct History {
 /// A full snapshot, then more writes captured by a watch, then the live snapshot at the end.
 /// Events are stamped one second apart from the full on, so times map to known revisions.
 async fn history() -> History {
-    let tc = TestCluster::plain(1).await;
-    let mut c = tc.any_client().await.expect("client");
-    writes(&mut c, 0).await.expect("writes");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let full = dir.path().join("full.db");
-    let full_rev = save(&tc, &full);
+    let WithFull {
+        tc,
+        mut c,
+        dir,
+        full,
+        full_rev,
+    } = cluster_with_full().await;
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("full.db.json")).expect("json"))
             .expect("manifest");

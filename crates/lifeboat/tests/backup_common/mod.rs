@@ -121,6 +121,31 @@ pub fn through_segments(events: &[Event], full_rev: i64) -> Vec<segment::Segment
     segments
 }
 
+/// A one-member cluster after the first round of [`writes`], and a full snapshot of it.
+pub struct WithFull {
+    pub tc: TestCluster,
+    pub c: Client,
+    pub dir: tempfile::TempDir,
+    pub full: std::path::PathBuf,
+    pub full_rev: i64,
+}
+
+pub async fn cluster_with_full() -> WithFull {
+    let tc = TestCluster::plain(1).await;
+    let mut c = tc.any_client().await.expect("client");
+    writes(&mut c, 0).await.expect("writes");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let full = dir.path().join("full.db");
+    let full_rev = save(&tc, &full);
+    WithFull {
+        tc,
+        c,
+        dir,
+        full,
+        full_rev,
+    }
+}
+
 /// The cluster's revision now (the header of a read).
 pub async fn current_revision(c: &mut Client) -> i64 {
     c.get("/", None)
