@@ -11,7 +11,7 @@ mod common;
 use backup::layout::{DeltaName, FullName};
 use backup::segment;
 use backup_common::{
-    WithFull, cluster_with_full, current_revision, key_bucket, save, through_segments, to_events,
+    cluster_with_full, current_revision, key_bucket, save, through_segments, to_events,
     watch_until, writes,
 };
 use common::lifeboat;
@@ -19,13 +19,7 @@ use etcd_client::WatchOptions;
 
 #[tokio::test]
 async fn replay_of_watched_events_equals_the_live_snapshot() {
-    let WithFull {
-        tc,
-        mut c,
-        dir,
-        full,
-        full_rev,
-    } = cluster_with_full().await;
+    let (tc, mut c, dir, full, full_rev) = cluster_with_full().await;
 
     let mut watch = c
         .watch(
@@ -125,13 +119,7 @@ async fn replay_of_watched_events_equals_the_live_snapshot() {
 
 #[tokio::test]
 async fn replay_refuses_a_missing_revision_and_a_short_log() {
-    let WithFull {
-        tc: _cluster, // kept alive: the test talks to it through `c`
-        mut c,
-        dir,
-        full,
-        full_rev,
-    } = cluster_with_full().await;
+    let (_tc, mut c, dir, full, full_rev) = cluster_with_full().await;
     writes(&mut c, 1).await.expect("writes");
     let end = current_revision(&mut c).await;
     let mut events = to_events(&watch_until(&mut c, full_rev + 1, end).await);
@@ -215,13 +203,7 @@ fn rebuild_ahead(
 
 #[tokio::test]
 async fn segments_decoded_ahead_rebuild_the_same_bytes_and_fail_the_same_way() {
-    let WithFull {
-        tc: _cluster, // kept alive: the test talks to it through `c`
-        mut c,
-        dir,
-        full,
-        full_rev,
-    } = cluster_with_full().await;
+    let (_tc, mut c, dir, full, full_rev) = cluster_with_full().await;
     for round in 1..4 {
         writes(&mut c, round).await.expect("writes");
     }

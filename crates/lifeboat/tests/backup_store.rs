@@ -13,8 +13,8 @@ use backup::publish::{self, FullInfo};
 use backup::remote::Store;
 use backup::segment::{self, Event};
 use backup_common::{
-    WithFull, cluster_with_full, current_revision, key_bucket, moto_env, save, start_moto,
-    to_events, watch_until, writes,
+    cluster_with_full, current_revision, key_bucket, moto_env, save, start_moto, to_events,
+    watch_until, writes,
 };
 use common::lifeboat;
 
@@ -34,13 +34,7 @@ struct History {
 /// A full snapshot, then more writes captured by a watch, then the live snapshot at the end.
 /// Events are stamped one second apart from the full on, so times map to known revisions.
 async fn history() -> History {
-    let WithFull {
-        tc,
-        mut c,
-        dir,
-        full,
-        full_rev,
-    } = cluster_with_full().await;
+    let (tc, mut c, dir, full, full_rev) = cluster_with_full().await;
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dir.path().join("full.db.json")).expect("json"))
             .expect("manifest");

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use std::ops::ControlFlow;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use backup::segment::{self, Event, EventKind, SegmentInfo};
 use etcd_client::{
@@ -121,29 +121,17 @@ pub fn through_segments(events: &[Event], full_rev: i64) -> Vec<segment::Segment
     segments
 }
 
-/// A one-member cluster after the first round of [`writes`], and a full snapshot of it.
-pub struct WithFull {
-    pub tc: TestCluster,
-    pub c: Client,
-    pub dir: tempfile::TempDir,
-    pub full: std::path::PathBuf,
-    pub full_rev: i64,
-}
-
-pub async fn cluster_with_full() -> WithFull {
+/// A one-member cluster after the first round of [`writes`], and a full snapshot of it:
+/// (cluster, client, work dir, the full's path, its revision). Keep the cluster bound while
+/// the client is used: dropping it stops etcd.
+pub async fn cluster_with_full() -> (TestCluster, Client, tempfile::TempDir, PathBuf, i64) {
     let tc = TestCluster::plain(1).await;
     let mut c = tc.any_client().await.expect("client");
     writes(&mut c, 0).await.expect("writes");
     let dir = tempfile::tempdir().expect("tempdir");
     let full = dir.path().join("full.db");
     let full_rev = save(&tc, &full);
-    WithFull {
-        tc,
-        c,
-        dir,
-        full,
-        full_rev,
-    }
+    (tc, c, dir, full, full_rev)
 }
 
 /// The cluster's revision now (the header of a read).
