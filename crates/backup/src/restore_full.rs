@@ -122,7 +122,9 @@ impl PendingDigest {
     pub fn wait(mut self) -> Result<Image, String> {
         match self.thread.take().map(std::thread::JoinHandle::join) {
             Some(Ok(verdict)) => verdict,
-            _ => Err("the thread checking the full's SHA-256 stopped".into()),
+            _ => Err(
+                "the thread checking the full's SHA-256 stopped before its verdict; nothing was written: run the restore again".into(),
+            ),
         }
     }
 }
