@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use policy::findings::Finding;
-use policy::input::{Converted, InputSpec, Loaded};
+use policy::input::{Conversions, Converted, InputSpec, Loaded};
 use policy::model::PolicySet;
 use policy::source::Document;
 
@@ -21,7 +21,7 @@ use crate::prefixes::is_wanted;
 #[derive(Debug, Default, Clone)]
 pub struct Documents {
     /// In key order: the input is assembled in this order, as from a listing.
-    converted: BTreeMap<String, Converted>,
+    converted: Conversions,
     undecoded: BTreeMap<String, String>,
     /// The policy half of the last input built, while no object that gives the policy set
     /// anything has changed since: most watch updates (pods, nodes) reuse it. Kept only with no
@@ -56,15 +56,13 @@ impl Documents {
         match decode(&name, value, mod_revision) {
             Ok(docs) => {
                 self.undecoded.remove(&name);
-                let converted = Converted::of(&docs);
-                self.forget_policies_if(converted.has_policies());
-                let before = self.converted.insert(name, converted);
-                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
+                let changed = self.converted.insert(name, Converted::of(&docs));
+                self.forget_policies_if(changed);
                 Change::Applied
             }
             Err(why) => {
-                let before = self.converted.remove(&name);
-                self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
+                let changed = self.converted.remove(&name);
+                self.forget_policies_if(changed);
                 self.undecoded.insert(name, why);
                 Change::Undecoded
             }
@@ -78,8 +76,8 @@ impl Documents {
         }
         let name = String::from_utf8_lossy(key);
         self.undecoded.remove(name.as_ref());
-        let before = self.converted.remove(name.as_ref());
-        self.forget_policies_if(before.is_some_and(|b| b.has_policies()));
+        let changed = self.converted.remove(name.as_ref());
+        self.forget_policies_if(changed);
         Change::Applied
     }
 
@@ -91,7 +89,7 @@ impl Documents {
 
     /// Keys whose objects are in the model, in key order.
     pub fn keys(&self) -> impl Iterator<Item = &str> {
-        self.converted.keys().map(String::as_str)
+        self.converted.keys()
     }
 
     /// Keys left out of the model, each with why.
@@ -106,14 +104,14 @@ impl Documents {
         let (policies, findings) = match &self.policies {
             Some(kept) if spec.policies.is_empty() => kept.clone(),
             _ => {
-                let made = policy::input::policies_from_converted(self.converted.values(), spec)?;
+                let made = self.converted.policies(spec)?;
                 if spec.policies.is_empty() {
                     self.policies = Some(made.clone());
                 }
                 made
             }
         };
-        let inventory = policy::input::inventory_from_converted(self.converted.values(), spec)?;
+        let inventory = self.converted.inventory(spec)?;
         Ok(Loaded {
             policies,
             inventory,

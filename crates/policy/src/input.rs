@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 mod keyed;
 
-pub use keyed::Converted;
+pub use keyed::{Conversions, Converted};
 
 use crate::error::LoadError;
 use crate::findings::{Finding, Severity};
@@ -219,6 +219,11 @@ pub fn inventory_from_converted<'a>(
     spec: &InputSpec,
 ) -> Result<Inventory, LoadError> {
     let inv = read::assemble(keyed::objects_of(converted)).map_err(LoadError::Invalid)?;
+    finish_inventory(inv, spec)
+}
+
+/// An inventory assembled from conversions, checked and with `spec`'s Cilium settings on top.
+fn finish_inventory(inv: Inventory, spec: &InputSpec) -> Result<Inventory, LoadError> {
     if inv.nodes.is_empty() {
         return Err(LoadError::NoNodesRead);
     }

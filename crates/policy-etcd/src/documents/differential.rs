@@ -74,6 +74,13 @@ fn pod(r: &mut Rng, ns: &str, i: usize) -> Value {
     p
 }
 
+/// Two pods in one value (a `List`, as no API server stores, but a restored or hand-written
+/// key may hold): their order among the other pods is their key's.
+fn pod_list(r: &mut Rng, ns: &str, i: usize) -> Value {
+    let items = vec![pod(r, ns, i + 10), pod(r, ns, i + 20)];
+    json!({"apiVersion": "v1", "kind": "List", "items": items})
+}
+
 fn network_policy(r: &mut Rng, ns: &str, i: usize) -> Value {
     let port = match r.below(8) {
         // Out of range: the parser refuses the policy, so the whole input is unusable.
@@ -129,7 +136,24 @@ fn object(r: &mut Rng) -> (String, Value) {
     match r.below(8) {
         0 => (format!("/registry/namespaces/{ns}"), namespace(r, ns)),
         1 => (format!("/registry/minions/node{}", i % 4), node(r, i % 4)),
-        2 | 3 => (format!("/registry/pods/{ns}/p{i}"), pod(r, ns, i)),
+        2 | 3 => match r.below(16) {
+            // Seldom a `List` of pods, under a key a plain pod replaces: the pods are then
+            // not one per key, and the input is assembled the long way.
+            0 | 1 => {
+                let value = match r.below(3) {
+                    0 => pod_list(r, ns, i),
+                    _ => pod(r, ns, i + 30),
+                };
+                (format!("/registry/pods/{ns}/list"), value)
+            }
+            // Seldom a pod that does not convert: the input is unusable until it goes.
+            2 => {
+                let mut p = pod(r, ns, i);
+                p["status"]["podIP"] = json!("not-an-address");
+                (format!("/registry/pods/{ns}/p{i}"), p)
+            }
+            _ => (format!("/registry/pods/{ns}/p{i}"), pod(r, ns, i)),
+        },
         4 => (
             format!("/registry/networkpolicies/{ns}/np{i}"),
             network_policy(r, ns, i),
@@ -202,6 +226,7 @@ fn incremental_input_equals_a_full_read_after_every_change() {
     let mut values = std::collections::BTreeMap::new();
     let mut docs = Documents::new();
     let (mut usable, mut unusable) = (0, 0);
+    let (mut apart, mut together) = (0, 0);
     for step in 0..600 {
         let (key, value) = object(&mut r);
         match r.below(10) {
@@ -219,6 +244,11 @@ fn incremental_input_equals_a_full_read_after_every_change() {
                 docs.put(key.as_bytes(), &bytes, 1);
                 values.insert(key, bytes);
             }
+        }
+        if docs.converted.pods_apart() {
+            apart += 1;
+        } else {
+            together += 1;
         }
         let incremental = docs.build(&spec).map_err(|e| e.to_string());
         let scratch = from_scratch(&values);
@@ -241,5 +271,10 @@ fn incremental_input_equals_a_full_read_after_every_change() {
     assert!(
         usable > 100 && unusable > 20,
         "{usable} usable, {unusable} unusable"
+    );
+    // Both ways of assembling the inventory must be compared, each often.
+    assert!(
+        apart > 100 && together > 50,
+        "{apart} builds with the pods apart, {together} with pods elsewhere too"
     );
 }

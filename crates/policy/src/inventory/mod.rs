@@ -245,12 +245,18 @@ impl Inventory {
     /// Add namespaces that pods refer to but that were not listed, and the immutable
     /// `kubernetes.io/metadata.name` label every namespace carries (K6).
     pub fn normalise(&mut self) {
+        self.normalise_after(0);
+    }
+
+    /// [`Inventory::normalise`] when the first `settled` pods are known to be in listed
+    /// namespaces (they would add none): only the pods after them are walked.
+    pub(crate) fn normalise_after(&mut self, settled: usize) {
         let mut known: std::collections::HashSet<String> =
             self.namespaces.iter().map(|n| n.name.clone()).collect();
         let mut missing: Vec<String> = Vec::new();
         // Pods mostly come grouped by namespace: one lookup per run of a namespace.
         let mut last: Option<&str> = None;
-        for p in &self.pods {
+        for p in self.pods.iter().skip(settled) {
             if last == Some(p.namespace.as_str()) {
                 continue;
             }

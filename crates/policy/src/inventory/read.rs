@@ -1,7 +1,7 @@
 //! `kubectl get -o yaml` objects → [`Inventory`]. Lenient: missing fields take Kubernetes
 //! defaults; fields of the wrong type are errors naming file, document and field.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -105,8 +105,44 @@ pub fn assemble(
 pub fn assemble_with_policies(
     objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
 ) -> Result<(Inventory, Vec<Document>), Vec<ParseError>> {
+    assemble_onto(Inventory::default(), objects, None)
+}
+
+/// Pods converted earlier, in the order [`assemble`] would push them, with what they tell
+/// about the cluster beyond themselves, so that the inventory can be assembled without
+/// walking them again.
+pub struct KnownPods<'a> {
+    pub pods: Vec<Arc<Pod>>,
+    /// The newest Cilium version among them that are Cilium agents.
+    pub agent_version: Option<(u32, u32)>,
+    /// Every namespace they are in (a superset does no harm to the answer, only to speed).
+    pub namespaces: Vec<&'a str>,
+}
+
+/// [`assemble`] of `known`'s pods followed by `objects` that hold no pod: the same inventory
+/// as `assemble` of all of them in that order, without walking the known pods (10^5 from
+/// etcd) when their namespaces are all listed.
+pub fn assemble_with_known_pods(
+    known: KnownPods<'_>,
+    objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
+) -> Result<Inventory, Vec<ParseError>> {
+    let mut inv = Inventory {
+        pods: known.pods,
+        ..Inventory::default()
+    };
+    inv.cilium.version = known.agent_version;
+    let settled = (inv.pods.len(), known.namespaces.as_slice());
+    assemble_onto(inv, objects, Some(settled)).map(|(inv, _)| inv)
+}
+
+/// [`assemble`] onto an inventory that may hold pods already. `settled`: the first N pods are
+/// in these namespaces, so when all of them are listed those pods add none to the inventory.
+fn assemble_onto(
+    mut inv: Inventory,
+    objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
+    settled: Option<(usize, &[&str])>,
+) -> Result<(Inventory, Vec<Document>), Vec<ParseError>> {
     let mut policies = Vec::new();
-    let mut inv = Inventory::default();
     let mut errors = Vec::new();
     let mut workloads = Vec::new();
     for (obj, mut errs) in objects {
@@ -148,7 +184,16 @@ pub fn assemble_with_policies(
     let refs: Vec<&Document> = workloads.iter().map(|d| &**d).collect();
     expand_workloads(&mut inv, &refs, &mut errors);
     if errors.is_empty() {
-        inv.normalise();
+        let skip = match settled {
+            Some((n, namespaces)) => {
+                let listed: HashSet<&str> =
+                    inv.namespaces.iter().map(|n| n.name.as_str()).collect();
+                let all = namespaces.iter().all(|ns| listed.contains(ns));
+                if all { n } else { 0 }
+            }
+            None => 0,
+        };
+        inv.normalise_after(skip);
         Ok((inv, policies))
     } else {
         Err(errors)
