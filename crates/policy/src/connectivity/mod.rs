@@ -12,6 +12,7 @@ pub mod cilium;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use serde::Serialize;
@@ -76,7 +77,7 @@ fn v4_bounds(net: &IpNet) -> Option<(u32, u32)> {
 /// The outside world for direction `d`, as np-guard splits it: the disjoint decomposition of
 /// every ipBlock (cidr minus except) of that direction and the whole IPv4 space, each part
 /// shown as its contiguous ranges.
-fn atoms(policies: &[NetworkPolicy], d: Direction) -> Vec<Atom> {
+fn atoms(policies: &[Arc<NetworkPolicy>], d: Direction) -> Vec<Atom> {
     let mut blocks: Vec<(&IpNet, &[IpNet])> = Vec::new();
     let mut cuts: BTreeSet<u64> = BTreeSet::new();
     cuts.insert(0);
@@ -199,7 +200,7 @@ impl FlatRule<'_> {
 type Isolation = Vec<Option<Vec<usize>>>;
 
 /// Every allowed connection, sorted, pod pairs merged per displayed workload.
-pub fn connectivity(inv: &Inventory, policies: &[NetworkPolicy]) -> Vec<Connection> {
+pub fn connectivity(inv: &Inventory, policies: &[Arc<NetworkPolicy>]) -> Vec<Connection> {
     // Representative pod per class (namespace, labels, ports): pods alike behave alike.
     let mut class_of: HashMap<PodClass, usize> = HashMap::new();
     let mut reps: Vec<&Pod> = Vec::new();

@@ -137,8 +137,8 @@ impl Version<'_> {
     fn alone(&self) -> PolicySet {
         let mut set = PolicySet::default();
         match self {
-            Version::Knp(p) => set.network_policies.push((*p).clone()),
-            Version::Cilium(p) => set.cilium.push((*p).clone()),
+            Version::Knp(p) => set.network_policies.push((*p).clone().into()),
+            Version::Cilium(p) => set.cilium.push((*p).clone().into()),
         }
         set
     }

@@ -76,10 +76,13 @@ pub(super) fn objects_of<'a>(
     all.into_iter().flat_map(|c| c.objects.iter().cloned())
 }
 
+/// (major, minor) of a Cilium agent's image.
+type CiliumVersion = (u32, u32);
+
 impl Converted {
     /// The one pod this object is, with its Cilium version when it is a Cilium agent: what
     /// nearly every key of a cluster holds. `None` for anything else, or a pod with errors.
-    fn single_pod(&self) -> Option<(&Arc<Pod>, Option<(u32, u32)>)> {
+    fn single_pod(&self) -> Option<(&Arc<Pod>, Option<CiliumVersion>)> {
         if self.has_policies() {
             return None;
         }

@@ -13,7 +13,7 @@ pub struct FieldUse {
     pub line: u32,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiliumPolicy {
     pub name: String,
     /// `None` for a CiliumClusterwideNetworkPolicy.
@@ -50,7 +50,7 @@ impl CiliumPolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Subject {
     /// Workload endpoints (C7.1, C7.5).
     Endpoints(LabelSelector),
@@ -65,7 +65,7 @@ pub struct DefaultDeny {
     pub egress: Option<bool>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CiliumRule {
     /// Path of the rule inside the object: `spec` or `specs[N]`.
     pub path: String,
@@ -80,7 +80,7 @@ pub struct CiliumRule {
 }
 
 /// One element of `ingress[]`, `egress[]`, `ingressDeny[]` or `egressDeny[]`: one PolicyEntry (C2.1).
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RuleItem {
     pub line: u32,
     /// Field path, e.g. `spec.ingress[1]`.
@@ -100,7 +100,7 @@ pub struct RuleItem {
     pub requires: bool,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Peer {
     Endpoints(LabelSelector),
     Entity(Entity),
@@ -120,13 +120,13 @@ pub enum Peer {
     },
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CidrRule {
     pub cidr: IpNet,
     pub except: Vec<IpNet>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FqdnSelector {
     Name(String),
     Pattern(String),
@@ -196,7 +196,7 @@ pub enum L7Kind {
     Generic,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PortRule {
     pub line: u32,
     pub ports: Vec<PortProtocol>,
@@ -206,7 +206,7 @@ pub struct PortRule {
     pub dns_patterns: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IcmpField {
     pub family: String,
     pub icmp_type: String,

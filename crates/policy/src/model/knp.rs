@@ -3,7 +3,7 @@
 use super::{Direction, LabelSelector, Origin, PortProtocol};
 use ipnet::IpNet;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NetworkPolicy {
     pub name: String,
     pub namespace: String,
@@ -39,7 +39,7 @@ impl NetworkPolicy {
     }
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KnpRule {
     pub line: u32,
     /// K5: empty = every peer, including outside the cluster.
@@ -48,7 +48,7 @@ pub struct KnpRule {
     pub ports: Vec<PortProtocol>,
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KnpPeer {
     /// K6: pod and/or namespace selector; both present = AND.
     Pods {

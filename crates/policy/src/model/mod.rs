@@ -8,6 +8,8 @@ pub mod knp;
 pub mod ports;
 pub mod selector;
 
+use std::sync::Arc;
+
 pub use cilium::{
     CidrRule, CiliumPolicy, CiliumRule, DefaultDeny, Entity, FieldUse, FqdnSelector, IcmpField,
     L7Kind, Peer, PortRule, RuleItem, Subject,
@@ -81,10 +83,12 @@ pub struct Replaced {
 }
 
 /// All policies read from the input, in input order.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct PolicySet {
-    pub network_policies: Vec<NetworkPolicy>,
-    pub cilium: Vec<CiliumPolicy>,
+    /// Each policy shared: a set made after a watch update changes one policy of 10^4 copies
+    /// pointers to the others, and compares them by pointer first (the types are `Eq`).
+    pub network_policies: Vec<Arc<NetworkPolicy>>,
+    pub cilium: Vec<Arc<CiliumPolicy>>,
 }
 
 impl PolicySet {

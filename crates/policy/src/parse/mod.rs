@@ -145,7 +145,7 @@ pub fn policies_with(docs: &[Document], mode: Names) -> Parsed {
                 if let Some(p) = knp::network_policy(&mut cx, &doc.node, md)
                     && cx.errors.is_empty()
                 {
-                    out.policies.network_policies.push(p);
+                    out.policies.network_policies.push(p.into());
                 }
             }
             "CiliumNetworkPolicy" | "CiliumClusterwideNetworkPolicy" => {
@@ -153,7 +153,7 @@ pub fn policies_with(docs: &[Document], mode: Names) -> Parsed {
                 if let Some(p) = cilium::cilium_policy(&mut cx, &doc.node, md, cw)
                     && cx.errors.is_empty()
                 {
-                    out.policies.cilium.push(p);
+                    out.policies.cilium.push(p.into());
                 }
             }
             _ => {}
