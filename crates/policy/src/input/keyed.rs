@@ -2,7 +2,8 @@
 //! and the inventory, kept so that the input of a cluster followed by a watch is assembled from
 //! conversions already made (shared pods, parsed policies) instead of from documents read again.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::InputSpec;
@@ -139,13 +140,17 @@ struct SinglePods {
     pods: Vec<Arc<Pod>>,
     /// The Cilium agents among them: key → the version of their image.
     agents: BTreeMap<String, (u32, u32)>,
-    /// How many of them are in each namespace.
+    /// How many of them are in each namespace, by `NAMESPACE/`: the order of their keys'
+    /// `/registry/pods/NAMESPACE/` prefixes.
     namespaces: BTreeMap<String, usize>,
+    /// How many of them are under a key other than `/registry/pods/NAMESPACE/...` of their
+    /// namespace: while none is, each namespace's pods are one run, whose place the counts give.
+    misplaced: usize,
 }
 
 impl SinglePods {
     fn put(&mut self, key: String, pod: Arc<Pod>, agent: Option<(u32, u32)>) {
-        self.count(&pod.namespace, true);
+        self.count(&key, &pod, true);
         match agent {
             Some(v) => self.agents.insert(key.clone(), v),
             None => self.agents.remove(&key),
@@ -153,7 +158,7 @@ impl SinglePods {
         match self.keys.binary_search(&key) {
             Ok(i) => {
                 let old = std::mem::replace(&mut self.pods[i], pod);
-                self.count(&old.namespace, false);
+                self.count(&key, &old, false);
             }
             Err(i) => {
                 self.keys.insert(i, key);
@@ -167,31 +172,58 @@ impl SinglePods {
         let Ok(i) = self.keys.binary_search_by(|k| k.as_str().cmp(key)) else {
             return false;
         };
-        self.keys.remove(i);
+        let taken = self.keys.remove(i);
         let pod = self.pods.remove(i);
-        self.count(&pod.namespace, false);
+        self.count(&taken, &pod, false);
         self.agents.remove(key);
         true
     }
 
-    fn count(&mut self, namespace: &str, added: bool) {
+    /// Counts `pod` (under `key`) in or out.
+    fn count(&mut self, key: &str, pod: &Pod, added: bool) {
+        let run = format!("{}/", pod.namespace);
+        let placed = key
+            .strip_prefix("/registry/pods/")
+            .is_some_and(|rest| rest.starts_with(&run));
         if added {
-            *self.namespaces.entry(namespace.to_owned()).or_default() += 1;
+            *self.namespaces.entry(run).or_default() += 1;
+            self.misplaced += usize::from(!placed);
             return;
         }
-        if let Some(n) = self.namespaces.get_mut(namespace) {
+        self.misplaced -= usize::from(!placed).min(self.misplaced);
+        if let Some(n) = self.namespaces.get_mut(&run) {
             *n -= 1;
             if *n == 0 {
-                self.namespaces.remove(namespace);
+                self.namespaces.remove(&run);
             }
         }
+    }
+
+    /// Where each namespace's pods are, while each namespace's are one run.
+    fn runs(&self) -> Option<HashMap<String, Range<usize>>> {
+        if self.misplaced > 0 {
+            return None;
+        }
+        let mut start = 0;
+        let mut runs = HashMap::with_capacity(self.namespaces.len());
+        for (run, n) in &self.namespaces {
+            let ns = run.strip_suffix('/').unwrap_or(run);
+            runs.insert(ns.to_owned(), start..start + n);
+            start += n;
+        }
+        Some(runs)
     }
 
     fn known(&self) -> read::KnownPods<'_> {
         read::KnownPods {
             pods: self.pods.clone(),
             agent_version: self.agents.values().copied().max(),
-            namespaces: self.namespaces.keys().map(String::as_str).collect(),
+            namespaces: self
+                .namespaces
+                .keys()
+                .map(|r| r.strip_suffix('/').unwrap_or(r))
+                .collect(),
+            runs: self.runs(),
         }
     }
 

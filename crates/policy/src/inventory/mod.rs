@@ -6,6 +6,7 @@
 pub mod cilium_config;
 pub mod read;
 pub mod reference;
+mod runs;
 mod schedule;
 mod services;
 mod workloads;
@@ -35,6 +36,9 @@ pub struct Inventory {
     pub findings: Vec<crate::findings::Finding>,
     /// Namespace name → index into `namespaces`, rebuilt by [`Inventory::normalise`].
     ns_index: std::collections::HashMap<String, usize>,
+    /// Where each namespace's pods are, found by [`Inventory::normalise`] (`None` when some
+    /// namespace's pods are not one run): read by [`Inventory::pods_in`].
+    runs: Option<runs::PodRuns>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -177,13 +181,25 @@ impl Inventory {
             .find(|s| s.namespace == ns && s.name == name)
     }
 
+    /// The pods of namespace `ns`, in list order. Found from the runs [`Inventory::normalise`]
+    /// noted when it can, without visiting the other namespaces' pods; by a walk over every
+    /// pod otherwise (and if the pods changed since). Either way each pod is checked to be in
+    /// `ns`.
+    pub fn pods_in<'a>(&'a self, ns: &'a str) -> Box<dyn Iterator<Item = &'a Pod> + 'a> {
+        let run = self.runs.as_ref().and_then(|r| r.get(&self.pods, ns));
+        let in_ns = move |p: &&'a Pod| p.namespace == ns;
+        match run.and_then(|r| self.pods.get(r)) {
+            Some(run) => Box::new(run.iter().map(|p| &**p).filter(in_ns)),
+            None => Box::new(self.pods.iter().map(|p| &**p).filter(in_ns)),
+        }
+    }
+
     /// Pods a service selects.
     pub fn backends<'a>(&'a self, svc: &'a Service) -> impl Iterator<Item = &'a Pod> + 'a {
-        self.pods.iter().map(|p| &**p).filter(move |p| {
-            p.namespace == svc.namespace
-                && svc.selector.as_ref().is_some_and(|sel| {
-                    !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))
-                })
+        self.pods_in(&svc.namespace).filter(move |p| {
+            svc.selector.as_ref().is_some_and(|sel| {
+                !sel.is_empty() && sel.iter().all(|(k, v)| p.labels.get(k) == Some(v))
+            })
         })
     }
 
@@ -200,9 +216,9 @@ impl Inventory {
 
     /// One pass over pods, then over nodes: inventories have 10^5 pods and 10^3 nodes.
     fn nodes_running(&self, component: &str) -> Vec<&Node> {
+        // Control-plane components are in kube-system (`is_control_plane_component`).
         let hosts: std::collections::HashSet<&str> = self
-            .pods
-            .iter()
+            .pods_in("kube-system")
             .filter(|p| p.is_control_plane_component(component))
             .filter_map(|p| p.node.as_deref())
             .collect();
@@ -245,12 +261,18 @@ impl Inventory {
     /// Add namespaces that pods refer to but that were not listed, and the immutable
     /// `kubernetes.io/metadata.name` label every namespace carries (K6).
     pub fn normalise(&mut self) {
-        self.normalise_after(0);
+        self.normalise_after(0, Some(std::collections::HashMap::new()));
     }
 
     /// [`Inventory::normalise`] when the first `settled` pods are known to be in listed
-    /// namespaces (they would add none): only the pods after them are walked.
-    pub(crate) fn normalise_after(&mut self, settled: usize) {
+    /// namespaces (they would add none), with the runs of their namespaces when known: only
+    /// the pods after them are walked.
+    pub(crate) fn normalise_after(
+        &mut self,
+        settled: usize,
+        runs: Option<std::collections::HashMap<String, std::ops::Range<usize>>>,
+    ) {
+        self.runs = runs.and_then(|known| runs::PodRuns::of(&self.pods, settled, known));
         let mut known: std::collections::HashSet<String> =
             self.namespaces.iter().map(|n| n.name.clone()).collect();
         let mut missing: Vec<String> = Vec::new();

@@ -1,8 +1,9 @@
 //! `kubectl get -o yaml` objects → [`Inventory`]. Lenient: missing fields take Kubernetes
 //! defaults; fields of the wrong type are errors naming file, document and field.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::IpAddr;
+use std::ops::Range;
 use std::sync::Arc;
 
 use super::services;
@@ -117,6 +118,8 @@ pub struct KnownPods<'a> {
     pub agent_version: Option<(u32, u32)>,
     /// Every namespace they are in (a superset does no harm to the answer, only to speed).
     pub namespaces: Vec<&'a str>,
+    /// Where each namespace's pods are among them, when each namespace's are one run.
+    pub runs: Option<HashMap<String, Range<usize>>>,
 }
 
 /// [`assemble`] of `known`'s pods followed by `objects` that hold no pod: the same inventory
@@ -131,16 +134,29 @@ pub fn assemble_with_known_pods(
         ..Inventory::default()
     };
     inv.cilium.version = known.agent_version;
-    let settled = (inv.pods.len(), known.namespaces.as_slice());
+    let settled = Settled {
+        pods: inv.pods.len(),
+        namespaces: &known.namespaces,
+        runs: known.runs,
+    };
     assemble_onto(inv, objects, Some(settled)).map(|(inv, _)| inv)
 }
 
-/// [`assemble`] onto an inventory that may hold pods already. `settled`: the first N pods are
-/// in these namespaces, so when all of them are listed those pods add none to the inventory.
+/// What is known of the first pods of an inventory being assembled.
+struct Settled<'a> {
+    /// How many.
+    pods: usize,
+    /// Their namespaces: when all of them are listed, those pods add none to the inventory.
+    namespaces: &'a [&'a str],
+    runs: Option<HashMap<String, Range<usize>>>,
+}
+
+/// [`assemble`] onto an inventory that may hold pods already (`settled` says what is known of
+/// them).
 fn assemble_onto(
     mut inv: Inventory,
     objects: impl IntoIterator<Item = (Object, Vec<ParseError>)>,
-    settled: Option<(usize, &[&str])>,
+    settled: Option<Settled<'_>>,
 ) -> Result<(Inventory, Vec<Document>), Vec<ParseError>> {
     let mut policies = Vec::new();
     let mut errors = Vec::new();
@@ -184,16 +200,13 @@ fn assemble_onto(
     let refs: Vec<&Document> = workloads.iter().map(|d| &**d).collect();
     expand_workloads(&mut inv, &refs, &mut errors);
     if errors.is_empty() {
-        let skip = match settled {
-            Some((n, namespaces)) => {
-                let listed: HashSet<&str> =
-                    inv.namespaces.iter().map(|n| n.name.as_str()).collect();
-                let all = namespaces.iter().all(|ns| listed.contains(ns));
-                if all { n } else { 0 }
+        let listed: HashSet<&str> = inv.namespaces.iter().map(|n| n.name.as_str()).collect();
+        match settled {
+            Some(s) if s.namespaces.iter().all(|ns| listed.contains(ns)) => {
+                inv.normalise_after(s.pods, s.runs);
             }
-            None => 0,
-        };
-        inv.normalise_after(skip);
+            _ => inv.normalise(),
+        }
         Ok((inv, policies))
     } else {
         Err(errors)
