@@ -248,6 +248,7 @@ fn published_host_policy_examples_behave_as_documented() {
         .iter_mut()
         .filter(|n| n.name.starts_with("worker"))
     {
+        let n = std::sync::Arc::make_mut(n);
         n.labels.insert("access".into(), "ssh".into());
         n.labels.insert("role".into(), "worker".into());
     }

@@ -152,7 +152,7 @@ fn cluster_footguns() {
         ..Default::default()
     }));
     for n in &mut kpr.nodes {
-        n.kernel = Some("4.15.0-213-generic".into());
+        std::sync::Arc::make_mut(n).kernel = Some("4.15.0-213-generic".into());
     }
     let got = codes(&host, &kpr);
     assert!(

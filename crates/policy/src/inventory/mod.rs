@@ -24,8 +24,9 @@ use crate::model::Protocol;
 pub struct Inventory {
     /// True when this is the built-in reference cluster, not the user's.
     pub assumed: bool,
-    pub nodes: Vec<Node>,
-    pub namespaces: Vec<Namespace>,
+    /// Shared like pods: an inventory assembled again after a watch update copies pointers.
+    pub nodes: Vec<std::sync::Arc<Node>>,
+    pub namespaces: Vec<std::sync::Arc<Namespace>>,
     /// Shared, so that an inventory updated by one pod (a watch) copies pointers, not pods.
     pub pods: Vec<std::sync::Arc<Pod>>,
     pub services: Vec<Service>,
@@ -41,7 +42,7 @@ pub struct Inventory {
     runs: Option<runs::PodRuns>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Node {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -69,7 +70,7 @@ impl Node {
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Namespace {
     pub name: String,
     pub labels: BTreeMap<String, String>,
@@ -165,14 +166,22 @@ pub struct Webhook {
 impl Inventory {
     pub fn namespace(&self, name: &str) -> Option<&Namespace> {
         match self.ns_index.get(name) {
-            Some(&i) => self.namespaces.get(i).filter(|n| n.name == name),
+            Some(&i) => self
+                .namespaces
+                .get(i)
+                .map(|n| &**n)
+                .filter(|n| n.name == name),
             None if self.ns_index.len() == self.namespaces.len() => None,
-            None => self.namespaces.iter().find(|n| n.name == name),
+            None => self
+                .namespaces
+                .iter()
+                .map(|n| &**n)
+                .find(|n| n.name == name),
         }
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().find(|n| n.name == name)
+        self.nodes.iter().map(|n| &**n).find(|n| n.name == name)
     }
 
     pub fn service(&self, ns: &str, name: &str) -> Option<&Service> {
@@ -222,13 +231,13 @@ impl Inventory {
             .filter(|p| p.is_control_plane_component(component))
             .filter_map(|p| p.node.as_deref())
             .collect();
-        let with_pod: Vec<&Node> = self
-            .nodes
-            .iter()
+        let nodes = self.nodes.iter().map(|n| &**n);
+        let with_pod: Vec<&Node> = nodes
+            .clone()
             .filter(|n| hosts.contains(n.name.as_str()))
             .collect();
         if with_pod.is_empty() {
-            self.nodes.iter().filter(|n| n.is_control_plane()).collect()
+            nodes.filter(|n| n.is_control_plane()).collect()
         } else {
             with_pod
         }
@@ -289,10 +298,10 @@ impl Inventory {
             }
         }
         for name in missing {
-            self.namespaces.push(Namespace {
+            self.namespaces.push(std::sync::Arc::new(Namespace {
                 name,
                 labels: BTreeMap::new(),
-            });
+            }));
         }
         self.ns_index = self
             .namespaces
@@ -300,10 +309,13 @@ impl Inventory {
             .enumerate()
             .map(|(i, n)| (n.name.clone(), i))
             .collect();
+        const NAME_LABEL: &str = "kubernetes.io/metadata.name";
+        // Namespaces read from a cluster carry it already: those stay shared, not copied.
         for ns in &mut self.namespaces {
-            ns.labels
-                .entry("kubernetes.io/metadata.name".to_owned())
-                .or_insert_with(|| ns.name.clone());
+            if !ns.labels.contains_key(NAME_LABEL) {
+                let ns = std::sync::Arc::make_mut(ns);
+                ns.labels.insert(NAME_LABEL.to_owned(), ns.name.clone());
+            }
         }
     }
 }

@@ -32,8 +32,8 @@ pub const WORKLOAD_KINDS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub enum Object {
     Pod(Arc<Pod>),
-    Namespace(Namespace),
-    Node(Node),
+    Namespace(Arc<Namespace>),
+    Node(Arc<Node>),
     Service(Service),
     Webhooks(Vec<Webhook>),
     CiliumConfig(BTreeMap<String, String>),
@@ -70,12 +70,12 @@ pub fn object(doc: &Document) -> (Object, Vec<ParseError>) {
         }
         "Namespace" => {
             let m = meta(&mut cx, &doc.node);
-            Object::Namespace(Namespace {
+            Object::Namespace(Arc::new(Namespace {
                 name: m.name,
                 labels: m.labels,
-            })
+            }))
         }
-        "Node" => Object::Node(node(&mut cx, &doc.node)),
+        "Node" => Object::Node(Arc::new(node(&mut cx, &doc.node))),
         "Service" => Object::Service(services::service(&mut cx, &doc.node)),
         "ValidatingWebhookConfiguration" | "MutatingWebhookConfiguration" => Object::Webhooks(
             services::webhooks(&mut cx, &doc.node, kind.starts_with("Mutating")),

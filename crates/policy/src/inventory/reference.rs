@@ -73,11 +73,11 @@ pub fn reference_cluster() -> Inventory {
     };
     for i in 1..=3u8 {
         inv.nodes
-            .push(node(&format!("cp-{i}"), v4(10, 0, 0, 10 + i), true));
+            .push(node(&format!("cp-{i}"), v4(10, 0, 0, 10 + i), true).into());
     }
     for i in 1..=2u8 {
         inv.nodes
-            .push(node(&format!("worker-{i}"), v4(10, 0, 0, 20 + i), false));
+            .push(node(&format!("worker-{i}"), v4(10, 0, 0, 20 + i), false).into());
     }
     for n in inv.nodes.clone().iter().filter(|n| n.is_control_plane()) {
         inv.pods
@@ -152,10 +152,13 @@ pub fn reference_cluster() -> Inventory {
         ..Service::default()
     });
     for ns in ["default", "kube-system", "kube-public"] {
-        inv.namespaces.push(Namespace {
-            name: ns.to_owned(),
-            labels: Default::default(),
-        });
+        inv.namespaces.push(
+            Namespace {
+                name: ns.to_owned(),
+                labels: Default::default(),
+            }
+            .into(),
+        );
     }
     inv.cilium = CiliumConfig {
         host_firewall: true,

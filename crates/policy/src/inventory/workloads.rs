@@ -238,6 +238,7 @@ fn daemon_pods(inv: &Inventory, template: &Pod, placement: &Placement) -> Made {
     let fitting: Vec<&Node> = inv
         .nodes
         .iter()
+        .map(|n| &**n)
         .filter(|n| {
             template
                 .node
@@ -267,7 +268,8 @@ fn daemon_pods(inv: &Inventory, template: &Pod, placement: &Placement) -> Made {
 
 /// `count` pods, round-robin over the fitting nodes.
 fn replica_pods(inv: &Inventory, template: &Pod, placement: &Placement, count: usize) -> Made {
-    let fitting: Vec<&Node> = inv.nodes.iter().filter(|n| placement.fits(n)).collect();
+    let nodes = inv.nodes.iter().map(|n| &**n);
+    let fitting: Vec<&Node> = nodes.filter(|n| placement.fits(n)).collect();
     let made = count.min(MAX_REPLICAS);
     let pods = (0..made)
         .map(|i| {
