@@ -6,9 +6,11 @@
 
 use std::path::{Path, PathBuf};
 
+mod conversions;
 mod keyed;
 
-pub use keyed::{Conversions, Converted};
+pub use conversions::Conversions;
+pub use keyed::Converted;
 
 use crate::error::LoadError;
 use crate::findings::{Finding, Severity};
