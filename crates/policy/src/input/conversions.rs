@@ -83,9 +83,12 @@ impl SinglePods {
     /// Counts `pod` (under `key`) in or out.
     fn count(&mut self, key: &str, pod: &Pod, added: bool) {
         let run = format!("{}/", pod.namespace);
-        let placed = key
-            .strip_prefix("/registry/pods/")
-            .is_some_and(|rest| rest.starts_with(&run));
+        // A namespace with a `/` (no API server accepts one) could make keys of two
+        // namespaces interleave.
+        let placed = !pod.namespace.contains('/')
+            && key
+                .strip_prefix("/registry/pods/")
+                .is_some_and(|rest| rest.starts_with(&run));
         if added {
             *self.namespaces.entry(run).or_default() += 1;
             self.misplaced += usize::from(!placed);
