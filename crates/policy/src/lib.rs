@@ -24,7 +24,8 @@
 //! - [`check`]: the control-plane flow catalogue, verdicts with fixes, exit codes.
 //! - [`input`]: loading policies, inventory and Cilium settings for the CLI in one call; a
 //!   proposed policy replaces the one in force with its key, and inputs that yield nothing are
-//!   errors (policy-semantics.md A1-A3).
+//!   errors (policy-semantics.md A1-A3); [`input::Conversions`] keeps a cluster's objects
+//!   converted per key, so a watch update assembles the input from pointers.
 //! - [`lint`]: the footguns of policy-semantics.md (d) as findings.
 //! - [`diff`]: flows whose verdict changes between two policy sets or inventories.
 //! - [`observed`]: Hubble flow exports replayed against the proposed policies.
