@@ -37,6 +37,9 @@ pub struct Inventory {
     pub findings: Vec<crate::findings::Finding>,
     /// Namespace name → index into `namespaces`, rebuilt by [`Inventory::normalise`].
     ns_index: std::collections::HashMap<String, usize>,
+    /// Node name → index into `nodes`, rebuilt by [`Inventory::normalise`]: each flow end on
+    /// a node is looked up by name, and 5,000 nodes are too many to scan each time.
+    node_index: std::collections::HashMap<String, usize>,
     /// Where each namespace's pods are, found by [`Inventory::normalise`] (`None` when some
     /// namespace's pods are not one run): read by [`Inventory::pods_in`].
     runs: Option<runs::PodRuns>,
@@ -181,7 +184,14 @@ impl Inventory {
     }
 
     pub fn node(&self, name: &str) -> Option<&Node> {
-        self.nodes.iter().map(|n| &**n).find(|n| n.name == name)
+        let found = self.node_index.get(name).and_then(|&i| self.nodes.get(i));
+        match found.map(|n| &**n).filter(|n| n.name == name) {
+            Some(n) => Some(n),
+            // Indexed (names unique) and not in it: none. Otherwise the index is not this
+            // list's (not normalised, or nodes changed since): the list is read.
+            None if found.is_none() && self.node_index.len() == self.nodes.len() => None,
+            None => self.nodes.iter().map(|n| &**n).find(|n| n.name == name),
+        }
     }
 
     pub fn service(&self, ns: &str, name: &str) -> Option<&Service> {
@@ -303,6 +313,11 @@ impl Inventory {
                 labels: BTreeMap::new(),
             }));
         }
+        // Of two nodes with one name the first, as a scan finds.
+        self.node_index = std::collections::HashMap::with_capacity(self.nodes.len());
+        for (i, n) in self.nodes.iter().enumerate() {
+            self.node_index.entry(n.name.clone()).or_insert(i);
+        }
         self.ns_index = self
             .namespaces
             .iter()
@@ -317,5 +332,36 @@ impl Inventory {
                 ns.labels.insert(NAME_LABEL.to_owned(), ns.name.clone());
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod node_index_tests {
+    use super::*;
+    use std::sync::Arc;
+
+    fn node(name: &str, kernel: &str) -> Arc<Node> {
+        Arc::new(Node {
+            name: name.to_owned(),
+            kernel: Some(kernel.to_owned()),
+            ..Node::default()
+        })
+    }
+
+    /// Found through the index as a scan finds it: the first of two with one name, none for
+    /// an unknown name, and by a scan when the inventory was never normalised.
+    #[test]
+    fn a_node_is_found_by_name_as_a_scan_finds_it() {
+        let mut inv = Inventory {
+            nodes: vec![node("a", "1"), node("b", "2"), node("a", "3")],
+            ..Inventory::default()
+        };
+        assert_eq!(inv.node("b").and_then(|n| n.kernel.as_deref()), Some("2"));
+        inv.normalise();
+        assert_eq!(inv.node("a").and_then(|n| n.kernel.as_deref()), Some("1"));
+        assert_eq!(inv.node("b").and_then(|n| n.kernel.as_deref()), Some("2"));
+        assert!(inv.node("c").is_none());
+        inv.nodes.push(node("c", "4"));
+        assert_eq!(inv.node("c").and_then(|n| n.kernel.as_deref()), Some("4"));
     }
 }
