@@ -161,7 +161,8 @@ pub async fn follow(
             }
         }
         let judged = judge(&checked.value);
-        metrics.record(current, judged.verdict.code(), judged.cuts.len());
+        let verdict = judged.verdict.code();
+        metrics.record(current, verdict, judged.cuts.len(), checked.computed_at);
         if last.as_ref() != Some(&judged) {
             let change = VerdictChange {
                 time: ops::utc::rfc3339_now(),

@@ -72,13 +72,20 @@ impl PolicyMetrics {
         std::sync::Arc::new(PolicyMetrics { registry, ..m })
     }
 
-    /// One check of `view`: its verdict (0 ok, 1 warning, 2 critical) and how many critical
-    /// flows it found cut.
-    pub fn record(&self, view: &View, verdict: u8, critical_cuts: usize) {
+    /// One check of `view`, ended at `checked_at`: its verdict (0 ok, 1 warning, 2 critical)
+    /// and how many critical flows it found cut. A check's result published again for a newer
+    /// view with the same input keeps the time it was made.
+    pub fn record(
+        &self,
+        view: &View,
+        verdict: u8,
+        critical_cuts: usize,
+        checked_at: std::time::SystemTime,
+    ) {
         self.verdict.set(i64::from(verdict));
         self.critical_cuts
             .set(i64::try_from(critical_cuts).unwrap_or(i64::MAX));
-        self.last_check.set(now_secs());
+        self.last_check.set(unix_secs(checked_at));
         self.revision.set(view.revision);
         self.input_error.set(i64::from(view.error.is_some()));
         self.undecoded
@@ -96,8 +103,45 @@ impl PolicyMetrics {
     }
 }
 
-fn now_secs() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
+fn unix_secs(t: std::time::SystemTime) -> f64 {
+    t.duration_since(std::time::UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // tests: a failed unwrap is a failed test
+
+    use super::*;
+    use crate::live::View;
+
+    /// The time of the check that made the verdict, not of its publication: a verdict
+    /// published again for a newer view (an input error, a re-list to the same state) keeps it.
+    #[test]
+    fn the_last_check_time_is_when_the_check_ended() {
+        let metrics = PolicyMetrics::new();
+        let view = View {
+            revision: 7,
+            loaded: std::sync::Arc::new(policy::input::Loaded {
+                policies: Default::default(),
+                inventory: Default::default(),
+                findings: Vec::new(),
+            }),
+            error: None,
+            undecoded: 0,
+            relists: 0,
+            last_relist: None,
+        };
+        let checked_at = std::time::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        metrics.record(&view, 0, 0, checked_at);
+        let text = metrics.encode();
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("lifeboat_policy_last_check_timestamp_seconds "))
+            .unwrap();
+        assert_eq!(
+            line,
+            "lifeboat_policy_last_check_timestamp_seconds 1700000000.0"
+        );
+    }
 }
