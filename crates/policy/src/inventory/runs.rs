@@ -13,7 +13,17 @@ use super::Pod;
 #[derive(Debug, Clone, Default)]
 pub(crate) struct PodRuns {
     of: usize,
-    runs: HashMap<String, Range<usize>>,
+    runs: HashMap<String, Run>,
+}
+
+/// A run and the pods at its ends (compared by pointer): a list changed since the runs were
+/// found (the fields are public; tests edit inventories) shows at the ends, and the run is
+/// not used.
+#[derive(Debug, Clone)]
+struct Run {
+    range: Range<usize>,
+    first: Arc<Pod>,
+    last: Arc<Pod>,
 }
 
 impl PodRuns {
@@ -41,9 +51,16 @@ impl PodRuns {
             }
             start = end;
         }
+        let mut found = HashMap::with_capacity(runs.len());
+        for (ns, range) in runs {
+            let at = |i: Option<usize>| i.and_then(|i| pods.get(i)).map(Arc::clone);
+            let first = at(Some(range.start))?;
+            let last = at(range.end.checked_sub(1))?;
+            found.insert(ns, Run { range, first, last });
+        }
         Some(PodRuns {
             of: pods.len(),
-            runs,
+            runs: found,
         })
     }
 
@@ -53,7 +70,22 @@ impl PodRuns {
         if self.of != pods.len() {
             return None;
         }
-        Some(self.runs.get(namespace).cloned().unwrap_or(0..0))
+        let Some(run) = self.runs.get(namespace) else {
+            return Some(0..0);
+        };
+        let is = |i: Option<usize>, pod: &Arc<Pod>| {
+            i.and_then(|i| pods.get(i))
+                .is_some_and(|p| Arc::ptr_eq(p, pod))
+        };
+        let ends_hold =
+            is(Some(run.range.start), &run.first) && is(run.range.end.checked_sub(1), &run.last);
+        // A pod of the namespace just outside: the run grew since.
+        let outside = |i: Option<usize>| {
+            i.and_then(|i| pods.get(i))
+                .is_some_and(|p| p.namespace == namespace)
+        };
+        let before = run.range.start.checked_sub(1);
+        (ends_hold && !outside(before) && !outside(Some(run.range.end))).then(|| run.range.clone())
     }
 }
 
@@ -85,6 +117,25 @@ mod tests {
         assert_eq!(runs.and_then(|r| r.get(&list, "z")), Some(0..0));
         assert!(runs.and_then(|r| r.get(&list[..4], "a")).is_none());
         assert!(PodRuns::of(&pods(&["a", "b", "a"]), 0, HashMap::new()).is_none());
+    }
+
+    /// A list edited after its runs were found, to its old length: the runs whose ends moved
+    /// are not used (a walk answers), those still in place are.
+    #[test]
+    fn runs_of_a_list_edited_since_are_not_used() {
+        let mut list = pods(&["a", "a", "b", "b", "c"]);
+        let runs = PodRuns::of(&list, 0, HashMap::new()).unwrap();
+        list.remove(0);
+        list.push(pods(&["a"]).remove(0));
+        assert_eq!(runs.get(&list, "a"), None);
+        assert_eq!(runs.get(&list, "b"), None);
+        assert_eq!(runs.get(&list, "c"), None);
+        let mut list = pods(&["a", "a", "a", "b"]);
+        let runs = PodRuns::of(&list, 0, HashMap::new()).unwrap();
+        list[1] = pods(&["a"]).remove(0);
+        assert_eq!(runs.get(&list, "a"), Some(0..3));
+        list[3] = pods(&["a"]).remove(0);
+        assert_eq!(runs.get(&list, "a"), None, "a pod of a just after its run");
     }
 
     #[test]
