@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
+use super::pods::{PodEdits, PodIndex};
 use super::{Engine, Entry, Tables, compile};
 use crate::inventory::{Inventory, Pod};
 use crate::model::{ObjectKey, PolicySet};
@@ -177,21 +178,30 @@ impl Detached {
     /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
     /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
     /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.
-    /// `same_pods`: `inv` holds the pods of the inventory this engine was built from, in the
-    /// same order (only nodes, namespaces or services changed): the pod index is shared.
-    pub fn with_inventory<'a>(&self, inv: &'a Inventory, same_pods: bool) -> Engine<'a> {
-        let tables = if same_pods && inv.pods.len() == self.pods {
-            self.tables.with_same_pods(inv)
-        } else {
-            Tables::new(inv)
+    /// `edits`: how the pods of `inv` differ from those of the inventory this engine was built
+    /// from (`None`: not known; the pod index is built afresh). The API server's nodes are
+    /// found when first needed, unless given ([`Engine::with_apiservers`]).
+    pub fn with_inventory<'a>(&self, inv: &'a Inventory, edits: Option<&PodEdits>) -> Engine<'a> {
+        let pods = match edits {
+            Some(e) if e.old_len() == self.pods && e.new_len() == inv.pods.len() => {
+                if e.is_empty() {
+                    Arc::clone(&self.tables.pods)
+                } else {
+                    Arc::new(self.tables.pods.after(e, &inv.pods))
+                }
+            }
+            _ => Arc::new(PodIndex::new(&inv.pods)),
         };
-        Engine::assemble(
+        let tables = Tables::with_index(pods);
+        Engine {
             inv,
-            self.entries.clone(),
-            self.refused.clone(),
-            Arc::new(tables),
-            Vec::new(),
-        )
+            entries: self.entries.clone(),
+            refused: self.refused.clone(),
+            by_namespace: Arc::clone(&self.by_namespace),
+            clusterwide: self.clusterwide.clone(),
+            tables: Arc::new(tables),
+            synthetic: Vec::new(),
+        }
     }
 }
 
@@ -203,7 +213,7 @@ pub struct Detached {
     pods: usize,
     entries: Vec<Arc<Entry>>,
     refused: Vec<Arc<Entry>>,
-    by_namespace: HashMap<String, Vec<usize>>,
+    by_namespace: Arc<HashMap<String, Vec<usize>>>,
     clusterwide: Vec<usize>,
     tables: Arc<Tables>,
     synthetic: Vec<Pod>,
@@ -220,7 +230,7 @@ impl Detached {
             inv,
             entries: self.entries.clone(),
             refused: self.refused.clone(),
-            by_namespace: self.by_namespace.clone(),
+            by_namespace: Arc::clone(&self.by_namespace),
             clusterwide: self.clusterwide.clone(),
             tables: Arc::clone(&self.tables),
             synthetic: self.synthetic.clone(),

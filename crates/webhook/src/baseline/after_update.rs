@@ -149,7 +149,7 @@ fn canonical(b: &Baseline) -> String {
         b.report.flows,
         b.flows,
         ends,
-        b.by_id.len()
+        b.by_id.len(&b.report.flows)
     )
 }
 
