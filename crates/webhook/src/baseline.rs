@@ -148,6 +148,7 @@ impl Baseline {
             apiservers: true,
             namespaces: true,
             changed: HashSet::new(),
+            same_inventory: true,
         };
         let before = Before {
             previous,
@@ -203,6 +204,7 @@ impl Baseline {
             changed: edits
                 .map(|e| EndsBefore::changed_pods(before, inv, e))
                 .unwrap_or_default(),
+            same_inventory: false,
         };
         // Under the same rules a verdict depends on the flow's ends, the pods behind them
         // and the services (`toServices` peers): with the services unchanged, a flow whose
@@ -261,7 +263,18 @@ impl Baseline {
         let inv = &loaded.inventory;
         let engine = engine.with_synthetic_pod(catalogue::probe_pod(inv));
         let flows = &parts.flows;
-        let (ends, taken) = ends::resolve(&engine, flows, before.as_ref().map(|b| &b.ends));
+        // The same inventory and catalogue (a policy changed): the ends are the ones before.
+        let shared = before
+            .as_ref()
+            .filter(|b| b.ends.same_inventory && Arc::ptr_eq(flows, &b.previous.flows))
+            .map(|b| Arc::clone(&b.previous.ends));
+        let (ends, taken) = match shared {
+            Some(ends) => (ends, HashSet::new()),
+            None => {
+                let (ends, taken) = ends::resolve(&engine, flows, before.as_ref().map(|b| &b.ends));
+                (Arc::new(ends), taken)
+            }
+        };
         let mut judged: Vec<Judged> = Vec::with_capacity(flows.len());
         for (i, f) in flows.iter().enumerate() {
             let kept = before.as_ref().and_then(|b| (b.kept)(f, i, &ends, &taken));
@@ -296,7 +309,7 @@ impl Baseline {
             order,
             per_namespace: parts.per_namespace,
             facts: parts.facts,
-            ends: Arc::new(ends),
+            ends,
             sources: OnceLock::new(),
         }
     }

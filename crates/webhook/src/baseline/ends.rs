@@ -23,6 +23,9 @@ pub(super) struct EndsBefore<'p> {
     /// `ns/name` of every changed pod (old and new versions): a name one of them holds may
     /// now resolve to another pod.
     pub changed: HashSet<String>,
+    /// The inventory is the one before (same objects, pods in the same order): every end
+    /// resolves as before.
+    pub same_inventory: bool,
 }
 
 impl EndsBefore<'_> {
@@ -73,8 +76,8 @@ pub(super) fn resolve<'f>(
     flows: &'f [Flow],
     before: Option<&EndsBefore<'_>>,
 ) -> (HashMap<String, Option<Endpoint>>, HashSet<&'f str>) {
-    let mut ends = HashMap::new();
-    let mut taken = HashSet::new();
+    let mut ends = HashMap::with_capacity(flows.len());
+    let mut taken = HashSet::with_capacity(flows.len());
     for f in flows {
         for spec in [&f.src, &f.dst] {
             if ends.contains_key(spec) {
