@@ -165,3 +165,6 @@ fn first_pods(inv: &Inventory) -> BTreeMap<String, String> {
     }
     first
 }
+
+#[cfg(test)]
+mod tests;
