@@ -318,3 +318,6 @@ impl Detached {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
