@@ -597,11 +597,21 @@ fn report_of(
 
 fn per_namespace(policies: &PolicySet) -> HashMap<String, usize> {
     let mut out: HashMap<String, usize> = HashMap::new();
-    for ns in namespaces(policies) {
-        match out.get_mut(ns) {
-            Some(n) => *n += 1,
-            None => {
-                out.insert(ns.to_owned(), 1);
+    // Policies come in runs of one namespace (key order): one lookup per run.
+    let mut run: Option<(&str, usize)> = None;
+    for ns in namespaces(policies).map(Some).chain([None]) {
+        match (run, ns) {
+            (Some((r, n)), Some(ns)) if r == ns => run = Some((r, n + 1)),
+            _ => {
+                if let Some((r, n)) = run {
+                    match out.get_mut(r) {
+                        Some(count) => *count += n,
+                        None => {
+                            out.insert(r.to_owned(), n);
+                        }
+                    }
+                }
+                run = ns.map(|ns| (ns, 1));
             }
         }
     }
@@ -699,8 +709,8 @@ impl<'a> Touched<'a> {
             return false;
         }
         let resolve = |spec: &String| match known.get(spec) {
-            Some(end) => end.clone(),
-            None => self.engine.resolve(spec),
+            Some(end) => end.as_ref().map(Cow::Borrowed),
+            None => self.engine.resolve(spec).map(Cow::Owned),
         };
         let (src, dst) = (resolve(&f.src), resolve(&f.dst));
         match (src, dst) {

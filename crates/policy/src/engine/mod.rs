@@ -99,10 +99,20 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         let mut clusterwide = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            match &e.namespace {
-                Some(ns) => by_namespace.entry(ns.clone()).or_default().push(i),
-                None => clusterwide.push(i),
+        // Entries come in runs of one namespace (one object's, often one namespace's
+        // objects): one lookup per run, the name cloned once per namespace.
+        let mut first = 0;
+        for run in entries.chunk_by(|a, b| a.namespace == b.namespace) {
+            let positions = first..first + run.len();
+            first = positions.end;
+            match run.first().and_then(|e| e.namespace.as_ref()) {
+                Some(ns) => match by_namespace.get_mut(ns) {
+                    Some(list) => list.extend(positions),
+                    None => {
+                        by_namespace.insert(ns.clone(), positions.collect());
+                    }
+                },
+                None => clusterwide.extend(positions),
             }
         }
         Engine {

@@ -220,8 +220,13 @@ fn map_with_capacity<K, V>(n: usize) -> HashMap<K, V, Fast> {
 
 /// FNV-1a: keys here are short names hashed 10^4 times per update, where SipHash's
 /// resistance to chosen keys buys nothing (the policies are the cluster's own).
-#[derive(Default)]
 struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf29ce484222325)
+    }
+}
 
 impl Hasher for Fnv {
     fn finish(&self) -> u64 {
@@ -229,16 +234,10 @@ impl Hasher for Fnv {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        let mut h = if self.0 == 0 {
-            0xcbf29ce484222325
-        } else {
-            self.0
-        };
         for b in bytes {
-            h ^= u64::from(*b);
-            h = h.wrapping_mul(0x100000001b3);
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x100000001b3);
         }
-        self.0 = h;
     }
 }
 
