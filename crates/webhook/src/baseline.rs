@@ -126,7 +126,7 @@ impl Baseline {
             same_keys(&per_namespace, &previous.per_namespace) && same_opts(&opts, &previous.opts);
         let flows = match same_catalogue {
             true => Arc::clone(&previous.flows),
-            false => Arc::new(catalogue_of(&opts, inv, &previous.facts, &per_namespace)),
+            false => previous.shared(catalogue_of(&opts, inv, &previous.facts, &per_namespace)),
         };
         let parts = Parts {
             facts: Arc::clone(&previous.facts),
@@ -188,7 +188,7 @@ impl Baseline {
         let per_namespace = Arc::clone(&previous.per_namespace);
         let flows = match same_catalogue {
             true => Arc::clone(&previous.flows),
-            false => Arc::new(catalogue_of(&opts, inv, &facts, &per_namespace)),
+            false => previous.shared(catalogue_of(&opts, inv, &facts, &per_namespace)),
         };
         let parts = Parts {
             facts: Arc::new(facts),
@@ -500,6 +500,16 @@ impl Compiled {
     #[cfg(test)]
     fn holds_for(&self, loaded: &Loaded) -> bool {
         same_policies(&self.from, loaded) && self.from.inventory.cilium == loaded.inventory.cilium
+    }
+
+    /// `flows`, as this catalogue if it is equal to it (a node of a class that had two
+    /// members already, say): verdicts are then found by position, and the report may be
+    /// shared.
+    fn shared(&self, flows: Vec<Flow>) -> Arc<Vec<Flow>> {
+        match flows == *self.flows {
+            true => Arc::clone(&self.flows),
+            false => Arc::new(flows),
+        }
     }
 
     /// Where the verdict of `f`, the `i`-th flow of `flows`, is in this report: by position
