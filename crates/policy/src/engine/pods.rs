@@ -50,7 +50,7 @@ impl PodEdits {
                 }
                 break;
             }
-            let (a, b) = resync(old, new, i, j)?;
+            let (a, b) = resync(old, new, i, j, max_changed - changed)?;
             changed += a + b;
             spans.push(Span {
                 old: i..i + a,
@@ -119,16 +119,33 @@ impl PodEdits {
 }
 
 /// The smallest skip (`a` old pods, `b` new pods, both at most [`LOOKAHEAD`]) after which the
-/// lists share a pod again, or the rest of both lists if that is within reach.
-fn resync(old: &[Arc<Pod>], new: &[Arc<Pod>], i: usize, j: usize) -> Option<(usize, usize)> {
+/// lists share a pod again; else a longer run of pods only removed or only added (a namespace
+/// deleted, a workload scaled), up to `budget` pods; else the rest of both lists if that is
+/// within reach.
+fn resync(
+    old: &[Arc<Pod>],
+    new: &[Arc<Pod>],
+    i: usize,
+    j: usize,
+    budget: usize,
+) -> Option<(usize, usize)> {
+    let shared = |a: usize, b: usize| match (old.get(i + a), new.get(j + b)) {
+        (Some(x), Some(y)) => Arc::ptr_eq(x, y),
+        _ => false,
+    };
     for total in 1..=2 * LOOKAHEAD {
         for a in total.saturating_sub(LOOKAHEAD)..=total.min(LOOKAHEAD) {
-            let b = total - a;
-            if let (Some(x), Some(y)) = (old.get(i + a), new.get(j + b))
-                && Arc::ptr_eq(x, y)
-            {
-                return Some((a, b));
+            if shared(a, total - a) {
+                return Some((a, total - a));
             }
+        }
+    }
+    for k in LOOKAHEAD + 1..=budget {
+        if shared(k, 0) {
+            return Some((k, 0));
+        }
+        if shared(0, k) {
+            return Some((0, k));
         }
     }
     let rest = (old.len() - i, new.len() - j);

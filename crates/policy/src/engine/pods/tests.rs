@@ -175,3 +175,29 @@ fn edits_give_up_beyond_their_bound() {
     assert_eq!(edits.remap(99), Some(99));
     assert_eq!(edits.remap(100), None);
 }
+
+/// A long run of pods removed (a namespace deleted) or added is one edit, within the bound.
+#[test]
+fn edits_follow_a_long_run_removed_or_added() {
+    // Names as the lookups below ask for them (`p0`..`p40`), in key order.
+    let names = |n: usize| {
+        let mut names: Vec<String> = (0..n).map(|i| format!("p{i}")).collect();
+        names.sort();
+        names
+    };
+    let mut old: Vec<Arc<Pod>> = names(40).iter().map(|n| pod("a", n)).collect();
+    old.extend(names(40).iter().map(|n| pod("b", n)));
+    old.extend(names(40).iter().map(|n| pod("ns1", n)));
+    let new: Vec<Arc<Pod>> = old.iter().filter(|p| p.namespace != "b").cloned().collect();
+    let index = PodIndex::new(&old);
+    for (from, to) in [(&old, &new), (&new, &old)] {
+        let edits = PodEdits::between(from, to, 64).unwrap();
+        assert_eq!(edits.spans.len(), 1);
+        assert_edits_describe(&edits, from, to);
+    }
+    let edits = PodEdits::between(&old, &new, 64).unwrap();
+    let after = index.after(&edits, &new);
+    assert!(matches!(after, PodIndex::KeyOrder(_)));
+    assert_same_answers(&after, &new, "b deleted");
+    assert!(PodEdits::between(&old, &new, 39).is_none());
+}
