@@ -5,60 +5,64 @@
 //! they receive). A cilium-config change touches every verdict and is evaluated in full.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 
-use policy::check::catalogue::{self, CatalogueOptions, Flow};
+use policy::check::catalogue::{self, CatalogueOptions, Flow, PodFacts};
 use policy::check::{CheckOptions, CheckReport, FlowResult};
-use policy::engine::{Detached, Endpoint, Engine};
+use policy::engine::{Detached, Endpoint, Engine, PodEdits};
 use policy::input::Loaded;
 use policy::inventory::{CiliumConfig, Inventory};
 use policy::model::{Direction, ObjectKey, Peer, PolicySet};
 
 use crate::review::{Change, Outcome};
 
-/// A flow's identity across evaluations.
-type FlowId = (String, String, String, String, u16);
+mod by_id;
+mod ends;
 
-fn id_of_result(f: &FlowResult) -> FlowId {
-    (
-        f.name.clone(),
-        f.src.clone(),
-        f.dst.clone(),
-        f.protocol.clone(),
-        f.port,
-    )
-}
-
-fn id_of_flow(f: &Flow) -> FlowId {
-    (
-        f.name.clone(),
-        f.src.clone(),
-        f.dst.clone(),
-        f.protocol.as_str().to_owned(),
-        f.port,
-    )
-}
+use by_id::{ById, FlowId};
+use ends::EndsBefore;
 
 pub struct Baseline {
     pub loaded: Arc<Loaded>,
     /// Shared with the next baseline made after a watch update ([`Compiled`]).
     pub report: Arc<CheckReport>,
-    by_id: Arc<HashMap<FlowId, usize>>,
+    by_id: Arc<ById>,
     opts: CheckOptions,
     /// The policies in force compiled once: a review compiles only the changed object.
     engine: Detached,
     /// The flow catalogue of the policies in force, user flows included.
-    flows: Vec<Flow>,
+    flows: Arc<Vec<Flow>>,
+    /// Where the verdict of each flow of `flows` is in the report (`None`: an end did not
+    /// resolve, the flow has none).
+    order: Arc<Vec<Option<usize>>>,
     /// Policies in force per namespace: the catalogue depends on the policies only through
     /// which namespaces have some (`catalogue::catalogue`, one source pod per namespace).
-    per_namespace: HashMap<String, usize>,
+    per_namespace: Arc<HashMap<String, usize>>,
+    /// What the catalogue reads of the pods (each part a walk over every pod).
+    facts: Arc<PodFacts>,
     /// The catalogue's flow ends resolved once (they depend on the inventory only): a review
     /// looks up which of them the change selects without resolving 13,000 names again.
     ends: Arc<HashMap<String, Option<Endpoint>>>,
     /// What the flows of a namespace gaining or losing its policies come from: found by the
-    /// first review that needs it (it walks every pod), then kept.
+    /// first review that needs it, then kept.
     sources: OnceLock<catalogue::NamespaceSources>,
+}
+
+/// The parts of a baseline found before its flows are judged.
+struct Parts {
+    facts: Arc<PodFacts>,
+    per_namespace: Arc<HashMap<String, usize>>,
+    flows: Arc<Vec<Flow>>,
+}
+
+/// What a baseline after a watch update may take from the one before.
+struct Before<'p> {
+    previous: &'p Compiled,
+    ends: EndsBefore<'p>,
+    /// The verdict of a flow that needs no judging again (given the flow ends resolved and
+    /// which of them were taken from before), `None` to judge it.
+    kept: &'p Kept<'p>,
 }
 
 impl Baseline {
@@ -68,14 +72,24 @@ impl Baseline {
     pub fn compute(loaded: Arc<Loaded>, opts: CheckOptions) -> Baseline {
         let inv = &loaded.inventory;
         let engine = Engine::new(inv, &loaded.policies);
-        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None)
+        let facts = Arc::new(PodFacts::of(inv));
+        let per_namespace = Arc::new(per_namespace(&loaded.policies));
+        let flows = Arc::new(catalogue_of(&opts, inv, &facts, &per_namespace));
+        let parts = Parts {
+            facts,
+            per_namespace,
+            flows,
+        };
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, parts, None)
     }
 
     /// What [`Baseline::compute`] gives for `loaded`, the cluster after a watch update, with
     /// what `previous` (the baseline before it) compiled and judged, when it still holds:
     /// - only pods, nodes, namespaces or services changed: the compiled rules are kept
-    ///   (compiling depends only on the policies and the Cilium settings), every flow is
-    ///   judged again;
+    ///   (compiling depends only on the policies and the Cilium settings), the pod index and
+    ///   what the catalogue reads of the pods follow the changed pods, the catalogue and the
+    ///   flow ends are kept where nothing they read changed, and a flow whose ends resolve as
+    ///   before keeps its verdict (with the services unchanged);
     /// - only policies changed: the unchanged objects' rules are kept, and only the flows whose
     ///   ends a changed object selects (old or new version) are judged again, as a review
     ///   judges a change; the others keep their verdicts.
@@ -94,27 +108,9 @@ impl Baseline {
         if before.inventory.cilium != inv.cilium {
             return Baseline::compute(loaded, opts);
         }
+        let edits = PodEdits::between(&before.inventory.pods, &inv.pods, MAX_CHANGED_PODS);
         if same_policies(before, &loaded) {
-            let same_pods = before.inventory.same_pods(inv);
-            let engine = previous.engine.with_inventory(inv, same_pods);
-            // Under the same rules a verdict depends on the flow's ends, the pods behind them
-            // and the services (`toServices` peers): with the services unchanged, a flow whose
-            // ends resolve as before keeps its verdict.
-            if before.inventory.services != inv.services {
-                return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &|_, _| None);
-            }
-            let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
-                let same = |spec: &String| match (previous.ends.get(spec), ends.get(spec)) {
-                    (Some(Some(a)), Some(Some(b))) => a.same_as(&before.inventory, b, inv),
-                    _ => false,
-                };
-                if !(same(&f.src) && same(&f.dst)) {
-                    return None;
-                }
-                let i = previous.by_id.get(&id_of_flow(f))?;
-                previous.report.flows.get(*i).cloned()
-            };
-            return Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept);
+            return Baseline::after_inventory(&loaded, opts, previous, edits.as_ref());
         }
         let base = match previous.engine.attach(inv) {
             Some(base) if before.inventory.same_objects(inv) => base,
@@ -125,14 +121,118 @@ impl Baseline {
             return Baseline::compute(loaded, opts);
         }
         let touched = Touched::of_keys(&base, &engine, &changed);
-        let kept = |f: &Flow, ends: &HashMap<String, Option<Endpoint>>| {
+        let per_namespace = Arc::new(per_namespace(&loaded.policies));
+        let same_catalogue =
+            same_keys(&per_namespace, &previous.per_namespace) && same_opts(&opts, &previous.opts);
+        let flows = match same_catalogue {
+            true => Arc::clone(&previous.flows),
+            false => previous.shared(catalogue_of(&opts, inv, &previous.facts, &per_namespace)),
+        };
+        let parts = Parts {
+            facts: Arc::clone(&previous.facts),
+            per_namespace,
+            flows,
+        };
+        let flows = Arc::clone(&parts.flows);
+        let kept = |f: &Flow, i: usize, ends: &Ends, _: &Taken| {
             if touched.flow(f, ends) {
                 return None;
             }
-            let i = previous.by_id.get(&id_of_flow(f))?;
-            previous.report.flows.get(*i).cloned()
+            previous.verdict_of(f, i, &flows)
         };
-        Baseline::with_engine(Arc::clone(&loaded), opts, engine, &kept)
+        // The same objects: every end resolves as before.
+        let same = EndsBefore {
+            ends: &previous.ends,
+            edits: edits.as_ref(),
+            nodes: true,
+            apiservers: true,
+            namespaces: true,
+            changed: HashSet::new(),
+            same_inventory: true,
+        };
+        let before = Before {
+            previous,
+            ends: same,
+            kept: &kept,
+        };
+        Baseline::with_engine(Arc::clone(&loaded), opts, engine, parts, Some(before))
+    }
+
+    /// After a watch update that changed the inventory only (same policies, same Cilium
+    /// settings).
+    fn after_inventory(
+        loaded: &Arc<Loaded>,
+        opts: CheckOptions,
+        previous: &Compiled,
+        edits: Option<&PodEdits>,
+    ) -> Baseline {
+        let before = &previous.from.inventory;
+        let inv = &loaded.inventory;
+        let engine = previous.engine.with_inventory(inv, edits);
+        let facts = match edits {
+            Some(e) => previous
+                .facts
+                .after(before, inv, e, |ns| engine.namespace_pods(ns)),
+            None => PodFacts::of(inv),
+        };
+        let names = |f: &PodFacts, inv: &Inventory| -> HashSet<String> {
+            let nodes = f.apiserver_nodes(inv);
+            nodes.iter().map(|n| n.name.clone()).collect()
+        };
+        let apiservers = names(&facts, inv);
+        let same_apiservers = apiservers == names(&previous.facts, before);
+        let engine = engine.with_apiservers(apiservers);
+        let same_nodes = before.nodes == inv.nodes;
+        let same_catalogue =
+            same_nodes && facts == *previous.facts && same_opts(&opts, &previous.opts);
+        let per_namespace = Arc::clone(&previous.per_namespace);
+        let flows = match same_catalogue {
+            true => Arc::clone(&previous.flows),
+            false => previous.shared(catalogue_of(&opts, inv, &facts, &per_namespace)),
+        };
+        let parts = Parts {
+            facts: Arc::new(facts),
+            per_namespace,
+            flows,
+        };
+        let ends = EndsBefore {
+            ends: &previous.ends,
+            edits,
+            nodes: same_nodes,
+            apiservers: same_apiservers,
+            namespaces: before.namespaces == inv.namespaces,
+            changed: edits
+                .map(|e| EndsBefore::changed_pods(before, inv, e))
+                .unwrap_or_default(),
+            same_inventory: false,
+        };
+        // Under the same rules a verdict depends on the flow's ends, the pods behind them
+        // and the services (`toServices` peers): with the services unchanged, a flow whose
+        // ends resolve as before keeps its verdict.
+        let same_services = before.services == inv.services;
+        let flows = Arc::clone(&parts.flows);
+        let kept = |f: &Flow, i: usize, now: &Ends, taken: &Taken| {
+            if !same_services {
+                return None;
+            }
+            let same = |spec: &String| {
+                taken.contains(spec.as_str())
+                    || match (previous.ends.get(spec), now.get(spec)) {
+                        (Some(Some(a)), Some(Some(b))) => a.same_as(before, b, inv),
+                        _ => false,
+                    }
+            };
+            if !(same(&f.src) && same(&f.dst)) {
+                return None;
+            }
+            previous.verdict_of(f, i, &flows)
+        };
+        let before = Before {
+            previous,
+            ends,
+            kept: &kept,
+        };
+        Baseline::with_engine(Arc::clone(loaded), opts, engine, parts, Some(before))
     }
 
     /// The rules and verdicts of this baseline, to hand to the next [`Baseline::compute_after`].
@@ -143,67 +243,80 @@ impl Baseline {
             report: Arc::clone(&self.report),
             by_id: Arc::clone(&self.by_id),
             ends: Arc::clone(&self.ends),
+            flows: Arc::clone(&self.flows),
+            order: Arc::clone(&self.order),
+            per_namespace: Arc::clone(&self.per_namespace),
+            facts: Arc::clone(&self.facts),
+            opts: self.opts.clone(),
         }
     }
 
-    /// The baseline judged with `engine` (compiled for `loaded`); `kept` gives the verdict of a
-    /// flow that needs no judging again (given the flow ends resolved), `None` to judge it.
+    /// The baseline judged with `engine` (compiled for `loaded`) on the catalogue of `parts`;
+    /// `before`: what the baseline before this one lets it keep.
     fn with_engine(
         loaded: Arc<Loaded>,
         opts: CheckOptions,
         engine: Engine<'_>,
-        kept: &Kept<'_>,
+        parts: Parts,
+        before: Option<Before<'_>>,
     ) -> Baseline {
         let inv = &loaded.inventory;
         let engine = engine.with_synthetic_pod(catalogue::probe_pod(inv));
-        let flows = catalogue_of(&opts, inv, &loaded.policies);
-        let mut ends = HashMap::new();
-        for f in &flows {
-            for spec in [&f.src, &f.dst] {
-                if !ends.contains_key(spec) {
-                    ends.insert(spec.clone(), engine.resolve(spec));
-                }
+        let flows = &parts.flows;
+        // The same inventory and catalogue (a policy changed): the ends are the ones before.
+        let shared = before
+            .as_ref()
+            .filter(|b| b.ends.same_inventory && Arc::ptr_eq(flows, &b.previous.flows))
+            .map(|b| Arc::clone(&b.previous.ends));
+        let (ends, taken) = match shared {
+            Some(ends) => (ends, HashSet::new()),
+            None => {
+                let (ends, taken) = ends::resolve(&engine, flows, before.as_ref().map(|b| &b.ends));
+                (Arc::new(ends), taken)
             }
-        }
-        let mut results = Vec::with_capacity(flows.len());
-        for f in &flows {
-            match kept(f, &ends) {
-                Some(r) => results.push(r),
-                None => results.extend(policy::check::evaluate(
-                    &engine,
-                    std::slice::from_ref(f),
-                    &mut Vec::new(),
-                )),
-            }
-        }
-        policy::check::sort_verdicts(&mut results);
-        let report = CheckReport {
-            assumed_inventory: inv.assumed,
-            flows: results,
-            findings: Vec::new(),
         };
-        let by_id = report
-            .flows
-            .iter()
-            .enumerate()
-            .map(|(i, f)| (id_of_result(f), i))
-            .collect();
-        let engine = engine.detach();
-        let mut per_namespace: HashMap<String, usize> = HashMap::new();
-        for ns in namespaces(&loaded.policies) {
-            *per_namespace.entry(ns.to_owned()).or_default() += 1;
+        let mut judged: Vec<Judged> = Vec::with_capacity(flows.len());
+        for (i, f) in flows.iter().enumerate() {
+            let kept = before.as_ref().and_then(|b| (b.kept)(f, i, &ends, &taken));
+            judged.push(match kept {
+                Some(k) => Judged::Kept(k),
+                None => {
+                    let one = std::slice::from_ref(f);
+                    let mut r = policy::check::evaluate(&engine, one, &mut Vec::new());
+                    r.pop()
+                        .map_or(Judged::Unresolved, |r| Judged::Fresh(Box::new(r)))
+                }
+            });
         }
+        let previous = before.as_ref().map(|b| b.previous);
+        let (report, by_id, order) =
+            match previous.filter(|p| p.same_verdicts(flows, &judged, inv.assumed)) {
+                Some(p) => (
+                    Arc::clone(&p.report),
+                    Arc::clone(&p.by_id),
+                    Arc::clone(&p.order),
+                ),
+                None => report_of(inv, previous, judged),
+            };
+        drop(taken);
         Baseline {
-            loaded,
-            report: Arc::new(report),
-            by_id: Arc::new(by_id),
+            loaded: Arc::clone(&loaded),
+            report,
+            by_id,
             opts,
-            engine,
-            flows,
-            per_namespace,
-            ends: Arc::new(ends),
+            engine: engine.detach(),
+            flows: parts.flows,
+            order,
+            per_namespace: parts.per_namespace,
+            facts: parts.facts,
+            ends,
             sources: OnceLock::new(),
         }
+    }
+
+    /// Where the verdict of the flow `id` is in the report.
+    fn verdict(&self, id: FlowId<'_>) -> Option<usize> {
+        self.by_id.get(&self.report.flows, id)
     }
 
     /// Critical flows the policies in force already deny (a review is judged on what it
@@ -243,7 +356,7 @@ impl Baseline {
         let flows = self.catalogue_after(key, new);
         let redo: Vec<Flow> = flows
             .iter()
-            .filter(|f| !self.by_id.contains_key(&id_of_flow(f)) || touched.flow(f, &self.ends))
+            .filter(|f| self.verdict(FlowId::of_flow(f)).is_none() || touched.flow(f, &self.ends))
             .cloned()
             .collect();
         let engine = base.with_replaced(key, new);
@@ -275,16 +388,16 @@ impl Baseline {
             };
         }
         if gained.is_empty() && lost.is_empty() {
-            return Cow::Borrowed(&self.flows);
+            return Cow::Borrowed(&self.flows[..]);
         }
         let inv = &self.loaded.inventory;
-        let mut flows = self.flows.clone();
+        let mut flows = (*self.flows).clone();
         let sources = self
             .sources
-            .get_or_init(|| catalogue::NamespaceSources::of(inv));
+            .get_or_init(|| self.facts.namespace_sources(inv));
         for gone in sources.flows(&lost) {
-            let id = id_of_flow(&gone);
-            if let Some(i) = flows.iter().position(|f| id_of_flow(f) == id) {
+            let id = FlowId::of_flow(&gone);
+            if let Some(i) = flows.iter().position(|f| FlowId::of_flow(f) == id) {
                 flows.remove(i);
             }
         }
@@ -297,9 +410,8 @@ impl Baseline {
         let mut outcome = Outcome::default();
         for f in results {
             let before = self
-                .by_id
-                .get(&id_of_result(&f))
-                .and_then(|&i| self.report.flows.get(i));
+                .verdict(FlowId::of_result(&f))
+                .and_then(|i| self.report.flows.get(i));
             let was_allowed = before.is_none_or(FlowResult::allowed);
             let was_unresolved = before.is_some_and(|b| b.unresolved);
             if was_allowed && !f.allowed() {
@@ -325,7 +437,7 @@ impl Baseline {
         };
         inv.cilium = cfg;
         let policies = &self.loaded.policies;
-        let flows = catalogue_of(&self.opts, &inv, policies);
+        let flows = catalogue_of(&self.opts, &inv, &self.facts, &self.per_namespace);
         let engine = Engine::new(&inv, policies).with_synthetic_pod(catalogue::probe_pod(&inv));
         let results = policy::check::evaluate(&engine, &flows, &mut Vec::new());
         let mut outcome = self.compare(results);
@@ -367,14 +479,20 @@ impl Baseline {
     }
 }
 
-/// The compiled rules of a baseline and the input they were compiled from (shared with it).
+/// The compiled rules of a baseline and the input they were compiled from (shared with it),
+/// with what it found and judged.
 #[derive(Clone)]
 pub struct Compiled {
     from: Arc<Loaded>,
     engine: Detached,
     report: Arc<CheckReport>,
-    by_id: Arc<HashMap<FlowId, usize>>,
-    ends: Arc<HashMap<String, Option<Endpoint>>>,
+    by_id: Arc<ById>,
+    ends: Arc<Ends>,
+    flows: Arc<Vec<Flow>>,
+    order: Arc<Vec<Option<usize>>>,
+    per_namespace: Arc<HashMap<String, usize>>,
+    facts: Arc<PodFacts>,
+    opts: CheckOptions,
 }
 
 impl Compiled {
@@ -382,6 +500,43 @@ impl Compiled {
     #[cfg(test)]
     fn holds_for(&self, loaded: &Loaded) -> bool {
         same_policies(&self.from, loaded) && self.from.inventory.cilium == loaded.inventory.cilium
+    }
+
+    /// `flows`, as this catalogue if it is equal to it (a node of a class that had two
+    /// members already, say): verdicts are then found by position, and the report may be
+    /// shared.
+    fn shared(&self, flows: Vec<Flow>) -> Arc<Vec<Flow>> {
+        match flows == *self.flows {
+            true => Arc::clone(&self.flows),
+            false => Arc::new(flows),
+        }
+    }
+
+    /// Where the verdict of `f`, the `i`-th flow of `flows`, is in this report: by position
+    /// when `flows` is this catalogue, else by identity.
+    fn verdict_of(&self, f: &Flow, i: usize, flows: &Arc<Vec<Flow>>) -> Option<usize> {
+        let at = match Arc::ptr_eq(flows, &self.flows) {
+            true => self.order.get(i).copied().flatten(),
+            false => self.by_id.get(&self.report.flows, FlowId::of_flow(f)),
+        };
+        at.filter(|&k| k < self.report.flows.len())
+    }
+
+    /// Whether `judged` (the verdicts of `flows` in catalogue order) are this report's.
+    fn same_verdicts(&self, flows: &Arc<Vec<Flow>>, judged: &[Judged], assumed: bool) -> bool {
+        Arc::ptr_eq(flows, &self.flows)
+            && self.report.assumed_inventory == assumed
+            && self.report.findings.is_empty()
+            && judged.len() == self.order.len()
+            && judged
+                .iter()
+                .zip(self.order.iter())
+                .all(|(j, &at)| match (j, at) {
+                    (Judged::Kept(k), Some(at)) => *k == at,
+                    (Judged::Fresh(r), Some(at)) => self.report.flows.get(at) == Some(&**r),
+                    (Judged::Unresolved, None) => true,
+                    _ => false,
+                })
     }
 }
 
@@ -391,21 +546,107 @@ fn same_policies(a: &Loaded, b: &Loaded) -> bool {
     Arc::ptr_eq(&a.policies, &b.policies) || a.policies == b.policies
 }
 
-/// The verdict of a flow that needs no judging again, given the flow ends resolved.
-type Kept<'a> = dyn Fn(&Flow, &HashMap<String, Option<Endpoint>>) -> Option<FlowResult> + 'a;
+fn same_opts(a: &CheckOptions, b: &CheckOptions) -> bool {
+    a.admin_cidrs == b.admin_cidrs && a.user_flows == b.user_flows
+}
+
+fn same_keys(a: &HashMap<String, usize>, b: &HashMap<String, usize>) -> bool {
+    a.len() == b.len() && a.keys().all(|k| b.contains_key(k))
+}
+
+type Ends = HashMap<String, Option<Endpoint>>;
+
+/// The catalogue's flow ends taken from the baseline before, unchanged.
+type Taken<'f> = HashSet<&'f str>;
+
+/// Where the verdict of a flow that needs no judging again is in the report before (given
+/// the flow, its position in the catalogue and the flow ends), `None` to judge it.
+type Kept<'a> = dyn Fn(&Flow, usize, &Ends, &Taken) -> Option<usize> + 'a;
+
+/// A flow's verdict in a baseline being made.
+enum Judged {
+    /// The one at this position of the report before.
+    Kept(usize),
+    Fresh(Box<FlowResult>),
+    /// An end does not resolve: no verdict.
+    Unresolved,
+}
+
+/// The report of `judged` (in catalogue order), in the check's order, with its lookups.
+fn report_of(
+    inv: &Inventory,
+    previous: Option<&Compiled>,
+    judged: Vec<Judged>,
+) -> (Arc<CheckReport>, Arc<ById>, Arc<Vec<Option<usize>>>) {
+    let mut order = vec![None; judged.len()];
+    let mut results: Vec<(usize, FlowResult)> = Vec::with_capacity(judged.len());
+    for (i, j) in judged.into_iter().enumerate() {
+        let r = match j {
+            Judged::Kept(k) => previous.and_then(|p| p.report.flows.get(k)).cloned(),
+            Judged::Fresh(r) => Some(*r),
+            Judged::Unresolved => None,
+        };
+        results.extend(r.map(|r| (i, r)));
+    }
+    results.sort_by_key(|(_, r)| policy::check::verdict_rank(r));
+    let mut flows = Vec::with_capacity(results.len());
+    for (at, (i, r)) in results.into_iter().enumerate() {
+        if let Some(o) = order.get_mut(i) {
+            *o = Some(at);
+        }
+        flows.push(r);
+    }
+    let report = CheckReport {
+        assumed_inventory: inv.assumed,
+        flows,
+        findings: Vec::new(),
+    };
+    let by_id = ById::of(&report.flows);
+    (Arc::new(report), Arc::new(by_id), Arc::new(order))
+}
+
+fn per_namespace(policies: &PolicySet) -> HashMap<String, usize> {
+    let mut out: HashMap<String, usize> = HashMap::new();
+    // Policies come in runs of one namespace (key order): one lookup per run.
+    let mut run: Option<(&str, usize)> = None;
+    for ns in namespaces(policies).map(Some).chain([None]) {
+        match (run, ns) {
+            (Some((r, n)), Some(ns)) if r == ns => run = Some((r, n + 1)),
+            _ => {
+                if let Some((r, n)) = run {
+                    match out.get_mut(r) {
+                        Some(count) => *count += n,
+                        None => {
+                            out.insert(r.to_owned(), n);
+                        }
+                    }
+                }
+                run = ns.map(|ns| (ns, 1));
+            }
+        }
+    }
+    out
+}
 
 /// More changed policies than this in one update: judging every flow again costs less than
 /// finding which ones they touch.
 const MAX_CHANGED_POLICIES: usize = 64;
 
-fn catalogue_of(opts: &CheckOptions, inv: &Inventory, policies: &PolicySet) -> Vec<Flow> {
-    let mut flows = catalogue::catalogue(
-        inv,
-        &CatalogueOptions {
-            admin_cidrs: opts.admin_cidrs.clone(),
-        },
-        policies,
-    );
+/// More changed pods than this in one update: the pod index, the catalogue and the flow
+/// ends are found afresh.
+const MAX_CHANGED_PODS: usize = 256;
+
+fn catalogue_of(
+    opts: &CheckOptions,
+    inv: &Inventory,
+    facts: &PodFacts,
+    per_namespace: &HashMap<String, usize>,
+) -> Vec<Flow> {
+    let wanted: BTreeSet<&str> = per_namespace.keys().map(String::as_str).collect();
+    let copts = CatalogueOptions {
+        admin_cidrs: opts.admin_cidrs.clone(),
+    };
+    let mut flows = catalogue::assemble(inv, facts, &copts, &wanted);
     flows.extend(opts.user_flows.iter().cloned());
     flows
 }
@@ -478,8 +719,8 @@ impl<'a> Touched<'a> {
             return false;
         }
         let resolve = |spec: &String| match known.get(spec) {
-            Some(end) => end.clone(),
-            None => self.engine.resolve(spec),
+            Some(end) => end.as_ref().map(Cow::Borrowed),
+            None => self.engine.resolve(spec).map(Cow::Owned),
         };
         let (src, dst) = (resolve(&f.src), resolve(&f.dst));
         match (src, dst) {
@@ -489,6 +730,21 @@ impl<'a> Touched<'a> {
             _ => true,
         }
     }
+}
+
+/// A flow's identity, owned: what tests compare answers by.
+#[cfg(test)]
+type OwnedFlowId = (String, String, String, String, u16);
+
+#[cfg(test)]
+fn id_of_result(f: &FlowResult) -> OwnedFlowId {
+    (
+        f.name.clone(),
+        f.src.clone(),
+        f.dst.clone(),
+        f.protocol.clone(),
+        f.port,
+    )
 }
 
 #[cfg(test)]

@@ -7,6 +7,11 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+mod facts;
+
+pub use facts::PodFacts;
+use facts::nodes_running;
+
 use crate::engine::labels::kept_by_filter;
 use crate::inventory::{Inventory, Node, Pod, TargetPort};
 use crate::model::{PolicySet, Protocol};
@@ -59,19 +64,19 @@ pub fn probe_pod(inv: &Inventory) -> Pod {
 }
 
 /// What host policies can see of a node: filtered labels, runs the API server, runs etcd.
-type NodeClass = (Vec<(String, String)>, bool, bool);
+type NodeClass<'n> = (Vec<(&'n str, &'n str)>, bool, bool);
 
 /// Representative nodes: up to two per class of (filtered labels, apiserver, etcd).
-fn node_classes(inv: &Inventory, api: &[&Node]) -> Vec<(Vec<String>, bool, bool)> {
+fn node_classes(inv: &Inventory, api: &[&Node], etcd: &[&Node]) -> Vec<(Vec<String>, bool, bool)> {
     let api: Vec<&str> = api.iter().map(|n| n.name.as_str()).collect();
-    let etcd: Vec<&str> = inv.etcd_nodes().iter().map(|n| n.name.as_str()).collect();
-    let mut classes: BTreeMap<NodeClass, Vec<String>> = BTreeMap::new();
+    let etcd: Vec<&str> = etcd.iter().map(|n| n.name.as_str()).collect();
+    let mut classes: BTreeMap<NodeClass<'_>, Vec<String>> = BTreeMap::new();
     for n in &inv.nodes {
-        let labels: Vec<(String, String)> = n
+        let labels: Vec<(&str, &str)> = n
             .labels
             .iter()
             .filter(|(k, _)| kept_by_filter(k))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
         let key = (
             labels,
@@ -138,9 +143,20 @@ fn node_flows(
 
 /// Every catalogue flow for this inventory.
 pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet) -> Vec<Flow> {
-    // Finding the API server's nodes walks every pod: once per catalogue.
-    let api = inv.apiserver_nodes();
-    let classes = node_classes(inv, &api);
+    assemble(inv, &PodFacts::of(inv), opts, &policy_namespaces(policies))
+}
+
+/// The catalogue of `inv`, whose pods `facts` describes, for policies in the namespaces
+/// `wanted`: it reads nothing else of the pods or the policies.
+pub fn assemble(
+    inv: &Inventory,
+    facts: &PodFacts,
+    opts: &CatalogueOptions,
+    wanted: &BTreeSet<&str>,
+) -> Vec<Flow> {
+    let api = nodes_running(inv, &facts.api_hosts);
+    let etcd = nodes_running(inv, &facts.etcd_hosts);
+    let classes = node_classes(inv, &api, &etcd);
     let mut out = Vec::new();
     let etcd_pairs = pairs(&classes, |_, e| e, |_, e| e);
     node_flows(
@@ -260,12 +276,12 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
             fqdn: None,
         });
     }
-    let dns = dns_targets(inv);
-    dns_flows(&dns, &probe, usize::MAX, &mut out);
-    let wanted = policy_namespaces(policies);
-    let first_api = api.first().map(|n| n.name.clone());
-    namespace_flows_with(inv, first_api.as_deref(), &dns, &wanted, &mut out);
-    webhook_flows(inv, first_api.as_deref(), &mut out);
+    let dns = &facts.dns;
+    dns_flows(dns, &probe, usize::MAX, &mut out);
+    let first_api = api.first().map(|n| n.name.as_str());
+    let sources = wanted.iter().filter_map(|ns| facts.first.get(*ns).cloned());
+    flows_from(first_api, dns, sources, &mut out);
+    webhook_flows(&facts.webhooks, first_api, &mut out);
     for cidr in &opts.admin_cidrs {
         let ip = cidr.network();
         for n in &api {
@@ -301,7 +317,7 @@ pub fn catalogue(inv: &Inventory, opts: &CatalogueOptions, policies: &PolicySet)
 /// DNS from pods to every CoreDNS backend, on the backend port (policy-semantics (d).15).
 /// Namespaces that have namespaced policies: the only thing of the policies the catalogue
 /// depends on.
-fn policy_namespaces(policies: &PolicySet) -> BTreeSet<&str> {
+pub fn policy_namespaces(policies: &PolicySet) -> BTreeSet<&str> {
     let mut wanted: BTreeSet<&str> = policies
         .network_policies
         .iter()
@@ -337,23 +353,7 @@ pub struct NamespaceSources {
 
 impl NamespaceSources {
     pub fn of(inv: &Inventory) -> NamespaceSources {
-        let mut first: BTreeMap<String, String> = BTreeMap::new();
-        // One lookup per run of a namespace's pods (they mostly come grouped).
-        let mut last: Option<&str> = None;
-        for p in inv.pods.iter().filter(|p| !p.host_network) {
-            if last == Some(p.namespace.as_str()) {
-                continue;
-            }
-            last = Some(p.namespace.as_str());
-            if !first.contains_key(&p.namespace) {
-                first.insert(p.namespace.clone(), format!("{}/{}", p.namespace, p.name));
-            }
-        }
-        NamespaceSources {
-            api: inv.apiserver_nodes().first().map(|n| n.name.clone()),
-            dns: dns_targets(inv),
-            first,
-        }
+        PodFacts::of(inv).namespace_sources(inv)
     }
 
     /// What [`namespace_flows`] gives for `namespaces` on the inventory these came from.
@@ -510,11 +510,18 @@ fn dns_flows(targets: &[(String, Protocol, u16)], probe: &str, limit: usize, out
     }
 }
 
-/// API server to admission webhooks served in the cluster.
-fn webhook_flows(inv: &Inventory, api: Option<&str>, out: &mut Vec<Flow>) {
-    let Some(api) = api else {
-        return;
-    };
+/// An admission webhook served in the cluster: the first backend of its service.
+#[derive(Debug, Clone, PartialEq)]
+struct WebhookTarget {
+    name: String,
+    /// `ns/pod` of the backend.
+    dst: String,
+    port: u16,
+    fail_closed: bool,
+}
+
+fn webhook_targets(inv: &Inventory) -> Vec<WebhookTarget> {
+    let mut out = Vec::new();
     for w in &inv.webhooks {
         let Some((ns, name, port)) = &w.service else {
             continue;
@@ -530,16 +537,32 @@ fn webhook_flows(inv: &Inventory, api: Option<&str>, out: &mut Vec<Flow>) {
                     TargetPort::Named(n) => pod.named_port(n, Protocol::Tcp).unwrap_or(*port),
                 })
                 .unwrap_or(*port);
-            out.push(Flow {
-                name: format!("webhook {}", w.name),
-                src: format!("node/{api}"),
+            out.push(WebhookTarget {
+                name: w.name.clone(),
                 dst: format!("{}/{}", pod.namespace, pod.name),
-                protocol: Protocol::Tcp,
                 port: target,
-                critical: w.fail_closed,
-                purpose: "API server to an admission webhook (failurePolicy Fail blocks writes)",
-                fqdn: None,
+                fail_closed: w.fail_closed,
             });
         }
+    }
+    out
+}
+
+/// API server to admission webhooks served in the cluster.
+fn webhook_flows(targets: &[WebhookTarget], api: Option<&str>, out: &mut Vec<Flow>) {
+    let Some(api) = api else {
+        return;
+    };
+    for t in targets {
+        out.push(Flow {
+            name: format!("webhook {}", t.name),
+            src: format!("node/{api}"),
+            dst: t.dst.clone(),
+            protocol: Protocol::Tcp,
+            port: t.port,
+            critical: t.fail_closed,
+            purpose: "API server to an admission webhook (failurePolicy Fail blocks writes)",
+            fqdn: None,
+        });
     }
 }

@@ -15,7 +15,7 @@ use crate::findings::{Finding, Severity};
 use crate::inventory::Inventory;
 use crate::model::PolicySet;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FlowResult {
     pub name: String,
     pub src: String,
@@ -142,7 +142,12 @@ pub fn verdicts(engine: &Engine, flows: &[Flow], findings: &mut Vec<Finding>) ->
 
 /// The check's order of verdicts given in catalogue order (see [`verdicts`]).
 pub fn sort_verdicts(results: &mut [FlowResult]) {
-    results.sort_by_key(|r| (r.allowed(), !r.critical));
+    results.sort_by_key(verdict_rank);
+}
+
+/// Where a verdict goes in the check's order (a stable sort by this key).
+pub fn verdict_rank(r: &FlowResult) -> (bool, bool) {
+    (r.allowed(), !r.critical)
 }
 
 /// Run the check. `findings` are carried into the report (parse findings, lints).

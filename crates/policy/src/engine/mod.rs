@@ -12,11 +12,12 @@ pub mod eval;
 pub mod fqdn;
 mod l7;
 pub mod labels;
+pub mod pods;
 mod replace;
 
 use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub use compile::Entry;
 pub use endpoint::{Endpoint, EpKind};
@@ -25,6 +26,8 @@ pub use replace::Detached;
 
 use crate::inventory::Inventory;
 use crate::model::{Direction, PolicySet};
+use pods::PodIndex;
+pub use pods::{NamespacePods, PodEdits};
 
 pub struct Engine<'a> {
     pub inv: &'a Inventory,
@@ -35,7 +38,7 @@ pub struct Engine<'a> {
     pub refused: Vec<Arc<Entry>>,
     /// C7.8: namespaced rules are only considered for identities of their namespace;
     /// cluster-wide rules for every identity. Entry indices, ascending.
-    by_namespace: HashMap<String, Vec<usize>>,
+    by_namespace: Arc<HashMap<String, Vec<usize>>>,
     clusterwide: Vec<usize>,
     /// Derived from the inventory only: shared by every engine derived from this one.
     tables: Arc<Tables>,
@@ -47,49 +50,28 @@ pub struct Engine<'a> {
 /// What an engine derives from the inventory alone (the pod index of a large cluster costs
 /// more than compiling one policy).
 struct Tables {
-    /// Nodes running the API server (their host identity carries `kube-apiserver`, C8).
-    apiservers: HashSet<String>,
-    /// namespace → name → index into `inv.pods`; shared by the tables of an inventory that
-    /// differs from this one in its nodes only.
-    pods: Arc<HashMap<String, HashMap<String, usize>>>,
+    /// Nodes running the API server (their host identity carries `kube-apiserver`, C8):
+    /// found when first asked (it walks every pod), unless given ([`Engine::with_apiservers`]).
+    apiservers: OnceLock<HashSet<String>>,
+    /// Pod positions in `inv.pods`; shared by the tables of an inventory that differs from
+    /// this one in its nodes only.
+    pods: Arc<PodIndex>,
 }
 
 impl Tables {
     fn new(inv: &Inventory) -> Tables {
-        let mut pods: HashMap<String, HashMap<String, usize>> = HashMap::new();
-        // Pods come in runs of one namespace (key order): the namespace is hashed and cloned
-        // once per run, not once per pod (10^5 of them). A later pod of one name still wins.
-        let mut first = 0;
-        for run in inv.pods.chunk_by(|a, b| a.namespace == b.namespace) {
-            let Some(ns) = run.first().map(|p| &p.namespace) else {
-                continue;
-            };
-            let names = match pods.get_mut(ns) {
-                Some(names) => names,
-                None => pods.entry(ns.clone()).or_default(),
-            };
-            names.reserve(run.len());
-            for (i, p) in run.iter().enumerate() {
-                names.insert(p.name.clone(), first + i);
-            }
-            first += run.len();
-        }
-        Tables {
-            apiservers: apiservers(inv),
-            pods: Arc::new(pods),
-        }
+        Tables::with_index(Arc::new(PodIndex::new(&inv.pods)))
     }
 
-    /// The tables of `inv`, whose pods are those `self` was built from, in the same order.
-    fn with_same_pods(&self, inv: &Inventory) -> Tables {
+    fn with_index(pods: Arc<PodIndex>) -> Tables {
         Tables {
-            apiservers: apiservers(inv),
-            pods: Arc::clone(&self.pods),
+            apiservers: OnceLock::new(),
+            pods,
         }
     }
 }
 
-fn apiservers(inv: &Inventory) -> HashSet<String> {
+pub(crate) fn apiservers(inv: &Inventory) -> HashSet<String> {
     inv.apiserver_nodes()
         .iter()
         .map(|n| n.name.clone())
@@ -117,17 +99,27 @@ impl<'a> Engine<'a> {
     ) -> Engine<'a> {
         let mut by_namespace: HashMap<String, Vec<usize>> = HashMap::new();
         let mut clusterwide = Vec::new();
-        for (i, e) in entries.iter().enumerate() {
-            match &e.namespace {
-                Some(ns) => by_namespace.entry(ns.clone()).or_default().push(i),
-                None => clusterwide.push(i),
+        // Entries come in runs of one namespace (one object's, often one namespace's
+        // objects): one lookup per run, the name cloned once per namespace.
+        let mut first = 0;
+        for run in entries.chunk_by(|a, b| a.namespace == b.namespace) {
+            let positions = first..first + run.len();
+            first = positions.end;
+            match run.first().and_then(|e| e.namespace.as_ref()) {
+                Some(ns) => match by_namespace.get_mut(ns) {
+                    Some(list) => list.extend(positions),
+                    None => {
+                        by_namespace.insert(ns.clone(), positions.collect());
+                    }
+                },
+                None => clusterwide.extend(positions),
             }
         }
         Engine {
             inv,
             entries,
             refused,
-            by_namespace,
+            by_namespace: Arc::new(by_namespace),
             clusterwide,
             tables,
             synthetic,
@@ -158,18 +150,37 @@ impl<'a> Engine<'a> {
         out
     }
 
+    /// This engine with `names` as the nodes running the API server: what
+    /// `inv.apiserver_nodes()` gives, found by a caller that follows the inventory through
+    /// watch updates without a walk over every pod.
+    pub fn with_apiservers(mut self, names: HashSet<String>) -> Engine<'a> {
+        let tables = Tables::with_index(Arc::clone(&self.tables.pods));
+        tables.apiservers.get_or_init(|| names);
+        self.tables = Arc::new(tables);
+        self
+    }
+
+    fn apiservers(&self) -> &HashSet<String> {
+        self.tables.apiservers.get_or_init(|| apiservers(self.inv))
+    }
+
     pub fn host(&self, node: &str) -> Option<Endpoint> {
-        endpoint::host_endpoint(self.inv, node, &self.tables.apiservers)
+        endpoint::host_endpoint(self.inv, node, self.apiservers())
     }
 
     /// A pod by namespace and name; a hostNetwork pod resolves to its node (C8 `host`).
     pub fn pod(&self, namespace: &str, name: &str) -> Option<Endpoint> {
-        let i = *self.tables.pods.get(namespace)?.get(name)?;
-        endpoint::pod_endpoint(self.inv, i, &self.tables.apiservers)
+        let i = self.tables.pods.find(&self.inv.pods, namespace, name)?;
+        endpoint::pod_endpoint(self.inv, i, self.apiservers())
+    }
+
+    /// Where the pods of `namespace` are in `inv.pods`, if the pod index keeps runs.
+    pub fn namespace_pods(&self, namespace: &str) -> NamespacePods {
+        self.tables.pods.namespace(namespace)
     }
 
     pub fn pod_at(&self, index: usize) -> Option<Endpoint> {
-        endpoint::pod_endpoint(self.inv, index, &self.tables.apiservers)
+        endpoint::pod_endpoint(self.inv, index, self.apiservers())
     }
 
     pub fn health(&self, node: &str) -> Endpoint {
@@ -241,7 +252,7 @@ mod pod_index_tests {
             pod("a", "x"),
         ];
         let tables = Tables::new(&inv);
-        let at = |ns: &str, name: &str| tables.pods.get(ns).and_then(|m| m.get(name)).copied();
+        let at = |ns: &str, name: &str| tables.pods.find(&inv.pods, ns, name);
         assert_eq!(at("a", "x"), Some(5), "the later of two pods with one name");
         assert_eq!(at("a", "y"), Some(1));
         assert_eq!(at("b", "x"), Some(2));

@@ -3,8 +3,11 @@
 //! change against a large policy set costs what the change costs.
 
 use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hasher};
+use std::ops::Range;
 use std::sync::Arc;
 
+use super::pods::{PodEdits, PodIndex};
 use super::{Engine, Entry, Tables, compile};
 use crate::inventory::{Inventory, Pod};
 use crate::model::{ObjectKey, PolicySet};
@@ -46,24 +49,30 @@ impl<'a> Engine<'a> {
     /// [`Engine::new`] would give it under the same Cilium settings, in its order: those of
     /// the objects of `old` (the set this engine was compiled from) that `new` holds unchanged
     /// are shared, the others compiled. Also the keys of the objects added, changed or removed.
+    ///
+    /// Keys are borrowed and hashed cheaply: a set of 10^4 policies is looked at whole on
+    /// every watch update that changes one.
     pub fn with_policies(&self, old: &PolicySet, new: &PolicySet) -> (Engine<'a>, Vec<ObjectKey>) {
-        let mut compiled: HashMap<ObjectKey, Compiled> = HashMap::new();
-        for e in &self.entries {
-            compiled.entry(key_of(e)).or_default().0.push(Arc::clone(e));
-        }
-        for e in &self.refused {
-            compiled.entry(key_of(e)).or_default().1.push(Arc::clone(e));
-        }
-        let before: HashMap<ObjectKey, Version<'_>> = versions(old).collect();
         let count = |set: &PolicySet| set.network_policies.len() + set.cilium.len();
-        let mut seen: HashSet<ObjectKey> = HashSet::new();
+        // `compile` emits each object's entries together: one run per key, else two objects
+        // share the key.
+        let Some(compiled) = runs_by_key(&self.entries, &self.refused, count(old)) else {
+            return self.compiled_whole(old, new);
+        };
+        let mut before: HashMap<Key<'_>, Version<'_>, Fast> = map_with_capacity(count(old));
+        before.extend(versions(old));
+        let mut seen: HashSet<Key<'_>, Fast> =
+            HashSet::with_capacity_and_hasher(count(new), Fast::default());
         let mut changed: Vec<ObjectKey> = Vec::new();
         let (mut cilium, mut knp, mut refused) = (Vec::new(), Vec::new(), Vec::new());
         for (key, version) in versions(new) {
-            let (enforced, rejected) = match compiled.get(&key) {
-                Some(kept) if before.get(&key) == Some(&version) => kept.clone(),
+            let (enforced, rejected) = match before.get(&key) {
+                Some(b) if *b == version => {
+                    let (e, r) = compiled.get(&key).cloned().unwrap_or_default();
+                    (self.entries[e].to_vec(), self.refused[r].to_vec())
+                }
                 _ => {
-                    changed.push(key.clone());
+                    changed.push(owned(key));
                     compile_arc(Some(&version.alone()), self.inv)
                 }
             };
@@ -77,13 +86,23 @@ impl<'a> Engine<'a> {
         // Two objects with one key (never from etcd) would share one group of entries: such
         // a set is compiled whole.
         if before.len() != count(old) || seen.len() != count(new) {
-            let (entries, refused) = compile_arc(Some(new), self.inv);
-            let all = before.into_keys().chain(seen).collect();
-            return (self.derive(entries, refused), all);
+            return self.compiled_whole(old, new);
         }
-        changed.extend(before.into_keys().filter(|k| !seen.contains(k)));
+        changed.extend(before.into_keys().filter(|k| !seen.contains(k)).map(owned));
         cilium.append(&mut knp);
         (self.derive(cilium, refused), changed)
+    }
+
+    /// `new` compiled whole; every key of `old` and `new` counts as changed.
+    fn compiled_whole(&self, old: &PolicySet, new: &PolicySet) -> (Engine<'a>, Vec<ObjectKey>) {
+        let (entries, refused) = compile_arc(Some(new), self.inv);
+        let mut all: Vec<ObjectKey> = versions(old)
+            .chain(versions(new))
+            .map(|(k, _)| owned(k))
+            .collect();
+        all.sort();
+        all.dedup();
+        (self.derive(entries, refused), all)
     }
 
     /// Entries (enforced, then refused) compiled from the object `key` names.
@@ -122,14 +141,23 @@ impl<'a> Engine<'a> {
     }
 }
 
-/// The entries of one object: enforced, refused by the agent.
-type Compiled = (Vec<Arc<Entry>>, Vec<Arc<Entry>>);
-
 /// One object of a policy set.
-#[derive(Clone, Copy, PartialEq)]
+#[derive(Clone, Copy)]
 enum Version<'s> {
     Knp(&'s crate::model::NetworkPolicy),
     Cilium(&'s crate::model::CiliumPolicy),
+}
+
+/// Equal versions: the same object (sets that share their policies compare by pointer, not
+/// 10^4 deep comparisons), or equal ones.
+impl PartialEq for Version<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Version::Knp(a), Version::Knp(b)) => std::ptr::eq(*a, *b) || a == b,
+            (Version::Cilium(a), Version::Cilium(b)) => std::ptr::eq(*a, *b) || a == b,
+            _ => false,
+        }
+    }
 }
 
 impl Version<'_> {
@@ -144,23 +172,88 @@ impl Version<'_> {
     }
 }
 
-/// Every object of `set` by key, Cilium policies first (the order `compile` follows).
-fn versions(set: &PolicySet) -> impl Iterator<Item = (ObjectKey, Version<'_>)> {
-    let cilium = set.cilium.iter().map(|p| (p.key(), Version::Cilium(p)));
-    cilium.chain(
-        set.network_policies
-            .iter()
-            .map(|p| (p.key(), Version::Knp(p))),
-    )
-}
+/// An object's key, borrowed: (kind, namespace, name).
+type Key<'k> = (&'static str, Option<&'k str>, &'k str);
 
-fn key_of(e: &Entry) -> ObjectKey {
+fn owned(k: Key<'_>) -> ObjectKey {
     ObjectKey {
-        kind: e.kind,
-        namespace: e.namespace.clone(),
-        name: e.name.clone(),
+        kind: k.0,
+        namespace: k.1.map(str::to_owned),
+        name: k.2.to_owned(),
     }
 }
+
+fn entry_key(e: &Entry) -> Key<'_> {
+    (e.kind, e.namespace.as_deref(), e.name.as_str())
+}
+
+/// Every object of `set` by key, Cilium policies first (the order `compile` follows).
+fn versions(set: &PolicySet) -> impl Iterator<Item = (Key<'_>, Version<'_>)> {
+    let cilium = set.cilium.iter().map(|p| {
+        let key = (p.kind(), p.namespace.as_deref(), p.name.as_str());
+        (key, Version::Cilium(p))
+    });
+    cilium.chain(set.network_policies.iter().map(|p| {
+        let key = ("NetworkPolicy", Some(p.namespace.as_str()), p.name.as_str());
+        (key, Version::Knp(p))
+    }))
+}
+
+/// Where an object's entries are: (enforced, refused).
+type Runs = (Range<usize>, Range<usize>);
+
+/// The positions of each object's entries (enforced, refused), or `None` if some key has two
+/// runs of entries (two objects with one key).
+fn runs_by_key<'e>(
+    entries: &'e [Arc<Entry>],
+    refused: &'e [Arc<Entry>],
+    objects: usize,
+) -> Option<HashMap<Key<'e>, Runs, Fast>> {
+    let mut out: HashMap<Key<'e>, Runs, Fast> = map_with_capacity(objects);
+    for (list, refused) in [(entries, false), (refused, true)] {
+        let mut start = 0;
+        for run in list.chunk_by(|a, b| entry_key(a) == entry_key(b)) {
+            let range = start..start + run.len();
+            start = range.end;
+            let slot = out.entry(entry_key(&run[0])).or_default();
+            let slot = if refused { &mut slot.1 } else { &mut slot.0 };
+            if slot.start != slot.end {
+                return None;
+            }
+            *slot = range;
+        }
+    }
+    Some(out)
+}
+
+fn map_with_capacity<K, V>(n: usize) -> HashMap<K, V, Fast> {
+    HashMap::with_capacity_and_hasher(n, Fast::default())
+}
+
+/// FNV-1a: keys here are short names hashed 10^4 times per update, where SipHash's
+/// resistance to chosen keys buys nothing (the policies are the cluster's own).
+struct Fnv(u64);
+
+impl Default for Fnv {
+    fn default() -> Fnv {
+        Fnv(0xcbf29ce484222325)
+    }
+}
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 ^= u64::from(*b);
+            self.0 = self.0.wrapping_mul(0x100000001b3);
+        }
+    }
+}
+
+type Fast = BuildHasherDefault<Fnv>;
 
 fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Vec<Arc<Entry>>) {
     let Some(set) = set else {
@@ -177,21 +270,30 @@ impl Detached {
     /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
     /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
     /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.
-    /// `same_pods`: `inv` holds the pods of the inventory this engine was built from, in the
-    /// same order (only nodes, namespaces or services changed): the pod index is shared.
-    pub fn with_inventory<'a>(&self, inv: &'a Inventory, same_pods: bool) -> Engine<'a> {
-        let tables = if same_pods && inv.pods.len() == self.pods {
-            self.tables.with_same_pods(inv)
-        } else {
-            Tables::new(inv)
+    /// `edits`: how the pods of `inv` differ from those of the inventory this engine was built
+    /// from (`None`: not known; the pod index is built afresh). The API server's nodes are
+    /// found when first needed, unless given ([`Engine::with_apiservers`]).
+    pub fn with_inventory<'a>(&self, inv: &'a Inventory, edits: Option<&PodEdits>) -> Engine<'a> {
+        let pods = match edits {
+            Some(e) if e.old_len() == self.pods && e.new_len() == inv.pods.len() => {
+                if e.is_empty() {
+                    Arc::clone(&self.tables.pods)
+                } else {
+                    Arc::new(self.tables.pods.after(e, &inv.pods))
+                }
+            }
+            _ => Arc::new(PodIndex::new(&inv.pods)),
         };
-        Engine::assemble(
+        let tables = Tables::with_index(pods);
+        Engine {
             inv,
-            self.entries.clone(),
-            self.refused.clone(),
-            Arc::new(tables),
-            Vec::new(),
-        )
+            entries: self.entries.clone(),
+            refused: self.refused.clone(),
+            by_namespace: Arc::clone(&self.by_namespace),
+            clusterwide: self.clusterwide.clone(),
+            tables: Arc::new(tables),
+            synthetic: Vec::new(),
+        }
     }
 }
 
@@ -203,7 +305,7 @@ pub struct Detached {
     pods: usize,
     entries: Vec<Arc<Entry>>,
     refused: Vec<Arc<Entry>>,
-    by_namespace: HashMap<String, Vec<usize>>,
+    by_namespace: Arc<HashMap<String, Vec<usize>>>,
     clusterwide: Vec<usize>,
     tables: Arc<Tables>,
     synthetic: Vec<Pod>,
@@ -220,10 +322,13 @@ impl Detached {
             inv,
             entries: self.entries.clone(),
             refused: self.refused.clone(),
-            by_namespace: self.by_namespace.clone(),
+            by_namespace: Arc::clone(&self.by_namespace),
             clusterwide: self.clusterwide.clone(),
             tables: Arc::clone(&self.tables),
             synthetic: self.synthetic.clone(),
         })
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -161,11 +161,11 @@ fn parsed(yaml: &str) -> PolicySet {
     p.policies
 }
 
-type Answer = (Vec<FlowId>, Vec<FlowId>);
+type Answer = (Vec<OwnedFlowId>, Vec<OwnedFlowId>);
 
 fn answer(o: &Outcome) -> Answer {
-    let mut denied: Vec<FlowId> = o.newly_denied.iter().map(id_of_result).collect();
-    let mut unresolved: Vec<FlowId> = o.newly_unresolved.iter().map(id_of_result).collect();
+    let mut denied: Vec<OwnedFlowId> = o.newly_denied.iter().map(id_of_result).collect();
+    let mut unresolved: Vec<OwnedFlowId> = o.newly_unresolved.iter().map(id_of_result).collect();
     denied.sort();
     unresolved.sort();
     (denied, unresolved)

@@ -102,7 +102,7 @@ fn key_of(set: &PolicySet) -> ObjectKey {
 }
 
 /// The answer without the shortcut: the whole check of the set with the object replaced.
-fn full(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<FlowId> {
+fn full(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<OwnedFlowId> {
     let mut after = PolicySet::clone(&b.loaded.policies);
     after.network_policies.retain(|p| &p.key() != key);
     after.cilium.retain(|p| &p.key() != key);
@@ -115,7 +115,7 @@ fn full(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<FlowId> {
         &CheckOptions::default(),
         Vec::new(),
     );
-    let mut ids: Vec<FlowId> = b
+    let mut ids: Vec<OwnedFlowId> = b
         .compare(report.flows)
         .newly_denied
         .iter()
@@ -125,13 +125,13 @@ fn full(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<FlowId> {
     ids
 }
 
-fn incremental(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<FlowId> {
+fn incremental(b: &Baseline, key: &ObjectKey, new: Option<&PolicySet>) -> Vec<OwnedFlowId> {
     let change = Change::Policy {
         key: key.clone(),
         new: new.cloned(),
         notes: Vec::new(),
     };
-    let mut ids: Vec<FlowId> = b
+    let mut ids: Vec<OwnedFlowId> = b
         .evaluate(&change)
         .newly_denied
         .iter()
