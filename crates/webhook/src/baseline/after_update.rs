@@ -273,6 +273,7 @@ fn inventory_step(inv: &mut Inventory, rng: &mut Lcg) {
         }
         7 => {
             if let Some(ns) = inv.namespaces.iter_mut().find(|n| n.name == "shop") {
+                let ns = Arc::make_mut(ns);
                 match ns.labels.remove("team") {
                     Some(_) => None,
                     None => ns.labels.insert("team".into(), "a".into()),
@@ -283,11 +284,11 @@ fn inventory_step(inv: &mut Inventory, rng: &mut Lcg) {
             Some(i) => {
                 inv.nodes.remove(i);
             }
-            None => inv.nodes.push(policy::inventory::Node {
+            None => inv.nodes.push(Arc::new(policy::inventory::Node {
                 name: "worker-2".into(),
                 addresses: vec![std::net::IpAddr::from([198, 18, 0, 11])],
                 ..Default::default()
-            }),
+            })),
         },
         _ => match inv.services.iter().position(|s| s.name == "kube-dns") {
             Some(i) => {

@@ -137,13 +137,13 @@ fn hosts_of(inv: &Inventory, component: &str) -> HashSet<String> {
 /// What `Inventory::nodes_running` gives, from the nodes its pods run on: those nodes, else
 /// the control-plane nodes.
 pub(super) fn nodes_running<'i>(inv: &'i Inventory, hosts: &HashSet<String>) -> Vec<&'i Node> {
-    let with_pod: Vec<&Node> = inv
-        .nodes
-        .iter()
+    let nodes = inv.nodes.iter().map(|n| &**n);
+    let with_pod: Vec<&Node> = nodes
+        .clone()
         .filter(|n| hosts.contains(n.name.as_str()))
         .collect();
     if with_pod.is_empty() {
-        inv.nodes.iter().filter(|n| n.is_control_plane()).collect()
+        nodes.filter(|n| n.is_control_plane()).collect()
     } else {
         with_pod
     }

@@ -87,7 +87,11 @@ fn service(ns: &str, name: &str, selector: (&str, &str)) -> Service {
 
 fn inventory() -> Inventory {
     let mut inv = Inventory::default();
-    inv.nodes = vec![node("n1", true), node("n2", false), node("n3", false)];
+    inv.nodes = vec![
+        node("n1", true).into(),
+        node("n2", false).into(),
+        node("n3", false).into(),
+    ];
     inv.services = vec![service("hooks", "hook", ("app", "hook"))];
     inv.webhooks = vec![Webhook {
         configuration: "c".into(),
