@@ -37,6 +37,7 @@ pub mod diff;
 pub mod engine;
 pub mod error;
 pub mod findings;
+pub mod fnv;
 pub mod input;
 pub mod inventory;
 pub mod lint;
@@ -44,6 +45,8 @@ pub mod model;
 pub mod observed;
 pub mod parse;
 pub mod source;
+#[cfg(test)]
+mod testing;
 pub mod yaml;
 
 /// Re-exported so the CLI parses CIDR flags with the same type.

@@ -11,15 +11,17 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use etcd_client::{Client, Txn, TxnOp};
 use policy::check::CheckOptions;
-use policy::yaml::{Node, Value};
 use policy_etcd::derived::{Compute, Derived};
 use webhook::baseline::Baseline;
 
-type Failure = Box<dyn std::error::Error>;
+#[path = "common/generated.rs"]
+mod generated;
+
+use generated::{Failure, objects, summary, update};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Failure> {
@@ -95,51 +97,13 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
-fn summary(times: &mut [Duration]) -> String {
-    times.sort();
-    let at = |q: f64| {
-        let i = ((q * times.len() as f64) as usize).min(times.len().saturating_sub(1));
-        times.get(i).map_or(0.0, |d| d.as_secs_f64() * 1000.0)
-    };
-    format!(
-        "p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
-        at(0.5),
-        at(0.99),
-        at(1.0)
-    )
-}
-
-/// The i-th write of a kind: new objects for pods and nodes, a changed spec for a policy the
-/// generator made (`np-0` in `ns0`).
-fn update(kind: &str, i: usize) -> (String, Vec<u8>) {
-    let json = match kind {
-        "pod added" => serde_json::json!({"apiVersion": "v1", "kind": "Pod",
-            "metadata": {"name": format!("bench-{i}"), "namespace": "ns1", "labels": {"app": "app1"}},
-            "spec": {"nodeName": "node-7", "containers": [{"name": "main"}]},
-            "status": {"podIP": format!("10.250.{}.{}", i / 250, i % 250 + 1)}}),
-        "node added" => serde_json::json!({"apiVersion": "v1", "kind": "Node",
-            "metadata": {"name": format!("bench-node-{i}"), "labels": {"kubernetes.io/os": "linux"}},
-            "status": {"addresses": [{"type": "InternalIP", "address": format!("172.31.{}.{}", i / 250, i % 250 + 1)}]}}),
-        _ => serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": "np-0", "namespace": "ns0"},
-            "spec": {"podSelector": {"matchLabels": {"app": format!("app{}", i % 6)}},
-                     "policyTypes": ["Ingress"],
-                     "ingress": [{"ports": [{"port": 8080 + (i % 7) as i64, "protocol": "TCP"}]}]}}),
-    };
-    let key = key_of(&json).unwrap_or_default();
-    (key, serde_json::to_vec(&json).unwrap_or_default())
-}
-
 /// Every object of the generated cluster put under the key the API server would use, in
 /// transactions of 100.
 async fn load(client: &mut Client, dir: &std::path::Path) -> Result<usize, Failure> {
-    let docs = policy::source::load_path(dir, inputs::Kind::INVENTORY)?;
     let mut ops = Vec::new();
     let mut written = 0;
-    for doc in &docs {
-        let json = to_json(&doc.node);
-        let Some(key) = key_of(&json) else { continue };
-        ops.push(TxnOp::put(key, serde_json::to_vec(&json)?, None));
+    for (key, value) in objects(dir)? {
+        ops.push(TxnOp::put(key, value, None));
         if ops.len() == 100 {
             written += ops.len();
             client
@@ -152,39 +116,4 @@ async fn load(client: &mut Client, dir: &std::path::Path) -> Result<usize, Failu
         client.txn(Txn::new().and_then(ops)).await?;
     }
     Ok(written)
-}
-
-fn key_of(obj: &serde_json::Value) -> Option<String> {
-    let name = obj["metadata"]["name"].as_str()?;
-    let ns = obj["metadata"]["namespace"].as_str().unwrap_or("default");
-    let key = match obj["kind"].as_str()? {
-        "Node" => format!("/registry/minions/{name}"),
-        "Namespace" => format!("/registry/namespaces/{name}"),
-        "Pod" => format!("/registry/pods/{ns}/{name}"),
-        "Service" => format!("/registry/services/specs/{ns}/{name}"),
-        "NetworkPolicy" => format!("/registry/networkpolicies/{ns}/{name}"),
-        "CiliumNetworkPolicy" => format!("/registry/cilium.io/ciliumnetworkpolicies/{ns}/{name}"),
-        "CiliumClusterwideNetworkPolicy" => {
-            format!("/registry/cilium.io/ciliumclusterwidenetworkpolicies/{name}")
-        }
-        "ConfigMap" if name == "cilium-config" => format!("/registry/configmaps/{ns}/{name}"),
-        _ => return None,
-    };
-    Some(key)
-}
-
-fn to_json(node: &Node) -> serde_json::Value {
-    match &node.value {
-        Value::Null => serde_json::Value::Null,
-        Value::Bool(b) => (*b).into(),
-        Value::Int(i) => (*i).into(),
-        Value::Float(f) => (*f).into(),
-        Value::Str(s) => s.clone().into(),
-        Value::Seq(items) => items.iter().map(to_json).collect(),
-        Value::Map(pairs) => pairs
-            .iter()
-            .map(|(k, v)| (k.clone(), to_json(v)))
-            .collect::<serde_json::Map<_, _>>()
-            .into(),
-    }
 }

@@ -10,7 +10,6 @@ use ipnet::IpNet;
 mod facts;
 
 pub use facts::PodFacts;
-use facts::nodes_running;
 
 use crate::engine::labels::kept_by_filter;
 use crate::inventory::{Inventory, Node, Pod, TargetPort};
@@ -154,8 +153,8 @@ pub fn assemble(
     opts: &CatalogueOptions,
     wanted: &BTreeSet<&str>,
 ) -> Vec<Flow> {
-    let api = nodes_running(inv, &facts.api_hosts);
-    let etcd = nodes_running(inv, &facts.etcd_hosts);
+    let api = inv.hosts_or_control_plane(|n| facts.api_hosts.contains(n));
+    let etcd = inv.hosts_or_control_plane(|n| facts.etcd_hosts.contains(n));
     let classes = node_classes(inv, &api, &etcd);
     let mut out = Vec::new();
     let etcd_pairs = pairs(&classes, |_, e| e, |_, e| e);

@@ -3,7 +3,6 @@
 //! change against a large policy set costs what the change costs.
 
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasherDefault, Hasher};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -230,30 +229,7 @@ fn map_with_capacity<K, V>(n: usize) -> HashMap<K, V, Fast> {
     HashMap::with_capacity_and_hasher(n, Fast::default())
 }
 
-/// FNV-1a: keys here are short names hashed 10^4 times per update, where SipHash's
-/// resistance to chosen keys buys nothing (the policies are the cluster's own).
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf29ce484222325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
-    }
-}
-
-type Fast = BuildHasherDefault<Fnv>;
+type Fast = crate::fnv::BuildFnv;
 
 fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Vec<Arc<Entry>>) {
     let Some(set) = set else {

@@ -241,11 +241,14 @@ impl Inventory {
             .filter(|p| p.is_control_plane_component(component))
             .filter_map(|p| p.node.as_deref())
             .collect();
+        self.hosts_or_control_plane(|n| hosts.contains(n))
+    }
+
+    /// The nodes `hosts` names (those a component's pods run on), else the control-plane
+    /// nodes: where a component runs when its pods do not say.
+    pub fn hosts_or_control_plane(&self, hosts: impl Fn(&str) -> bool) -> Vec<&Node> {
         let nodes = self.nodes.iter().map(|n| &**n);
-        let with_pod: Vec<&Node> = nodes
-            .clone()
-            .filter(|n| hosts.contains(n.name.as_str()))
-            .collect();
+        let with_pod: Vec<&Node> = nodes.clone().filter(|n| hosts(&n.name)).collect();
         if with_pod.is_empty() {
             nodes.filter(|n| n.is_control_plane()).collect()
         } else {

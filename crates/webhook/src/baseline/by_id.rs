@@ -4,6 +4,8 @@
 
 use std::hash::{Hash, Hasher};
 
+use policy::fnv::Fnv;
+
 use policy::check::FlowResult;
 use policy::check::catalogue::Flow;
 
@@ -86,29 +88,6 @@ impl ById {
         });
         ids.dedup();
         ids.len()
-    }
-}
-
-/// FNV-1a: 10^4 identities hashed per update; a collision costs a field comparison, never a
-/// wrong answer.
-struct Fnv(u64);
-
-impl Default for Fnv {
-    fn default() -> Fnv {
-        Fnv(0xcbf29ce484222325)
-    }
-}
-
-impl Hasher for Fnv {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 ^= u64::from(*b);
-            self.0 = self.0.wrapping_mul(0x100000001b3);
-        }
     }
 }
 

@@ -112,7 +112,7 @@ impl PodFacts {
 
     /// The nodes `inv.apiserver_nodes()` gives, for the inventory these facts describe.
     pub fn apiserver_nodes<'i>(&self, inv: &'i Inventory) -> Vec<&'i Node> {
-        nodes_running(inv, &self.api_hosts)
+        inv.hosts_or_control_plane(|n| self.api_hosts.contains(n))
     }
 
     /// What [`NamespaceSources::of`] gives for the inventory these facts describe.
@@ -132,21 +132,6 @@ fn hosts_of(inv: &Inventory, component: &str) -> HashSet<String> {
         .filter(|p| p.is_control_plane_component(component))
         .filter_map(|p| p.node.clone())
         .collect()
-}
-
-/// What `Inventory::nodes_running` gives, from the nodes its pods run on: those nodes, else
-/// the control-plane nodes.
-pub(super) fn nodes_running<'i>(inv: &'i Inventory, hosts: &HashSet<String>) -> Vec<&'i Node> {
-    let nodes = inv.nodes.iter().map(|n| &**n);
-    let with_pod: Vec<&Node> = nodes
-        .clone()
-        .filter(|n| hosts.contains(n.name.as_str()))
-        .collect();
-    if with_pod.is_empty() {
-        nodes.filter(|n| n.is_control_plane()).collect()
-    } else {
-        with_pod
-    }
 }
 
 /// `ns/pod` of the first ordinary pod of every namespace.

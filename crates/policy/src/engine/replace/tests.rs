@@ -6,17 +6,7 @@
 use super::*;
 use crate::model::PolicySet;
 
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
-}
+use crate::testing::Lcg;
 
 /// One object of a few kinds and shapes; `toNodes` makes a Cilium policy refused (node
 /// selector labels off).

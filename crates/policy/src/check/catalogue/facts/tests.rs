@@ -11,17 +11,7 @@ use crate::engine::Engine;
 use crate::inventory::{Service, ServicePort, TargetPort, Webhook};
 use crate::model::PolicySet;
 
-struct Lcg(u64);
-
-impl Lcg {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 = self
-            .0
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        ((self.0 >> 33) as usize) % n.max(1)
-    }
-}
+use crate::testing::Lcg;
 
 const NAMESPACES: &[&str] = &["a", "a-b", "hooks", "kube-system", "ns1"];
 const NAMES: &[&str] = &[
@@ -177,7 +167,7 @@ fn pod_facts_after_edits_equal_the_facts_found_afresh() {
                 names(&inv.apiserver_nodes())
             );
             assert_eq!(
-                names(&nodes_running(&inv, &facts.etcd_hosts)),
+                names(&inv.hosts_or_control_plane(|n| facts.etcd_hosts.contains(n))),
                 names(&inv.etcd_nodes())
             );
             engine = now.detach();
