@@ -10,6 +10,11 @@
 #   scripts/bench-webhook.sh [NODES NAMESPACES PODS POLICIES REVIEWS]   # default 5000 2000 150000 10000 300
 #   LIFEBOAT_BIN=target/release/lifeboat GEN_BIN=target/release/examples/gen_cluster scripts/bench-webhook.sh
 # The judge alone, in process (no HTTPS): crates/webhook/examples/review_latency.rs (BENCHMARKS.md).
+#
+# BENCH_FROM_ETCD=1: the cluster is written into a throwaway etcd first (the etcd of
+# `scripts/etcd-versions.sh env 3.7`, or LIFEBOAT_ETCD_BIN; crates/webhook/examples/load_etcd.rs,
+# LOAD_BIN to reuse a built one) and the webhook reads it with `--from-etcd` and follows it with
+# a watch, as in a cluster; its RSS then holds the kept conversions beside the baseline.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 nodes=${1:-5000}; namespaces=${2:-2000}; pods=${3:-150000}; policies=${4:-10000}; reviews=${5:-300}
@@ -29,9 +34,29 @@ fi
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
   -subj /CN=localhost -addext subjectAltName=DNS:localhost,IP:127.0.0.1 \
   -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+inventory=(--cluster "$work/gen")
+if [ "${BENCH_FROM_ETCD:-0}" = 1 ]; then
+  if [ -z "${LIFEBOAT_ETCD_BIN:-}" ]; then eval "$(scripts/etcd-versions.sh env 3.7)"; fi
+  if [ -z "${LOAD_BIN:-}" ]; then cargo build --locked --release -p webhook --example load_etcd; fi
+  free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+  cp=$(free_port); pp=$(free_port); ep="http://127.0.0.1:$cp"
+  "$LIFEBOAT_ETCD_BIN" --name bench --data-dir "$work/etcd" \
+    --listen-client-urls "$ep" --advertise-client-urls "$ep" \
+    --listen-peer-urls "http://127.0.0.1:$pp" --initial-advertise-peer-urls "http://127.0.0.1:$pp" \
+    --initial-cluster "bench=http://127.0.0.1:$pp" --quota-backend-bytes $((8 * 1024 * 1024 * 1024)) \
+    > "$work/etcd.log" 2>&1 &
+  etcd_pid=$!
+  trap 'kill "$etcd_pid" 2>/dev/null; cleanup' EXIT
+  for _ in $(seq 100); do
+    "$LIFEBOAT_ETCDCTL_BIN" --endpoints "$ep" endpoint health >/dev/null 2>&1 && break
+    sleep 0.2
+  done
+  "${LOAD_BIN:-$TARGET/release/examples/load_etcd}" "$work/gen" "$ep"
+  inventory=(--from-etcd --endpoints "$ep")
+fi
 start=$(date +%s.%N)
 "$LIFEBOAT" webhook serve --listen 127.0.0.1:0 --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
-  --cluster "$work/gen" 2> "$work/stderr" &
+  "${inventory[@]}" 2> "$work/stderr" &
 pid=$!
 for _ in $(seq 1 1200); do
   grep -q "serving https://" "$work/stderr" && break

@@ -13,7 +13,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use etcd_client::{Client, Txn, TxnOp};
 use policy::check::CheckOptions;
 use policy_etcd::derived::{Compute, Derived};
 use webhook::baseline::Baseline;
@@ -21,7 +20,7 @@ use webhook::baseline::Baseline;
 #[path = "common/generated.rs"]
 mod generated;
 
-use generated::{Failure, objects, summary, update};
+use generated::{Failure, load, summary, update};
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() -> Result<(), Failure> {
@@ -95,25 +94,4 @@ async fn main() -> Result<(), Failure> {
         hwm.split_whitespace().collect::<Vec<_>>().join(" ")
     );
     Ok(())
-}
-
-/// Every object of the generated cluster put under the key the API server would use, in
-/// transactions of 100.
-async fn load(client: &mut Client, dir: &std::path::Path) -> Result<usize, Failure> {
-    let mut ops = Vec::new();
-    let mut written = 0;
-    for (key, value) in objects(dir)? {
-        ops.push(TxnOp::put(key, value, None));
-        if ops.len() == 100 {
-            written += ops.len();
-            client
-                .txn(Txn::new().and_then(std::mem::take(&mut ops)))
-                .await?;
-        }
-    }
-    written += ops.len();
-    if !ops.is_empty() {
-        client.txn(Txn::new().and_then(ops)).await?;
-    }
-    Ok(written)
 }

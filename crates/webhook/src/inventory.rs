@@ -48,6 +48,7 @@ pub fn computer(
         // at a time) would compile afresh, never share a half-updated cache.
         let previous = last.lock().ok().and_then(|mut l| l.take());
         let b = Baseline::compute_after(loaded, opts.clone(), previous.as_ref());
+        b.prepare_for_reviews();
         if let Ok(mut l) = last.lock() {
             *l = Some(b.compiled());
         }

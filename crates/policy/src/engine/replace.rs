@@ -243,6 +243,18 @@ fn compile_arc(set: Option<&PolicySet>, inv: &Inventory) -> (Vec<Arc<Entry>>, Ve
 }
 
 impl Detached {
+    /// What builds the pod lookups of reviews (given the inventory this engine was built from),
+    /// to run off the path of the watch update and of the reviews: until it has run, lookups
+    /// search the pod index's runs.
+    pub fn pod_lookups(&self) -> impl FnOnce(&Inventory) + Send + 'static {
+        let (index, pods) = (Arc::clone(&self.tables.pods), self.pods);
+        move |inv: &Inventory| {
+            if inv.pods.len() == pods {
+                index.prepare(&inv.pods);
+            }
+        }
+    }
+
     /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
     /// its pods or nodes only, under the same policies and the same Cilium settings (compiling
     /// depends on nothing else), so the rules are the ones [`Engine::new`] would compile.

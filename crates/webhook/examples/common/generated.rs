@@ -1,11 +1,38 @@
 //! What the watch-update examples share: the generated cluster's objects under the keys the
-//! API server stores them at, the updates they time, and their summary line.
+//! API server stores them at, written into etcd, the updates they time, and their summary line.
+
+// Each example uses a part of it.
+#![allow(dead_code)]
 
 use std::time::Duration;
 
 use policy::yaml::{Node, Value};
 
 pub type Failure = Box<dyn std::error::Error>;
+
+/// Every object of the generated cluster in `dir` put into etcd, in transactions of 100; how
+/// many.
+pub async fn load(
+    client: &mut etcd_client::Client,
+    dir: &std::path::Path,
+) -> Result<usize, Failure> {
+    use etcd_client::{Txn, TxnOp};
+    let mut ops = Vec::new();
+    let mut written = 0;
+    for (key, value) in objects(dir)? {
+        ops.push(TxnOp::put(key, value, None));
+        if ops.len() == 100 {
+            written += ops.len();
+            let batch = std::mem::take(&mut ops);
+            client.txn(Txn::new().and_then(batch)).await?;
+        }
+    }
+    written += ops.len();
+    if !ops.is_empty() {
+        client.txn(Txn::new().and_then(ops)).await?;
+    }
+    Ok(written)
+}
 
 /// The i-th change of a kind: a new pod, a new node, or the spec of the generator's `np-0` in
 /// `ns0` changed.
