@@ -239,7 +239,9 @@ impl Baseline {
     /// pods after a pod change): neither the watch update nor a review waits for it, and
     /// reviews meanwhile search the pod index as before.
     pub fn prepare_for_reviews(&self) {
-        let build = self.engine.pod_lookups();
+        let Some(build) = self.engine.pod_lookups() else {
+            return;
+        };
         let loaded = Arc::clone(&self.loaded);
         let spawned = std::thread::Builder::new()
             .name("lifeboat-lookups".into())

@@ -244,6 +244,12 @@ impl PodIndex {
     }
 
     /// Builds the lookup reviews use, for `pods` (those this index was built for).
+    /// Whether [`PodIndex::prepare`] has work: a key-order index whose lookup is not built
+    /// (an index shared after a node or policy change has it already).
+    pub(crate) fn lookup_missing(&self) -> bool {
+        matches!(self, PodIndex::KeyOrder(_, lookup) if lookup.0.get().is_none())
+    }
+
     pub(crate) fn prepare(&self, pods: &[Arc<Pod>]) {
         if let PodIndex::KeyOrder(_, lookup) = self {
             lookup.0.get_or_init(|| lookup_of(pods));

@@ -246,13 +246,18 @@ impl Detached {
     /// What builds the pod lookups of reviews (given the inventory this engine was built from),
     /// to run off the path of the watch update and of the reviews: until it has run, lookups
     /// search the pod index's runs.
-    pub fn pod_lookups(&self) -> impl FnOnce(&Inventory) + Send + 'static {
+    /// `None` when there is nothing to build (pods not in key order, or the lookup built
+    /// already), so no thread is started for it.
+    pub fn pod_lookups(&self) -> Option<impl FnOnce(&Inventory) + Send + 'static> {
+        if !self.tables.pods.lookup_missing() {
+            return None;
+        }
         let (index, pods) = (Arc::clone(&self.tables.pods), self.pods);
-        move |inv: &Inventory| {
+        Some(move |inv: &Inventory| {
             if inv.pods.len() == pods {
                 index.prepare(&inv.pods);
             }
-        }
+        })
     }
 
     /// An engine over `inv` with the rules this one compiled: for an inventory that changed in
